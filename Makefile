@@ -1,0 +1,51 @@
+# Everything runs from the project's own .venv and node_modules, with the pinned Node.js 22 first on PATH.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= dev
+PORT ?= 8765
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+SAMPLE := data/sample/interactions.csv
+
+.PHONY: install test lint format typecheck synth sample-data emulator demo bench config-schema clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+sample-data: install
+	@test -f $(SAMPLE) || $(BIN)/python -m personalize_tools.sample_data --env $(ENV) --out $(SAMPLE)
+
+synth: install sample-data
+	npx cdk synth --quiet -c env=$(ENV)
+
+config-schema: install
+	$(BIN)/python -m config > config/schema.json
+
+emulator: install
+	$(BIN)/python -m personalize_tools.emulator --port $(PORT)
+
+clean:
+	rm -rf cdk.out .personalize-local .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` prints ratios against baselines measured in the same run."""

@@ -1,0 +1,297 @@
+"""Environment config models and the loader.
+
+Every value is checked when the app synthesizes; a bad file fails with the file, the field, the
+bad value and what is allowed, never a traceback. Personalize's own rules (domains, import modes,
+name and tag limits, schema rules) come from `lambda_handlers.personalize.domain`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lambda_handlers.personalize import domain
+
+CONFIG_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = CONFIG_DIR.parent
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9.-]{0,31}")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the file, the field and the fix."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSource(_Model):
+    """Where the interactions CSV comes from: exactly one of the three fields."""
+
+    local_path: str | None = Field(
+        default=None,
+        description="A CSV file or folder in this project that the stack uploads to its bucket "
+        "(relative to the project root).",
+    )
+    bucket_key: str | None = Field(
+        default=None,
+        description="An object key, or a folder prefix ending in '/', already in the stack's bucket.",
+    )
+    s3_uri: str | None = Field(
+        default=None,
+        description="An existing s3://bucket/key or s3://bucket/prefix/ outside the stack.",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DataSource:
+        chosen = [name for name in ("local_path", "bucket_key", "s3_uri") if getattr(self, name)]
+        if len(chosen) != 1:
+            raise ValueError(
+                f"set exactly one of local_path, bucket_key or s3_uri (got {', '.join(chosen) or 'none'})"
+            )
+        return self
+
+    @field_validator("bucket_key")
+    @classmethod
+    def _relative_key(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or value.startswith("s3://")):
+            raise ValueError("bucket_key is a key inside the stack's bucket, without a leading '/' or s3://")
+        return value
+
+
+class ProviderSettings(_Model):
+    """How the custom-resource provider polls Personalize while it waits for ACTIVE."""
+
+    query_interval_seconds: int = Field(default=30, ge=5, le=300)
+    total_timeout_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=3600,
+        description="CloudFormation waits at most one hour for a custom resource.",
+    )
+
+    @model_validator(mode="after")
+    def _multiple(self) -> ProviderSettings:
+        if self.total_timeout_seconds % self.query_interval_seconds:
+            raise ValueError(
+                f"total_timeout_seconds ({self.total_timeout_seconds}) must be a multiple of "
+                f"query_interval_seconds ({self.query_interval_seconds})"
+            )
+        return self
+
+
+KmsSetting = Annotated[
+    str,
+    Field(
+        description="'none' (S3-managed encryption), 'create' (a key the stack creates and rotates) "
+        "or the ARN of an existing KMS key.",
+        examples=[
+            "none",
+            "create",
+            "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ],
+    ),
+]
+
+
+class EnvironmentConfig(_Model):
+    """One deployment environment: where it goes and what dataset group it stands up."""
+
+    name: str = Field(description="Environment name; set from the file name, not written in the file.")
+    account: str | None = Field(
+        default=None, pattern=r"^\d{12}$", description="Target AWS account; empty means CDK_DEFAULT_ACCOUNT."
+    )
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
+        description="Target region; empty means CDK_DEFAULT_REGION.",
+    )
+    name_prefix: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,15}$",
+        description="Starts every stack and Personalize resource name; lower case, digits and '-'.",
+    )
+    domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"]
+    schema_file: str = Field(
+        default="default",
+        alias="schema",
+        description="'default' for the domain's Interactions schema, or a path to an Avro JSON file "
+        "(relative to the project root).",
+    )
+    data_source: DataSource
+    import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+    data_version: str = Field(
+        default="1",
+        pattern=r"^[A-Za-z0-9._-]{1,32}$",
+        description="Change it to import the same data location again.",
+    )
+    event_tracker: bool = Field(default=True, description="Create an event tracker for PutEvents recording.")
+    removal_policy: Literal["retain", "destroy"] = "retain"
+    kms: KmsSetting = "none"
+    tags: dict[str, str] = Field(default_factory=dict)
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("kms", mode="before")
+    @classmethod
+    def _kms(cls, value: Any) -> Any:
+        if value is False or value is None:  # YAML reads a bare `off`/`no` as false
+            return "none"
+        is_arn = isinstance(value, str) and bool(domain.KMS_KEY_ARN_PATTERN.fullmatch(value))
+        too_long = isinstance(value, str) and len(value) > domain.KMS_KEY_ARN_MAX_LENGTH
+        if isinstance(value, str) and value not in ("none", "create") and (not is_arn or too_long):
+            raise ValueError("must be 'none', 'create' or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > domain.MAX_TAGS - 2:  # the app adds two tags of its own
+            raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - 2} allowed")
+        for key, tag_value in value.items():
+            if not 1 <= len(key) <= domain.TAG_KEY_MAX_LENGTH:
+                raise ValueError(f"tag key {key!r} must be 1 to {domain.TAG_KEY_MAX_LENGTH} characters")
+            if len(tag_value) > domain.TAG_VALUE_MAX_LENGTH:
+                raise ValueError(
+                    f"tag {key!r} value must be at most {domain.TAG_VALUE_MAX_LENGTH} characters"
+                )
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} uses the reserved prefix 'aws:'")
+        return value
+
+    @property
+    def kms_mode(self) -> Literal["none", "create", "existing"]:
+        if self.kms in ("none", "create"):
+            return self.kms  # type: ignore[return-value]
+        return "existing"
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.name_prefix}-{self.name.replace('.', '-')}-personalize"
+
+    @property
+    def schema_path(self) -> Path | None:
+        return None if self.schema_file == "default" else PROJECT_ROOT / self.schema_file
+
+    def interactions_schema(self) -> str:
+        """The Interactions schema as compact JSON, read and checked against the domain's rules."""
+        if self.schema_path is None:
+            return domain.default_schema_json(self.domain)
+        try:
+            text = self.schema_path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"schema: cannot read {self.schema_file}: {error.strerror}") from error
+        problems = domain.schema_problems(text, self.domain, "INTERACTIONS")
+        if problems:
+            raise ConfigError(
+                f"schema: {self.schema_file} is not a valid {self.domain} Interactions schema: "
+                + "; ".join(problems)
+            )
+        return json.dumps(json.loads(text), separators=(",", ":"))
+
+    @property
+    def local_data_path(self) -> Path | None:
+        local = self.data_source.local_path
+        return None if local is None else PROJECT_ROOT / local
+
+    def check_local_data(self) -> None:
+        """Data the stack uploads must exist when it synthesizes."""
+        path = self.local_data_path
+        if path is not None and not path.exists():
+            raise ConfigError(
+                f"data_source.local_path: {self.data_source.local_path} does not exist "
+                "(make sample-data writes the demo's sample file)"
+            )
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = [f"{_display(path)} is not a valid environment config:"]
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            allowed = ", ".join(sorted(_field_names(problem["loc"][:-1])))
+            lines.append(f"  {location}: unknown field; allowed fields here: {allowed}")
+        elif problem["type"] == "missing":
+            lines.append(f"  {location}: required field is missing")
+        else:
+            lines.append(f"  {location}: {message} (got {problem.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _field_names(location: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = EnvironmentConfig
+    for part in location:
+        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return [field.alias or name for name, field in model.model_fields.items() if name != "name"]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def load_file(path: Path, name: str | None = None) -> EnvironmentConfig:
+    """Load and validate one environment file; raises ConfigError naming the file and field."""
+    name = name or path.name.removesuffix(".yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{_display(path)}: cannot read: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"{_display(path)}:{where}: not valid YAML: {getattr(error, 'problem', error)}"
+        ) from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{_display(path)}: must be a mapping of fields, got {type(raw).__name__}")
+    if "name" in raw:
+        raise ConfigError(
+            f"{_display(path)}: name: do not set it; the environment is named after its file ({name})"
+        )
+    try:
+        config = EnvironmentConfig.model_validate({**raw, "name": name})
+        config.interactions_schema()
+        config.check_local_data()
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(path, error)) from None
+    except ConfigError as error:
+        raise ConfigError(f"{_display(path)}: {error}") from None
+    return config
+
+
+def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
+    return sorted(path.name.removesuffix(".yaml") for path in config_dir.glob("*.yaml"))
+
+
+def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:
+    """The environment called NAME, from config/NAME.yaml."""
+    if not ENVIRONMENT_NAME.fullmatch(name):
+        raise ConfigError(f"environment name {name!r} must match {ENVIRONMENT_NAME.pattern}")
+    path = config_dir / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown environment {name!r}: {_display(path)} does not exist; "
+            f"available: {', '.join(available_environments(config_dir)) or 'none'}"
+        )
+    return load_file(path, name)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema editors use to complete and check config files (config/schema.json)."""
+    schema = EnvironmentConfig.model_json_schema(by_alias=True)
+    schema["properties"].pop("name", None)
+    schema["required"] = [field for field in schema.get("required", []) if field != "name"]
+    schema["title"] = "Personalize environment config"
+    return schema

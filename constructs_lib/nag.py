@@ -1,0 +1,50 @@
+"""Acknowledging cdk-nag findings, always with a reason specific to the resource."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+PACK = "AwsSolutions::"
+
+
+def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge one finding (`AwsSolutions-S1`, `AwsSolutions-IAM5[Action::s3:List*]`, …) on a scope."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=PACK + rule_id, reason=reason))
+
+
+def _render(value: Any) -> str:
+    """A resolved CloudFormation value the way cdk-nag prints it in finding ids."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (function, argument), *_ = value.items()
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}]+)\}", r"<\1>", argument)
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(_render(part) for part in parts)
+    return str(value)
+
+
+def acknowledge_wildcards(policy: iam.Policy, reason: str) -> None:
+    """Acknowledge each wildcard action and resource of a policy that a CDK construct writes for us."""
+    stack = Stack.of(policy)
+    for statement in stack.resolve(policy.document.to_json()).get("Statement", []):
+        actions = statement.get("Action", [])
+        resources = statement.get("Resource", [])
+        for action in [actions] if isinstance(actions, str) else actions:
+            if "*" in action:
+                acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", reason)
+        for resource in [resources] if not isinstance(resources, list) else resources:
+            rendered = _render(resource)
+            if "*" in rendered:
+                acknowledge(policy, f"AwsSolutions-IAM5[Resource::{rendered}]", reason)

@@ -1,0 +1,1 @@
+"""Custom-resource Lambda code. The asset is this folder; the code lives in the `personalize` package."""

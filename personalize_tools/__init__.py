@@ -1,0 +1,1 @@
+"""Local tooling: the Personalize emulator, the local deployer, validate-data and the sample-data generator."""

@@ -1,0 +1,92 @@
+"""Every environment in config/ synthesizes through the real app, passes cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import app as app_module
+from config import available_environments
+
+ENVIRONMENTS = available_environments()
+
+
+@pytest.fixture(scope="module")
+def assemblies(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One synthesis per environment; app.synth() raises if cdk-nag reports an unacknowledged finding."""
+    out = {}
+    for environment in ENVIRONMENTS:
+        outdir = tmp_path_factory.mktemp(environment)
+        app_module.create_app({"env": environment}, outdir=str(outdir)).synth()
+        out[environment] = outdir
+    return out
+
+
+def test_config_folder_has_dev_and_a_production_example() -> None:
+    assert {"dev", "prod.example"} <= set(ENVIRONMENTS)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_synthesizes_with_no_unacknowledged_nag_finding(
+    assemblies: dict[str, Path], environment: str
+) -> None:
+    templates = list(assemblies[environment].glob("*.template.json"))
+    assert templates, f"{environment} wrote no template"
+    report = (
+        json.loads((assemblies[environment] / "policy-validation-report.json").read_text())
+        if (assemblies[environment] / "policy-validation-report.json").exists()
+        else {}
+    )
+    violations = [
+        violation for plugin in report.get("pluginReports", []) for violation in plugin.get("violations", [])
+    ]
+    assert violations == []
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_cfn_lint_reports_no_errors(assemblies: dict[str, Path], environment: str) -> None:
+    templates = [str(path) for path in assemblies[environment].glob("*.template.json")]
+    result = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "parseable", *templates],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in result.stdout.splitlines() if ":E" in line]
+    assert errors == [], result.stdout
+    assert result.returncode & 2 == 0, result.stdout + result.stderr
+
+
+def test_stack_names_differ_per_environment(assemblies: dict[str, Path]) -> None:
+    names = set()
+    for outdir in assemblies.values():
+        manifest = json.loads((outdir / "manifest.json").read_text())
+        names |= {
+            artifact.get("displayName", key)
+            for key, artifact in manifest["artifacts"].items()
+            if artifact["type"] == "aws:cloudformation:stack"
+        }
+    assert len(names) == len(ENVIRONMENTS)
+
+
+def test_bad_config_fails_synth_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(app_module.__file__).parent,
+        env={
+            **os.environ,
+            "CDK_CONTEXT_JSON": json.dumps({"env": "no-such-env"}),
+            "CDK_OUTDIR": str(tmp_path),
+        },
+    )
+    assert result.returncode == 1
+    assert "unknown environment 'no-such-env'" in result.stderr
+    assert "Traceback" not in result.stderr
