@@ -173,7 +173,12 @@ class EnvironmentConfig(_Model):
 
     @property
     def stack_name(self) -> str:
-        return f"{self.name_prefix}-{self.name.replace('.', '-')}-personalize"
+        return f"{self.resource_name_prefix}-personalize"
+
+    @property
+    def resource_name_prefix(self) -> str:
+        """Starts every Personalize name this environment owns, e.g. `pz-dev`."""
+        return f"{self.name_prefix}-{self.name.replace('.', '-')}"
 
     @property
     def schema_path(self) -> Path | None:

@@ -51,8 +51,9 @@ class PersonalizeServiceRole(Construct):
             ),
         )
         object_pattern = f"{data_key}*" if data_key.endswith("/") or not data_key else data_key
+        # A child of the role, so whatever depends on the role also waits for its permissions.
         read = iam.Policy(
-            self,
+            self.role,
             "ReadData",
             statements=[
                 iam.PolicyStatement(

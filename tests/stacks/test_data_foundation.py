@@ -134,7 +134,8 @@ def test_role_trusts_personalize_with_confused_deputy_conditions(templates: dict
 
 def _role_statements(template: Template) -> list[dict[str, Any]]:
     policies = template.find_resources(
-        "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("ReadData")}}
+        "AWS::IAM::Policy",
+        {"Properties": {"PolicyName": Match.string_like_regexp("^PersonalizeRoleReadData")}},
     )
     assert len(policies) == 1
     return next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]

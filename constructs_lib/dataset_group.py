@@ -1,0 +1,325 @@
+"""Typed constructs for a Personalize Domain dataset group and what lives in it.
+
+Each construct is one custom resource run by the stack's `PersonalizeProvider`; the handler in
+lambda_handlers/personalize/ does the API work, waits for ACTIVE and deletes safely. Property
+names here are the contract with those handlers (docs/custom-resources.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from aws_cdk import CustomResource, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib.naming import checked_name, derived_name
+from constructs_lib.personalize_provider import PersonalizeProvider
+from lambda_handlers.personalize import domain
+
+RESOURCE_TYPE_PREFIX = "Custom::Personalize"
+
+
+def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def _removal(policy: RemovalPolicy) -> str:
+    return "destroy" if policy == RemovalPolicy.DESTROY else "retain"
+
+
+class DomainDatasetGroup(Construct):
+    """A Domain dataset group (`create-dataset-group --domain ...`), ACTIVE when the stack completes.
+
+    Add datasets with `add_dataset` / `add_interactions_dataset`, import into them with
+    `Dataset.import_data`, and record live events with `add_event_tracker`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        domain_name: str,
+        name_prefix: str,
+        provider: PersonalizeProvider | None = None,
+        name: str | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        encryption_key: kms.IKey | None = None,
+        service_role: iam.IRole | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if domain_name not in domain.DOMAINS:
+            raise ValueError(
+                f"{self.node.path}: domain {domain_name!r} is not one of {', '.join(domain.DOMAINS)}"
+            )
+        if encryption_key is not None and service_role is None:
+            raise ValueError(
+                f"{self.node.path}: a KMS key needs the Personalize service role (kmsKeyArn needs roleArn)"
+            )
+        self.domain = domain_name
+        self.name_prefix = name_prefix
+        self.removal_policy = removal_policy
+        self.tags = dict(tags or {})
+        self.provider = provider or PersonalizeProvider.of(self)
+        self.provider.allow_names(name_prefix)
+        key_arn = encryption_key.key_arn if encryption_key else None
+        self.dataset_group_name = (
+            checked_name(self, name, "dataset group name")
+            if name
+            else derived_name(self, name_prefix, domain_name, key_arn or "")
+        )
+        properties: dict[str, object] = {
+            "Name": self.dataset_group_name,
+            "Domain": domain_name,
+            "Tags": _tags(self.tags),
+            "RemovalPolicy": _removal(removal_policy),
+        }
+        if encryption_key is not None and service_role is not None:
+            properties |= {"KmsKeyArn": encryption_key.key_arn, "RoleArn": service_role.role_arn}
+            self.provider.allow_pass_role(service_role)
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.provider.service_token,
+            resource_type=f"{RESOURCE_TYPE_PREFIX}DatasetGroup",
+            properties=properties,
+        )
+        if service_role is not None:
+            self.resource.node.add_dependency(service_role)
+        self.dataset_group_arn = self.resource.ref
+        self.datasets: dict[str, Dataset] = {}
+        self.event_tracker: EventTracker | None = None
+
+    def add_dataset(
+        self,
+        dataset_type: str,
+        *,
+        schema: str | None = None,
+        name: str | None = None,
+        schema_name: str | None = None,
+    ) -> Dataset:
+        """A dataset of a type (one per type per group) with its schema; default schema: the domain's."""
+        dataset_type = dataset_type.upper()
+        if dataset_type in self.datasets:
+            raise ValueError(
+                f"{self.node.path}: a dataset group holds one {dataset_type} dataset; it has one"
+            )
+        dataset = Dataset(
+            self,
+            domain.RECORD_NAMES[dataset_type]
+            if dataset_type in domain.RECORD_NAMES
+            else dataset_type.title(),
+            group=self,
+            dataset_type=dataset_type,
+            schema=schema,
+            name=name,
+            schema_name=schema_name,
+        )
+        self.datasets[dataset_type] = dataset
+        if dataset_type == "INTERACTIONS" and self.event_tracker is not None:
+            self.event_tracker.resource.node.add_dependency(dataset.resource)
+        return dataset
+
+    def add_interactions_dataset(self, *, schema: str | None = None, name: str | None = None) -> Dataset:
+        return self.add_dataset("INTERACTIONS", schema=schema, name=name)
+
+    def add_event_tracker(self, *, name: str | None = None) -> EventTracker:
+        """An event tracker for PutEvents; created after, and deleted before, the Interactions dataset."""
+        if self.event_tracker is not None:
+            raise ValueError(f"{self.node.path}: a dataset group holds one event tracker; it has one")
+        self.event_tracker = EventTracker(self, "EventTracker", group=self, name=name)
+        return self.event_tracker
+
+
+class Dataset(Construct):
+    """A dataset and its schema; a new schema body makes a new schema the dataset moves to (UpdateDataset)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        group: DomainDatasetGroup,
+        dataset_type: str,
+        schema: str | None = None,
+        name: str | None = None,
+        schema_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.group = group
+        self.dataset_type = dataset_type
+        schema_json = schema or domain.default_schema_json(group.domain, dataset_type)
+        problems = domain.schema_problems(schema_json, group.domain, dataset_type)
+        if problems:
+            raise ValueError(
+                f"{self.node.path}: schema is not valid for {group.domain} {dataset_type}: "
+                + "; ".join(problems)
+            )
+        self.schema_json = json.dumps(json.loads(schema_json), separators=(",", ":"))
+
+        schema_scope = Construct(self, "Schema")
+        self.schema_name = (
+            checked_name(self, schema_name, "schema name")
+            if schema_name
+            else derived_name(schema_scope, group.name_prefix, group.domain, self.schema_json)
+        )
+        self.schema_resource = CustomResource(
+            schema_scope,
+            "Resource",
+            service_token=group.provider.service_token,
+            resource_type=f"{RESOURCE_TYPE_PREFIX}Schema",
+            properties={
+                "Name": self.schema_name,
+                "Domain": group.domain,
+                "Schema": self.schema_json,
+                "RemovalPolicy": _removal(group.removal_policy),
+            },
+        )
+        self.schema_arn = self.schema_resource.ref
+
+        self.dataset_name = (
+            checked_name(self, name, "dataset name")
+            if name
+            else derived_name(self, group.name_prefix, group.dataset_group_name, dataset_type)
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=group.provider.service_token,
+            resource_type=f"{RESOURCE_TYPE_PREFIX}Dataset",
+            properties={
+                "Name": self.dataset_name,
+                "DatasetGroupArn": group.dataset_group_arn,
+                "DatasetType": dataset_type,
+                "SchemaArn": self.schema_arn,
+                "Tags": _tags(group.tags),
+                "RemovalPolicy": _removal(group.removal_policy),
+            },
+        )
+        self.dataset_arn = self.resource.ref
+        self.import_jobs: list[DatasetImportJob] = []
+
+    def import_data(
+        self,
+        *,
+        bucket: s3.IBucket,
+        key: str,
+        role: iam.IRole,
+        import_mode: str = "FULL",
+        data_version: str = "1",
+        encryption_key: kms.IKey | None = None,
+        content_fingerprint: str = "",
+    ) -> DatasetImportJob:
+        """Import s3://bucket/key (an object, or a folder ending in '/').
+
+        A new location, mode, data version or content fingerprint (a hash of data the stack uploads)
+        starts a new import job; FULL replaces the bulk data, INCREMENTAL appends.
+        """
+        job = DatasetImportJob(
+            self,
+            "Import" if not self.import_jobs else f"Import{len(self.import_jobs) + 1}",
+            dataset=self,
+            bucket=bucket,
+            key=key,
+            role=role,
+            import_mode=import_mode,
+            data_version=data_version,
+            encryption_key=encryption_key,
+            content_fingerprint=content_fingerprint,
+        )
+        self.import_jobs.append(job)
+        return job
+
+
+class DatasetImportJob(Construct):
+    """A dataset import job; the deployment completes only once Personalize reports it ACTIVE."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dataset: Dataset,
+        bucket: s3.IBucket,
+        key: str,
+        role: iam.IRole,
+        import_mode: str,
+        data_version: str,
+        encryption_key: kms.IKey | None = None,
+        content_fingerprint: str = "",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if import_mode not in domain.IMPORT_MODES:
+            raise ValueError(
+                f"{self.node.path}: import mode {import_mode!r} is not one of "
+                f"{', '.join(domain.IMPORT_MODES)}"
+            )
+        provider = dataset.group.provider
+        provider.allow_pass_role(role)
+        provider.allow_read(bucket, key, encryption_key)
+        self.data_location = f"s3://{bucket.bucket_name}/{key}"
+        self.job_name = derived_name(
+            self,
+            dataset.group.name_prefix,
+            dataset.dataset_name,
+            self.data_location,
+            import_mode,
+            data_version,
+            content_fingerprint,
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type=f"{RESOURCE_TYPE_PREFIX}DatasetImportJob",
+            properties={
+                "JobName": self.job_name,
+                "DatasetArn": dataset.dataset_arn,
+                "SchemaArn": dataset.schema_arn,
+                "DataLocation": self.data_location,
+                "RoleArn": role.role_arn,
+                "ImportMode": import_mode,
+                "DataVersion": data_version,
+                "Tags": _tags(dataset.group.tags),
+            },
+        )
+        # Personalize reads with the role as soon as the job starts: its policies must exist first.
+        self.resource.node.add_dependency(role)
+        self.import_job_arn = self.resource.ref
+
+
+class EventTracker(Construct):
+    """An event tracker (PutEvents recording); its tracking id is what applications send events with."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, group: DomainDatasetGroup, name: str | None = None
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.tracker_name = (
+            checked_name(self, name, "event tracker name")
+            if name
+            else derived_name(self, group.name_prefix, group.dataset_group_name)
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=group.provider.service_token,
+            resource_type=f"{RESOURCE_TYPE_PREFIX}EventTracker",
+            properties={
+                "Name": self.tracker_name,
+                "DatasetGroupArn": group.dataset_group_arn,
+                "Tags": _tags(group.tags),
+                "RemovalPolicy": _removal(group.removal_policy),
+            },
+        )
+        # The service deletes a tracker before the Interactions dataset; CloudFormation deletes in reverse.
+        interactions = group.datasets.get("INTERACTIONS")
+        if interactions is not None:
+            self.resource.node.add_dependency(interactions.resource)
+        self.event_tracker_arn = self.resource.ref
+        self.tracking_id = self.resource.get_att_string("TrackingId")

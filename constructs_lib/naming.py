@@ -1,0 +1,50 @@
+"""Deterministic Personalize resource names that never collide.
+
+A name is `PREFIX-SLUG-HASH`: the prefix says which environment owns it, the slug which construct,
+and the hash covers the stack, the construct path and every input whose change means a new
+resource in Personalize (a new schema body, a new data location). So replacements and second
+environments in one account never ask for a name that is taken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from aws_cdk import Stack, Token
+from constructs import Construct
+
+from lambda_handlers.personalize.domain import NAME_MAX_LENGTH, name_problem
+
+HASH_LENGTH = 8
+
+
+def fingerprint(scope: Construct, *inputs: Any) -> str:
+    """A short stable hash of inputs; tokens are hashed in their resolved CloudFormation form."""
+    stack = Stack.of(scope)
+    resolved = [stack.resolve(value) if Token.is_unresolved(value) else value for value in inputs]
+    material = json.dumps([stack.stack_name, scope.node.path, *resolved], sort_keys=True, default=str)
+    return hashlib.sha256(material.encode()).hexdigest()[:HASH_LENGTH]
+
+
+def derived_name(scope: Construct, prefix: str, *inputs: Any) -> str:
+    """`PREFIX-SLUG-HASH` within Personalize's 63-character limit."""
+    slug = re.sub(r"[^a-z0-9]+", "-", scope.node.id.lower()).strip("-") or "resource"
+    room = NAME_MAX_LENGTH - len(prefix) - HASH_LENGTH - 2
+    if room < 1:
+        raise ValueError(f"name prefix {prefix!r} is too long to leave room for a construct slug and hash")
+    name = f"{prefix}-{slug[:room].strip('-')}-{fingerprint(scope, *inputs)}"
+    problem = name_problem(name)
+    if problem:
+        raise ValueError(f"{scope.node.path}: derived {problem}")
+    return name
+
+
+def checked_name(scope: Construct, name: str, what: str) -> str:
+    """A name the user chose, validated at synth with Personalize's own rules."""
+    problem = name_problem(name, what)
+    if problem:
+        raise ValueError(f"{scope.node.path}: {problem}")
+    return name
