@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= dev
+PIPELINE ?=
 PORT ?= 8765
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
@@ -38,8 +39,9 @@ test: install lint
 sample-data: install
 	@test -f $(SAMPLE) || $(BIN)/python -m personalize_tools.sample_data --env $(ENV) --out $(SAMPLE)
 
+# `make synth ENV=NAME` for one environment's stage; `make synth PIPELINE=NAME` for a rollout pipeline.
 synth: install sample-data
-	npx cdk synth --quiet -c env=$(ENV)
+	npx cdk synth --quiet $(if $(PIPELINE),-c pipeline=$(PIPELINE),-c env=$(ENV))
 
 config-schema: install
 	$(BIN)/python -m config > config/schema.json

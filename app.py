@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""The CDK app: `cdk synth -c env=NAME` builds the stack for config/NAME.yaml (default: dev)."""
+"""The CDK app.
+
+`cdk synth -c env=NAME` builds the stage of config/NAME.yaml (default: dev); `cdk synth -c
+pipeline=NAME` builds the rollout pipeline of config/pipelines/NAME.yaml.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from config import ConfigError, EnvironmentConfig, load_environment
-from stacks.personalize_stack import PersonalizeStack
+from config.pipeline import Rollout, load_rollout
+from stacks.pipeline_stack import PipelineStack
+from stacks.stage import PersonalizeStage
 
 
 def create_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
@@ -23,21 +29,35 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
     """
     flags = json.loads((Path(__file__).parent / "cdk.json").read_text())["context"]
     app = cdk.App(context={**flags, **(context or {})}, outdir=outdir)
-    config = load_environment(str(app.node.try_get_context("env") or "dev"))
-    add_environment(app, config)
+    pipeline = app.node.try_get_context("pipeline")
+    if pipeline:
+        add_pipeline(app, load_rollout(str(pipeline)))
+    else:
+        add_environment(app, load_environment(str(app.node.try_get_context("env") or "dev")))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
 
-def add_environment(scope: cdk.App, config: EnvironmentConfig) -> PersonalizeStack:
-    return PersonalizeStack(
+def add_environment(scope: cdk.App, config: EnvironmentConfig) -> PersonalizeStage:
+    """`cdk deploy -c env=NAME '**'`: the environment's stage, straight from this machine."""
+    return PersonalizeStage(
         scope,
-        config.stack_name,
         config=config,
         env=cdk.Environment(
             account=config.account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
             region=config.region or os.environ.get("CDK_DEFAULT_REGION"),
         ),
+    )
+
+
+def add_pipeline(scope: cdk.App, rollout: Rollout) -> PipelineStack:
+    """`cdk deploy -c pipeline=NAME`: the pipeline that rolls the environments out in waves."""
+    pipeline = rollout.pipeline
+    return PipelineStack(
+        scope,
+        pipeline.stack_name,
+        rollout=rollout,
+        env=cdk.Environment(account=pipeline.account, region=pipeline.region),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -131,6 +131,10 @@ class EnvironmentConfig(_Model):
         description="Change it to import the same data location again.",
     )
     event_tracker: bool = Field(default=True, description="Create an event tracker for PutEvents recording.")
+    requires_approval: bool = Field(
+        default=False,
+        description="In a pipeline, wait for a manual approval before deploying this environment.",
+    )
     removal_policy: Literal["retain", "destroy"] = "retain"
     kms: KmsSetting = "none"
     tags: dict[str, str] = Field(default_factory=dict)
@@ -215,13 +219,15 @@ class EnvironmentConfig(_Model):
             )
 
 
-def _format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = [f"{_display(path)} is not a valid environment config:"]
+def _format_validation_error(path: Path, error: ValidationError, model: type[BaseModel] | None = None) -> str:
+    model = model or EnvironmentConfig
+    kind = "environment" if model is EnvironmentConfig else "pipeline"
+    lines = [f"{_display(path)} is not a valid {kind} config:"]
     for problem in error.errors():
         location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(_field_names(problem["loc"][:-1])))
+            allowed = ", ".join(sorted(_field_names(model, problem["loc"][:-1])))
             lines.append(f"  {location}: unknown field; allowed fields here: {allowed}")
         elif problem["type"] == "missing":
             lines.append(f"  {location}: required field is missing")
@@ -230,12 +236,13 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _field_names(location: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] = EnvironmentConfig
+def _field_names(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
     for part in location:
         annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
+        for candidate in (annotation, *get_args(annotation)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
     return [field.alias or name for name, field in model.model_fields.items() if name != "name"]
 
 

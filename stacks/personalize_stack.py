@@ -29,7 +29,13 @@ class PersonalizeStack(Stack):
     """Composes the constructs from config, wires grants and declares outputs; nothing else."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        smoke_test_account: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         tags = {**config.tags, "environment": config.name, "managed-by": "personalize-domain-cdk"}
@@ -93,13 +99,35 @@ class PersonalizeStack(Stack):
         CfnOutput(self, "DataBucketName", value=self.data.bucket.bucket_name)
         CfnOutput(self, "PersonalizeRoleArn", value=self.service_role.role_arn)
         CfnOutput(self, "DataLocation", value=self.import_job.data_location)
-        CfnOutput(self, "DatasetGroupArn", value=self.dataset_group.dataset_group_arn)
+        self.dataset_group_output = CfnOutput(
+            self, "DatasetGroupArn", value=self.dataset_group.dataset_group_arn
+        )
         CfnOutput(self, "InteractionsSchemaArn", value=interactions.schema_arn)
         CfnOutput(self, "InteractionsDatasetArn", value=interactions.dataset_arn)
-        CfnOutput(self, "ImportJobArn", value=self.import_job.import_job_arn)
+        self.import_job_output = CfnOutput(self, "ImportJobArn", value=self.import_job.import_job_arn)
         if tracker is not None:
             CfnOutput(self, "EventTrackerArn", value=tracker.event_tracker_arn)
             CfnOutput(self, "TrackingId", value=tracker.tracking_id)
+        self.smoke_test_role_output: CfnOutput | None = None
+        if smoke_test_account is not None:
+            self._smoke_test_role(config, smoke_test_account)
+
+    def _smoke_test_role(self, config: EnvironmentConfig, pipeline_account: str) -> None:
+        """A read-only role the pipeline's smoke test assumes to check the group and import are ACTIVE."""
+        role = iam.Role(
+            self,
+            "SmokeTestRole",
+            role_name=f"{config.resource_name_prefix}-personalize-smoke-test",
+            assumed_by=iam.AccountPrincipal(pipeline_account),
+            description="Assumed by the rollout pipeline to describe this environment's dataset group",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["personalize:DescribeDatasetGroup", "personalize:DescribeDatasetImportJob"],
+                resources=[self.dataset_group.dataset_group_arn, self.import_job.import_job_arn],
+            )
+        )
+        self.smoke_test_role_output = CfnOutput(self, "SmokeTestRoleArn", value=role.role_arn)
 
     def _data_source(self, config: EnvironmentConfig) -> tuple[s3.IBucket, str]:
         """The bucket and key (or folder prefix) Personalize imports from; uploads local data first."""

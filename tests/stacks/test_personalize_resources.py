@@ -18,8 +18,7 @@ from lambda_handlers.personalize import domain
 @pytest.fixture(scope="module")
 def template(dev_config: EnvironmentConfig) -> dict[str, Any]:
     app = cdk.App()
-    stack = add_environment(app, dev_config)
-    return Template.from_stack(stack).to_json()
+    return Template.from_stack(add_environment(app, dev_config).stack).to_json()
 
 
 def _custom(template: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
@@ -166,8 +165,7 @@ def test_names_change_with_schema_content_and_differ_between_environments(
     dev_config: EnvironmentConfig,
 ) -> None:
     def names(config: EnvironmentConfig) -> dict[str, str]:
-        stack = add_environment(cdk.App(), config)
-        resources = Template.from_stack(stack).to_json()["Resources"]
+        resources = Template.from_stack(add_environment(cdk.App(), config).stack).to_json()["Resources"]
         return {
             v["Type"]: v["Properties"].get("Name") or v["Properties"].get("JobName")
             for v in resources.values()

@@ -1,0 +1,141 @@
+"""The rollout pipeline: CDK Pipelines deploying each environment's stage in waves, smoke-testing each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
+from constructs import Construct
+
+from config.pipeline import Rollout
+from constructs_lib.nag import acknowledge, acknowledge_wildcards
+from stacks.stage import PersonalizeStage
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pinned_cli_version() -> str:
+    """The CDK CLI version package.json pins: the pipeline's own steps use the same one."""
+    return str(json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"])
+
+
+def pinned_boto3() -> str:
+    for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines():
+        if line.startswith("boto3=="):
+            return line.strip()
+    raise ValueError("requirements.txt does not pin boto3")
+
+
+class PipelineStack(cdk.Stack):
+    """Synth runs `make test` first; then waves in config order, approvals where asked, smoke tests after."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, rollout: Rollout, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        config = rollout.pipeline
+        source = self._source(rollout)
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=config.stack_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            cli_version=pinned_cli_version(),
+            synth=pipelines.ShellStep(
+                "Synth",
+                input=source,
+                commands=["make test", f"npx cdk synth --quiet -c pipeline={config.name}"],
+                primary_output_directory="cdk.out",
+            ),
+        )
+        self.stages: list[PersonalizeStage] = []
+        for wave_config, environments in rollout.waves:
+            wave = self.pipeline.add_wave(wave_config.name)
+            for environment in environments:
+                stage = PersonalizeStage(
+                    self,
+                    config=environment,
+                    smoke_test_account=config.account,
+                    env=cdk.Environment(account=environment.account, region=environment.region),
+                )
+                self.stages.append(stage)
+                approval = (
+                    [
+                        pipelines.ManualApprovalStep(
+                            f"Approve-{stage.stage_name}", comment=f"Deploy {environment.name}?"
+                        )
+                    ]
+                    if environment.requires_approval
+                    else []
+                )
+                wave.add_stage(stage, pre=approval, post=[self._smoke_test(stage, source)])
+        self.pipeline.build_pipeline()
+        self._acknowledge()
+
+    def _source(self, rollout: Rollout) -> pipelines.CodePipelineSource:
+        source = rollout.pipeline.source
+        if source.connection is not None:
+            return pipelines.CodePipelineSource.connection(
+                source.connection.repository,
+                source.connection.branch,
+                connection_arn=source.connection.connection_arn,
+            )
+        assert source.codecommit is not None
+        return pipelines.CodePipelineSource.code_commit(
+            codecommit.Repository.from_repository_name(self, "Repository", source.codecommit.repository),
+            source.codecommit.branch,
+        )
+
+    def _smoke_test(
+        self, stage: PersonalizeStage, source: pipelines.IFileSetProducer
+    ) -> pipelines.CodeBuildStep:
+        stack = stage.stack
+        assert stack.smoke_test_role_output is not None
+        environment = stage.config
+        role_arn = (
+            f"arn:{self.partition}:iam::{environment.account}:role/"
+            f"{environment.resource_name_prefix}-personalize-smoke-test"
+        )
+        return pipelines.CodeBuildStep(
+            f"SmokeTest-{stage.stage_name}",
+            input=source,
+            install_commands=[f"pip install --quiet '{pinned_boto3()}'"],
+            commands=[
+                "python3 -m personalize_tools.smoke"
+                ' --dataset-group-arn "$DATASET_GROUP_ARN" --import-job-arn "$IMPORT_JOB_ARN"'
+                f' --assume-role "$SMOKE_TEST_ROLE_ARN" --region {environment.region}'
+            ],
+            env_from_cfn_outputs={
+                "DATASET_GROUP_ARN": stack.dataset_group_output,
+                "IMPORT_JOB_ARN": stack.import_job_output,
+                "SMOKE_TEST_ROLE_ARN": stack.smoke_test_role_output,
+            },
+            role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
+        )
+
+    def _acknowledge(self) -> None:
+        """CDK Pipelines builds its roles, bucket and projects itself; acknowledge what it writes, and why."""
+        acknowledge(
+            self.pipeline.pipeline.artifact_bucket,
+            "AwsSolutions-S1",
+            "The artifact bucket only passes build outputs between pipeline actions; CloudTrail logs it.",
+        )
+        for region, support in self.pipeline.pipeline.cross_region_support.items():
+            acknowledge(
+                support.replication_bucket,
+                "AwsSolutions-S1",
+                f"The replication bucket only carries pipeline artifacts to {region}; CloudTrail records it.",
+            )
+        for construct in self.pipeline.node.find_all():
+            if isinstance(construct, iam.Policy):
+                acknowledge_wildcards(
+                    construct,
+                    "CDK Pipelines scopes these to the pipeline's own artifact bucket and key, its own "
+                    "CodeBuild projects and logs, and the CDK bootstrap roles (cdk-*) of target accounts.",
+                )
