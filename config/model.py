@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -86,6 +87,40 @@ class ProviderSettings(_Model):
         return self
 
 
+class DatasetConfig(_Model):
+    """An optional Users or Items dataset: its schema, its data and how to import it."""
+
+    schema_file: str = Field(
+        default="default",
+        alias="schema",
+        description="'default' for the domain's schema of this dataset type, or a path to an Avro JSON file.",
+    )
+    data_source: DataSource
+    import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+    data_version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class RecommenderConfig(_Model):
+    """A domain recommender for one use case (recipe) of the environment's domain."""
+
+    use_case: str = Field(description="A domain recipe name, e.g. aws-ecomm-recommended-for-you.")
+    name: str | None = Field(default=None, description="Personalize name; derived when empty.")
+    min_recommendation_requests_per_second: int = Field(default=1, ge=1, le=100000)
+    exploration_weight: float | None = Field(
+        default=None, ge=0, le=1, description="0 exploits what is known, 1 explores new items the most."
+    )
+    exploration_item_age_cut_off: float | None = Field(
+        default=None, gt=0, description="Days: only items this new are explored."
+    )
+    wait_for_active: bool = Field(
+        default=False,
+        description="Keep the deployment waiting until training ends (at most the provider's total "
+        "timeout, one hour); otherwise the deployment completes once training has started.",
+    )
+
+
 KmsSetting = Annotated[
     str,
     Field(
@@ -98,6 +133,9 @@ KmsSetting = Annotated[
         ],
     ),
 ]
+
+
+MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
 
 
 class EnvironmentConfig(_Model):
@@ -139,8 +177,33 @@ class EnvironmentConfig(_Model):
     kms: KmsSetting = "none"
     tags: dict[str, str] = Field(default_factory=dict)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    users: DatasetConfig | None = Field(default=None, description="An optional Users dataset.")
+    items: DatasetConfig | None = Field(default=None, description="An optional Items dataset.")
+    recommenders: list[RecommenderConfig] = Field(default_factory=list, max_length=MAX_RECOMMENDERS)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _recommenders_fit_the_domain(self) -> EnvironmentConfig:
+        allowed = [recipe.use_case for recipe in domain.recipes_for(self.domain)]
+        seen: set[str] = set()
+        for index, recommender in enumerate(self.recommenders):
+            where = f"recommenders.{index}.use_case"
+            recipe = domain.RECIPES.get(recommender.use_case)
+            if recipe is None or recipe.domain != self.domain:
+                other = f" is a {recipe.domain} use case," if recipe else " is not a domain use case;"
+                raise ValueError(
+                    f"{where}: {recommender.use_case!r}{other} this environment's domain is {self.domain}; "
+                    f"allowed: {', '.join(allowed)}"
+                )
+            if recipe.needs_items and self.items is None:
+                raise ValueError(
+                    f"{where}: {recommender.use_case!r} needs an Items dataset; add an `items:` section"
+                )
+            if recommender.use_case in seen:
+                raise ValueError(f"{where}: {recommender.use_case!r} is listed twice")
+            seen.add(recommender.use_case)
+        return self
 
     @field_validator("kms", mode="before")
     @classmethod
@@ -184,39 +247,86 @@ class EnvironmentConfig(_Model):
         """Starts every Personalize name this environment owns, e.g. `pz-dev`."""
         return f"{self.name_prefix}-{self.name.replace('.', '-')}"
 
-    @property
-    def schema_path(self) -> Path | None:
-        return None if self.schema_file == "default" else PROJECT_ROOT / self.schema_file
-
     def interactions_schema(self) -> str:
         """The Interactions schema as compact JSON, read and checked against the domain's rules."""
-        if self.schema_path is None:
-            return domain.default_schema_json(self.domain)
-        try:
-            text = self.schema_path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"schema: cannot read {self.schema_file}: {error.strerror}") from error
-        problems = domain.schema_problems(text, self.domain, "INTERACTIONS")
-        if problems:
-            raise ConfigError(
-                f"schema: {self.schema_file} is not a valid {self.domain} Interactions schema: "
-                + "; ".join(problems)
-            )
-        return json.dumps(json.loads(text), separators=(",", ":"))
+        return self.datasets()["INTERACTIONS"].schema_json()
 
     @property
     def local_data_path(self) -> Path | None:
+        return self.datasets()["INTERACTIONS"].local_path
+
+    def datasets(self) -> dict[str, DatasetPlan]:
+        """Every dataset this environment imports, Interactions first, keyed by dataset type."""
+        plans = {
+            "INTERACTIONS": DatasetPlan(
+                self.domain,
+                "INTERACTIONS",
+                "",
+                self.schema_file,
+                self.data_source,
+                self.import_mode,
+                self.data_version,
+            )
+        }
+        for dataset_type, section in (("USERS", self.users), ("ITEMS", self.items)):
+            if section is not None:
+                plans[dataset_type] = DatasetPlan(
+                    self.domain,
+                    dataset_type,
+                    f"{dataset_type.lower()}.",
+                    section.schema_file,
+                    section.data_source,
+                    section.import_mode,
+                    section.data_version,
+                )
+        return plans
+
+    def check_local_data(self) -> None:
+        """Schemas must be valid and data the stack uploads must exist when it synthesizes."""
+        for plan in self.datasets().values():
+            plan.schema_json()
+            path = plan.local_path
+            if path is not None and not path.exists():
+                raise ConfigError(
+                    f"{plan.field_prefix}data_source.local_path: {plan.data_source.local_path} "
+                    "does not exist "
+                    "(make sample-data writes the demo's sample files)"
+                )
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    """One dataset to create and import, resolved from config: the same shape for every dataset type."""
+
+    domain: str
+    dataset_type: str
+    field_prefix: str  # where its fields sit in the file: "" for Interactions, "items." for Items
+    schema_file: str
+    data_source: DataSource
+    import_mode: str
+    data_version: str
+
+    @property
+    def local_path(self) -> Path | None:
         local = self.data_source.local_path
         return None if local is None else PROJECT_ROOT / local
 
-    def check_local_data(self) -> None:
-        """Data the stack uploads must exist when it synthesizes."""
-        path = self.local_data_path
-        if path is not None and not path.exists():
+    def schema_json(self) -> str:
+        """The schema as compact JSON, read and checked against the domain's rules for its type."""
+        if self.schema_file == "default":
+            return domain.default_schema_json(self.domain, self.dataset_type)
+        field = f"{self.field_prefix}schema"
+        try:
+            text = (PROJECT_ROOT / self.schema_file).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{field}: cannot read {self.schema_file}: {error.strerror}") from error
+        problems = domain.schema_problems(text, self.domain, self.dataset_type)
+        if problems:
             raise ConfigError(
-                f"data_source.local_path: {self.data_source.local_path} does not exist "
-                "(make sample-data writes the demo's sample file)"
+                f"{field}: {self.schema_file} is not a valid {self.domain} "
+                f"{domain.RECORD_NAMES[self.dataset_type]} schema: " + "; ".join(problems)
             )
+        return json.dumps(json.loads(text), separators=(",", ":"))
 
 
 def _format_validation_error(path: Path, error: ValidationError, model: type[BaseModel] | None = None) -> str:
@@ -274,7 +384,6 @@ def load_file(path: Path, name: str | None = None) -> EnvironmentConfig:
         )
     try:
         config = EnvironmentConfig.model_validate({**raw, "name": name})
-        config.interactions_schema()
         config.check_local_data()
     except ValidationError as error:
         raise ConfigError(_format_validation_error(path, error)) from None

@@ -1,7 +1,13 @@
 """Reusable constructs for Amazon Personalize: its data bucket, its service role and its resources."""
 
 from constructs_lib.data_bucket import PersonalizeDataBucket
-from constructs_lib.dataset_group import Dataset, DatasetImportJob, DomainDatasetGroup, EventTracker
+from constructs_lib.dataset_group import (
+    Dataset,
+    DatasetImportJob,
+    DomainDatasetGroup,
+    EventTracker,
+    Recommender,
+)
 from constructs_lib.personalize_provider import PersonalizeProvider
 from constructs_lib.service_role import PersonalizeServiceRole
 
@@ -13,4 +19,5 @@ __all__ = [
     "PersonalizeDataBucket",
     "PersonalizeProvider",
     "PersonalizeServiceRole",
+    "Recommender",
 ]

@@ -94,6 +94,7 @@ class DomainDatasetGroup(Construct):
         self.dataset_group_arn = self.resource.ref
         self.datasets: dict[str, Dataset] = {}
         self.event_tracker: EventTracker | None = None
+        self.recommenders: list[Recommender] = []
 
     def add_dataset(
         self,
@@ -127,6 +128,44 @@ class DomainDatasetGroup(Construct):
 
     def add_interactions_dataset(self, *, schema: str | None = None, name: str | None = None) -> Dataset:
         return self.add_dataset("INTERACTIONS", schema=schema, name=name)
+
+    def add_recommender(
+        self,
+        use_case: str,
+        *,
+        name: str | None = None,
+        min_recommendation_requests_per_second: int = 1,
+        exploration_weight: float | None = None,
+        exploration_item_age_cut_off: float | None = None,
+        wait_for_active: bool = False,
+    ) -> Recommender:
+        """A domain recommender, created once every import of this group is ACTIVE.
+
+        Training often outlasts CloudFormation's one-hour limit, so by default the deployment
+        completes once training has started, with the recommender's real status as its attribute;
+        `wait_for_active=True` keeps the deployment waiting until ACTIVE instead.
+        """
+        recipe = domain.RECIPES.get(use_case)
+        if recipe is None or recipe.domain != self.domain:
+            allowed = ", ".join(r.use_case for r in domain.recipes_for(self.domain))
+            raise ValueError(
+                f"{self.node.path}: {use_case!r} is not a {self.domain} use case; allowed: {allowed}"
+            )
+        if recipe.needs_items and "ITEMS" not in self.datasets:
+            raise ValueError(f"{self.node.path}: {use_case!r} needs an Items dataset; add one first")
+        recommender = Recommender(
+            self,
+            use_case.removeprefix("aws-"),
+            group=self,
+            recipe=recipe,
+            name=name,
+            min_recommendation_requests_per_second=min_recommendation_requests_per_second,
+            exploration_weight=exploration_weight,
+            exploration_item_age_cut_off=exploration_item_age_cut_off,
+            wait_for_active=wait_for_active,
+        )
+        self.recommenders.append(recommender)
+        return recommender
 
     def add_event_tracker(self, *, name: str | None = None) -> EventTracker:
         """An event tracker for PutEvents; created after, and deleted before, the Interactions dataset."""
@@ -233,6 +272,8 @@ class Dataset(Construct):
             content_fingerprint=content_fingerprint,
         )
         self.import_jobs.append(job)
+        for recommender in self.group.recommenders:
+            recommender.resource.node.add_dependency(job.resource)
         return job
 
 
@@ -323,3 +364,62 @@ class EventTracker(Construct):
             self.resource.node.add_dependency(interactions.resource)
         self.event_tracker_arn = self.resource.ref
         self.tracking_id = self.resource.get_att_string("TrackingId")
+
+
+class Recommender(Construct):
+    """A domain recommender (`create-recommender --recipe-arn arn:aws:personalize:::recipe/...`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        group: DomainDatasetGroup,
+        recipe: domain.DomainRecipe,
+        name: str | None,
+        min_recommendation_requests_per_second: int,
+        exploration_weight: float | None,
+        exploration_item_age_cut_off: float | None,
+        wait_for_active: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.recipe = recipe
+        self.recommender_name = (
+            checked_name(self, name, "recommender name")
+            if name
+            else derived_name(self, group.name_prefix, group.dataset_group_name, recipe.use_case)
+        )
+        exploration = {
+            key: f"{value:g}"
+            for key, value in (
+                ("explorationWeight", exploration_weight),
+                ("explorationItemAgeCutOff", exploration_item_age_cut_off),
+            )
+            if value is not None
+        }
+        recommender_config: dict[str, object] = {
+            "minRecommendationRequestsPerSecond": min_recommendation_requests_per_second
+        }
+        if exploration:
+            recommender_config["itemExplorationConfig"] = exploration
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=group.provider.service_token,
+            resource_type=f"{RESOURCE_TYPE_PREFIX}Recommender",
+            properties={
+                "Name": self.recommender_name,
+                "DatasetGroupArn": group.dataset_group_arn,
+                "RecipeArn": recipe.arn,
+                "RecommenderConfig": recommender_config,
+                "WaitForActive": "true" if wait_for_active else "false",
+                "Tags": _tags(group.tags),
+                "RemovalPolicy": _removal(group.removal_policy),
+            },
+        )
+        # Training reads every dataset of the group: start only once each import is ACTIVE.
+        for dataset in group.datasets.values():
+            for job in dataset.import_jobs:
+                self.resource.node.add_dependency(job.resource)
+        self.recommender_arn = self.resource.ref
+        self.status = self.resource.get_att_string("Status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -35,16 +36,22 @@ def _render(value: Any) -> str:
     return str(value)
 
 
-def acknowledge_wildcards(policy: iam.Policy, reason: str) -> None:
-    """Acknowledge each wildcard action and resource of a policy that a CDK construct writes for us."""
+def acknowledge_wildcards(
+    policy: iam.Policy, reason: str, statements: Iterable[iam.PolicyStatement] | None = None
+) -> None:
+    """Acknowledge each wildcard action and resource of a policy (or of some of its statements)."""
     stack = Stack.of(policy)
-    for statement in stack.resolve(policy.document.to_json()).get("Statement", []):
+    if statements is None:
+        resolved = stack.resolve(policy.document.to_json()).get("Statement", [])
+    else:
+        resolved = [stack.resolve(statement.to_statement_json()) for statement in statements]
+    for statement in resolved:
         actions = statement.get("Action", [])
         resources = statement.get("Resource", [])
         for action in [actions] if isinstance(actions, str) else actions:
             if "*" in action:
                 acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", reason)
-        for resource in [resources] if not isinstance(resources, list) else resources:
+        for resource in resources if isinstance(resources, list) else [resources]:
             rendered = _render(resource)
             if "*" in rendered:
                 acknowledge(policy, f"AwsSolutions-IAM5[Resource::{rendered}]", reason)

@@ -17,11 +17,10 @@ KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:Lis
 class PersonalizeServiceRole(Construct):
     """Role trusted by personalize.amazonaws.com for this account and region only, read-only on its data.
 
-    ``data_key`` is the import's object key, or its folder prefix ending in "/" (reads then cover
-    every object under it). When the
-    data is encrypted with a key this stack owns, the key policy admits both the role and the
-    service; for an existing key only the role side can be granted here, so the key's own policy
-    must admit the role (see docs).
+    `grant_read` adds each import's data location: an object key, or a folder prefix ending in "/"
+    (reads then cover every object under it). When the data is encrypted with a key this stack
+    owns, the key policy admits both the role and the service; for an existing key only the role
+    side can be granted here, so the key's own policy must admit the role (see README).
     """
 
     def __init__(
@@ -29,8 +28,6 @@ class PersonalizeServiceRole(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        data_bucket: s3.IBucket,
-        data_key: str,
         encryption_key: kms.IKey | None = None,
         key_is_owned: bool = False,
     ) -> None:
@@ -50,33 +47,12 @@ class PersonalizeServiceRole(Construct):
                 },
             ),
         )
-        object_pattern = f"{data_key}*" if data_key.endswith("/") or not data_key else data_key
         # A child of the role, so whatever depends on the role also waits for its permissions.
-        read = iam.Policy(
-            self.role,
-            "ReadData",
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadImportObjects",
-                    actions=["s3:GetObject"],
-                    resources=[data_bucket.arn_for_objects(object_pattern)],
-                ),
-                iam.PolicyStatement(
-                    sid="ListImportLocation",
-                    actions=["s3:ListBucket"],
-                    resources=[data_bucket.bucket_arn],
-                ),
-            ],
-        )
-        self.role.attach_inline_policy(read)
-        acknowledge_wildcards(
-            read,
-            "Personalize imports every object under the configured data folder, "
-            "so reads cover that prefix only.",
-        )
+        self.read_policy = iam.Policy(self.role, "ReadData")
+        self.role.attach_inline_policy(self.read_policy)
 
         if encryption_key is not None:
-            read.add_statements(
+            self.read_policy.add_statements(
                 iam.PolicyStatement(
                     sid="DecryptImportData", actions=KMS_ACTIONS, resources=[encryption_key.key_arn]
                 )
@@ -99,6 +75,24 @@ class PersonalizeServiceRole(Construct):
                         conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
                     )
                 )
+
+    def grant_read(self, bucket: s3.IBucket, key: str, label: str) -> None:
+        """Let Personalize read one import's data location; `label` names the statements (Interactions)."""
+        object_pattern = f"{key}*" if key.endswith("/") or not key else key
+        statements = [
+            iam.PolicyStatement(
+                sid=f"Read{label}",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(object_pattern)],
+            ),
+            iam.PolicyStatement(sid=f"List{label}", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+        ]
+        self.read_policy.add_statements(*statements)
+        acknowledge_wildcards(
+            self.read_policy,
+            "Personalize imports every object under the configured data folder; reads cover that prefix.",
+            statements,
+        )
 
     @property
     def role_arn(self) -> str:

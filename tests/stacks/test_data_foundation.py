@@ -143,11 +143,11 @@ def _role_statements(template: Template) -> list[dict[str, Any]]:
 
 def test_role_reads_only_the_data_location(templates: dict[str, Template]) -> None:
     statements = {s["Sid"]: s for s in _role_statements(templates["none"])}
-    assert set(statements) == {"ReadImportObjects", "ListImportLocation"}
-    assert statements["ReadImportObjects"]["Action"] == "s3:GetObject"
-    resource = json.dumps(statements["ReadImportObjects"]["Resource"])
+    assert set(statements) == {"ReadInteractions", "ListInteractions"}
+    assert statements["ReadInteractions"]["Action"] == "s3:GetObject"
+    resource = json.dumps(statements["ReadInteractions"]["Resource"])
     assert "/imports/interactions/*" in resource
-    assert statements["ListImportLocation"]["Action"] == "s3:ListBucket"
+    assert statements["ListInteractions"]["Action"] == "s3:ListBucket"
 
 
 def test_kms_permissions_sit_in_role_and_key_policy(templates: dict[str, Template]) -> None:
@@ -168,7 +168,7 @@ def test_kms_permissions_sit_in_role_and_key_policy(templates: dict[str, Templat
 
 def test_outputs_name_bucket_and_role(templates: dict[str, Template]) -> None:
     outputs = templates["none"].to_json()["Outputs"]
-    assert {"DataBucketName", "PersonalizeRoleArn", "DataLocation"} <= set(outputs)
+    assert {"DataBucketName", "PersonalizeRoleArn", "InteractionsDataLocation"} <= set(outputs)
 
 
 def test_retain_policy_keeps_the_bucket(templates: dict[str, Template]) -> None:

@@ -80,7 +80,7 @@ def test_schema_dataset_and_import_are_wired_in_order(template: dict[str, Any]) 
             [
                 "s3://",
                 {"Ref": template["Outputs"]["DataBucketName"]["Value"]["Ref"]},
-                "/imports/interactions.csv",
+                "/imports/interactions/interactions.csv",
             ],
         ]
     }
@@ -91,7 +91,7 @@ def test_outputs_carry_every_arn_and_the_tracking_id(template: dict[str, Any]) -
         "DatasetGroupArn",
         "InteractionsSchemaArn",
         "InteractionsDatasetArn",
-        "ImportJobArn",
+        "InteractionsImportJobArn",
         "EventTrackerArn",
         "TrackingId",
     } <= set(template["Outputs"])
@@ -131,7 +131,7 @@ def test_pass_role_only_to_personalize(template: dict[str, Any]) -> None:
 def test_handler_reads_only_the_data_location(template: dict[str, Any]) -> None:
     gets = [s for s in _handler_statements(template) if s.get("Action") == "s3:GetObject"]
     assert len(gets) == 1
-    assert "/imports/interactions.csv" in json.dumps(gets[0]["Resource"])
+    assert "/imports/interactions/interactions.csv" in json.dumps(gets[0]["Resource"])
 
 
 def test_construct_rejects_bad_input_at_synth() -> None:
