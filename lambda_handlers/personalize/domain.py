@@ -101,6 +101,12 @@ MIN_INTERACTIONS = 1000  # per import job (INCREMENTAL: new records) and per rec
 MIN_TRAINING_USERS = 25
 MIN_INTERACTIONS_PER_TRAINING_USER = 2
 ID_MAX_LENGTH = 256
+# Interactions columns whose values carry meaning beyond their Avro type.
+USER_ID_FIELD = "USER_ID"
+ITEM_ID_FIELD = "ITEM_ID"
+TIMESTAMP_FIELD = "TIMESTAMP"  # Unix epoch seconds
+EVENT_TYPE_FIELD = "EVENT_TYPE"
+ID_FIELDS = (USER_ID_FIELD, ITEM_ID_FIELD)  # non-empty, at most ID_MAX_LENGTH characters
 CATEGORICAL_VALUE_MAX_LENGTH = 1000
 CATEGORICAL_SEPARATOR = "|"
 FULL_IMPORT_MAX_BYTES = 100 * 1024**3
@@ -109,7 +115,6 @@ MAX_IMPORT_JOBS_IN_PROGRESS = 5
 MAX_DATASET_GROUPS = 5  # per region; adjustable quota
 MAX_SCHEMAS = 500  # per region
 MAX_RECOMMENDERS_PER_GROUP = 5
-EVENT_TYPE_FIELD = "EVENT_TYPE"  # the Interactions column domain recipes filter on
 MAX_CUSTOM_INTERACTION_FIELDS = 5
 MAX_USER_FIELDS = 25
 MAX_ITEM_FIELDS = 100
@@ -388,6 +393,16 @@ def schema_problems(schema: str | Mapping[str, Any], domain: str | None, dataset
 def schema_field_names(schema: str | Mapping[str, Any]) -> list[str]:
     fields = parse_schema(schema).get("fields") or []
     return [spec["name"] for spec in fields if isinstance(spec, dict) and isinstance(spec.get("name"), str)]
+
+
+def schema_field_types(schema: str | Mapping[str, Any]) -> list[tuple[str, str | None, bool]]:
+    """(name, base Avro primitive or None when unsupported, nullable) for each field, in schema order."""
+    fields = parse_schema(schema).get("fields") or []
+    return [
+        (spec["name"], *_base_type(spec.get("type")))
+        for spec in fields
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str)
+    ]
 
 
 def required_columns(schema: str | Mapping[str, Any]) -> list[str]:

@@ -1,0 +1,107 @@
+"""Fault injection: throttling, server errors, latency and resources that fail by name.
+
+Callers of Personalize must survive ThrottlingException, 5xx answers and CREATE FAILED; these
+settings let tests and benchmarks provoke each on purpose. A seed makes the sequence repeatable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from personalize_tools.emulator.errors import (
+    EmulatorConfigError,
+    InternalFailureError,
+    ServiceError,
+    ServiceUnavailableError,
+    ThrottlingError,
+)
+
+
+@dataclass(frozen=True)
+class Faults:
+    throttle_rate: float = 0.0  # fraction of requests answered with ThrottlingException (HTTP 400)
+    server_error_rate: float = 0.0  # fraction answered with HTTP 500 or 503
+    fail_name_pattern: str | None = None  # re.search on a resource's name: it ends in CREATE FAILED
+    latency_seconds: float = 0.0  # added before every Personalize request is handled
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("throttle_rate", "server_error_rate"):
+            rate = getattr(self, name)
+            if not 0.0 <= rate <= 1.0:
+                raise EmulatorConfigError(f"{name}={rate}: a rate is a fraction from 0 to 1")
+        if self.throttle_rate + self.server_error_rate > 1.0:
+            raise EmulatorConfigError("throttle_rate + server_error_rate must not exceed 1")
+        if self.latency_seconds < 0:
+            raise EmulatorConfigError(f"latency_seconds={self.latency_seconds}: must be 0 or more")
+        if self.fail_name_pattern is not None:
+            try:
+                re.compile(self.fail_name_pattern)
+            except re.error as error:
+                raise EmulatorConfigError(
+                    f"fail_name_pattern {self.fail_name_pattern!r} is not a regular expression: {error}"
+                ) from error
+
+    def changed(self, changes: Mapping[str, Any]) -> Faults:
+        known = {item.name for item in dataclasses.fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise EmulatorConfigError(
+                f"unknown fault setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+            )
+        try:
+            return dataclasses.replace(self, **changes)
+        except TypeError as error:
+            raise EmulatorConfigError(f"bad fault settings {dict(changes)}: {error}") from error
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class FaultInjector:
+    """Applies the current `Faults`; thread-safe, and changeable while the server runs."""
+
+    def __init__(self, faults: Faults) -> None:
+        self._lock = threading.Lock()
+        self._faults = faults
+        self._random = random.Random(faults.seed)
+
+    @property
+    def faults(self) -> Faults:
+        with self._lock:
+            return self._faults
+
+    def set(self, faults: Faults) -> None:
+        """Replace the settings; the random sequence restarts from the (new) seed."""
+        with self._lock:
+            self._faults = faults
+            self._random = random.Random(faults.seed)
+
+    def draw(self) -> ServiceError | None:
+        """The fault this request suffers, if any; one draw per request keeps seeded runs repeatable."""
+        with self._lock:
+            faults, roll = self._faults, self._random.random()
+        if roll < faults.throttle_rate:
+            return ThrottlingError("Rate exceeded")
+        band = roll - faults.throttle_rate
+        if band < faults.server_error_rate:
+            if band < faults.server_error_rate / 2:
+                return InternalFailureError("Injected server error: the emulator's server_error_rate is set")
+            return ServiceUnavailableError("Injected outage: the emulator's server_error_rate is set")
+        return None
+
+    def planned_failure(self, label: str, name: str) -> str | None:
+        """The failureReason a resource created now will end with, or None when it should succeed."""
+        pattern = self.faults.fail_name_pattern
+        if pattern is not None and re.search(pattern, name):
+            return (
+                f"Injected failure: {label} name {name!r} matches the emulator's "
+                f"fail_name_pattern {pattern!r}."
+            )
+        return None

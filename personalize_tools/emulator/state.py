@@ -1,0 +1,178 @@
+"""The emulator's resources, how they look through the API, and how they survive a restart."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from personalize_tools.emulator.errors import EmulatorConfigError
+from personalize_tools.emulator.lifecycle import Track
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between resource types in ARNs, member names and messages."""
+
+    key: str  # also the Pace attribute and the state-summary key
+    label: str
+    arn_prefix: str
+    arn_member: str
+    describe_key: str
+    name_member: str = "name"
+    update_member: str | None = None
+    has_status: bool = True
+
+
+DATASET_GROUP = Kind("dataset_group", "Dataset group", "dataset-group", "datasetGroupArn", "datasetGroup")
+SCHEMA = Kind("schema", "Schema", "schema", "schemaArn", "schema", has_status=False)
+DATASET = Kind("dataset", "Dataset", "dataset", "datasetArn", "dataset", update_member="latestDatasetUpdate")
+IMPORT_JOB = Kind(
+    "import_job",
+    "Dataset import job",
+    "dataset-import-job",
+    "datasetImportJobArn",
+    "datasetImportJob",
+    name_member="jobName",
+)
+EVENT_TRACKER = Kind("event_tracker", "Event tracker", "event-tracker", "eventTrackerArn", "eventTracker")
+RECOMMENDER = Kind(
+    "recommender",
+    "Recommender",
+    "recommender",
+    "recommenderArn",
+    "recommender",
+    update_member="latestRecommenderUpdate",
+)
+KINDS = {kind.key: kind for kind in (DATASET_GROUP, SCHEMA, DATASET, IMPORT_JOB, EVENT_TRACKER, RECOMMENDER)}
+
+
+@dataclass
+class ImportedData:
+    """Records an import read, or a dataset holds; event-type counts feed recommender checks."""
+
+    records: int = 0
+    event_types: dict[str, int] = field(default_factory=dict)
+
+    def plus(self, other: ImportedData) -> ImportedData:
+        merged = dict(self.event_types)
+        for event_type, count in other.event_types.items():
+            merged[event_type] = merged.get(event_type, 0) + count
+        return ImportedData(self.records + other.records, merged)
+
+
+@dataclass
+class Resource:
+    kind: Kind
+    arn: str
+    name: str
+    created: float
+    fields: dict[str, Any]  # API members Describe echoes (domain, schemaArn, dataSource, ...)
+    track: Track | None = None  # None for schemas, which have no status
+    update: Track | None = None  # latestDatasetUpdate / latestRecommenderUpdate
+    update_fields: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    planned_failure: str | None = None  # injected by fail_name_pattern
+    data: ImportedData | None = None  # datasets: what they hold; import jobs: what they read
+
+    @property
+    def status(self) -> str | None:
+        return self.track.status if self.track else None
+
+    @property
+    def busy(self) -> bool:
+        return bool((self.track and self.track.busy) or (self.update and self.update.busy))
+
+    def view(self) -> dict[str, Any]:
+        """The full Describe view; List summaries are projections of it onto the model."""
+        view: dict[str, Any] = {
+            self.kind.name_member: self.name,
+            self.kind.arn_member: self.arn,
+            **self.fields,
+            "creationDateTime": self.created,
+            "lastUpdatedDateTime": self.track.since if self.track else self.created,
+        }
+        if self.track:
+            view["status"] = self.track.status
+            if self.track.failure_reason:
+                view["failureReason"] = self.track.failure_reason
+        if self.update and self.kind.update_member:
+            latest = {
+                **self.update_fields,
+                "status": self.update.status,
+                "creationDateTime": self.update.started,
+                "lastUpdatedDateTime": self.update.since,
+            }
+            if self.update.failure_reason:
+                latest["failureReason"] = self.update.failure_reason
+            view[self.kind.update_member] = latest
+        return view
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.key,
+            "arn": self.arn,
+            "name": self.name,
+            "created": self.created,
+            "fields": self.fields,
+            "track": self.track.to_json() if self.track else None,
+            "update": self.update.to_json() if self.update else None,
+            "update_fields": self.update_fields,
+            "tags": self.tags,
+            "planned_failure": self.planned_failure,
+            "data": dataclasses.asdict(self.data) if self.data else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Resource:
+        return cls(
+            kind=KINDS[data["kind"]],
+            arn=data["arn"],
+            name=data["name"],
+            created=data["created"],
+            fields=data["fields"],
+            track=Track.from_json(data["track"]) if data.get("track") else None,
+            update=Track.from_json(data["update"]) if data.get("update") else None,
+            update_fields=data.get("update_fields", {}),
+            tags=data.get("tags", {}),
+            planned_failure=data.get("planned_failure"),
+            data=ImportedData(**data["data"]) if data.get("data") else None,
+        )
+
+
+def save_state(path: Path, resources: Iterable[Resource]) -> None:
+    """Write atomically, so a crash mid-write never leaves a half file for the next start."""
+    document = {"version": STATE_VERSION, "resources": [resource.to_json() for resource in resources]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, indent=1)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_state(path: Path) -> list[Resource]:
+    if not path.exists():
+        return []
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("version") != STATE_VERSION:
+            raise EmulatorConfigError(
+                f"state file {path} has version {document.get('version')!r}; this emulator reads "
+                f"version {STATE_VERSION}; delete it to start empty."
+            )
+        return [Resource.from_json(item) for item in document["resources"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise EmulatorConfigError(
+            f"state file {path} is not an emulator state file ({error}); delete it to start empty"
+        ) from error

@@ -1,0 +1,108 @@
+"""Shared fixtures: moto's S3 server, the local Personalize emulator, and boto3 clients aimed at them.
+
+Everything talks real boto3 over loopback HTTP, the same code path as in AWS.
+
+- `aws_credentials` (session): dummy credentials and region in the environment, profiles and
+  config files hidden, so nothing can reach a real account.
+- `moto_server` (session): moto's S3 (and friends) on 127.0.0.1, a free port; yields its URL.
+- `s3` (session): a boto3 S3 client for `moto_server`. `s3_bucket` (function): a fresh bucket name.
+- `emulator_pace` (module): the `Pace` the module's emulator runs at, stepwise by default (each
+  Describe moves a resource one status). Override it in a test module to change the pace:
+
+      @pytest.fixture(scope="module")
+      def emulator_pace() -> Pace:
+          return Pace.instant()
+
+- `emulator` (module): a running `EmulatorServer` reading imports from `moto_server`.
+  `clean_emulator` (function): the same server, reset (no resources, counts or faults) first.
+- `personalize` (module): a boto3 Personalize client for `emulator`, standard retry mode.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+from personalize_tools.emulator import EmulatorServer, Pace
+
+REGION = "us-east-1"
+DUMMY_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+@pytest.fixture(scope="session")
+def aws_credentials() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in DUMMY_AWS_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        for name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_PERSONALIZE",
+        ):
+            patch.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_server(aws_credentials: None) -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(moto_server: str) -> Any:
+    return boto3.client("s3", endpoint_url=moto_server, region_name=REGION)
+
+
+@pytest.fixture
+def s3_bucket(s3: Any) -> str:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def emulator_pace() -> Pace:
+    return Pace.step()
+
+
+@pytest.fixture(scope="module")
+def emulator(moto_server: str, emulator_pace: Pace) -> Iterator[EmulatorServer]:
+    with EmulatorServer(pace=emulator_pace, s3_endpoint_url=moto_server, region=REGION) as server:
+        yield server
+
+
+@pytest.fixture
+def clean_emulator(emulator: EmulatorServer) -> EmulatorServer:
+    emulator.reset()
+    return emulator
+
+
+@pytest.fixture(scope="module")
+def personalize(emulator: EmulatorServer) -> Any:
+    return boto3.client(
+        "personalize",
+        endpoint_url=emulator.url,
+        region_name=REGION,
+        config=Config(retries={"mode": "standard"}),
+    )
