@@ -40,6 +40,8 @@ TAGGING_ACTIONS = ["TagResource", "UntagResource", "ListTagsForResource"]
 # Event-tracker ARNs end in 8 random hex digits, not our name; List* take no resource at all.
 TRACKER_ACTIONS = ["CreateEventTracker", "DescribeEventTracker", "DeleteEventTracker"]
 LIST_ACTIONS = [
+    "ListDatasetGroups",
+    "ListSchemas",
     "ListDatasets",
     "ListDatasetImportJobs",
     "ListEventTrackers",

@@ -1,0 +1,530 @@
+"""What every Personalize custom resource shares: the event, its properties, logging, and the
+create / describe / wait / delete mechanics the CDK Provider framework drives.
+
+The Provider calls `on_event` once per CloudFormation request and then `is_complete` every query
+interval with the same event plus whatever `on_event` returned. Nothing is kept between calls:
+`is_complete` works out what it is waiting for from the request type, the properties and a fresh
+Describe, so a retried or replayed event converges on the same resources instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
+
+from . import clients, domain
+from .errors import (
+    CustomResourceError,
+    InvalidEventError,
+    InvalidPropertyError,
+    ResourceFailedError,
+    ResourceInUseError,
+)
+
+LOGGER = logging.getLogger("personalize.custom_resources")
+LOGGER.setLevel(os.environ.get("LOG_LEVEL", "INFO"))  # Lambda's root logger stops at WARNING
+
+CREATE, UPDATE, DELETE = "Create", "Update", "Delete"
+REQUEST_TYPES = (CREATE, UPDATE, DELETE)
+ON_EVENT, IS_COMPLETE = "on_event", "is_complete"
+RETAIN, DESTROY = "retain", "destroy"
+REMOVAL_POLICIES = (RETAIN, DESTROY)
+
+NOT_FOUND = "ResourceNotFoundException"
+ALREADY_EXISTS = "ResourceAlreadyExistsException"
+IN_USE = "ResourceInUseException"
+LIMIT_EXCEEDED = "LimitExceededException"
+THROTTLING = "ThrottlingException"
+
+DELETING_STATUSES = frozenset({domain.DELETE_PENDING, domain.DELETE_IN_PROGRESS})
+UPDATING_STATUSES = frozenset({domain.UPDATE_PENDING, domain.UPDATE_IN_PROGRESS})
+BUSY_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES | DELETING_STATUSES
+
+NOT_COMPLETE: dict[str, Any] = {"IsComplete": False}
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def error_message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", "")) or str(error)
+
+
+def is_transient(error: ClientError) -> bool:
+    """Throttling and 5xx that outlasted botocore's retries: worth another poll, not a failed stack."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(error) == THROTTLING or int(status or 0) >= 500
+
+
+def personalize_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"tagKey": key, "tagValue": value} for key, value in tags.items()]
+
+
+@dataclass(frozen=True)
+class ArnParts:
+    partition: str
+    region: str
+    account: str
+    resource: str  # "dataset-group/NAME"
+
+    @classmethod
+    def parse(cls, arn: str) -> ArnParts:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn":
+            raise InvalidPropertyError(f"{arn!r} is not an ARN")
+        return cls(partition=parts[1], region=parts[3], account=parts[4], resource=parts[5])
+
+    def sibling(self, resource: str) -> str:
+        """An ARN in the same partition, region and account: how deterministic ARNs are derived."""
+        return domain.arn(self.region, self.account, resource, self.partition)
+
+
+def with_status(data: dict[str, str], description: Mapping[str, Any]) -> dict[str, str]:
+    """Data's Status only when a Describe told it: right after a create or an update it is not known."""
+    status = description.get("status")
+    return {**data, "Status": str(status)} if status else data
+
+
+# --- the event -----------------------------------------------------------------------------------
+
+
+class Properties:
+    """ResourceProperties as CloudFormation delivers them: every scalar arrives as a string."""
+
+    def __init__(self, raw: Mapping[str, Any], owner: str) -> None:
+        self.raw = {key: value for key, value in raw.items() if key != "ServiceToken"}
+        self.owner = owner
+
+    def get(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise InvalidPropertyError(f"{self.owner}: property {key} must be a string, got {value!r}")
+        return value
+
+    def required(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise InvalidPropertyError(f"{self.owner}: property {key} is required and was not given")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+        value = self.get(key) or default
+        if value is None or value.upper() not in allowed:
+            raise InvalidPropertyError(
+                f"{self.owner}: property {key} is {value!r}; allowed: {', '.join(allowed)}"
+            )
+        return value.upper()
+
+    def name(self, key: str = "Name") -> str:
+        value = self.required(key)
+        problem = domain.name_problem(value, key)
+        if problem:
+            raise InvalidPropertyError(f"{self.owner}: {problem}")
+        return value
+
+    def personalize_arn(self, key: str, resource: str) -> str:
+        value = self.required(key)
+        if not domain.PERSONALIZE_ARN_PATTERN.fullmatch(value) or f":{resource}/" not in value:
+            raise InvalidPropertyError(
+                f"{self.owner}: property {key} is {value!r}; expected a {resource} ARN"
+            )
+        return value
+
+    def tags(self) -> dict[str, str]:
+        """Tags as a dict; CloudFormation passes them as a list of {"Key", "Value"}."""
+        raw = self.raw.get("Tags") or []
+        if not isinstance(raw, list):
+            raise InvalidPropertyError(f"{self.owner}: Tags must be a list of {{Key, Value}}, got {raw!r}")
+        tags: dict[str, str] = {}
+        for tag in raw:
+            if not (isinstance(tag, Mapping) and isinstance(tag.get("Key"), str)):
+                raise InvalidPropertyError(f"{self.owner}: tag {tag!r} is not a {{Key, Value}} pair")
+            key, value = tag["Key"], str(tag.get("Value", ""))
+            if not 1 <= len(key) <= domain.TAG_KEY_MAX_LENGTH or len(value) > domain.TAG_VALUE_MAX_LENGTH:
+                raise InvalidPropertyError(
+                    f"{self.owner}: tag {key!r} breaks the limits (key 1-{domain.TAG_KEY_MAX_LENGTH}, "
+                    f"value up to {domain.TAG_VALUE_MAX_LENGTH} characters)"
+                )
+            tags[key] = value
+        if len(tags) > domain.MAX_TAGS:
+            raise InvalidPropertyError(f"{self.owner}: {len(tags)} tags; at most {domain.MAX_TAGS} allowed")
+        return tags
+
+    def check_removal_policy(self) -> None:
+        value = self.get("RemovalPolicy")
+        if value is not None and value.lower() not in REMOVAL_POLICIES:
+            raise InvalidPropertyError(
+                f"{self.owner}: property RemovalPolicy is {value!r}; allowed: {', '.join(REMOVAL_POLICIES)}"
+            )
+
+    def removal_policy(self) -> str:
+        """Anything but an explicit "destroy" keeps the resource: a Delete never fails over a bad value,
+        and losing data is never the default."""
+        value = (self.get("RemovalPolicy") or RETAIN).lower()
+        return DESTROY if value == DESTROY else RETAIN
+
+
+@dataclass(frozen=True)
+class ResourceEvent:
+    request_type: str
+    resource_type: str
+    logical_id: str
+    request_id: str
+    physical_id: str | None
+    properties: Properties
+    old_properties: Properties
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ResourceEvent:
+        request_type = raw.get("RequestType")
+        if request_type not in REQUEST_TYPES:
+            raise InvalidEventError(
+                f"RequestType is {request_type!r}; expected one of {', '.join(REQUEST_TYPES)}"
+            )
+        resource_type = str(raw.get("ResourceType", ""))
+        logical_id = str(raw.get("LogicalResourceId", ""))
+        owner = f"{resource_type} {logical_id}"
+        physical_id = raw.get("PhysicalResourceId")
+        return cls(
+            request_type=request_type,
+            resource_type=resource_type,
+            logical_id=logical_id,
+            request_id=str(raw.get("RequestId", "")),
+            physical_id=str(physical_id) if physical_id else None,
+            properties=Properties(raw.get("ResourceProperties") or {}, owner),
+            old_properties=Properties(raw.get("OldResourceProperties") or {}, owner),
+        )
+
+    def changed_properties(self) -> frozenset[str]:
+        new, old = self.properties.raw, self.old_properties.raw
+        return frozenset(key for key in new.keys() | old.keys() if new.get(key) != old.get(key))
+
+
+def log_decision(event: ResourceEvent, phase: str, decision: str, **details: Any) -> None:
+    """One JSON line per decision. Built from chosen fields only, so the ResponseURL never appears."""
+    record: dict[str, Any] = {
+        "phase": phase,
+        "resource_type": event.resource_type,
+        "logical_id": event.logical_id,
+        "request_type": event.request_type,
+        "request_id": event.request_id,
+        "decision": decision,
+        "arn": details.pop("arn", event.physical_id),
+        **{key: value for key, value in details.items() if value is not None},
+    }
+    LOGGER.info(json.dumps(record, default=str))
+
+
+# --- the shared mechanics --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a create left the resource: its ARN, and its description when one was at hand."""
+
+    arn: str
+    description: Mapping[str, Any] | None = None
+
+
+class PersonalizeResource(ABC):
+    """Base of every resource type: subclasses describe their API names and override the hooks.
+
+    Create and replacement go through `find_or_create` (describe or list before create, so a
+    replayed event adopts instead of duplicating). `is_complete` describes and, when the resource
+    is missing during a create, calls `ensure` again: that is how deferred creates are retried.
+    """
+
+    resource_type: ClassVar[str]
+    label: ClassVar[str]  # as people say it: "dataset group"
+    arn_resource: ClassVar[str]  # the ARN's resource segment: "dataset-group"
+    arn_member: ClassVar[str]  # "datasetGroupArn"
+    describe_operation: ClassVar[str]
+    describe_key: ClassVar[str]
+    delete_operation: ClassVar[str | None]
+    name_property: ClassVar[str] = "Name"
+    name_member: ClassVar[str] = "name"
+    replacing_properties: ClassVar[frozenset[str]] = frozenset()
+    tagged: ClassVar[bool] = True
+    has_removal_policy: ClassVar[bool] = True
+    has_status: ClassVar[bool] = True
+
+    def __init__(self, event: ResourceEvent, phase: str) -> None:
+        self.event = event
+        self.props = event.properties
+        self.phase = phase
+        self.personalize = clients.personalize()
+
+    # --- hooks -------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check the properties a Create or Update needs, before any API call."""
+        self.props.name(self.name_property)
+        self.props.tags()
+        if self.has_removal_policy:
+            self.props.check_removal_policy()
+
+    @abstractmethod
+    def find_or_create(self) -> Placement:
+        """Adopt the resource the properties describe if it exists, else create it."""
+
+    def ensure(self) -> None:
+        """Called by is_complete while the resource is missing during a create: create it (again)."""
+        self.find_or_create()
+
+    @abstractmethod
+    def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
+        """The attributes Fn::GetAtt reads; `description` is None right after a create."""
+
+    def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
+        self.log("updated-in-place" if self.sync_tags(arn, changed) else "no-op", changed=sorted(changed))
+
+    def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
+        """True once the create or update is done; raises when Personalize reports a failure."""
+        if not self.has_status:
+            return True
+        status = description.get("status")
+        if status == domain.ACTIVE:
+            return True
+        if status in domain.FAILED_STATUSES:
+            reason = (
+                description.get("failureReason") or f"{status} (Personalize gives no failureReason for it)"
+            )
+            raise ResourceFailedError(self.label, self.display_name(description), arn, reason)
+        if status in DELETING_STATUSES:
+            raise CustomResourceError(
+                f"{self.label} {self.display_name(description)} ({arn}) is {status} while the stack waits "
+                "for it to become ACTIVE; something outside this stack is deleting it"
+            )
+        self.log("waiting", arn=arn, status=status)
+        return False
+
+    def locate(self) -> tuple[str, Mapping[str, Any] | None]:
+        """The resource is_complete waits for and its current description (None: not there)."""
+        arn = self.physical_arn()
+        return arn, self.describe(arn)
+
+    def ready_to_delete(self, arn: str) -> bool:
+        """Checks before a delete; False defers it to the next is_complete poll."""
+        return True
+
+    def busy_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
+        """Why Personalize refuses a delete for now, when waiting will cure it."""
+        status = description.get("status")
+        return f"it is {status}" if status in BUSY_STATUSES else None
+
+    def delete_refused(self, arn: str, error: ClientError) -> CustomResourceError:
+        return ResourceInUseError(
+            f"{self.label} {self.name} ({arn}) cannot be deleted: {error_message(error).rstrip('.')}. "
+            "Delete what depends on it first, or set removal_policy: retain."
+        )
+
+    # --- entry points --------------------------------------------------------------------------
+
+    def on_event(self) -> dict[str, Any]:
+        if self.event.request_type == DELETE:
+            return self.delete()
+        self.validate()
+        if self.event.request_type == CREATE:
+            return self.respond(self.find_or_create())
+        return self.update()
+
+    def is_complete(self) -> dict[str, Any]:
+        try:
+            if self.event.request_type == DELETE:
+                return self.deletion_progress()
+            return self.creation_progress()
+        except ClientError as error:
+            if not is_transient(error):
+                raise
+            self.log("transient-error", error=error_code(error) or "HTTP 5xx", message=error_message(error))
+            return NOT_COMPLETE
+
+    # --- create and update ---------------------------------------------------------------------
+
+    def update(self) -> dict[str, Any]:
+        changed = self.event.changed_properties()
+        replacing = changed & self.replacing_properties
+        if replacing:
+            self.log("replace", changed=sorted(replacing))
+            return self.respond(self.find_or_create())
+        arn = self.physical_arn()
+        self.update_in_place(arn, changed)
+        return self.respond(Placement(arn))
+
+    def creation_progress(self) -> dict[str, Any]:
+        arn, description = self.locate()
+        if description is None:
+            self.ensure()
+            return NOT_COMPLETE
+        if not self.settled(arn, description):
+            return NOT_COMPLETE
+        self.log("complete", arn=arn, status=description.get("status"))
+        response: dict[str, Any] = {"IsComplete": True, "Data": self.data(arn, description)}
+        if arn != self.event.physical_id:
+            response["PhysicalResourceId"] = arn
+        return response
+
+    def adopt_or_create(
+        self,
+        find: Callable[[], Mapping[str, Any] | None],
+        create: Callable[[], str],
+        check: Callable[[Mapping[str, Any]], None],
+    ) -> Placement:
+        """Find first; create only when nothing is found; `check` that a found one is really ours.
+
+        A create that loses a race with a concurrent attempt (ResourceAlreadyExists) adopts the winner.
+        """
+        existing = find()
+        if existing is None:
+            try:
+                arn = create()
+            except ClientError as error:
+                existing = find() if error_code(error) == ALREADY_EXISTS else None
+                if existing is None:
+                    raise
+            else:
+                self.log("created", arn=arn)
+                return Placement(arn)
+        check(existing)
+        arn = str(existing[self.arn_member])
+        self.log("adopted", arn=arn, status=existing.get("status"))
+        return Placement(arn, existing)
+
+    def find_named(self, list_operation: str, key: str, name: str) -> dict[str, Any] | None:
+        """For ARNs the handler cannot derive (they need the account): list, match the name, describe."""
+        for summary in self.paginate(list_operation, key):
+            if summary[self.name_member] == name:
+                return self.describe(summary[self.arn_member])
+        return None
+
+    def respond(self, placement: Placement) -> dict[str, Any]:
+        return {"PhysicalResourceId": placement.arn, "Data": self.data(placement.arn, placement.description)}
+
+    def sync_tags(self, arn: str, changed: frozenset[str]) -> bool:
+        """Apply the template's tag changes in place; tags added outside the stack are left alone."""
+        if not self.tagged or "Tags" not in changed:
+            return False
+        new, old = self.props.tags(), self.event.old_properties.tags()
+        removed = sorted(old.keys() - new.keys())
+        added = {key: value for key, value in new.items() if old.get(key) != value}
+        if removed:
+            self.personalize.untag_resource(resourceArn=arn, tagKeys=removed)
+        if added:
+            self.personalize.tag_resource(resourceArn=arn, tags=personalize_tags(added))
+        self.log("tags-updated", arn=arn, tags_set=sorted(added), tags_removed=removed)
+        return True
+
+    def create_tags(self) -> dict[str, Any]:
+        tags = self.props.tags() if self.tagged else {}
+        return {"tags": personalize_tags(tags)} if tags else {}
+
+    # --- delete --------------------------------------------------------------------------------
+
+    def delete_skip_reason(self) -> str | None:
+        if self.delete_operation is None:
+            return "not-deletable"
+        if self.has_removal_policy and self.props.removal_policy() == RETAIN:
+            return "retained"
+        if not self.is_own_arn(self.event.physical_id):
+            return "not-an-arn"  # e.g. a failed Create that never got as far as an ARN
+        return None
+
+    def delete(self) -> dict[str, Any]:
+        arn = self.event.physical_id or ""
+        reason = self.delete_skip_reason()
+        if reason is not None:
+            self.log(reason)
+        else:
+            self.request_delete(arn)
+        return {"PhysicalResourceId": arn, "Data": {}}
+
+    def deletion_progress(self) -> dict[str, Any]:
+        reason = self.delete_skip_reason()
+        if reason is not None:
+            self.log("complete", reason=reason)
+            return {"IsComplete": True}
+        arn = self.physical_arn()
+        description = self.describe(arn)
+        if description is None:
+            self.log("deleted")
+            return {"IsComplete": True}
+        status = description.get("status")
+        if status in DELETING_STATUSES:
+            self.log("waiting", status=status)
+        else:
+            self.request_delete(arn)  # refused or deferred earlier: try again
+        return NOT_COMPLETE
+
+    def request_delete(self, arn: str) -> None:
+        if self.delete_operation is None or not self.ready_to_delete(arn):
+            return
+        try:
+            getattr(self.personalize, self.delete_operation)(**{self.arn_member: arn})
+        except ClientError as error:
+            code = error_code(error)
+            if code == NOT_FOUND:
+                self.log("already-gone", arn=arn)
+                return
+            if code != IN_USE:
+                raise
+            description = self.describe(arn)
+            if description is None:
+                self.log("already-gone", arn=arn)
+                return
+            waiting_for = self.busy_reason(arn, description)
+            if waiting_for is None:
+                raise self.delete_refused(arn, error) from error
+            self.log("delete-deferred", arn=arn, waiting_for=waiting_for)
+            return
+        self.log("delete-requested", arn=arn)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.props.get(self.name_property) or self.event.old_properties.get(self.name_property) or "?"
+
+    def display_name(self, description: Mapping[str, Any] | None) -> str:
+        return str((description or {}).get(self.name_member) or self.name)
+
+    def physical_arn(self) -> str:
+        arn = self.event.physical_id
+        if not self.is_own_arn(arn):
+            raise InvalidEventError(
+                f"{self.event.resource_type} {self.event.logical_id}: PhysicalResourceId {arn!r} is not a "
+                f"{self.label} ARN, so there is nothing to {self.event.request_type.lower()}"
+            )
+        return str(arn)
+
+    @classmethod
+    def is_own_arn(cls, arn: str | None) -> bool:
+        return bool(arn) and bool(
+            domain.PERSONALIZE_ARN_PATTERN.fullmatch(str(arn)) and f":{cls.arn_resource}/" in str(arn)
+        )
+
+    def describe(self, arn: str) -> dict[str, Any] | None:
+        try:
+            response = getattr(self.personalize, self.describe_operation)(**{self.arn_member: arn})
+        except ClientError as error:
+            if error_code(error) == NOT_FOUND:
+                return None
+            raise
+        description: dict[str, Any] = response[self.describe_key]
+        return description
+
+    def paginate(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        for page in self.personalize.get_paginator(operation).paginate(**params):
+            yield from page.get(key, [])
+
+    def log(self, decision: str, **details: Any) -> None:
+        log_decision(self.event, self.phase, decision, **details)

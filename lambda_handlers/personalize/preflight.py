@@ -1,0 +1,148 @@
+"""Check an import's CSV header against the dataset's schema before creating the import job.
+
+A dataset import job with a wrong header fails only after Personalize has queued and read it,
+often an hour later; reading the first 64 KiB of the data takes a second. Only the header is
+checked (and, for a folder, only its first file): the data itself is the service's business.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import ClientError
+
+from . import domain
+from .errors import DataLocationError, PreflightError
+from .framework import error_code, error_message
+
+HEADER_BYTES = 64 * 1024
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str  # "" or ending in "/" for a folder
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        parts = urlsplit(uri)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(f"DataLocation {uri!r} must be s3://bucket/key or s3://bucket/prefix/")
+        return cls(parts.netloc, parts.path.lstrip("/"))
+
+    @property
+    def is_folder(self) -> bool:
+        return self.key == "" or self.key.endswith("/")
+
+    def uri(self, key: str | None = None) -> str:
+        return f"s3://{self.bucket}/{self.key if key is None else key}"
+
+
+@dataclass(frozen=True)
+class HeaderCheck:
+    uri: str  # the object whose header was read
+    columns: tuple[str, ...]
+
+
+def check_header(
+    s3: Any, data_location: str, schema: str | Mapping[str, Any], *, schema_label: str, subject: str
+) -> HeaderCheck:
+    """Raise PreflightError if the header lacks a required column or has one the schema does not know.
+
+    Every message starts with `subject` ("dataset import job NAME"): the stack event names its resource.
+    """
+    try:
+        return _check_header(s3, S3Location.parse(data_location), schema, schema_label)
+    except (PreflightError, DataLocationError) as error:
+        raise type(error)(f"{subject}: {error}") from error
+
+
+def _check_header(
+    s3: Any, location: S3Location, schema: str | Mapping[str, Any], schema_label: str
+) -> HeaderCheck:
+    key = first_data_key(s3, location) if location.is_folder else location.key
+    uri = location.uri(key)
+    columns = read_header(s3, location.bucket, key, uri)
+    fields = domain.schema_field_names(schema)
+    missing = [column for column in domain.required_columns(schema) if column not in columns]
+    unknown = [column for column in columns if column not in fields]
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"missing required column(s) {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown column(s) {', '.join(unknown)}")
+        raise PreflightError(
+            f"the CSV header of {uri} does not match schema {schema_label}: {'; '.join(problems)} "
+            f"(header: {', '.join(columns) or 'empty'}; schema fields: {', '.join(fields)}). The import job "
+            "was not created: Personalize would have failed it only after queueing and reading the data, "
+            "often an hour later. Fix the file's header, or the schema."
+        )
+    return HeaderCheck(uri, tuple(columns))
+
+
+def first_data_key(s3: Any, location: S3Location) -> str:
+    """Keys come back in UTF-8 order; zero-byte keys are the folder markers consoles create."""
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key):
+            for item in page.get("Contents", []):
+                if item.get("Size", 0) > 0 and not item["Key"].endswith("/"):
+                    return str(item["Key"])
+    except ClientError as error:
+        raise _unreadable(location.uri(), error, "s3:ListBucket") from error
+    raise DataLocationError(
+        f"{location.uri()} holds no data files (nothing, or only empty folder markers); an import from it "
+        f'would fail with "{domain.REASON_INVALID_LOCATION}" Upload the CSV under that prefix, or point '
+        "DataLocation at a file."
+    )
+
+
+def read_header(s3: Any, bucket: str, key: str, uri: str) -> list[str]:
+    """The first line of the object, from one ranged GET; a UTF-8 BOM and a CR before the LF are dropped."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_BYTES - 1}")
+        head: bytes = response["Body"].read()
+    except ClientError as error:
+        if error_code(error) == "InvalidRange":  # what S3 answers for a ranged GET of an empty object
+            raise PreflightError(f"{uri} is empty; its first row must be the CSV header") from error
+        raise _unreadable(uri, error, "s3:GetObject") from error
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+    end = head.find(b"\n")
+    if end < 0 and _object_size(response, len(head)) > HEADER_BYTES:
+        raise PreflightError(
+            f"{uri}: no line break in its first {HEADER_BYTES} bytes, so it has no CSV header row "
+            "Personalize could read. The file must start with a header naming the schema's fields."
+        )
+    line = head if end < 0 else head[:end]
+    try:
+        text = line.rstrip(b"\r").decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PreflightError(
+            f"{uri}: the header row is not UTF-8 ({error}); Personalize reads UTF-8 CSV"
+        ) from error
+    if not text.strip():
+        raise PreflightError(
+            f"{uri} is empty or starts with a blank line; its first row must be the CSV header"
+        )
+    return [column.strip() for column in next(csv.reader([text]))]
+
+
+def _object_size(response: Mapping[str, Any], read: int) -> int:
+    """The whole object's size from Content-Range ("bytes 0-65535/1234567"), else what was read."""
+    content_range = str(response.get("ContentRange") or "")
+    total = content_range.rpartition("/")[2]
+    return int(total) if total.isdigit() else read
+
+
+def _unreadable(uri: str, error: ClientError, permission: str) -> DataLocationError:
+    reason = f"{error_code(error)}: {error_message(error).rstrip('.')}"
+    return DataLocationError(
+        f"cannot read {uri} to check its CSV header: {reason}. Check that the data exists and that the "
+        f"custom resource's role may {permission} it."
+    )

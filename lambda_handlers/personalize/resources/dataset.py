@@ -1,0 +1,146 @@
+"""Custom::PersonalizeDataset: a new schema is an in-place UpdateDataset, never a data-losing replacement."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .. import domain
+from ..errors import NameConflictError, ResourceFailedError
+from ..framework import (
+    DELETING_STATUSES,
+    IN_USE,
+    UPDATING_STATUSES,
+    ArnParts,
+    PersonalizeResource,
+    Placement,
+    error_code,
+)
+
+
+class Dataset(PersonalizeResource):
+    resource_type = "Custom::PersonalizeDataset"
+    label = "dataset"
+    arn_resource = "dataset"
+    arn_member = "datasetArn"
+    describe_operation = "describe_dataset"
+    describe_key = "dataset"
+    delete_operation = "delete_dataset"
+    replacing_properties = frozenset({"Name", "DatasetGroupArn", "DatasetType"})
+
+    def validate(self) -> None:
+        super().validate()
+        self.props.personalize_arn("DatasetGroupArn", "dataset-group")
+        self.props.personalize_arn("SchemaArn", "schema")
+        self.dataset_type()
+
+    def dataset_type(self) -> str:
+        return self.props.choice("DatasetType", domain.DATASET_TYPES)
+
+    def expected_arn(self) -> str:
+        """A dataset's ARN is its group's name and its type, so it is known before it exists."""
+        group = ArnParts.parse(self.props.required("DatasetGroupArn"))
+        group_name = group.resource.split("/", 1)[1]
+        return group.sibling(domain.dataset_arn_suffix(group_name, self.dataset_type()))
+
+    def find_or_create(self) -> Placement:
+        name, arn = self.props.name(), self.expected_arn()
+
+        def create() -> str:
+            response = self.personalize.create_dataset(
+                name=name,
+                schemaArn=self.props.required("SchemaArn"),
+                datasetGroupArn=self.props.required("DatasetGroupArn"),
+                datasetType=self.dataset_type(),
+                **self.create_tags(),
+            )
+            return str(response["datasetArn"])
+
+        def check(existing: Mapping[str, Any]) -> None:
+            """A different schema is fine (is_complete moves it); a different name is another dataset."""
+            if existing.get("name") != name or existing.get("status") in DELETING_STATUSES:
+                raise NameConflictError(
+                    f"dataset group {self.props.required('DatasetGroupArn')} already has a dataset of type "
+                    f"{self.dataset_type()}: {existing.get('name')} ({arn}, {existing.get('status')}). "
+                    "A group holds one dataset per type and the ARN is made of group and type, so a dataset "
+                    "cannot be renamed or replaced inside its group: keep its name, or remove it from the "
+                    "stack and deploy before adding the new one."
+                )
+
+        return self.adopt_or_create(lambda: self.describe(arn), create, check)
+
+    def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
+        if "SchemaArn" in changed:
+            description = self.describe(arn)
+            if description is not None:
+                self.request_schema_update(arn, description)
+        super().update_in_place(arn, changed - {"SchemaArn"})
+
+    def request_schema_update(self, arn: str, description: Mapping[str, Any]) -> None:
+        """UpdateDataset, unless it already happened (a replayed event); busy datasets are retried later."""
+        schema_arn = self.props.required("SchemaArn")
+        latest = description.get("latestDatasetUpdate") or {}
+        if latest.get("schemaArn") == schema_arn or description.get("schemaArn") == schema_arn:
+            self.log("schema-update-already-requested", arn=arn, schema_arn=schema_arn)
+            return
+        try:
+            self.personalize.update_dataset(datasetArn=arn, schemaArn=schema_arn)
+        except ClientError as error:
+            if error_code(error) != IN_USE:
+                raise
+            self.log("schema-update-deferred", arn=arn, schema_arn=schema_arn, reason=str(error))
+            return
+        self.log(
+            "schema-update-requested", arn=arn, schema_arn=schema_arn, previous=description.get("schemaArn")
+        )
+
+    def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
+        """ACTIVE, and on the template's schema: an UpdateDataset in flight is waited for here."""
+        if not super().settled(arn, description):
+            return False
+        schema_arn = self.props.required("SchemaArn")
+        latest = description.get("latestDatasetUpdate") or {}
+        status = latest.get("status")
+        if latest.get("schemaArn") == schema_arn:
+            if status in domain.FAILED_STATUSES:
+                reason = latest.get("failureReason") or f"status {status} without a failureReason"
+                action = f"schema update to {schema_arn}"
+                raise ResourceFailedError(
+                    self.label, self.display_name(description), arn, reason, action=action
+                )
+            if status == domain.ACTIVE:
+                return True
+        elif status not in UPDATING_STATUSES:
+            if description.get("schemaArn") == schema_arn:
+                return True
+            self.request_schema_update(arn, description)  # deferred earlier, or adopted on another schema
+            return False
+        self.log("waiting", arn=arn, schema_update_status=status, schema_arn=latest.get("schemaArn"))
+        return False
+
+    def busy_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
+        """Running imports and schema updates block DeleteDataset only until they finish."""
+        reason = super().busy_reason(arn, description)
+        if reason:
+            return reason
+        update_status = (description.get("latestDatasetUpdate") or {}).get("status")
+        if update_status in UPDATING_STATUSES:
+            return f"its schema update is {update_status}"
+        running = [
+            job["datasetImportJobArn"]
+            for job in self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=arn)
+            if job.get("status") in domain.IN_FLIGHT_CREATE_STATUSES
+        ]
+        return f"import job(s) {', '.join(running)} still running" if running else None
+
+    def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
+        description = description or {}
+        data = {
+            "DatasetArn": arn,
+            "Name": str(description.get("name") or self.name),
+            "DatasetType": str(description.get("datasetType") or self.dataset_type()),
+            "SchemaArn": self.props.required("SchemaArn"),
+        }
+        return data

@@ -1,0 +1,116 @@
+"""Custom::PersonalizeDatasetGroup: a Domain dataset group, deleted only when it is empty."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .. import domain
+from ..errors import DatasetGroupNotEmptyError, InvalidPropertyError, NameConflictError
+from ..framework import (
+    DELETING_STATUSES,
+    NOT_FOUND,
+    PersonalizeResource,
+    Placement,
+    error_code,
+    with_status,
+)
+
+# What a group can hold, as (label, List operation, result key, ARN member). Each blocks DeleteDatasetGroup.
+CONTENTS = (
+    ("dataset", "list_datasets", "datasets", "datasetArn"),
+    ("event tracker", "list_event_trackers", "eventTrackers", "eventTrackerArn"),
+    ("recommender", "list_recommenders", "recommenders", "recommenderArn"),
+    ("solution", "list_solutions", "solutions", "solutionArn"),
+    ("filter", "list_filters", "Filters", "filterArn"),
+)
+
+
+class DatasetGroup(PersonalizeResource):
+    resource_type = "Custom::PersonalizeDatasetGroup"
+    label = "dataset group"
+    arn_resource = "dataset-group"
+    arn_member = "datasetGroupArn"
+    describe_operation = "describe_dataset_group"
+    describe_key = "datasetGroup"
+    delete_operation = "delete_dataset_group"
+    # Personalize cannot change any of these on an existing group.
+    replacing_properties = frozenset({"Name", "Domain", "RoleArn", "KmsKeyArn"})
+
+    def validate(self) -> None:
+        super().validate()
+        self.props.choice("Domain", domain.DOMAINS)
+        role, key = self.props.get("RoleArn"), self.props.get("KmsKeyArn")
+        owner = self.props.owner
+        if role and not domain.ROLE_ARN_PATTERN.fullmatch(role):
+            raise InvalidPropertyError(f"{owner}: RoleArn {role!r} is not an IAM role ARN")
+        if key and not domain.KMS_KEY_ARN_PATTERN.fullmatch(key):
+            raise InvalidPropertyError(f"{owner}: KmsKeyArn {key!r} is not a KMS key ARN")
+        if key and not role:
+            raise InvalidPropertyError(
+                f"{owner}: KmsKeyArn needs RoleArn, a role Personalize assumes to use the key"
+            )
+
+    def wanted(self) -> dict[str, str]:
+        settings = {
+            "domain": self.props.choice("Domain", domain.DOMAINS),
+            "roleArn": self.props.get("RoleArn"),
+            "kmsKeyArn": self.props.get("KmsKeyArn"),
+        }
+        return {member: value for member, value in settings.items() if value}
+
+    def find_or_create(self) -> Placement:
+        name, wanted = self.props.name(), self.wanted()
+
+        def create() -> str:
+            response = self.personalize.create_dataset_group(name=name, **wanted, **self.create_tags())
+            return str(response["datasetGroupArn"])
+
+        def check(existing: Mapping[str, Any]) -> None:
+            actual = {
+                member: existing[member]
+                for member in ("domain", "roleArn", "kmsKeyArn")
+                if existing.get(member)
+            }
+            if actual != wanted or existing.get("status") in DELETING_STATUSES:
+                raise NameConflictError(
+                    f"dataset group {name} already exists ({existing[self.arn_member]}, "
+                    f"{existing.get('status')}, settings {actual}) and does not match the template's "
+                    f"{wanted}. Changing Domain, RoleArn or KmsKeyArn replaces the group, and a replacement "
+                    "needs a new Name; otherwise delete the existing group first."
+                )
+
+        return self.adopt_or_create(
+            lambda: self.find_named("list_dataset_groups", "datasetGroups", name), create, check
+        )
+
+    def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
+        description = description or {}
+        data = {
+            "DatasetGroupArn": arn,
+            "Name": str(description.get("name") or self.name),
+            "Domain": str(description.get("domain") or self.props.get("Domain") or ""),
+        }
+        return with_status(data, description)
+
+    def ready_to_delete(self, arn: str) -> bool:
+        """No cascade: whatever the group still holds was not deleted by this stack, so say what it is."""
+        blocking: list[str] = []
+        leaving: list[str] = []
+        try:
+            for label, operation, key, member in CONTENTS:
+                for item in self.paginate(operation, key, datasetGroupArn=arn):
+                    entry = f"{label} {item[member]}"
+                    (leaving if item.get("status") in DELETING_STATUSES else blocking).append(entry)
+        except ClientError as error:
+            if error_code(error) == NOT_FOUND:
+                return True  # the group is gone; the delete call will say so
+            raise
+        if blocking:
+            raise DatasetGroupNotEmptyError(self.name, arn, blocking + leaving)
+        if leaving:
+            self.log("delete-deferred", arn=arn, waiting_for=leaving)
+            return False
+        return True

@@ -1,0 +1,184 @@
+"""Custom::PersonalizeDataset: schema changes in place through UpdateDataset, safe deletes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambda_handlers.personalize.errors import NameConflictError, ResourceFailedError
+from personalize_tools.emulator import EmulatorServer
+
+from .support import ROLE_ARN, delete_of, drive, event, settle_import_job, start, update_of
+
+
+def test_create_waits_for_active(
+    handlers: EmulatorServer, personalize: Any, group_arn: str, schema_arn: str
+) -> None:
+    outcome = drive(event("dataset_create"))
+
+    assert outcome.physical_id == group_arn.replace("dataset-group/", "dataset/") + "/INTERACTIONS"
+    assert outcome.data == {
+        "DatasetArn": outcome.physical_id,
+        "Name": "pz-test-interactions",
+        "DatasetType": "INTERACTIONS",
+        "SchemaArn": schema_arn,
+    }
+    assert personalize.describe_dataset(datasetArn=outcome.physical_id)["dataset"]["status"] == "ACTIVE"
+
+
+def test_the_same_create_delivered_twice_makes_one_dataset(
+    handlers: EmulatorServer, personalize: Any, group_arn: str, schema_arn: str
+) -> None:
+    first = start(event("dataset_create"))
+    second = start(event("dataset_create"))
+
+    assert second.physical_id == first.physical_id
+    assert first.finish().physical_id == second.finish().physical_id
+    assert handlers.calls()["calls"]["CreateDataset"] == 1
+    assert len(personalize.list_datasets(datasetGroupArn=group_arn)["datasets"]) == 1
+
+
+def test_schema_change_updates_the_dataset_in_place(
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str
+) -> None:
+    new_schema = drive(event("schema_update", physical_id="unused")).physical_id
+    waiter = start(event("dataset_update", physical_id=dataset_arn))
+
+    first_poll = waiter.poll()
+    outcome = waiter.finish()
+
+    assert first_poll == {"IsComplete": False}  # waiting on latestDatasetUpdate, not just the dataset
+    assert outcome.physical_id == dataset_arn
+    assert outcome.data["SchemaArn"] == new_schema
+    dataset = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
+    assert dataset["latestDatasetUpdate"]["schemaArn"] == new_schema
+    assert dataset["latestDatasetUpdate"]["status"] == "ACTIVE"
+    assert handlers.calls()["calls"]["UpdateDataset"] == 1
+    assert "DeleteDataset" not in handlers.calls()["calls"]
+
+
+def test_schema_update_is_retried_while_an_import_runs(
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str, data_location: str
+) -> None:
+    new_schema = drive(event("schema_update", physical_id="unused")).physical_id
+    job_arn = personalize.create_dataset_import_job(
+        jobName="pz-test-running",
+        datasetArn=dataset_arn,
+        dataSource={"dataLocation": data_location},
+        roleArn=ROLE_ARN,
+    )["datasetImportJobArn"]
+
+    waiter = start(event("dataset_update", physical_id=dataset_arn))
+    while_importing = waiter.poll()
+    assert settle_import_job(personalize, job_arn) == "ACTIVE"
+    outcome = waiter.finish()
+
+    assert while_importing == {"IsComplete": False}
+    assert handlers.calls()["errors"]["UpdateDataset"]["ResourceInUseException"] == 2  # on_event, first poll
+    assert outcome.data["SchemaArn"] == new_schema
+    dataset = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
+    assert dataset["latestDatasetUpdate"]["schemaArn"] == new_schema
+
+
+def test_schema_update_delivered_twice_updates_once(handlers: EmulatorServer, dataset_arn: str) -> None:
+    drive(event("schema_update", physical_id="unused"))
+
+    drive(event("dataset_update", physical_id=dataset_arn))
+    again = drive(event("dataset_update", physical_id=dataset_arn))
+
+    assert again.physical_id == dataset_arn
+    assert handlers.calls()["calls"]["UpdateDataset"] == 1
+
+
+def test_type_change_is_a_replacement(handlers: EmulatorServer, personalize: Any, dataset_arn: str) -> None:
+    users_schema = drive(
+        event(
+            "schema_create",
+            properties={
+                "Name": "pz-test-users-1b2c3d4e",
+                "Schema": '{"type":"record","name":"Users","namespace":"com.amazonaws.personalize.schema",'
+                '"fields":[{"name":"USER_ID","type":"string"},'
+                '{"name":"MEMBERSHIP_STATUS","type":"string","categorical":true}],"version":"1.0"}',
+            },
+        )
+    ).physical_id
+    create = event("dataset_create")
+
+    replaced = drive(
+        update_of(create, dataset_arn, DatasetType="USERS", Name="pz-test-users", SchemaArn=users_schema)
+    )
+    drive(delete_of(create, dataset_arn))
+
+    assert replaced.physical_id.endswith("/USERS")
+    group_arn = create["ResourceProperties"]["DatasetGroupArn"]
+    assert [d["datasetType"] for d in personalize.list_datasets(datasetGroupArn=group_arn)["datasets"]] == [
+        "USERS"
+    ]
+
+
+def test_rename_inside_the_group_fails_instead_of_deleting_the_data(
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str
+) -> None:
+    create = event("dataset_create")
+
+    with pytest.raises(NameConflictError, match="cannot be renamed or replaced inside its group"):
+        drive(update_of(create, dataset_arn, Name="pz-test-interactions-v2"))
+    assert personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["status"] == "ACTIVE"
+
+
+def test_tags_change_in_place(handlers: EmulatorServer, personalize: Any, dataset_arn: str) -> None:
+    create = event("dataset_create")
+
+    updated = drive(update_of(create, dataset_arn, Tags=[{"Key": "environment", "Value": "staging"}]))
+
+    tags = personalize.list_tags_for_resource(resourceArn=dataset_arn)["tags"]
+    assert updated.physical_id == dataset_arn
+    assert tags == [{"tagKey": "environment", "tagValue": "staging"}]
+
+
+def test_delete_waits_until_gone_and_tolerates_gone(
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str, group_arn: str
+) -> None:
+    drive(event("dataset_delete", physical_id=dataset_arn))
+    drive(event("dataset_delete", physical_id=dataset_arn))
+
+    assert personalize.list_datasets(datasetGroupArn=group_arn)["datasets"] == []
+
+
+def test_delete_waits_for_a_running_import_instead_of_failing(
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str, data_location: str
+) -> None:
+    job_arn = personalize.create_dataset_import_job(
+        jobName="pz-test-running",
+        datasetArn=dataset_arn,
+        dataSource={"dataLocation": data_location},
+        roleArn=ROLE_ARN,
+    )["datasetImportJobArn"]
+
+    waiter = start(event("dataset_delete", physical_id=dataset_arn))
+    still_running = waiter.poll()
+    assert settle_import_job(personalize, job_arn) == "ACTIVE"
+    waiter.finish()
+
+    assert still_running == {"IsComplete": False}
+    assert handlers.calls()["errors"]["DeleteDataset"]["ResourceInUseException"] >= 2
+    with pytest.raises(personalize.exceptions.ResourceNotFoundException):
+        personalize.describe_dataset(datasetArn=dataset_arn)
+
+
+def test_retain_leaves_the_dataset(handlers: EmulatorServer, personalize: Any, dataset_arn: str) -> None:
+    drive(event("dataset_delete", physical_id=dataset_arn, properties={"RemovalPolicy": "retain"}))
+
+    assert personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["status"] == "ACTIVE"
+    assert "DeleteDataset" not in handlers.calls()["calls"]
+
+
+def test_create_failed_names_the_dataset(handlers: EmulatorServer, group_arn: str, schema_arn: str) -> None:
+    handlers.set_faults(fail_name_pattern="^pz-test-interactions$")
+
+    # DescribeDataset has no failureReason member (only groups, import jobs and updates do).
+    with pytest.raises(
+        ResourceFailedError, match=r"^dataset pz-test-interactions \(arn:.*\) failed: CREATE FAILED"
+    ):
+        drive(event("dataset_create"))

@@ -1,0 +1,114 @@
+"""Custom::PersonalizeSchema: immutable schemas, replaced by name, adopted on replay."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lambda_handlers.personalize.errors import NameConflictError, ResourceInUseError, SchemaImmutableError
+from personalize_tools.emulator import EmulatorServer
+
+from .support import delete_of, drive, event, update_of
+
+
+def test_create_returns_the_schema_arn(handlers: EmulatorServer, personalize: Any) -> None:
+    create = event("schema_create")
+
+    outcome = drive(create)
+
+    schema = personalize.describe_schema(schemaArn=outcome.physical_id)["schema"]
+    assert outcome.data == {"SchemaArn": outcome.physical_id, "Name": "pz-test-interactions-3f2a9c1b"}
+    assert json.loads(schema["schema"]) == json.loads(create["ResourceProperties"]["Schema"])
+    assert schema["domain"] == "ECOMMERCE"
+
+
+def test_the_same_create_delivered_twice_adopts_the_schema(
+    handlers: EmulatorServer, personalize: Any
+) -> None:
+    first = drive(event("schema_create"))
+    # Same content, other formatting: still the same schema.
+    reformatted = json.dumps(json.loads(event("schema_create")["ResourceProperties"]["Schema"]), indent=2)
+
+    second = drive(event("schema_create", properties={"Schema": reformatted}))
+
+    assert second.physical_id == first.physical_id
+    assert handlers.calls()["calls"]["CreateSchema"] == 1
+    assert len(personalize.list_schemas()["schemas"]) == 1
+
+
+def test_create_over_a_different_schema_of_the_same_name_fails(handlers: EmulatorServer) -> None:
+    drive(event("schema_create"))
+    other = event("schema_update")["ResourceProperties"]["Schema"]
+
+    with pytest.raises(NameConflictError, match=r"already exists .* with different content"):
+        drive(event("schema_create", properties={"Schema": other}))
+
+
+def test_changed_content_under_a_new_name_is_a_new_schema(handlers: EmulatorServer, personalize: Any) -> None:
+    old = drive(event("schema_create"))
+
+    new = drive(event("schema_update", physical_id=old.physical_id))
+
+    assert new.physical_id.endswith(":schema/pz-test-interactions-7d41e0aa")
+    assert new.data["Name"] == "pz-test-interactions-7d41e0aa"
+    # The old one stays until CloudFormation's cleanup Delete, after the dataset has moved.
+    assert (
+        personalize.describe_schema(schemaArn=old.physical_id)["schema"]["name"]
+        == "pz-test-interactions-3f2a9c1b"
+    )
+    drive(delete_of(event("schema_create"), old.physical_id))
+    assert [s["name"] for s in personalize.list_schemas()["schemas"]] == ["pz-test-interactions-7d41e0aa"]
+
+
+def test_changed_content_under_a_pinned_name_fails(handlers: EmulatorServer) -> None:
+    create = event("schema_create")
+    old = drive(create)
+    other = event("schema_update")["ResourceProperties"]["Schema"]
+
+    with pytest.raises(SchemaImmutableError, match="immutable") as failure:
+        drive(update_of(create, old.physical_id, Schema=other))
+    assert old.physical_id in str(failure.value)
+
+
+def test_removal_policy_change_is_in_place(handlers: EmulatorServer) -> None:
+    create = event("schema_create")
+    old = drive(create)
+
+    updated = drive(update_of(create, old.physical_id, RemovalPolicy="retain"))
+
+    assert updated.physical_id == old.physical_id
+    assert handlers.calls()["calls"]["CreateSchema"] == 1
+
+
+def test_delete_removes_it_and_tolerates_it_being_gone(handlers: EmulatorServer, personalize: Any) -> None:
+    created = drive(event("schema_create"))
+
+    drive(event("schema_delete", physical_id=created.physical_id))
+    drive(event("schema_delete", physical_id=created.physical_id))
+
+    assert personalize.list_schemas()["schemas"] == []
+    assert handlers.calls()["errors"]["DeleteSchema"] == {"ResourceNotFoundException": 1}
+
+
+def test_delete_of_a_schema_in_use_names_the_dataset(
+    handlers: EmulatorServer, dataset_arn: str, schema_arn: str
+) -> None:
+    with pytest.raises(ResourceInUseError) as failure:
+        drive(event("schema_delete", physical_id=schema_arn))
+
+    message = str(failure.value)
+    assert f"dataset pz-test-interactions ({dataset_arn})" in message
+    assert "set removal_policy: retain" in message
+
+
+def test_retain_leaves_the_schema(handlers: EmulatorServer, personalize: Any) -> None:
+    created = drive(event("schema_create"))
+
+    drive(event("schema_delete", physical_id=created.physical_id, properties={"RemovalPolicy": "retain"}))
+
+    assert (
+        personalize.describe_schema(schemaArn=created.physical_id)["schema"]["schemaArn"]
+        == created.physical_id
+    )
