@@ -1,0 +1,159 @@
+"""Custom::PersonalizeRecommender: a domain recommender, honest about training that outlasts the stack.
+
+Training often takes longer than CloudFormation's one-hour limit for a custom resource. With
+WaitForActive "false" (the default) the create completes once Personalize has accepted the
+recommender and training is under way; the Status attribute is then the real status at that moment
+(e.g. "CREATE IN_PROGRESS"), never a claim of ACTIVE. With "true" the deployment waits for ACTIVE
+and fails with Personalize's failureReason when training fails. A failure Personalize reports
+while the stack is still watching always fails the resource.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .. import domain
+from ..errors import InvalidPropertyError, NameConflictError, ResourceFailedError
+from ..framework import (
+    DELETING_STATUSES,
+    UPDATING_STATUSES,
+    ArnParts,
+    PersonalizeResource,
+    Placement,
+    with_status,
+)
+
+RECIPE_ARNS = {recipe.arn: recipe for recipe in domain.RECIPES.values()}
+SWITCHING_STATUSES = frozenset(
+    {domain.STOP_PENDING, domain.STOP_IN_PROGRESS, domain.START_PENDING, domain.START_IN_PROGRESS}
+)
+TRAINING_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | {domain.ACTIVE}
+
+
+class Recommender(PersonalizeResource):
+    resource_type = "Custom::PersonalizeRecommender"
+    label = "recommender"
+    arn_resource = "recommender"
+    arn_member = "recommenderArn"
+    describe_operation = "describe_recommender"
+    describe_key = "recommender"
+    delete_operation = "delete_recommender"
+    replacing_properties = frozenset({"Name", "DatasetGroupArn", "RecipeArn"})
+
+    def validate(self) -> None:
+        super().validate()
+        self.props.personalize_arn("DatasetGroupArn", "dataset-group")
+        recipe = self.props.required("RecipeArn")
+        if recipe not in RECIPE_ARNS:
+            raise InvalidPropertyError(
+                f"{self.props.owner}: RecipeArn {recipe!r} is not a domain recipe; allowed: "
+                f"{', '.join(sorted(RECIPE_ARNS))}"
+            )
+        self.recommender_config()
+        self.props.choice("WaitForActive", ("TRUE", "FALSE"), default="false")
+
+    def wait_for_active(self) -> bool:
+        return self.props.choice("WaitForActive", ("TRUE", "FALSE"), default="false") == "TRUE"
+
+    def recommender_config(self) -> dict[str, Any]:
+        """RecommenderConfig with CloudFormation's strings turned back into the API's types."""
+        raw = self.props.raw.get("RecommenderConfig") or {}
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        if not isinstance(raw, Mapping):
+            raise InvalidPropertyError(
+                f"{self.props.owner}: RecommenderConfig must be an object, got {raw!r}"
+            )
+        config: dict[str, Any] = {}
+        requests = raw.get("minRecommendationRequestsPerSecond")
+        if requests is not None:
+            try:
+                config["minRecommendationRequestsPerSecond"] = int(str(requests))
+            except ValueError as error:
+                raise InvalidPropertyError(
+                    f"{self.props.owner}: minRecommendationRequestsPerSecond is {requests!r}; "
+                    "expected a whole number of at least 1"
+                ) from error
+        exploration = raw.get("itemExplorationConfig")
+        if exploration:
+            config["itemExplorationConfig"] = {
+                str(key): str(value) for key, value in dict(exploration).items()
+            }
+        return config
+
+    def expected_arn(self) -> str:
+        """A recommender's ARN is its name, so it is known before it exists."""
+        group = ArnParts.parse(self.props.required("DatasetGroupArn"))
+        return group.sibling(f"recommender/{self.props.name()}")
+
+    def find_or_create(self) -> Placement:
+        name, arn = self.props.name(), self.expected_arn()
+        group_arn, recipe_arn = self.props.required("DatasetGroupArn"), self.props.required("RecipeArn")
+
+        def create() -> str:
+            config = self.recommender_config()
+            response = self.personalize.create_recommender(
+                name=name,
+                datasetGroupArn=group_arn,
+                recipeArn=recipe_arn,
+                **({"recommenderConfig": config} if config else {}),
+                **self.create_tags(),
+            )
+            return str(response["recommenderArn"])
+
+        def check(existing: Mapping[str, Any]) -> None:
+            mine = existing.get("datasetGroupArn") == group_arn and existing.get("recipeArn") == recipe_arn
+            if not mine or existing.get("status") in DELETING_STATUSES:
+                raise NameConflictError(
+                    f"recommender {name} already exists ({arn}, recipe {existing.get('recipeArn')}, group "
+                    f"{existing.get('datasetGroupArn')}, {existing.get('status')}) and is not the one the "
+                    "template describes; give this recommender another name or delete the existing one."
+                )
+
+        return self.adopt_or_create(lambda: self.describe(arn), create, check)
+
+    def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
+        if "RecommenderConfig" in changed:
+            config = self.recommender_config()
+            self.personalize.update_recommender(recommenderArn=arn, recommenderConfig=config)
+            self.log("config-update-requested", arn=arn, recommender_config=config)
+        super().update_in_place(arn, changed - {"RecommenderConfig", "WaitForActive"})
+
+    def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
+        status = description.get("status")
+        latest = description.get("latestRecommenderUpdate") or {}
+        if latest.get("status") in domain.FAILED_STATUSES:
+            reason = latest.get("failureReason") or f"status {latest.get('status')} without a failureReason"
+            raise self.failed(arn, description, reason, action="update")
+        if self.wait_for_active():
+            if latest.get("status") in UPDATING_STATUSES:
+                self.log("waiting", arn=arn, update_status=latest.get("status"))
+                return False
+            return super().settled(arn, description)
+        if status in domain.FAILED_STATUSES:
+            return super().settled(arn, description)  # raises with the failureReason
+        if status in TRAINING_STATUSES or status in SWITCHING_STATUSES or status == domain.INACTIVE:
+            self.log("training-continues", arn=arn, status=status)
+            return True
+        return super().settled(arn, description)
+
+    def failed(self, arn: str, description: Mapping[str, Any], reason: str, *, action: str) -> Exception:
+        return ResourceFailedError(self.label, self.display_name(description), arn, reason, action=action)
+
+    def busy_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
+        """Training, updates, stops and starts block DeleteRecommender only until they finish."""
+        status = description.get("status")
+        if status in SWITCHING_STATUSES:
+            return f"it is {status}"
+        return super().busy_reason(arn, description)
+
+    def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
+        description = description or {}
+        data = {
+            "RecommenderArn": arn,
+            "Name": str(description.get("name") or self.name),
+            "RecipeArn": self.props.get("RecipeArn") or str(description.get("recipeArn") or ""),
+        }
+        return with_status(data, description)
