@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+
+from benchmarks._measure import measure
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
@@ -54,15 +54,21 @@ def _write_rollout(directory: Path, environments: int) -> None:
     }
     (pipelines / "bench.yaml").write_text(
         yaml.safe_dump(
-            {"account": "999999999999", "region": "eu-west-1", "name_prefix": "pz", "source": source, "waves": waves}
+            {
+                "account": "999999999999",
+                "region": "eu-west-1",
+                "name_prefix": "pz",
+                "source": source,
+                "waves": waves,
+            }
         )
     )
 
 
-def child(kind: str, environments: int, workdir: Path) -> None:
-    """Runs in the measured subprocess: import, build, synthesize; prints phase timings as JSON."""
+def child(kind: str, workdir: Path) -> None:
+    """Runs in the measured subprocess: import, build, synthesize; writes phase timings to phases.json."""
     started = time.perf_counter()
-    import aws_cdk as cdk
+    import aws_cdk as cdk  # imported here on purpose: the import is a phase we time
 
     imported = time.perf_counter()
     app = cdk.App(outdir=str(workdir / "cdk.out"))
@@ -82,44 +88,35 @@ def child(kind: str, environments: int, workdir: Path) -> None:
     built = time.perf_counter()
     app.synth()
     done = time.perf_counter()
-    print(json.dumps({"import": imported - started, "build": built - imported, "synth": done - built}))
+    phases = {"import": imported - started, "build": built - imported, "synth": done - built}
+    (workdir / "phases.json").write_text(json.dumps(phases))
 
 
-def measure(kind: str, environments: int) -> dict[str, float]:
+def run(kind: str, environments: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as directory:
         workdir = Path(directory)
         if kind == "app":
             _write_rollout(workdir, environments)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "benchmarks.bench_synth", "--child", kind, str(environments), directory],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        wall = time.perf_counter() - started
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    phases = json.loads(result.stdout.strip().splitlines()[-1])
-    # ru_maxrss of children is the largest single process so far; a later, smaller run cannot lower it,
-    # so runs are ordered from small to large and a run that did not raise it reports the running peak.
-    return {"wall": wall, "peak_mib": max(peak_kib, before) / 1024, **phases}
+        command = [sys.executable, "-m", "benchmarks.bench_synth", "--child", kind, directory]
+        result = measure(command, cwd=PROJECT_ROOT)
+        phases = json.loads((workdir / "phases.json").read_text())
+    return {"wall": result.seconds, "peak_mib": result.peak_rss_mb, **phases}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--environments", type=int, nargs="+", default=[1, 5, 20])
-    parser.add_argument("--child", nargs=3, metavar=("KIND", "N", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), Path(args.child[2]))
+        child(args.child[0], Path(args.child[1]))
         return
 
-    floor = measure("floor", 0)
+    floor = run("floor", 0)
     rows = [("floor (1 bucket)", floor)]
-    rows += [(f"{n} environment(s)", measure("app", n)) for n in sorted(args.environments)]
-    print(f"{'app':<20} {'wall s':>8} {'× floor':>8} {'peak MiB':>9} {'× floor':>8}   import / build / synth s")
+    rows += [(f"{n} environment(s)", run("app", n)) for n in sorted(args.environments)]
+    header = f"{'app':<20} {'wall s':>8} {'x floor':>8} {'peak MiB':>9} {'x floor':>8}"
+    print(f"{header}   import / build / synth s")
     for label, row in rows:
         print(
             f"{label:<20} {row['wall']:>8.1f} {row['wall'] / floor['wall']:>8.2f} {row['peak_mib']:>9.0f} "
@@ -130,7 +127,7 @@ def main() -> None:
     if len(app_rows) >= 2:
         (n0, first), (n1, last) = app_rows[0], app_rows[-1]
         slope = (last["wall"] - first["wall"]) / (n1 - n0)
-        print(f"slope: {slope:.2f} s per added environment ({slope / floor['wall']:.2f} × floor)")
+        print(f"slope: {slope:.2f} s per added environment ({slope / floor['wall']:.2f} x floor)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,190 @@
+"""validate-data against its floor and against pandas, measured side by side in one run.
+
+    .venv/bin/python -m benchmarks.bench_validate                 # 1M and 10M rows
+    .venv/bin/python -m benchmarks.bench_validate --quick         # 100k and 1M rows
+    .venv/bin/python -m benchmarks.bench_validate --rows 2000000 --repeats 5
+
+For each size it generates (once, cached in benchmarks/out/) a realistic ECOMMERCE file with
+personalize_tools.sample_data, then runs three programs, each in a fresh process so that its
+peak RSS is its own:
+
+- floor: pyarrow's streaming CSV reader with default options, iterating every batch and doing
+  nothing else. No validator that reads the file can beat it by much.
+- validator: `python -m personalize_tools.validate FILE --domain ECOMMERCE --json`.
+- pandas: the same checks written the way the Personalize sample notebooks prepare data
+  (pd.read_csv, then column operations, value_counts and duplicated on the whole frame).
+
+Wall time is the best of --repeats runs (other processes only ever add time); pandas runs once
+on inputs of 5M rows or more, where one run takes long enough to be stable. The targets are
+printed next to the measured ratios; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks._measure import Measurement, best_of
+from lambda_handlers.personalize import domain
+from personalize_tools.sample_data import generate_interactions
+
+OUT = Path(__file__).resolve().parent / "out"
+DOMAIN = "ECOMMERCE"
+DEFAULT_ROWS = (1_000_000, 10_000_000)
+QUICK_ROWS = (100_000, 1_000_000)
+PANDAS_SINGLE_RUN_ROWS = 5_000_000
+TARGET_FLOOR_RATIO = 1.5
+TARGET_PANDAS_RATIO = 5.0
+TARGET_RSS_MB_AT_10M = 400
+
+
+def sample_file(rows: int) -> Path:
+    """The cached benchmark input for ROWS rows (generation is deterministic, so a cache never goes stale)."""
+    path = OUT / f"interactions_{DOMAIN.lower()}_{rows}.csv"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        print(f"generating {rows:,} rows into {path} ...", file=sys.stderr)
+        generate_interactions(partial, domain=DOMAIN, rows=rows, seed=7)
+        partial.replace(path)
+    return path
+
+
+# --- the programs measured (each runs in its own process via --run) ---------------------------
+
+
+def floor(path: Path) -> dict[str, Any]:
+    import pyarrow.csv as pacsv  # noqa: PLC0415 - each program pays only for its own imports
+
+    rows = 0
+    for batch in pacsv.open_csv(path):
+        rows += batch.num_rows
+    return {"rows": rows}
+
+
+def pandas_checks(path: Path) -> dict[str, Any]:
+    """validate-data's checks, the way a notebook would write them with pandas."""
+    import pandas as pd  # noqa: PLC0415 - each program pays only for its own imports
+
+    schema = domain.default_schema_json(DOMAIN)
+    frame = pd.read_csv(path, dtype={"USER_ID": str, "ITEM_ID": str, "EVENT_TYPE": str})
+    report: dict[str, Any] = {"rows": len(frame)}
+    report["missing_columns"] = [
+        name for name in domain.required_columns(schema) if name not in frame.columns
+    ]
+    report["unknown_columns"] = [
+        name for name in frame.columns if name not in domain.schema_field_names(schema)
+    ]
+    report["nulls"] = {name: int(count) for name, count in frame.isna().sum().items()}
+    timestamps = pd.to_numeric(frame["TIMESTAMP"], errors="coerce")
+    report["bad_timestamps"] = int(timestamps.isna().sum())
+    now = pd.Timestamp.now(tz="UTC").timestamp()
+    report["milliseconds"] = int(((timestamps >= 1e11) & (timestamps < 1e14)).sum())
+    report["microseconds"] = int((timestamps >= 1e14).sum())
+    report["future"] = int(((timestamps > now) & (timestamps < 1e11)).sum())
+    report["before_2000"] = int((timestamps < 946_684_800).sum())
+    for name in domain.ID_FIELDS:
+        report[f"{name}_too_long"] = int((frame[name].str.len() > domain.ID_MAX_LENGTH).sum())
+    report["event_types"] = {
+        str(name): int(count) for name, count in frame["EVENT_TYPE"].value_counts().items()
+    }
+    per_user = frame["USER_ID"].value_counts()
+    report["training_users"] = int((per_user >= domain.MIN_INTERACTIONS_PER_TRAINING_USER).sum())
+    duplicated = frame.duplicated()
+    report["duplicates"] = int(duplicated.sum())
+    report["duplicate_lines"] = [int(index) + 2 for index in frame.index[duplicated][:10]]
+    return report
+
+
+PROGRAMS = {"floor": floor, "pandas": pandas_checks}
+
+
+# --- the comparison ------------------------------------------------------------------------------
+
+
+def _commands(path: Path) -> dict[str, list[str]]:
+    python = sys.executable
+    return {
+        "floor": [python, "-m", "benchmarks.bench_validate", "--run", "floor", str(path)],
+        "validator": [python, "-m", "personalize_tools.validate", str(path), "--domain", DOMAIN, "--json"],
+        "pandas": [python, "-m", "benchmarks.bench_validate", "--run", "pandas", str(path)],
+    }
+
+
+def compare(rows: int, repeats: int) -> dict[str, Measurement]:
+    path = sample_file(rows)
+    results = {}
+    for name, command in _commands(path).items():
+        runs = 1 if name == "pandas" and rows >= PANDAS_SINGLE_RUN_ROWS else repeats
+        print(f"  {rows:>11,} rows: {name} x{runs} ...", file=sys.stderr)
+        results[name] = best_of(command, runs)
+    return results
+
+
+def table(measured: dict[int, dict[str, Measurement]]) -> str:
+    header = (
+        f"{'rows':>11} | {'floor s':>8} {'MB':>5} | {'validator s':>11} {'cpu s':>6} {'MB':>5} | "
+        f"{'pandas s':>8} {'MB':>6} | {'validator/floor':>15} | {'pandas/validator':>16}"
+    )
+    lines = [header, "-" * len(header)]
+    for rows, results in measured.items():
+        base, ours, pandas = results["floor"], results["validator"], results["pandas"]
+        lines.append(
+            f"{rows:>11,} | {base.seconds:>8.2f} {base.peak_rss_mb:>5.0f} | {ours.seconds:>11.2f} "
+            f"{ours.cpu_seconds:>6.2f} {ours.peak_rss_mb:>5.0f} | "
+            f"{pandas.seconds:>8.2f} {pandas.peak_rss_mb:>6.0f} | "
+            f"{ours.seconds / base.seconds:>14.2f}x | {pandas.seconds / ours.seconds:>15.1f}x"
+        )
+    lines.append("")
+    lines.append(
+        f"targets: validator/floor <= {TARGET_FLOOR_RATIO}x, pandas/validator >= {TARGET_PANDAS_RATIO}x, "
+        f"validator peak RSS on 10M rows <= {TARGET_RSS_MB_AT_10M} MB"
+    )
+    if 10_000_000 in measured:
+        rss = measured[10_000_000]["validator"].peak_rss_mb
+        lines.append(f"validator peak RSS on 10M rows: {rss:.0f} MB")
+    return "\n".join(lines)
+
+
+def _environment() -> str:
+    import numpy  # noqa: PLC0415 - versions for the record only
+    import pandas  # noqa: PLC0415
+    import polars  # noqa: PLC0415
+    import pyarrow  # noqa: PLC0415
+
+    return (
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, pyarrow {pyarrow.__version__}, "
+        f"polars {polars.__version__}, numpy {numpy.__version__}, pandas {pandas.__version__}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_validate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--rows", type=int, nargs="+", help=f"input sizes (default {' '.join(map(str, DEFAULT_ROWS))})"
+    )
+    parser.add_argument("--quick", action="store_true", help=f"sizes {' and '.join(map(str, QUICK_ROWS))}")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per program; the fastest counts")
+    parser.add_argument("--run", choices=sorted(PROGRAMS), help=argparse.SUPPRESS)
+    parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run:
+        print(json.dumps(PROGRAMS[args.run](Path(args.path))))
+        return 0
+    sizes = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
+    measured = {rows: compare(rows, args.repeats) for rows in sizes}
+    print(_environment())
+    print(table(measured))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

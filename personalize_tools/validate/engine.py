@@ -1,0 +1,593 @@
+"""The streaming validator: pyarrow's CSV reader feeding vectorized checks, in bounded memory.
+
+- Every column is read as raw binary, so the parser never stops at a bad value; it is also the
+  cheapest parse. Rules run vectorized on each record batch (BLOCK_BYTES of CSV at a time).
+- Parsing is single-threaded on purpose: only then does pyarrow give the record number of a row
+  it skips, which (see lines.py) gives every finding its physical line number. It runs on its
+  own thread, overlapping the checks on the caller's thread.
+- Row hashes (duplicates) and per-user counts go to HashSpill: exact, with bounded memory.
+docs/validate-data.md explains every rule and has the measurements behind these choices.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from lambda_handlers.personalize import domain
+from personalize_tools.validate import spill
+from personalize_tools.validate.columns import (
+    Column,
+    FieldSpec,
+    as_numpy,
+    invalid_utf8,
+    offsets,
+    string_column,
+    typed_column,
+)
+from personalize_tools.validate.duplicates import DuplicateFinder
+from personalize_tools.validate.errors import SchemaError, SourceError, UsageError
+from personalize_tools.validate.hashing import value_hashes
+from personalize_tools.validate.lines import LineTracker, SkippedRow
+from personalize_tools.validate.reading import Header, Progress, Replay, parsed_batches, read_header
+from personalize_tools.validate.report import Example, FileSummary, RuleResult, Status, ValidationReport
+from personalize_tools.validate.rules import RULES, RULES_BY_ID
+from personalize_tools.validate.sources import InputFile, resolve
+
+BLOCK_BYTES = 2 << 20
+MAX_EVENT_TYPES = 1000  # distinct event types counted by name; the rest are counted together
+DEFAULT_MAX_EXAMPLES = 10
+MIN_ROW_BYTES = 8  # "u,i,1,V\n": sizes the spills' partitions for the most rows a file can hold
+
+# TIMESTAMP magnitudes. Epoch seconds reach 10**11 only in the year 5138, so a larger value is
+# milliseconds (10**11 ms is 1973); from 10**14 on it is microseconds or finer.
+EPOCH_2000 = 946_684_800
+MILLISECONDS_FROM = 10**11
+MICROSECONDS_FROM = 10**14
+ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_FILE_SHIFT = np.uint64(44)  # spill payload: file index << 44 | line number
+
+
+def validate(
+    location: str,
+    *,
+    domain_name: str,
+    schema_json: str,
+    s3_client: Any = None,
+    s3_endpoint_url: str | None = None,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    progress: bool = False,
+) -> ValidationReport:
+    """Check every file at LOCATION against the schema; raises UsageError only for unusable input."""
+    fields = interaction_fields(domain_name, schema_json)
+    files = resolve(location, s3_client=s3_client, s3_endpoint_url=s3_endpoint_url)
+    run = _Run(
+        domain_name=domain_name,
+        fields=fields,
+        required=domain.required_columns(schema_json),
+        files=files,
+        max_examples=max(0, max_examples),
+        progress=Progress(sum(item.size for item in files)) if progress else None,
+    )
+    try:
+        for index, item in enumerate(files):
+            run.scan(index, item)
+        return run.report(location)
+    finally:
+        run.close()
+
+
+def interaction_fields(domain_name: str, schema_json: str) -> dict[str, FieldSpec]:
+    """The schema's fields by name; SchemaError lists every problem the service would reject."""
+    if domain_name not in domain.DOMAINS:
+        raise UsageError(f"domain {domain_name!r} is not one of {', '.join(domain.DOMAINS)}")
+    problems = domain.schema_problems(schema_json, domain_name, "INTERACTIONS")
+    if problems:
+        raise SchemaError(f"the {domain_name} Interactions schema is invalid: " + "; ".join(problems))
+    return {
+        name: FieldSpec(name, avro_type or "string", nullable)
+        for name, avro_type, nullable in domain.schema_field_types(schema_json)
+    }
+
+
+@dataclass
+class _Tally:
+    """Offences against one rule: how many, the first few, and how many per column."""
+
+    limit: int
+    count: int = 0
+    examples: list[tuple[int, int, str]] = field(default_factory=list)  # (file index, line, detail)
+    by_column: dict[str, int] = field(default_factory=dict)
+
+    def add(self, count: int, examples: list[tuple[int, int, str]], column: str | None = None) -> None:
+        if count == 0:
+            return
+        self.count += count
+        if column is not None:
+            self.by_column[column] = self.by_column.get(column, 0) + count
+        if examples and (len(self.examples) < self.limit or min(examples)[:2] < self.examples[-1][:2]):
+            self.examples = sorted(self.examples + examples)[: self.limit]
+
+
+class _Run:
+    """State across the files of one validation: tallies, counters and the two hash spills."""
+
+    def __init__(
+        self,
+        *,
+        domain_name: str,
+        fields: dict[str, FieldSpec],
+        required: list[str],
+        files: list[InputFile],
+        max_examples: int,
+        progress: Progress | None,
+    ) -> None:
+        self.domain_name = domain_name
+        self.fields = fields
+        self.required = required
+        self.file_names = [item.name for item in files]
+        self.max_examples = max_examples
+        self.progress = progress
+        self.tallies = {rule.id: _Tally(max_examples) for rule in RULES}
+        self.summaries: list[FileSummary] = []
+        self.rows = 0
+        self.columns_seen: set[str] = set()
+        self.event_counts: dict[str, int] = {}
+        self.event_other = 0
+        self.now = int(time.time())
+        most_rows = max(1, sum(item.size for item in files) // MIN_ROW_BYTES)
+        self.threads = max(1, min(2, os.cpu_count() or 1))
+        self.duplicates = DuplicateFinder(most_rows, threads=self.threads)
+        # Users are tracked only until MIN_TRAINING_USERS of them repeat within one batch.
+        self.users: spill.HashSpill | None = spill.HashSpill(most_rows)
+        self.repeat_users: set[int] = set()
+
+    def close(self) -> None:
+        self.duplicates.close()
+        if self.users is not None:
+            self.users.close()
+        if self.progress is not None:
+            self.progress.clear()
+
+    # -- one file ---------------------------------------------------------------------------------
+
+    def scan(self, file_index: int, item: InputFile) -> None:
+        stream = item.open()
+        try:
+            try:
+                header, rest = read_header(stream, item.name)
+            except OSError as error:
+                raise SourceError(f"cannot read {item.name}: {error}") from error
+            rows_before = self.rows
+            names = self._check_header(file_index, header)
+            if names:
+                self._scan_rows(file_index, item, names, Replay(rest, stream, self.progress))
+            self.summaries.append(
+                FileSummary(item.name, item.size, self.rows - rows_before, header.line_ending)
+            )
+        finally:
+            stream.close()
+
+    def _example(self, file_index: int, line: int, detail: str) -> list[tuple[int, int, str]]:
+        return [(file_index, line, detail)] if self.max_examples else []
+
+    def _check_header(self, file_index: int, header: Header) -> list[str]:
+        """Header rules; returns the column names, or [] when there is nothing to read."""
+        names = header.names
+        if header.utf8_error:
+            self.tallies["utf8"].add(1, self._example(file_index, 1, header.utf8_error))
+        if header.bom:
+            detail = "the file starts with a UTF-8 byte-order mark (EF BB BF)"
+            self.tallies["header_bom"].add(1, self._example(file_index, 1, detail))
+        if header.quoted:
+            self.tallies["header_quoted"].add(
+                1, self._example(file_index, 1, "column names are in double quotes")
+            )
+        if not names:
+            detail = "the file is empty: no header line"
+            self.tallies["header_missing_columns"].add(
+                len(self.required), self._example(file_index, 1, detail)
+            )
+            return []
+        missing = [name for name in self.required if name not in names]
+        if missing:
+            detail = f"lacks {', '.join(missing)}; the header is {','.join(names)}"
+            self.tallies["header_missing_columns"].add(len(missing), self._example(file_index, 1, detail))
+        unknown = [name for name in names if name not in self.fields]
+        if unknown:
+            detail = f"{', '.join(map(repr, unknown))} not in the schema ({', '.join(self.fields)})"
+            self.tallies["header_unknown_columns"].add(len(unknown), self._example(file_index, 1, detail))
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            detail = f"{', '.join(repeated)} appear(s) more than once"
+            self.tallies["header_duplicate_columns"].add(len(repeated), self._example(file_index, 1, detail))
+        self.columns_seen.update(names)
+        return names
+
+    def _scan_rows(self, file_index: int, item: InputFile, names: list[str], stream: Replay) -> None:
+        lines = LineTracker()
+        positional = [f"c{index}" for index in range(len(names))]  # header names may repeat
+        # Rows hash over columns in name order, so files with different column orders compare.
+        hash_order = sorted(range(len(names)), key=lambda index: (names[index], index))
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    use_threads=False, block_size=BLOCK_BYTES, column_names=positional
+                ),
+                parse_options=pacsv.ParseOptions(
+                    ignore_empty_lines=False, invalid_row_handler=lines.on_invalid_row
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.binary() for name in positional},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in parsed_batches(reader):
+                if batch.num_rows:
+                    self._check_batch(file_index, names, hash_order, batch, lines)
+        except pa.ArrowInvalid as error:
+            message = str(error).splitlines()[0]
+            detail = f"parsing stopped here: {message}"
+            self.tallies["csv_syntax"].add(1, self._example(file_index, lines.next_line, detail))
+        except (OSError, pa.ArrowException) as error:
+            raise SourceError(f"cannot read {item.name}: {error}") from error
+        except Exception as error:
+            if type(error).__module__.startswith("botocore"):
+                raise SourceError(f"cannot read {item.name}: {error}") from error
+            raise
+        self._tally_skipped(file_index, lines.finish())
+
+    def _tally_skipped(self, file_index: int, skipped: list[tuple[int, SkippedRow]]) -> None:
+        if skipped:
+            examples = [
+                (file_index, line, f"{row.fields} field(s): {row.text[:80]!r}")
+                for line, row in skipped[: self.max_examples]
+            ]
+            self.tallies["row_width"].add(len(skipped), examples)
+
+    # -- one batch --------------------------------------------------------------------------------
+
+    def _check_batch(
+        self,
+        file_index: int,
+        names: list[str],
+        hash_order: list[int],
+        batch: pa.RecordBatch,
+        lines: LineTracker,
+    ) -> None:
+        columns = []
+        for index, name in enumerate(names):
+            spec = self.fields.get(name)
+            raw = batch.column(index)
+            columns.append(
+                string_column(name, spec, raw)
+                if spec is None or spec.is_string
+                else typed_column(name, spec, raw)
+            )
+        breaks = [column.extra_lines for column in columns if column.extra_lines is not None]
+        row_lines, skipped = lines.batch(batch.num_rows, np.sum(breaks, axis=0) if breaks else None)
+        self._tally_skipped(file_index, skipped)
+        offend = _Offender(self, file_index, row_lines)
+
+        keep = None
+        empties = [column.empty for column in columns if column.empty is not None]
+        if len(empties) == len(columns):
+            blank = np.logical_and.reduce(empties)
+            if blank.any():
+                offend("blank_lines", blank, lambda _: "blank line")
+                keep = ~blank
+        self.rows += batch.num_rows if keep is None else int(keep.sum())
+
+        self._check_utf8(offend, columns, keep)
+        first_by_name: dict[str, Column] = {}
+        for column in columns:
+            first_by_name.setdefault(column.name, column)
+            self._check_values(offend, column, keep)
+        self._check_ids(offend, first_by_name, keep)
+        self._count_event_types(first_by_name.get(domain.EVENT_TYPE_FIELD), keep)
+        self._count_users(first_by_name.get(domain.USER_ID_FIELD), keep)
+
+        payloads = (np.uint64(file_index) << _FILE_SHIFT) | row_lines.astype(np.uint64)
+        self.duplicates.submit([columns[index].raw for index in hash_order], payloads, keep)
+
+    def _check_utf8(self, offend: _Offender, columns: list[Column], keep: np.ndarray | None) -> None:
+        bad_columns = [column for column in columns if column.bad_utf8 is not None]
+        if not bad_columns:
+            return
+        mask = np.logical_or.reduce(
+            [column.bad_utf8 for column in bad_columns if column.bad_utf8 is not None]
+        )
+        if keep is not None:
+            mask &= keep
+
+        def detail(row: int) -> str:
+            offenders = [
+                column for column in bad_columns if column.bad_utf8 is not None and column.bad_utf8[row]
+            ]
+            names = ", ".join(column.name for column in offenders)
+            return f"invalid UTF-8 in {names}: {_shown(offenders[0].raw[row].as_py())}"
+
+        offend("utf8", mask, detail)
+
+    def _check_values(self, offend: _Offender, column: Column, keep: np.ndarray | None) -> None:
+        spec = column.spec
+        if spec is None:
+            return
+        if column.empty is not None and not spec.nullable:
+            offend("null_values", _kept(column.empty, keep), lambda _: f"{spec.name} is empty", spec.name)
+        if column.unparsed is not None:
+            unparsed = _kept(column.unparsed, keep)
+            if spec.name == domain.TIMESTAMP_FIELD and column.text is not None:
+                iso = unparsed & as_numpy(pc.match_substring_regex(column.text, ISO_DATE_PATTERN))
+                offend(
+                    "timestamp_iso",
+                    iso,
+                    lambda row: f"{spec.name}={_shown(column.raw[row].as_py())} is a date, not epoch seconds",
+                )
+                unparsed = unparsed & ~iso  # a new array: column.unparsed stays whole
+            offend(
+                "value_types",
+                unparsed,
+                lambda row: (
+                    f"{spec.name}={_shown(column.raw[row].as_py())} is not {_article(spec.avro_type)}"
+                ),
+                spec.name,
+            )
+        if spec.name == domain.TIMESTAMP_FIELD and column.values is not None:
+            self._check_timestamps(offend, column, keep)
+
+    def _check_timestamps(self, offend: _Offender, column: Column, keep: np.ndarray | None) -> None:
+        values = column.values
+        assert values is not None
+        fast_path = column.empty is None and column.unparsed is None and column.bad_utf8 is None
+        if fast_path and values.min() >= EPOCH_2000 and values.max() <= self.now:
+            return  # the common case: every timestamp is plausible epoch seconds
+        parsed = _kept(column.parsed(), keep)
+        name = domain.TIMESTAMP_FIELD
+
+        def as_unit(divisor: int, unit: str) -> Callable[[int], str]:
+            return lambda row: (
+                f"{name}={int(values[row])} ({_utc(int(values[row]) // divisor)} if read as {unit})"
+            )
+
+        def as_seconds(row: int) -> str:
+            return f"{name}={int(values[row])} is {_utc(int(values[row]))}"
+
+        milliseconds = (values >= MILLISECONDS_FROM) & (values < MICROSECONDS_FROM)
+        offend("timestamp_milliseconds", parsed & milliseconds, as_unit(1000, "milliseconds"))
+        offend(
+            "timestamp_microseconds",
+            parsed & (values >= MICROSECONDS_FROM),
+            as_unit(1_000_000, "microseconds"),
+        )
+        offend("timestamp_future", parsed & (values > self.now) & (values < MILLISECONDS_FROM), as_seconds)
+        offend("timestamp_before_2000", parsed & (values < EPOCH_2000), as_seconds)
+
+    def _check_ids(self, offend: _Offender, by_name: dict[str, Column], keep: np.ndarray | None) -> None:
+        for name in domain.ID_FIELDS:
+            column = by_name.get(name)
+            if column is not None:
+                self._check_id(offend, column, keep)
+
+    def _check_id(self, offend: _Offender, column: Column, keep: np.ndarray | None) -> None:
+        suspects = np.flatnonzero(column.byte_lengths > domain.ID_MAX_LENGTH)  # characters <= bytes
+        if not len(suspects):
+            return
+        too_long = np.zeros(len(column.raw), dtype=bool)
+        for row in suspects:
+            too_long[row] = len(_text(column.raw[int(row)].as_py())) > domain.ID_MAX_LENGTH
+
+        def detail(row: int) -> str:
+            return f"{column.name} is {len(_text(column.raw[row].as_py()))} characters"
+
+        offend("id_length", _kept(too_long, keep), detail, column.name)
+
+    def _count_event_types(self, column: Column | None, keep: np.ndarray | None) -> None:
+        if column is None:
+            return
+        values = column.raw if keep is None else column.raw.filter(pa.array(keep))
+        counted = pc.value_counts(values)
+        values_and_counts = zip(
+            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+        )
+        for value, count in values_and_counts:
+            try:
+                name = value.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if not name:
+                continue
+            if name in self.event_counts or len(self.event_counts) < MAX_EVENT_TYPES:
+                self.event_counts[name] = self.event_counts.get(name, 0) + count
+            else:
+                self.event_other += count
+
+    def _count_users(self, column: Column | None, keep: np.ndarray | None) -> None:
+        if self.users is None or column is None:
+            return
+        encoded = pc.dictionary_encode(column.raw if keep is None else column.raw.filter(pa.array(keep)))
+        dictionary = encoded.dictionary
+        counts = np.bincount(as_numpy(encoded.indices), minlength=len(dictionary))
+        unusable = np.diff(offsets(dictionary)) == 0
+        bad_utf8 = invalid_utf8(dictionary)
+        if bad_utf8 is not None:
+            unusable |= bad_utf8
+        counts[unusable] = 0
+        present = np.flatnonzero(counts)
+        hashes = value_hashes(dictionary)
+        repeat = present[counts[present] >= domain.MIN_INTERACTIONS_PER_TRAINING_USER]
+        self.repeat_users.update(int(value) for value in hashes[repeat[: domain.MIN_TRAINING_USERS]])
+        if len(self.repeat_users) >= domain.MIN_TRAINING_USERS:
+            self.users.close()
+            self.users = None
+        else:
+            self.users.add(hashes[present], counts[present].astype(np.uint64))
+
+    # -- the report -------------------------------------------------------------------------------
+
+    def report(self, location: str) -> ValidationReport:
+        return ValidationReport(
+            source=location,
+            domain=self.domain_name,
+            rows=self.rows,
+            files=tuple(self.summaries),
+            rules=tuple(self._result(rule.id) for rule in RULES),
+            event_types=dict(sorted(self.event_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            event_types_other=self.event_other,
+        )
+
+    def _result(self, rule_id: str) -> RuleResult:
+        needs = {
+            "id_length": domain.ID_FIELDS,
+            "timestamp_milliseconds": (domain.TIMESTAMP_FIELD,),
+            "timestamp_microseconds": (domain.TIMESTAMP_FIELD,),
+            "timestamp_iso": (domain.TIMESTAMP_FIELD,),
+            "timestamp_future": (domain.TIMESTAMP_FIELD,),
+            "timestamp_before_2000": (domain.TIMESTAMP_FIELD,),
+            "event_types": (domain.EVENT_TYPE_FIELD,),
+            "training_users": (domain.USER_ID_FIELD,),
+        }.get(rule_id)
+        if needs and not self.columns_seen & set(needs):
+            return RuleResult(rule_id, "skip", 0, f"not checked: no {' or '.join(needs)} column")
+        aggregate = {
+            "event_types": self._event_types_result,
+            "min_interactions": self._min_interactions_result,
+            "training_users": self._training_users_result,
+            "duplicate_rows": self._duplicates_result,
+        }.get(rule_id)
+        if aggregate is not None:
+            return aggregate()
+        tally = self.tallies[rule_id]
+        if not tally.count:
+            return RuleResult(rule_id, "pass", 0, RULES_BY_ID[rule_id].title)
+        examples = tuple(
+            Example(self.file_names[index], line, detail) for index, line, detail in tally.examples
+        )
+        return RuleResult(rule_id, _failing(rule_id), tally.count, self._message(rule_id, tally), examples)
+
+    def _message(self, rule_id: str, tally: _Tally) -> str:
+        columns = ", ".join(f"{name} {count:,}" for name, count in tally.by_column.items())
+        return RULES_BY_ID[rule_id].failure.format(
+            count=f"{tally.count:,}", columns=f" ({columns})" if columns else "", now=_utc(self.now)
+        )
+
+    def _event_types_result(self) -> RuleResult:
+        counts = self.event_counts
+        problems = []
+        for event_type in domain.EVENT_TYPES[self.domain_name]:
+            seen = counts.get(event_type, 0)
+            recipes = [
+                r.use_case for r in domain.recipes_for(self.domain_name) if event_type in r.event_types
+            ]
+            needed_by = f" ({', '.join(recipes)} need {domain.MIN_INTERACTIONS})" if recipes else ""
+            if seen == 0:
+                near = [name for name in counts if name.lower() == event_type.lower()]
+                hint = f"; found {', '.join(map(repr, near))}: event types are case-sensitive" if near else ""
+                problems.append(f"{event_type} absent{needed_by}{hint}")
+            elif seen < domain.MIN_INTERACTIONS:
+                problems.append(f"only {seen:,} {event_type}{needed_by}")
+        if problems:
+            return RuleResult("event_types", "warn", len(problems), "; ".join(problems))
+        seen_text = ", ".join(
+            f"{name} {count:,}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])
+        )
+        return RuleResult("event_types", "pass", 0, seen_text)
+
+    def _min_interactions_result(self) -> RuleResult:
+        minimum = domain.MIN_INTERACTIONS
+        if self.rows >= minimum:
+            return RuleResult(
+                "min_interactions", "pass", 0, f"{self.rows:,} interactions (at least {minimum} needed)"
+            )
+        message = f"{self.rows:,} interactions; an import needs at least {minimum}"
+        return RuleResult("min_interactions", "fail", minimum - self.rows, message)
+
+    def _training_users_result(self) -> RuleResult:
+        minimum, repeats = domain.MIN_TRAINING_USERS, domain.MIN_INTERACTIONS_PER_TRAINING_USER
+        if self.users is None:
+            return RuleResult(
+                "training_users", "pass", 0, f"at least {minimum} users have {repeats}+ interactions"
+            )
+        per_partition = self.users.map_partitions(
+            lambda hashes, counts: spill.qualified_count(hashes, counts, repeats), self.threads
+        )
+        qualified = sum(per_partition)
+        if qualified >= minimum:
+            return RuleResult(
+                "training_users", "pass", 0, f"{qualified:,} users have {repeats}+ interactions"
+            )
+        message = f"{qualified:,} users have {repeats}+ interactions; training a recommender needs {minimum}"
+        return RuleResult("training_users", "fail", minimum - qualified, message)
+
+    def _duplicates_result(self) -> RuleResult:
+        count, first = self.duplicates.result(self.max_examples)
+        if not count:
+            return RuleResult("duplicate_rows", "pass", 0, RULES_BY_ID["duplicate_rows"].title)
+        line_mask = (np.uint64(1) << _FILE_SHIFT) - np.uint64(1)
+        examples = tuple(
+            Example(
+                self.file_names[int(value >> _FILE_SHIFT)], int(value & line_mask), "repeats an earlier row"
+            )
+            for value in first
+        )
+        message = RULES_BY_ID["duplicate_rows"].failure.format(count=f"{count:,}")
+        return RuleResult("duplicate_rows", "warn", count, message, examples)
+
+
+class _Offender:
+    """Tallies the rows of a mask against a rule, describing the first few with their lines."""
+
+    def __init__(self, run: _Run, file_index: int, row_lines: np.ndarray) -> None:
+        self.run = run
+        self.file_index = file_index
+        self.row_lines = row_lines
+
+    def __call__(
+        self, rule: str, mask: np.ndarray, detail: Callable[[int], str], column: str | None = None
+    ) -> None:
+        count = int(np.count_nonzero(mask))
+        if not count:
+            return
+        first_rows = np.flatnonzero(mask)[: self.run.max_examples]
+        examples = [(self.file_index, int(self.row_lines[row]), detail(int(row))) for row in first_rows]
+        self.run.tallies[rule].add(count, examples, column)
+
+
+def _kept(mask: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    return mask if keep is None else mask & keep
+
+
+def _failing(rule_id: str) -> Status:
+    return "fail" if RULES_BY_ID[rule_id].level == "error" else "warn"
+
+
+def _text(value: bytes | None) -> str:
+    return (value or b"").decode("utf-8", errors="replace")
+
+
+def _shown(value: bytes | None) -> str:
+    """A value for a message: quoted, shortened, undecodable bytes as \\xNN."""
+    text = (value or b"").decode("utf-8", errors="backslashreplace")
+    return "'" + (text if len(text) <= 60 else text[:57] + "...") + "'"
+
+
+def _article(avro_type: str) -> str:
+    return f"an {avro_type}" if avro_type[0] in "aeiou" else f"a {avro_type}"
+
+
+def _utc(seconds: int) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "out of range"

@@ -1,0 +1,29 @@
+"""64-bit hashes of whole rows and of single values, for duplicate rows and per-user counts.
+
+pyarrow has no hash kernel. A numpy polynomial hash over Arrow's data buffers (the first
+version of this module) cost 4-5 ns per byte and made hashing the largest part of a run; polars'
+hash kernels do a record batch in a fraction of that and share Arrow's memory layout, so they
+are used here (docs/validate-data.md has the numbers). Hashes are compared only within one run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+
+def row_hashes(columns: list[pa.Array]) -> np.ndarray:
+    """One uint64 per row over the raw bytes of COLUMNS, in the order given."""
+    frame = pl.from_arrow(
+        pa.RecordBatch.from_arrays(columns, names=[f"c{index}" for index in range(len(columns))])
+    )
+    assert isinstance(frame, pl.DataFrame)
+    return frame.hash_rows().to_numpy()
+
+
+def value_hashes(values: pa.Array) -> np.ndarray:
+    """One uint64 per value; equal bytes, equal hash."""
+    series = pl.from_arrow(values)
+    assert isinstance(series, pl.Series)
+    return series.hash().to_numpy()

@@ -1,0 +1,153 @@
+"""The result of a validation: what the CLI prints, what --json emits and what the app reads.
+
+Standard library only, so that importing the integration API stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from personalize_tools.validate.rules import RULES_BY_ID, Level
+
+Status = Literal["pass", "fail", "warn", "skip"]
+JSON_VERSION = 1
+_STATUS_LABEL = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skip": "SKIP"}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One offending line: where it is and what is wrong with it."""
+
+    file: str
+    line: int
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    status: Status
+    count: int
+    message: str
+    examples: tuple[Example, ...] = ()
+
+    @property
+    def level(self) -> Level:
+        return RULES_BY_ID[self.rule].level
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "level": self.level,
+            "status": self.status,
+            "count": self.count,
+            "lines": [example.line for example in self.examples],
+            "examples": [example.to_json() for example in self.examples],
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    name: str
+    bytes: int
+    rows: int
+    line_ending: str  # "LF", "CRLF" or "none" (a file of one line without a line break)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes, "rows": self.rows, "line_ending": self.line_ending}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every rule's result for one input (a file, an object, or all objects under a prefix)."""
+
+    source: str
+    domain: str
+    rows: int
+    files: tuple[FileSummary, ...]
+    rules: tuple[RuleResult, ...]
+    event_types: dict[str, int] = field(default_factory=dict)
+    event_types_other: int = 0  # rows whose event type was beyond the tracked number of distinct types
+
+    @property
+    def valid(self) -> bool:
+        """True when no error-level rule failed; warnings do not make data invalid."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[RuleResult]:
+        return [result for result in self.rules if result.status == "fail"]
+
+    @property
+    def warnings(self) -> list[RuleResult]:
+        return [result for result in self.rules if result.status == "warn"]
+
+    def rule(self, rule_id: str) -> RuleResult:
+        for result in self.rules:
+            if result.rule == rule_id:
+                return result
+        raise KeyError(f"no rule {rule_id!r}; rules: {', '.join(result.rule for result in self.rules)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": JSON_VERSION,
+            "source": self.source,
+            "domain": self.domain,
+            "valid": self.valid,
+            "rows": self.rows,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "files": [summary.to_json() for summary in self.files],
+            "rules": [result.to_json() for result in self.rules],
+            "event_types": dict(self.event_types),
+            "event_types_other": self.event_types_other,
+        }
+
+    def render(self) -> str:
+        """The human report: one line per rule, offending lines indented beneath it."""
+        lines = [f"validate-data {self.source} ({self.domain})"]
+        if len(self.files) == 1:
+            only = self.files[0]
+            lines.append(f"  {only.rows:,} rows, {only.bytes:,} bytes, line endings {only.line_ending}")
+        else:
+            lines.append(f"  {len(self.files)} files, {self.rows:,} rows")
+            lines.extend(
+                f"  {item.name}: {item.rows:,} rows, {item.bytes:,} bytes, line endings {item.line_ending}"
+                for item in self.files
+            )
+        lines.append("")
+        width = max(len(result.rule) for result in self.rules) if self.rules else 0
+        several_files = len(self.files) > 1
+        for result in self.rules:
+            lines.append(f"{_STATUS_LABEL[result.status]}  {result.rule:<{width}}  {result.message}")
+            for example in result.examples:
+                where = f"{example.file}:{example.line}" if several_files else f"line {example.line}"
+                lines.append(f"{'':6}{'':<{width}}  {where}: {example.detail}")
+            hidden = result.count - len(result.examples)
+            if result.examples and hidden > 0:
+                lines.append(f"{'':6}{'':<{width}}  ... and {hidden:,} more")
+        if self.event_types or self.event_types_other:
+            counts = [
+                f"{name} {count:,}" for name, count in sorted(self.event_types.items(), key=lambda kv: -kv[1])
+            ]
+            if self.event_types_other:
+                counts.append(f"(other types) {self.event_types_other:,}")
+            lines.extend(["", "Event types: " + ", ".join(counts)])
+        verdict = "VALID" if self.valid else "INVALID"
+        lines.extend(
+            [
+                "",
+                f"Result: {verdict} "
+                f"({_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')})",
+            ]
+        )
+        return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,31 @@
+"""Helpers the validate-data tests share: tiny CSVs and running the validator on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambda_handlers.personalize import domain
+from personalize_tools.validate import ValidationReport, validate_path
+
+HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"
+GOOD_ROW = "u1,i1,1700000000,View"
+
+
+def write(directory: Path, content: str | bytes, name: str = "interactions.csv") -> Path:
+    path = directory / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def rows_csv(*rows: str, header: str = HEADER) -> str:
+    return "\n".join([header, *rows]) + "\n"
+
+
+def check(
+    path: Path | str, *, domain_name: str = "ECOMMERCE", schema_json: str | None = None
+) -> ValidationReport:
+    return validate_path(
+        str(path),
+        domain=domain_name,
+        schema_json=schema_json or domain.default_schema_json(domain_name),
+    )

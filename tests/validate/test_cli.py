@@ -1,0 +1,155 @@
+"""The real CLI in a subprocess: exit codes, the JSON shape, the human report."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from personalize_tools.validate.rules import RULES
+from tests.validate.support import GOOD_ROW, rows_csv, write
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "personalize_tools.validate", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_valid_data_exits_0_with_a_readable_report(valid_csv: Path) -> None:
+    result = run(str(valid_csv), "--domain", "ECOMMERCE")
+    assert result.returncode == 0, result.stderr
+    assert "PASS  timestamp_milliseconds" in result.stdout
+    assert "Result: VALID (0 errors, 0 warnings)" in result.stdout
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_data_errors_exit_1(tmp_path: Path) -> None:
+    path = write(tmp_path, rows_csv(GOOD_ROW, "u2,i2,1700000000000,View"))
+    result = run(str(path), "--domain", "ECOMMERCE")
+    assert result.returncode == 1
+    assert "FAIL  timestamp_milliseconds" in result.stdout
+    assert "line 3: TIMESTAMP=1700000000000" in result.stdout
+
+
+def test_json_has_the_documented_shape(tmp_path: Path) -> None:
+    path = write(tmp_path, rows_csv(GOOD_ROW, "u2,i2,1700000000000,View", GOOD_ROW))
+    result = run(str(path), "--domain", "ECOMMERCE", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert set(report) == {
+        "version", "source", "domain", "valid", "rows", "errors", "warnings", "files", "rules",
+        "event_types", "event_types_other",
+    }  # fmt: skip
+    assert (report["version"], report["source"], report["domain"]) == (1, str(path), "ECOMMERCE")
+    assert (report["valid"], report["rows"]) == (False, 3)
+    assert report["files"] == [
+        {"name": str(path), "bytes": path.stat().st_size, "rows": 3, "line_ending": "LF"}
+    ]
+    assert [rule["rule"] for rule in report["rules"]] == [rule.id for rule in RULES]
+    for rule in report["rules"]:
+        assert set(rule) == {"rule", "level", "status", "count", "lines", "examples", "message"}
+        assert rule["status"] in {"pass", "fail", "warn", "skip"}
+        assert rule["level"] in {"error", "warning"}
+    by_id = {rule["rule"]: rule for rule in report["rules"]}
+    assert by_id["timestamp_milliseconds"]["lines"] == [3]
+    assert by_id["timestamp_milliseconds"]["examples"][0]["file"] == str(path)
+    assert by_id["duplicate_rows"] | {"message": ""} == {
+        "rule": "duplicate_rows", "level": "warning", "status": "warn", "count": 1, "lines": [4],
+        "examples": [{"file": str(path), "line": 4, "detail": "repeats an earlier row"}], "message": "",
+    }  # fmt: skip
+    assert report["event_types"] == {"View": 3}
+    assert report["errors"] == sum(rule["status"] == "fail" for rule in report["rules"])
+
+
+def test_env_takes_domain_and_schema_from_the_config(valid_csv: Path) -> None:
+    result = run(str(valid_csv), "--env", "dev", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["domain"] == "ECOMMERCE"
+
+
+def test_usage_errors_exit_2_and_name_the_problem(tmp_path: Path) -> None:
+    missing = run(str(tmp_path / "nope.csv"), "--domain", "ECOMMERCE")
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert f"{tmp_path / 'nope.csv'} does not exist" in missing.stderr
+
+    unknown_env = run(str(tmp_path), "--env", "nosuchenv")
+    assert unknown_env.returncode == 2
+    assert "unknown environment 'nosuchenv'" in unknown_env.stderr
+
+    bad_schema = write(
+        tmp_path, '{"type": "record", "name": "Interactions", "fields": []}', name="schema.json"
+    )
+    schema = run(str(tmp_path), "--domain", "ECOMMERCE", "--schema", str(bad_schema))
+    assert schema.returncode == 2
+    assert f"schema {bad_schema}" in schema.stderr
+
+    wrong_type = write(
+        tmp_path,
+        json.dumps(
+            {
+                "type": "record",
+                "name": "Interactions",
+                "fields": [
+                    {"name": "USER_ID", "type": "string"},
+                    {"name": "ITEM_ID", "type": "string"},
+                    {"name": "TIMESTAMP", "type": "string"},
+                    {"name": "EVENT_TYPE", "type": "string"},
+                ],
+            }
+        ),
+        name="wrong.json",
+    )
+    field = run(str(tmp_path), "--domain", "ECOMMERCE", "--schema", str(wrong_type))
+    assert field.returncode == 2
+    assert "'TIMESTAMP' has type 'string'" in field.stderr
+
+    assert run(str(tmp_path), "--domain", "RETAIL").returncode == 2  # argparse: not a choice
+    assert run(str(tmp_path)).returncode == 2  # neither --env nor --domain
+
+
+def test_a_progress_bar_is_drawn_only_on_a_terminal(valid_csv: Path) -> None:
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "personalize_tools.validate",
+                str(valid_csv),
+                "--domain",
+                "ECOMMERCE",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            cwd=PROJECT_ROOT,
+            timeout=120,
+            check=False,
+        )
+        os.close(follower)
+        drawn = os.read(leader, 4096).decode()
+    finally:
+        os.close(leader)
+    assert result.returncode == 0
+    assert "[" in drawn and "MB" in drawn
+    json.loads(result.stdout)  # stdout stays clean JSON
+
+
+def test_importing_the_api_loads_no_heavy_modules() -> None:
+    heavy = ("numpy", "pyarrow", "polars", "boto3", "pydantic")
+    probe = f"import sys, personalize_tools.validate; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
+    )
+    assert result.stdout.strip() == "[]"
