@@ -1,1 +1,1 @@
-"""Local tooling: the Personalize emulator, the local deployer, validate-data and the sample-data generator."""
+"""Local tooling: the Personalize emulator, the local deployer, validate-data, the sample generator."""
