@@ -107,6 +107,11 @@ ITEM_ID_FIELD = "ITEM_ID"
 TIMESTAMP_FIELD = "TIMESTAMP"  # Unix epoch seconds
 EVENT_TYPE_FIELD = "EVENT_TYPE"
 ID_FIELDS = (USER_ID_FIELD, ITEM_ID_FIELD)  # non-empty, at most ID_MAX_LENGTH characters
+CREATION_TIMESTAMP_FIELD = "CREATION_TIMESTAMP"  # Items: Unix epoch seconds, as TIMESTAMP
+# The id column of a Users or Items dataset: an import keeps one record per id.
+RECORD_ID_FIELDS = {"USERS": USER_ID_FIELD, "ITEMS": ITEM_ID_FIELD}
+# The column of each dataset type that holds Unix epoch seconds (Users have none).
+EPOCH_SECONDS_FIELDS = {"INTERACTIONS": TIMESTAMP_FIELD, "ITEMS": CREATION_TIMESTAMP_FIELD}
 CATEGORICAL_VALUE_MAX_LENGTH = 1000
 CATEGORICAL_SEPARATOR = "|"
 FULL_IMPORT_MAX_BYTES = 100 * 1024**3
@@ -402,6 +407,16 @@ def schema_field_types(schema: str | Mapping[str, Any]) -> list[tuple[str, str |
         (spec["name"], *_base_type(spec.get("type")))
         for spec in fields
         if isinstance(spec, dict) and isinstance(spec.get("name"), str)
+    ]
+
+
+def categorical_fields(schema: str | Mapping[str, Any]) -> list[str]:
+    """Fields flagged categorical: values split on CATEGORICAL_SEPARATOR, each one length-limited."""
+    fields = parse_schema(schema).get("fields") or []
+    return [
+        spec["name"]
+        for spec in fields
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec.get("categorical") is True
     ]
 
 

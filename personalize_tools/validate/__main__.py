@@ -1,7 +1,9 @@
-"""python -m personalize_tools.validate PATH_OR_S3_URI [--env NAME | --domain D [--schema FILE]] [--json]
+"""python -m personalize_tools.validate [PATH_OR_S3_URI] (--env NAME | --domain D [--schema FILE])
+                                     [--dataset-type TYPE] [--use-case NAME ...] [--json]
 
 Exit codes: 0 the data is valid (warnings allowed), 1 the data has errors, 2 the command could not
-judge the data (bad arguments, unreadable file or URI, invalid schema or config).
+judge the data (bad arguments, unreadable file or URI, invalid schema or config). With --env and no
+path every dataset of the environment is validated and the exit code is the worst of them.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lambda_handlers.personalize import domain
-from personalize_tools.validate import validate_path
+from personalize_tools.validate import validate_environment, validate_path
+from personalize_tools.validate.environment import dataset_plan, plan_schema
 from personalize_tools.validate.errors import SchemaError, UsageError
+from personalize_tools.validate.report import EnvironmentReport, ValidationReport
+from personalize_tools.validate.rules import DATASET_TYPES
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -22,21 +27,36 @@ EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m personalize_tools.validate",
-        description="Check an Interactions CSV (local file or folder, s3:// object or s3:// prefix/) "
-        "before Amazon Personalize imports it.",
+        description="Check an Interactions, Users or Items CSV (local file or folder, s3:// object or "
+        "s3:// prefix/) before Amazon Personalize imports it.",
         epilog="Exit codes: 0 valid, 1 data errors, 2 usage errors.",
     )
     parser.add_argument(
         "location",
         nargs="?",
         metavar="PATH_OR_S3_URI",
-        help="CSV file, folder, s3://bucket/key or s3://bucket/prefix/ (default with --env: its data_source)",
+        help="CSV file, folder, s3://bucket/key or s3://bucket/prefix/ "
+        "(with --env and no path: every dataset the environment imports)",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--env", metavar="NAME", help="take domain and schema from config/NAME.yaml")
+    source.add_argument(
+        "--env", metavar="NAME", help="take domain, schemas and use cases from config/NAME.yaml"
+    )
     source.add_argument("--domain", choices=domain.DOMAINS, help="check against this domain's rules")
     parser.add_argument(
         "--schema", metavar="FILE", help="Avro schema JSON (with --domain; default: the domain's)"
+    )
+    parser.add_argument(
+        "--dataset-type",
+        choices=[dataset_type.lower() for dataset_type in DATASET_TYPES],
+        help="the kind of data (default interactions; with --env and no path: only this dataset)",
+    )
+    parser.add_argument(
+        "--use-case",
+        action="append",
+        metavar="NAME",
+        help="check the minimum events of this domain recipe (repeatable; with --env default: the "
+        "environment's recommenders)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -46,49 +66,72 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
-    """(location, domain, schema JSON) from --env or --domain/--schema; UsageError when unusable."""
+def _run(args: argparse.Namespace) -> ValidationReport | EnvironmentReport:
+    """Validate what the arguments name; UsageError when they cannot be used."""
+    options = {
+        "s3_endpoint_url": args.s3_endpoint_url,
+        "max_examples": args.max_examples,
+        "progress": True,
+    }
+    dataset_type = (args.dataset_type or "interactions").upper()
     if args.env:
         if args.schema:
             raise UsageError(
                 "--schema goes with --domain; with --env the schema comes from the environment config"
             )
-        from config.model import PROJECT_ROOT, ConfigError, load_environment  # noqa: PLC0415 - pydantic only for --env
+        from config.model import ConfigError, load_environment  # noqa: PLC0415 - pydantic only for --env
 
         try:
             environment = load_environment(args.env)
-            schema_json = environment.interactions_schema()
         except ConfigError as error:
             raise UsageError(str(error)) from error
-        location = args.location
-        if location is None:
-            source = environment.data_source
-            if source.local_path:
-                location = str(PROJECT_ROOT / source.local_path)
-            elif source.s3_uri:
-                location = source.s3_uri
-            else:
-                raise UsageError(
-                    f"environment {args.env} imports bucket_key {source.bucket_key!r} from the stack's "
-                    "bucket; give the file or s3:// URI to validate"
-                )
-        return location, environment.domain, schema_json
+        if args.location is None:
+            return validate_environment(
+                environment,
+                dataset_types=[args.dataset_type] if args.dataset_type else None,
+                use_cases=args.use_case,
+                **options,
+            )
+        plan = dataset_plan(environment, dataset_type)
+        configured = [recommender.use_case for recommender in environment.recommenders]
+        use_cases = args.use_case or (configured if dataset_type == "INTERACTIONS" else [])
+        return validate_path(
+            args.location,
+            domain=environment.domain,
+            schema_json=plan_schema(plan),
+            dataset_type=dataset_type,
+            use_cases=use_cases,
+            **options,
+        )
     if args.location is None:
-        raise UsageError("give PATH_OR_S3_URI (or --env NAME to use that environment's data source)")
-    if args.schema is None:
-        return args.location, args.domain, domain.default_schema_json(args.domain)
+        raise UsageError("give PATH_OR_S3_URI (or --env NAME to validate that environment's data)")
+    return validate_path(
+        args.location,
+        domain=args.domain,
+        schema_json=_schema(args.schema, args.domain, dataset_type),
+        dataset_type=dataset_type,
+        use_cases=args.use_case or (),
+        **options,
+    )
+
+
+def _schema(path: str | None, domain_name: str, dataset_type: str) -> str:
+    """The schema file's JSON, checked for the dataset type, or the domain's default schema."""
+    if path is None:
+        return domain.default_schema_json(domain_name, dataset_type)
     try:
-        schema_json = Path(args.schema).read_text(encoding="utf-8")
+        schema_json = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise SchemaError(f"cannot read schema {args.schema}: {error.strerror}") from error
+        raise SchemaError(f"cannot read schema {path}: {error.strerror}") from error
     except UnicodeDecodeError as error:
-        raise SchemaError(f"schema {args.schema} is not UTF-8 text: {error}") from error
-    problems = domain.schema_problems(schema_json, args.domain, "INTERACTIONS")
+        raise SchemaError(f"schema {path} is not UTF-8 text: {error}") from error
+    problems = domain.schema_problems(schema_json, domain_name, dataset_type)
     if problems:
         raise SchemaError(
-            f"schema {args.schema} is not a valid {args.domain} Interactions schema: " + "; ".join(problems)
+            f"schema {path} is not a valid {domain_name} {domain.RECORD_NAMES[dataset_type]} schema: "
+            + "; ".join(problems)
         )
-    return args.location, args.domain, schema_json
+    return schema_json
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,22 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.max_examples < 0:
         parser.error("--max-examples must be 0 or more")
     try:
-        location, domain_name, schema_json = _settings(args)
-        report = validate_path(
-            location,
-            domain=domain_name,
-            schema_json=schema_json,
-            s3_endpoint_url=args.s3_endpoint_url,
-            max_examples=args.max_examples,
-            progress=True,
-        )
+        report = _run(args)
     except UsageError as error:
         print(f"validate-data: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        print(report.render())
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.render())
+    if isinstance(report, EnvironmentReport):
+        for item in report.unreadable:
+            print(f"validate-data: {item.reason}", file=sys.stderr)
+        if report.unreadable:
+            return EXIT_USAGE
     return EXIT_VALID if report.valid else EXIT_INVALID
 
 

@@ -38,11 +38,12 @@ _ASCII_ZERO, _ASCII_NINE, _NEWLINE = 48, 57, 10
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A schema field: its base Avro primitive and whether it is a union with null."""
+    """A schema field: its base Avro primitive, whether it is a union with null, whether it is categorical."""
 
     name: str
     avro_type: str
     nullable: bool
+    categorical: bool = False
 
     @property
     def is_string(self) -> bool:

@@ -1,4 +1,4 @@
-"""Exact duplicate rows: rows are hashed and spilled on a worker thread, off the checking thread.
+"""Exact repeats (of whole rows, or of one id column): hashed and spilled on a worker thread.
 
 Hashing a batch (polars) and appending it to the spill (a radix partition and a file write) cost
 about as much as every other check together; on their own thread they overlap parsing and
@@ -61,16 +61,21 @@ class DuplicateFinder:
             self._work.put(_STOP)
             self._worker.join()
 
-    def result(self, limit: int) -> tuple[int, np.ndarray]:
-        """(rows that repeat an earlier row, the smallest LIMIT of their payloads)."""
+    def result(self, limit: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """(repeats of an earlier item, the smallest LIMIT of their payloads, the payload each repeats)."""
         self._stop()
         self._raise_worker_error()
         parts = self._spill.map_partitions(
             lambda hashes, payloads: spill.later_duplicates(hashes, payloads, limit), self._threads
         )
         count = sum(part[0] for part in parts)
-        first = np.sort(np.concatenate([part[1] for part in parts])) if parts else np.zeros(0, np.uint64)
-        return count, first[:limit]
+        if not parts:
+            empty = np.zeros(0, np.uint64)
+            return count, empty, empty
+        later = np.concatenate([part[1] for part in parts])
+        earlier = np.concatenate([part[2] for part in parts])
+        shown = np.argsort(later, kind="stable")[:limit]
+        return count, later[shown], earlier[shown]
 
     def close(self) -> None:
         self._stop()

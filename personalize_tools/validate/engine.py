@@ -1,11 +1,16 @@
 """The streaming validator: pyarrow's CSV reader feeding vectorized checks, in bounded memory.
 
+One engine for every dataset type: the schema decides the columns and their types, and the
+dataset type decides the rest (rules.rules_for): Interactions are counted per event type and user
+and checked for repeated rows; Users and Items are checked for repeated ids.
+
 - Every column is read as raw binary, so the parser never stops at a bad value; it is also the
   cheapest parse. Rules run vectorized on each record batch (BLOCK_BYTES of CSV at a time).
 - Parsing is single-threaded on purpose: only then does pyarrow give the record number of a row
   it skips, which (see lines.py) gives every finding its physical line number. It runs on its
   own thread, overlapping the checks on the caller's thread.
-- Row hashes (duplicates) and per-user counts go to HashSpill: exact, with bounded memory.
+- Row hashes (repeated rows; for Users and Items, id hashes) and per-user counts go to HashSpill:
+  exact, with bounded memory.
 docs/validate-data.md explains every rule and has the measurements behind these choices.
 """
 
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +45,14 @@ from personalize_tools.validate.hashing import value_hashes
 from personalize_tools.validate.lines import LineTracker, SkippedRow
 from personalize_tools.validate.reading import Header, Progress, Replay, parsed_batches, read_header
 from personalize_tools.validate.report import Example, FileSummary, RuleResult, Status, ValidationReport
-from personalize_tools.validate.rules import RULES, RULES_BY_ID
+from personalize_tools.validate.rules import (
+    DATASET_TYPES,
+    RULES,
+    RULES_BY_ID,
+    USE_CASE_PREFIX,
+    Rule,
+    rules_for,
+)
 from personalize_tools.validate.sources import InputFile, resolve
 
 BLOCK_BYTES = 2 << 20
@@ -62,16 +74,22 @@ def validate(
     *,
     domain_name: str,
     schema_json: str,
+    dataset_type: str = "INTERACTIONS",
+    use_cases: Sequence[str] = (),
     s3_client: Any = None,
     s3_endpoint_url: str | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     progress: bool = False,
 ) -> ValidationReport:
     """Check every file at LOCATION against the schema; raises UsageError only for unusable input."""
-    fields = interaction_fields(domain_name, schema_json)
+    dataset_type = dataset_type.upper()
+    fields = dataset_fields(domain_name, schema_json, dataset_type)
+    recipes = use_case_recipes(domain_name, dataset_type, use_cases)
     files = resolve(location, s3_client=s3_client, s3_endpoint_url=s3_endpoint_url)
     run = _Run(
         domain_name=domain_name,
+        dataset_type=dataset_type,
+        recipes=recipes,
         fields=fields,
         required=domain.required_columns(schema_json),
         files=files,
@@ -86,17 +104,44 @@ def validate(
         run.close()
 
 
-def interaction_fields(domain_name: str, schema_json: str) -> dict[str, FieldSpec]:
+def dataset_fields(domain_name: str, schema_json: str, dataset_type: str) -> dict[str, FieldSpec]:
     """The schema's fields by name; SchemaError lists every problem the service would reject."""
     if domain_name not in domain.DOMAINS:
         raise UsageError(f"domain {domain_name!r} is not one of {', '.join(domain.DOMAINS)}")
-    problems = domain.schema_problems(schema_json, domain_name, "INTERACTIONS")
+    if dataset_type not in DATASET_TYPES:
+        raise UsageError(
+            f"dataset type {dataset_type!r} is not one of {', '.join(t.lower() for t in DATASET_TYPES)}"
+        )
+    problems = domain.schema_problems(schema_json, domain_name, dataset_type)
     if problems:
-        raise SchemaError(f"the {domain_name} Interactions schema is invalid: " + "; ".join(problems))
+        raise SchemaError(
+            f"the {domain_name} {domain.RECORD_NAMES[dataset_type]} schema is invalid: " + "; ".join(problems)
+        )
+    categorical = set(domain.categorical_fields(schema_json))
     return {
-        name: FieldSpec(name, avro_type or "string", nullable)
+        name: FieldSpec(name, avro_type or "string", nullable, categorical=name in categorical)
         for name, avro_type, nullable in domain.schema_field_types(schema_json)
     }
+
+
+def use_case_recipes(
+    domain_name: str, dataset_type: str, use_cases: Sequence[str]
+) -> list[domain.DomainRecipe]:
+    """The recipes whose minimums to check, once each; UsageError for one the domain does not have."""
+    if use_cases and dataset_type != "INTERACTIONS":
+        raise UsageError(
+            f"use cases set minimums on Interactions; a {domain.RECORD_NAMES[dataset_type]} dataset has none"
+        )
+    allowed = [recipe.use_case for recipe in domain.recipes_for(domain_name)]
+    recipes: list[domain.DomainRecipe] = []
+    for use_case in use_cases:
+        recipe = domain.RECIPES.get(use_case)
+        if recipe is None or recipe.domain != domain_name:
+            what = f"belongs to {recipe.domain}" if recipe else "is not a domain use case"
+            raise UsageError(f"use case {use_case!r} {what}; allowed for {domain_name}: {', '.join(allowed)}")
+        if recipe not in recipes:
+            recipes.append(recipe)
+    return recipes
 
 
 @dataclass
@@ -125,6 +170,8 @@ class _Run:
         self,
         *,
         domain_name: str,
+        dataset_type: str,
+        recipes: list[domain.DomainRecipe],
         fields: dict[str, FieldSpec],
         required: list[str],
         files: list[InputFile],
@@ -132,8 +179,15 @@ class _Run:
         progress: Progress | None,
     ) -> None:
         self.domain_name = domain_name
+        self.dataset_type = dataset_type
+        self.interactions = dataset_type == "INTERACTIONS"
+        self.recipes = recipes
+        self.rules = rules_for(dataset_type, [recipe.use_case for recipe in recipes])
         self.fields = fields
         self.required = required
+        # Interactions name a user and an item; a Users or Items record is named by its one id.
+        self.id_fields = domain.ID_FIELDS if self.interactions else (domain.RECORD_ID_FIELDS[dataset_type],)
+        self.timestamp_field = domain.EPOCH_SECONDS_FIELDS.get(dataset_type)
         self.file_names = [item.name for item in files]
         self.max_examples = max_examples
         self.progress = progress
@@ -143,12 +197,16 @@ class _Run:
         self.columns_seen: set[str] = set()
         self.event_counts: dict[str, int] = {}
         self.event_other = 0
+        # Counted by name even past MAX_EVENT_TYPES distinct types: the event and use-case rules read them.
+        self.needed_event_types = {*domain.EVENT_TYPES[domain_name]}.union(
+            *(recipe.event_types for recipe in recipes)
+        )
         self.now = int(time.time())
         most_rows = max(1, sum(item.size for item in files) // MIN_ROW_BYTES)
         self.threads = max(1, min(2, os.cpu_count() or 1))
         self.duplicates = DuplicateFinder(most_rows, threads=self.threads)
         # Users are tracked only until MIN_TRAINING_USERS of them repeat within one batch.
-        self.users: spill.HashSpill | None = spill.HashSpill(most_rows)
+        self.users: spill.HashSpill | None = spill.HashSpill(most_rows) if self.interactions else None
         self.repeat_users: set[int] = set()
 
     def close(self) -> None:
@@ -294,12 +352,20 @@ class _Run:
         for column in columns:
             first_by_name.setdefault(column.name, column)
             self._check_values(offend, column, keep)
+            if column.spec is not None and column.spec.categorical:
+                self._check_categorical(offend, column, keep)
         self._check_ids(offend, first_by_name, keep)
-        self._count_event_types(first_by_name.get(domain.EVENT_TYPE_FIELD), keep)
-        self._count_users(first_by_name.get(domain.USER_ID_FIELD), keep)
 
         payloads = (np.uint64(file_index) << _FILE_SHIFT) | row_lines.astype(np.uint64)
-        self.duplicates.submit([columns[index].raw for index in hash_order], payloads, keep)
+        if self.interactions:
+            self._count_event_types(first_by_name.get(domain.EVENT_TYPE_FIELD), keep)
+            self._count_users(first_by_name.get(domain.USER_ID_FIELD), keep)
+            self.duplicates.submit([columns[index].raw for index in hash_order], payloads, keep)
+            return
+        id_column = first_by_name.get(self.id_fields[0])
+        if id_column is not None:  # an empty id is a null_values finding, not a repeat
+            named = keep if id_column.empty is None else _kept(~id_column.empty, keep)
+            self.duplicates.submit([id_column.raw], payloads, named)
 
     def _check_utf8(self, offend: _Offender, columns: list[Column], keep: np.ndarray | None) -> None:
         bad_columns = [column for column in columns if column.bad_utf8 is not None]
@@ -328,7 +394,7 @@ class _Run:
             offend("null_values", _kept(column.empty, keep), lambda _: f"{spec.name} is empty", spec.name)
         if column.unparsed is not None:
             unparsed = _kept(column.unparsed, keep)
-            if spec.name == domain.TIMESTAMP_FIELD and column.text is not None:
+            if spec.name == self.timestamp_field and column.text is not None:
                 iso = unparsed & as_numpy(pc.match_substring_regex(column.text, ISO_DATE_PATTERN))
                 offend(
                     "timestamp_iso",
@@ -344,8 +410,26 @@ class _Run:
                 ),
                 spec.name,
             )
-        if spec.name == domain.TIMESTAMP_FIELD and column.values is not None:
+        if spec.name == self.timestamp_field and column.values is not None:
             self._check_timestamps(offend, column, keep)
+
+    def _check_categorical(self, offend: _Offender, column: Column, keep: np.ndarray | None) -> None:
+        limit = domain.CATEGORICAL_VALUE_MAX_LENGTH
+        suspects = np.flatnonzero(column.byte_lengths > limit)  # no part is longer than the whole
+        if not len(suspects):
+            return
+        longest = np.zeros(len(column.raw), dtype=np.int64)
+        for row in suspects:
+            parts = _text(column.raw[int(row)].as_py()).split(domain.CATEGORICAL_SEPARATOR)
+            longest[row] = max(len(part) for part in parts)
+
+        def detail(row: int) -> str:
+            return (
+                f"{column.name} has a value of {int(longest[row]):,} characters "
+                f"(at most {limit} per '{domain.CATEGORICAL_SEPARATOR}'-separated value)"
+            )
+
+        offend("categorical_length", _kept(longest > limit, keep), detail, column.name)
 
     def _check_timestamps(self, offend: _Offender, column: Column, keep: np.ndarray | None) -> None:
         values = column.values
@@ -354,7 +438,7 @@ class _Run:
         if fast_path and values.min() >= EPOCH_2000 and values.max() <= self.now:
             return  # the common case: every timestamp is plausible epoch seconds
         parsed = _kept(column.parsed(), keep)
-        name = domain.TIMESTAMP_FIELD
+        name = column.name
 
         def as_unit(divisor: int, unit: str) -> Callable[[int], str]:
             return lambda row: (
@@ -375,7 +459,7 @@ class _Run:
         offend("timestamp_before_2000", parsed & (values < EPOCH_2000), as_seconds)
 
     def _check_ids(self, offend: _Offender, by_name: dict[str, Column], keep: np.ndarray | None) -> None:
-        for name in domain.ID_FIELDS:
+        for name in self.id_fields:
             column = by_name.get(name)
             if column is not None:
                 self._check_id(offend, column, keep)
@@ -408,7 +492,8 @@ class _Run:
                 continue
             if not name:
                 continue
-            if name in self.event_counts or len(self.event_counts) < MAX_EVENT_TYPES:
+            tracked = name in self.event_counts or name in self.needed_event_types
+            if tracked or len(self.event_counts) < MAX_EVENT_TYPES:
                 self.event_counts[name] = self.event_counts.get(name, 0) + count
             else:
                 self.event_other += count
@@ -442,45 +527,65 @@ class _Run:
             domain=self.domain_name,
             rows=self.rows,
             files=tuple(self.summaries),
-            rules=tuple(self._result(rule.id) for rule in RULES),
+            rules=tuple(self._result(rule) for rule in self.rules),
             event_types=dict(sorted(self.event_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
             event_types_other=self.event_other,
+            dataset_type=self.dataset_type,
         )
 
-    def _result(self, rule_id: str) -> RuleResult:
-        needs = {
-            "id_length": domain.ID_FIELDS,
-            "timestamp_milliseconds": (domain.TIMESTAMP_FIELD,),
-            "timestamp_microseconds": (domain.TIMESTAMP_FIELD,),
-            "timestamp_iso": (domain.TIMESTAMP_FIELD,),
-            "timestamp_future": (domain.TIMESTAMP_FIELD,),
-            "timestamp_before_2000": (domain.TIMESTAMP_FIELD,),
-            "event_types": (domain.EVENT_TYPE_FIELD,),
-            "training_users": (domain.USER_ID_FIELD,),
-        }.get(rule_id)
-        if needs and not self.columns_seen & set(needs):
-            return RuleResult(rule_id, "skip", 0, f"not checked: no {' or '.join(needs)} column")
+    def _text(self, template: str, **values: str) -> str:
+        """A rule's title or failure template, filled in for this dataset type."""
+        return template.format(
+            ids=" or ".join(self.id_fields),
+            timestamp=self.timestamp_field or "",
+            now=_utc(self.now),
+            **values,
+        )
+
+    def _result(self, rule: Rule) -> RuleResult:
+        skipped = self._skip_reason(rule)
+        if skipped:
+            return RuleResult(rule.id, "skip", 0, skipped)
+        if rule.id.startswith(USE_CASE_PREFIX):
+            return self._use_case_result(rule.id)
         aggregate = {
             "event_types": self._event_types_result,
             "min_interactions": self._min_interactions_result,
             "training_users": self._training_users_result,
-            "duplicate_rows": self._duplicates_result,
-        }.get(rule_id)
+            "min_records": self._min_records_result,
+            "duplicate_rows": lambda: self._repeats_result("duplicate_rows"),
+            "duplicate_ids": lambda: self._repeats_result("duplicate_ids"),
+        }.get(rule.id)
         if aggregate is not None:
             return aggregate()
-        tally = self.tallies[rule_id]
+        tally = self.tallies[rule.id]
         if not tally.count:
-            return RuleResult(rule_id, "pass", 0, RULES_BY_ID[rule_id].title)
+            return RuleResult(rule.id, "pass", 0, self._text(rule.title))
         examples = tuple(
             Example(self.file_names[index], line, detail) for index, line, detail in tally.examples
         )
-        return RuleResult(rule_id, _failing(rule_id), tally.count, self._message(rule_id, tally), examples)
+        return RuleResult(rule.id, _failing(rule), tally.count, self._message(rule, tally), examples)
 
-    def _message(self, rule_id: str, tally: _Tally) -> str:
+    def _skip_reason(self, rule: Rule) -> str | None:
+        """Why a rule cannot be judged: the column it reads is not in the header, or not in the schema."""
+        if rule.reads is None:
+            return None
+        columns = {
+            "ids": self.id_fields,
+            "timestamp": (self.timestamp_field,) if self.timestamp_field else (),
+            "categorical": tuple(name for name, spec in self.fields.items() if spec.categorical),
+            "event_type": (domain.EVENT_TYPE_FIELD,),
+            "user": (domain.USER_ID_FIELD,),
+        }[rule.reads]
+        if not columns:
+            return f"not checked: the schema has no {rule.reads} field"
+        if not self.columns_seen & set(columns):
+            return f"not checked: no {' or '.join(columns)} column"
+        return None
+
+    def _message(self, rule: Rule, tally: _Tally) -> str:
         columns = ", ".join(f"{name} {count:,}" for name, count in tally.by_column.items())
-        return RULES_BY_ID[rule_id].failure.format(
-            count=f"{tally.count:,}", columns=f" ({columns})" if columns else "", now=_utc(self.now)
-        )
+        return self._text(rule.failure, count=f"{tally.count:,}", columns=f" ({columns})" if columns else "")
 
     def _event_types_result(self) -> RuleResult:
         counts = self.event_counts
@@ -513,6 +618,33 @@ class _Run:
         message = f"{self.rows:,} interactions; an import needs at least {minimum}"
         return RuleResult("min_interactions", "fail", minimum - self.rows, message)
 
+    def _use_case_result(self, rule_id: str) -> RuleResult:
+        """Personalize trains a recommender only on MIN_INTERACTIONS events of each type its recipe reads."""
+        recipe = domain.RECIPES[rule_id.removeprefix(USE_CASE_PREFIX)]
+        minimum = domain.MIN_INTERACTIONS
+        # (event type, events); a recipe that reads every event type counts all rows.
+        counted: list[tuple[str | None, int]] = [
+            (event_type, self.event_counts.get(event_type, 0)) for event_type in recipe.event_types
+        ] or [(None, self.rows)]
+        seen = ", ".join(
+            f"{count:,} {event_type or 'interactions of any event type'}" for event_type, count in counted
+        )
+        needed = f"{minimum} {' and '.join(recipe.event_types) or 'interactions'}"
+        short = [(event_type, count) for event_type, count in counted if count < minimum]
+        if not short:
+            return RuleResult(rule_id, "pass", 0, f"{seen} (at least {needed} needed)")
+        event_type, count = short[0]
+        reason = (
+            domain.reason_too_few_interactions(event_type)
+            if event_type
+            else domain.reason_too_few_records(count)
+        )
+        message = (
+            f"{recipe.use_case} needs at least {needed}; the data has {seen}. "
+            f'Personalize would fail the recommender: "{reason}"'
+        )
+        return RuleResult(rule_id, "fail", sum(minimum - count for _, count in short), message)
+
     def _training_users_result(self) -> RuleResult:
         minimum, repeats = domain.MIN_TRAINING_USERS, domain.MIN_INTERACTIONS_PER_TRAINING_USER
         if self.users is None:
@@ -530,19 +662,32 @@ class _Run:
         message = f"{qualified:,} users have {repeats}+ interactions; training a recommender needs {minimum}"
         return RuleResult("training_users", "fail", minimum - qualified, message)
 
-    def _duplicates_result(self) -> RuleResult:
-        count, first = self.duplicates.result(self.max_examples)
-        if not count:
-            return RuleResult("duplicate_rows", "pass", 0, RULES_BY_ID["duplicate_rows"].title)
-        line_mask = (np.uint64(1) << _FILE_SHIFT) - np.uint64(1)
-        examples = tuple(
-            Example(
-                self.file_names[int(value >> _FILE_SHIFT)], int(value & line_mask), "repeats an earlier row"
-            )
-            for value in first
+    def _min_records_result(self) -> RuleResult:
+        kind = domain.RECORD_NAMES[self.dataset_type]
+        if self.rows:
+            return RuleResult("min_records", "pass", 0, f"{self.rows:,} {kind} records")
+        return RuleResult(
+            "min_records", "fail", 1, f"no {kind} records: an import of this data would add nothing"
         )
-        message = RULES_BY_ID["duplicate_rows"].failure.format(count=f"{count:,}")
-        return RuleResult("duplicate_rows", "warn", count, message, examples)
+
+    def _repeats_result(self, rule_id: str) -> RuleResult:
+        """duplicate_rows or duplicate_ids, each repeat shown with the line it repeats."""
+        rule = RULES_BY_ID[rule_id]
+        count, later, earlier = self.duplicates.result(self.max_examples)
+        if not count:
+            return RuleResult(rule_id, "pass", 0, self._text(rule.title))
+        what = "" if self.interactions else f"the {self.id_fields[0]} of "
+        examples = []
+        for repeat, original in zip(later.tolist(), earlier.tolist(), strict=True):
+            file_index, line = _located(repeat)
+            original_file, original_line = _located(original)
+            where = f"line {original_line}"
+            if original_file != file_index:
+                where = f"{self.file_names[original_file]} {where}"
+            examples.append(Example(self.file_names[file_index], line, f"repeats {what}{where}"))
+        return RuleResult(
+            rule_id, _failing(rule), count, self._text(rule.failure, count=f"{count:,}"), tuple(examples)
+        )
 
 
 class _Offender:
@@ -568,8 +713,13 @@ def _kept(mask: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
     return mask if keep is None else mask & keep
 
 
-def _failing(rule_id: str) -> Status:
-    return "fail" if RULES_BY_ID[rule_id].level == "error" else "warn"
+def _failing(rule: Rule) -> Status:
+    return "fail" if rule.level == "error" else "warn"
+
+
+def _located(payload: int) -> tuple[int, int]:
+    """(file index, line) from a spill payload."""
+    return payload >> int(_FILE_SHIFT), payload & ((1 << int(_FILE_SHIFT)) - 1)
 
 
 def _text(value: bytes | None) -> str:

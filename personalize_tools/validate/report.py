@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from personalize_tools.validate.rules import RULES_BY_ID, Level
+from lambda_handlers.personalize import domain as domain_facts
+from personalize_tools.validate.rules import Level, rule_by_id
 
 Status = Literal["pass", "fail", "warn", "skip"]
 JSON_VERSION = 1
@@ -37,7 +38,7 @@ class RuleResult:
 
     @property
     def level(self) -> Level:
-        return RULES_BY_ID[self.rule].level
+        return rule_by_id(self.rule).level
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class ValidationReport:
     rules: tuple[RuleResult, ...]
     event_types: dict[str, int] = field(default_factory=dict)
     event_types_other: int = 0  # rows whose event type was beyond the tracked number of distinct types
+    dataset_type: str = "INTERACTIONS"
 
     @property
     def valid(self) -> bool:
@@ -98,6 +100,7 @@ class ValidationReport:
             "version": JSON_VERSION,
             "source": self.source,
             "domain": self.domain,
+            "dataset_type": self.dataset_type,
             "valid": self.valid,
             "rows": self.rows,
             "errors": len(self.errors),
@@ -110,7 +113,9 @@ class ValidationReport:
 
     def render(self) -> str:
         """The human report: one line per rule, offending lines indented beneath it."""
-        lines = [f"validate-data {self.source} ({self.domain})"]
+        lines = [
+            f"validate-data {self.source} ({self.domain} {domain_facts.RECORD_NAMES[self.dataset_type]})"
+        ]
         if len(self.files) == 1:
             only = self.files[0]
             lines.append(f"  {only.rows:,} rows, {only.bytes:,} bytes, line endings {only.line_ending}")
@@ -147,6 +152,79 @@ class ValidationReport:
             ]
         )
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class UncheckedDataset:
+    """A dataset of an environment that was not validated, and why."""
+
+    dataset_type: str
+    source: str
+    reason: str
+    error: bool  # True: its source could not be read (exit 2); False: nothing local or in S3 to read
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset_type": self.dataset_type,
+            "source": self.source,
+            "reason": self.reason,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class EnvironmentReport:
+    """One report per dataset an environment imports: what `--env NAME` without a path prints."""
+
+    environment: str
+    domain: str
+    datasets: tuple[ValidationReport, ...]
+    unchecked: tuple[UncheckedDataset, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """True when every dataset validated is valid; unchecked datasets do not count."""
+        return all(report.valid for report in self.datasets)
+
+    @property
+    def unreadable(self) -> list[UncheckedDataset]:
+        return [dataset for dataset in self.unchecked if dataset.error]
+
+    def dataset(self, dataset_type: str) -> ValidationReport:
+        for report in self.datasets:
+            if report.dataset_type == dataset_type:
+                return report
+        raise KeyError(
+            f"no {dataset_type} report; validated: {', '.join(r.dataset_type for r in self.datasets)}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": JSON_VERSION,
+            "environment": self.environment,
+            "domain": self.domain,
+            "valid": self.valid,
+            "datasets": [report.to_json() for report in self.datasets],
+            "unchecked": [dataset.to_json() for dataset in self.unchecked],
+        }
+
+    def render(self) -> str:
+        sections = [report.render() for report in self.datasets]
+        sections.extend(
+            f"validate-data {item.source} ({self.domain} {domain_facts.RECORD_NAMES[item.dataset_type]}): "
+            f"not checked: {item.reason}"
+            for item in self.unchecked
+        )
+        failing = [
+            domain_facts.RECORD_NAMES[report.dataset_type] for report in self.datasets if not report.valid
+        ]
+        verdict = f"INVALID ({', '.join(failing)})" if failing else "VALID"
+        summary = (
+            f"Environment {self.environment}: {verdict}, {_plural(len(self.datasets), 'dataset')} checked"
+        )
+        if self.unchecked:
+            summary += f", {len(self.unchecked)} not checked"
+        return ("\n\n" + "=" * 80 + "\n").join(sections) + "\n\n" + summary
 
 
 def _plural(count: int, noun: str) -> str:

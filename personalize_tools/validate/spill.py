@@ -121,15 +121,29 @@ class HashSpill:
         self.close()
 
 
-def later_duplicates(hashes: np.ndarray, payloads: np.ndarray, limit: int) -> tuple[int, np.ndarray]:
-    """(how many items repeat the hash of an earlier item, the payloads of the first LIMIT of them).
+def later_duplicates(
+    hashes: np.ndarray, payloads: np.ndarray, limit: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """(how many items repeat the hash of an earlier item, the smallest LIMIT of their payloads, and
+    for each of those the payload of the first item with its hash).
 
     "Earlier" is insertion order, which a partition keeps; polars finds first occurrences with a
-    hash table on both cores, where a sort would cost about three times as much.
+    hash table on both cores, where a sort would cost about three times as much. Originals are
+    looked up only for the LIMIT repeats shown, so a clean input pays nothing for them.
     """
-    later = ~pl.Series(hashes).is_first_distinct().to_numpy()
-    repeats = payloads[later]
-    return len(repeats), np.sort(repeats)[:limit]
+    first = pl.Series(hashes).is_first_distinct().to_numpy()
+    later = ~first
+    count = int(np.count_nonzero(later))
+    if not count or not limit:
+        empty = np.zeros(0, dtype=np.uint64)
+        return count, empty, empty
+    repeats, repeat_hashes = payloads[later], hashes[later]
+    shown = np.argsort(repeats, kind="stable")[:limit]
+    first_hashes = hashes[first]
+    wanted = np.isin(first_hashes, repeat_hashes[shown])
+    original_of = dict(zip(first_hashes[wanted].tolist(), payloads[first][wanted].tolist(), strict=True))
+    originals = np.array([original_of[value] for value in repeat_hashes[shown].tolist()], dtype=np.uint64)
+    return count, repeats[shown], originals
 
 
 def qualified_count(hashes: np.ndarray, counts: np.ndarray, minimum: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from lambda_handlers.personalize import domain
@@ -22,10 +23,17 @@ def rows_csv(*rows: str, header: str = HEADER) -> str:
 
 
 def check(
-    path: Path | str, *, domain_name: str = "ECOMMERCE", schema_json: str | None = None
+    path: Path | str,
+    *,
+    domain_name: str = "ECOMMERCE",
+    schema_json: str | None = None,
+    dataset_type: str = "INTERACTIONS",
+    use_cases: Sequence[str] = (),
 ) -> ValidationReport:
     return validate_path(
         str(path),
         domain=domain_name,
-        schema_json=schema_json or domain.default_schema_json(domain_name),
+        schema_json=schema_json or domain.default_schema_json(domain_name, dataset_type),
+        dataset_type=dataset_type,
+        use_cases=use_cases,
     )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from personalize_tools.validate.rules import RULES
+from personalize_tools.validate.rules import rules_for
 from tests.validate.support import GOOD_ROW, rows_csv, write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -48,15 +48,16 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert set(report) == {
-        "version", "source", "domain", "valid", "rows", "errors", "warnings", "files", "rules",
-        "event_types", "event_types_other",
+        "version", "source", "domain", "dataset_type", "valid", "rows", "errors", "warnings", "files",
+        "rules", "event_types", "event_types_other",
     }  # fmt: skip
     assert (report["version"], report["source"], report["domain"]) == (1, str(path), "ECOMMERCE")
+    assert report["dataset_type"] == "INTERACTIONS"
     assert (report["valid"], report["rows"]) == (False, 3)
     assert report["files"] == [
         {"name": str(path), "bytes": path.stat().st_size, "rows": 3, "line_ending": "LF"}
     ]
-    assert [rule["rule"] for rule in report["rules"]] == [rule.id for rule in RULES]
+    assert [rule["rule"] for rule in report["rules"]] == [rule.id for rule in rules_for("INTERACTIONS")]
     for rule in report["rules"]:
         assert set(rule) == {"rule", "level", "status", "count", "lines", "examples", "message"}
         assert rule["status"] in {"pass", "fail", "warn", "skip"}
@@ -66,7 +67,7 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert by_id["timestamp_milliseconds"]["examples"][0]["file"] == str(path)
     assert by_id["duplicate_rows"] | {"message": ""} == {
         "rule": "duplicate_rows", "level": "warning", "status": "warn", "count": 1, "lines": [4],
-        "examples": [{"file": str(path), "line": 4, "detail": "repeats an earlier row"}], "message": "",
+        "examples": [{"file": str(path), "line": 4, "detail": "repeats line 2"}], "message": "",
     }  # fmt: skip
     assert report["event_types"] == {"View": 3}
     assert report["errors"] == sum(rule["status"] == "fail" for rule in report["rules"])
@@ -153,3 +154,25 @@ def test_importing_the_api_loads_no_heavy_modules() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_dataset_type_selects_the_rules_and_the_default_schema(tmp_path: Path) -> None:
+    items = write(
+        tmp_path, "ITEM_ID,GENRES,CREATION_TIMESTAMP\ni1,Drama|Comedy,1600000000\ni1,Drama,1600000001\n"
+    )
+    result = run(str(items), "--domain", "VIDEO_ON_DEMAND", "--dataset-type", "items", "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["dataset_type"], report["rows"]) == ("ITEMS", 2)
+    by_id = {rule["rule"]: rule for rule in report["rules"]}
+    assert by_id["duplicate_ids"]["lines"] == [3]
+    assert "min_interactions" not in by_id
+
+    users_schema = write(
+        tmp_path, json.dumps({"type": "record", "name": "Users", "fields": []}), "users.json"
+    )
+    schema = run(
+        str(items), "--domain", "ECOMMERCE", "--dataset-type", "users", "--schema", str(users_schema)
+    )
+    assert schema.returncode == 2
+    assert f"schema {users_schema} is not a valid ECOMMERCE Users schema" in schema.stderr
