@@ -1,0 +1,300 @@
+"""`python -m personalize_tools.localdeploy`: deploy, destroy, status, and the local services.
+
+    deploy   --env dev [--cdk-out DIR] [--no-synth] [--state-dir DIR] [--query-interval S] [--parameter K=V]
+    destroy  (--env dev | --stack NAME) [--state-dir DIR]
+    status   [--env dev | --stack NAME] [--state-dir DIR]
+    services start|stop|status|env [--duration KIND=SECONDS] [--moto-port N] [--emulator-port N]
+
+Exit status: 0 done, 1 the deploy or destroy failed (and was rolled back where it could be), 2 the
+request could not be carried out (bad config, no cdk.out, services not running, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from config import ConfigError, EnvironmentConfig, load_environment
+from personalize_tools.localdeploy.assembly import CloudAssembly, StackArtifact
+from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
+from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError, ServicesError
+from personalize_tools.localdeploy.events import EventLog
+from personalize_tools.localdeploy.report import render
+from personalize_tools.localdeploy.services import DEMO_PACE, LocalServices, ServiceManager, env_script
+from personalize_tools.localdeploy.state import StackState
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CDK_OUT = PROJECT_ROOT / "cdk.out"
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".personalize-local"
+ID_COLUMN_MAX = 48
+
+
+def _prepare_synthesis() -> None:
+    """The CDK's jsii runtime needs Node.js (the project's pinned one first) and the app on sys.path."""
+    node_bin = PROJECT_ROOT / "node_modules" / ".bin"
+    if node_bin.is_dir() and str(node_bin) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+
+
+def synthesize(environment: str, outdir: Path) -> str:
+    """Synthesize config/ENV.yaml in-process, as `make synth` does; returns the stack's name."""
+    _prepare_synthesis()
+    import app  # noqa: PLC0415 - the CDK app loads the CDK (seconds) only when synthesizing
+
+    app.create_app({"env": environment}, outdir=str(outdir)).synth()
+    return load_environment(environment).stack_name
+
+
+def synthesize_config(config: EnvironmentConfig, outdir: Path) -> StackArtifact:
+    """Synthesize a config that lives outside config/ (tests, the benchmark) as app.create_app would."""
+    _prepare_synthesis()
+    import aws_cdk as cdk  # noqa: PLC0415 - loading the CDK takes seconds; only synthesis needs it
+
+    import app  # noqa: PLC0415
+
+    flags = json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    cdk_app = cdk.App(context=flags, outdir=str(outdir))
+    app.add_environment(cdk_app, config)
+    cdk_app.synth()
+    return CloudAssembly(outdir).stack(config.stack_name)
+
+
+def event_log(artifact_ids: Sequence[str], stream: TextIO) -> EventLog:
+    width = min(ID_COLUMN_MAX, max((len(logical_id) for logical_id in artifact_ids), default=20))
+    return EventLog(stream, id_width=width)
+
+
+def start_services(
+    manager: ServiceManager, out: TextIO, pace: dict[str, float] | None = None
+) -> LocalServices:
+    services, started = manager.start(pace=DEMO_PACE if pace is None else pace)
+    out.write(
+        ("Started" if started else "Using the running") + " local services:\n" + services.describe() + "\n\n"
+    )
+    return services
+
+
+def deploy_environment(
+    environment: str,
+    *,
+    cdk_out: Path = DEFAULT_CDK_OUT,
+    state_dir: Path = DEFAULT_STATE_DIR,
+    synth: bool = True,
+    stack_name: str | None = None,
+    options: DeployOptions | None = None,
+    out: TextIO = sys.stdout,
+) -> tuple[StackState, LocalServices]:
+    """Synthesize (unless told not to), start the services if needed, deploy and print the stack's table."""
+    if synth:
+        out.write(f"Synthesizing config/{environment}.yaml into {cdk_out} ...\n")
+        out.flush()
+        stack_name = synthesize(environment, cdk_out)
+    elif stack_name is None:
+        stack_name = load_environment(environment).stack_name
+    artifact = CloudAssembly(cdk_out).stack(stack_name)
+    manager = ServiceManager(state_dir)
+    services = start_services(manager, out)
+    deployer = LocalDeployer(
+        services.endpoints,
+        store=manager.store,
+        session=services.session,
+        events=event_log(list(artifact.template.get("Resources", {})), out),
+        options=options,
+    )
+    try:
+        state = deployer.deploy(artifact, environment=environment, cdk_out=cdk_out)
+    except DeployFailedError:
+        out.write(f"\nHandler logs: {manager.store.logs_dir / (stack_name + '.handlers.log')}\n")
+        raise
+    out.write("\n" + render(state, services.endpoints) + "\n")
+    return state, services
+
+
+def _find_state(manager: ServiceManager, arguments: argparse.Namespace) -> StackState | None:
+    return manager.store.find(stack_name=arguments.stack, environment=arguments.env)
+
+
+def _destroy(arguments: argparse.Namespace, out: TextIO) -> int:
+    manager = ServiceManager(arguments.state_dir)
+    state = _find_state(manager, arguments)
+    if state is None:
+        out.write(
+            f"No local stack for {arguments.stack or 'environment ' + arguments.env}; nothing to destroy.\n"
+        )
+        return 0
+    services = manager.running()
+    if services is None or services.session != state.session:
+        manager.store.delete(state.stack_name)
+        out.write(
+            f"{state.stack_name} lived in local services that are no longer running; its resources went with "
+            "them, so its record is removed.\n"
+        )
+        return 0
+    deployer = LocalDeployer(
+        services.endpoints,
+        store=manager.store,
+        session=services.session,
+        events=event_log(list(state.resources), out),
+    )
+    deployer.destroy(state.stack_name)
+    out.write(f"Destroyed {state.stack_name}. The services keep running: `services stop` stops them.\n")
+    return 0
+
+
+def _status(arguments: argparse.Namespace, out: TextIO) -> int:
+    manager = ServiceManager(arguments.state_dir)
+    services = manager.running()
+    out.write(
+        ("Local services:\n" + services.describe() if services else "Local services: not running") + "\n"
+    )
+    if arguments.stack is None and arguments.env is None:
+        states = manager.store.all()
+    else:
+        found = _find_state(manager, arguments)
+        states = [found] if found else []
+    if not states:
+        out.write("No local stacks.\n")
+    for state in states:
+        out.write("\n")
+        if services is None or services.session != state.session:
+            out.write(f"Stack {state.stack_name}: recorded, but the services it lived in are gone\n")
+            continue
+        out.write(render(state, services.endpoints) + "\n")
+    return 0
+
+
+def _services(arguments: argparse.Namespace, out: TextIO) -> int:
+    manager = ServiceManager(arguments.state_dir)
+    if arguments.action == "start":
+        pace = {**DEMO_PACE, **dict(arguments.duration)}
+        services, started = manager.start(
+            pace=pace, moto_port=arguments.moto_port, emulator_port=arguments.emulator_port
+        )
+        out.write(("Started" if started else "Already running") + ":\n" + services.describe() + "\n")
+        out.write(f"`source {manager.env_file}` points the AWS CLI and boto3 at them.\n")
+    elif arguments.action == "stop":
+        running = manager.running()
+        forgotten = manager.forgotten_stacks(running) if running else []
+        stopped = manager.stop()
+        if stopped is None:
+            out.write("No local services are running.\n")
+        else:
+            out.write(
+                f"Stopped moto (pid {stopped.moto.pid}) and the emulator (pid {stopped.emulator.pid}).\n"
+            )
+            if forgotten:
+                out.write(f"These stacks lived in them and are gone: {', '.join(forgotten)}\n")
+    elif arguments.action == "status":
+        running = manager.running()
+        out.write(("Running:\n" + running.describe() if running else "Not running") + "\n")
+    else:
+        running = manager.running()
+        if running is None:
+            raise ServicesError("no local services are running; start them with `services start`")
+        out.write(env_script(running.endpoints))
+    return 0
+
+
+def _duration(text: str) -> tuple[str, float]:
+    kind, _, seconds = text.partition("=")
+    try:
+        return kind.strip(), float(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND=SECONDS, e.g. import_job=8") from error
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE")
+    return name, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m personalize_tools.localdeploy",
+        description="Deploy the CDK app to a local AWS: moto's server plus the Personalize emulator.",
+    )
+    state_dir = argparse.ArgumentParser(add_help=False)
+    state_dir.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="state folder (default .personalize-local)"
+    )
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument("--env", help="environment name (config/ENV.yaml)")
+    target.add_argument("--stack", help="stack name, instead of --env")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    deploy = commands.add_parser("deploy", parents=[state_dir], help="synthesize and deploy an environment")
+    deploy.add_argument("--env", default="dev", help="environment name (config/ENV.yaml; default dev)")
+    deploy.add_argument("--stack", help="stack to deploy from cdk.out (default: the environment's)")
+    deploy.add_argument("--cdk-out", type=Path, default=DEFAULT_CDK_OUT, help="cloud assembly folder")
+    deploy.add_argument("--no-synth", action="store_true", help="deploy cdk.out as it is")
+    deploy.add_argument(
+        "--query-interval",
+        type=float,
+        default=1.0,
+        help="seconds between is_complete polls locally (default 1; never more than the provider's)",
+    )
+    deploy.add_argument("--parameter", action="append", default=[], type=_parameter, metavar="NAME=VALUE")
+    deploy.add_argument(
+        "--no-service-status", action="store_true", help="do not Describe resources to show their status"
+    )
+
+    commands.add_parser("destroy", parents=[state_dir, target], help="delete a deployed stack")
+    commands.add_parser("status", parents=[state_dir, target], help="show local stacks, live")
+
+    services = commands.add_parser("services", parents=[state_dir], help="the background services")
+    services.add_argument("action", choices=["start", "stop", "status", "env"])
+    services.add_argument(
+        "--duration",
+        action="append",
+        default=[],
+        type=_duration,
+        metavar="KIND=SECONDS",
+        help=f"emulator pace override (defaults: {', '.join(f'{k}={v:g}' for k, v in DEMO_PACE.items())})",
+    )
+    services.add_argument("--moto-port", type=int, default=0, help="default: a free port")
+    services.add_argument("--emulator-port", type=int, default=0, help="default: a free port")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        if arguments.command == "deploy":
+            options = DeployOptions(
+                query_interval=arguments.query_interval,
+                parameters=dict(arguments.parameter),
+                watch_service_status=not arguments.no_service_status,
+            )
+            deploy_environment(
+                arguments.env,
+                cdk_out=arguments.cdk_out,
+                state_dir=arguments.state_dir,
+                synth=not arguments.no_synth,
+                stack_name=arguments.stack,
+                options=options,
+                out=out,
+            )
+            return 0
+        if arguments.command == "destroy":
+            if arguments.env is None and arguments.stack is None:
+                arguments.env = "dev"
+            return _destroy(arguments, out)
+        if arguments.command == "status":
+            return _status(arguments, out)
+        return _services(arguments, out)
+    except DeployFailedError as error:
+        out.write(f"\n{arguments.command} failed ({error.final_status}): {error}\n")
+        return 1
+    except (LocalDeployError, ConfigError) as error:
+        out.write(f"error: {error}\n")
+        return 2

@@ -1,0 +1,486 @@
+"""The CDK Provider framework, played locally for Custom::Personalize* resources.
+
+What the framework's onEvent Lambda, waiter state machine and isComplete Lambda do in AWS happens here:
+the user's `on_event` gets the real CloudFormation event (ResponseURL hidden, as the framework hides it),
+its PhysicalResourceId defaults as the framework's does, `is_complete` is polled at the waiter's
+interval (shortened locally) until the waiter's total timeout, and the Data of both answers is merged.
+
+The handler code that runs is the code the template deploys: the on_event/is_complete functions behind
+the ServiceToken, their asset from cdk.out (copied into the state folder, as Lambda keeps deployed code)
+and their environment variables. A template whose ServiceToken cannot be traced to such functions (a
+hand-written one) runs the project's `lambda_handlers.personalize.entry` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from personalize_tools.localdeploy.assembly import StackArtifact
+from personalize_tools.localdeploy.assets import AssetStore
+from personalize_tools.localdeploy.errors import HandlerError, ResourceFailedError, TemplateError
+from personalize_tools.localdeploy.intrinsics import function_name
+from personalize_tools.localdeploy.resources import DeployContext, Operation, Outcome, ResourceType
+from personalize_tools.localdeploy.state import ResourceRecord
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_HANDLER_MODULE = "lambda_handlers.personalize.entry"
+DEFAULT_QUERY_INTERVAL = 30.0  # the Provider framework's defaults
+DEFAULT_TOTAL_TIMEOUT = 1800.0
+DEFAULT_FUNCTION_TIMEOUT = 3.0
+RESPONSE_LIMIT_BYTES = 4096  # CloudFormation rejects larger custom-resource responses
+HIDDEN_RESPONSE_URL = "..."  # what the framework passes its user functions instead of the presigned URL
+PERSONALIZE_TYPE_PREFIX = "Custom::Personalize"
+# What a worker keeps from the deployer's environment: enough to start Python, never AWS settings.
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+
+Resolve = Callable[[Any, str], Any]
+
+
+def cloudformation_strings(value: Any) -> Any:
+    """Custom-resource properties as CloudFormation delivers them: every scalar becomes a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: cloudformation_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [cloudformation_strings(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class HandlerFunction:
+    """A function the local runtime plays: its `module.function`, code folder and environment."""
+
+    handler: str
+    function_arn: str
+    code_dir: str | None = None  # None: the project's own modules
+    environment: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = DEFAULT_FUNCTION_TIMEOUT
+
+    @property
+    def pool_key(self) -> str:
+        """Workers are shared by functions with the same code and environment (on_event, is_complete)."""
+        return json.dumps([self.code_dir, sorted(self.environment.items())])
+
+
+@dataclass(frozen=True)
+class ProviderSetup:
+    """How one custom resource is served: the handler functions and the waiter's timing."""
+
+    on_event: HandlerFunction
+    is_complete: HandlerFunction | None
+    query_interval: float = DEFAULT_QUERY_INTERVAL
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProviderSetup:
+        is_complete = data.get("is_complete")
+        return cls(
+            on_event=HandlerFunction(**data["on_event"]),
+            is_complete=HandlerFunction(**is_complete) if is_complete else None,
+            query_interval=float(data["query_interval"]),
+            total_timeout=float(data["total_timeout"]),
+        )
+
+
+def default_setup(account: str, region: str, module: str = DEFAULT_HANDLER_MODULE) -> ProviderSetup:
+    """The project's entry points with the framework's default timing."""
+    arn = f"arn:aws:lambda:{region}:{account}:function:local-personalize-handler"
+    return ProviderSetup(
+        on_event=HandlerFunction(f"{module}.on_event", arn),
+        is_complete=HandlerFunction(f"{module}.is_complete", arn),
+    )
+
+
+def _get_att_target(value: Any) -> str | None:
+    if function_name(value) != "Fn::GetAtt":
+        return None
+    target = value["Fn::GetAtt"]
+    return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
+
+
+def _waiter_timing(definition: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(interval, total timeout) from the waiter state machine's retry policy."""
+    for state in definition.get("States", {}).values():
+        for retry in state.get("Retry", []):
+            interval = float(retry.get("IntervalSeconds", 1))
+            attempts = int(retry.get("MaxAttempts", 3))
+            rate = float(retry.get("BackoffRate", 2))
+            return interval, sum(interval * rate**attempt for attempt in range(attempts))
+    return None
+
+
+def discover_setup(
+    logical_id: str,
+    *,
+    template: Mapping[str, Any],
+    artifact: StackArtifact,
+    resolve: Resolve,
+    assets: AssetStore,
+    fallback: ProviderSetup,
+) -> ProviderSetup:
+    """Trace a custom resource's ServiceToken to the Provider framework and the user's handler functions."""
+    resources = template.get("Resources", {})
+    token_target = _get_att_target(resources[logical_id].get("Properties", {}).get("ServiceToken"))
+    if token_target is None or resources.get(token_target, {}).get("Type") != "AWS::Lambda::Function":
+        return fallback
+    framework = resources[token_target].get("Properties", {})
+    variables = framework.get("Environment", {}).get("Variables", {})
+    on_event_id = _get_att_target(variables.get("USER_ON_EVENT_FUNCTION_ARN"))
+    is_complete_id = _get_att_target(variables.get("USER_IS_COMPLETE_FUNCTION_ARN"))
+    if on_event_id is None:  # a plain Lambda-backed custom resource: the token's function is the handler
+        on_event_id, is_complete_id = token_target, None
+
+    def function(function_id: str) -> HandlerFunction:
+        properties = resources[function_id].get("Properties", {})
+        where = f"resource {logical_id} (handler function {function_id})"
+        runtime = str(properties.get("Runtime", ""))
+        if not runtime.startswith("python"):
+            raise TemplateError(
+                f"{where}: runtime {runtime or 'unknown'} cannot run locally; only Python handlers can"
+            )
+        code = properties.get("Code", {})
+        if "ZipFile" in code:
+            code_dir: Path | None = assets.inline(function_id, str(resolve(code["ZipFile"], where)))
+        else:
+            code_dir = assets.get(artifact, str(resolve(code.get("S3Key", ""), where)))
+            if code_dir is not None and code_dir.is_file():
+                code_dir = assets.unpacked(code_dir)
+        if code_dir is None:
+            raise TemplateError(f"{where}: its code asset is not in cdk.out; synthesize again")
+        environment = resolve(properties.get("Environment", {}).get("Variables", {}), where)
+        return HandlerFunction(
+            handler=str(properties["Handler"]),
+            function_arn=str(resolve({"Fn::GetAtt": [function_id, "Arn"]}, where)),
+            code_dir=str(code_dir),
+            environment={key: str(value) for key, value in environment.items()},
+            timeout_seconds=float(properties.get("Timeout", DEFAULT_FUNCTION_TIMEOUT)),
+        )
+
+    timing: tuple[float, float] | None = None
+    waiter_id = variables.get("WAITER_STATE_MACHINE_ARN", {}).get("Ref") if is_complete_id else None
+    if isinstance(waiter_id, str) and waiter_id in resources:
+        definition = resolve(
+            resources[waiter_id].get("Properties", {}).get("DefinitionString", "{}"), waiter_id
+        )
+        timing = _waiter_timing(json.loads(definition))
+    interval, total = timing or (fallback.query_interval, fallback.total_timeout)
+    return ProviderSetup(
+        on_event=function(on_event_id),
+        is_complete=function(is_complete_id) if is_complete_id else None,
+        query_interval=interval,
+        total_timeout=total,
+    )
+
+
+class _Worker:
+    """One worker process (see lambda_worker): one invocation at a time, JSON lines over pipes."""
+
+    def __init__(self, function: HandlerFunction, environment: Mapping[str, str], log_path: Path) -> None:
+        self.log = log_path.open("a", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "personalize_tools.localdeploy.lambda_worker",
+                function.code_dir or "",
+                str(PROJECT_ROOT),
+                str(log_path),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env={**environment, **function.environment},
+            cwd=PROJECT_ROOT,
+            text=True,
+        )
+
+    def call(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except OSError:
+            line = ""
+        if not line:
+            code = self.process.wait()
+            raise HandlerError(
+                f"the handler process exited with code {code} (see {self.log.name})", "Runtime.ExitError"
+            )
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.log):
+            if stream is not None:
+                stream.close()
+
+
+class LambdaRuntime:
+    """Worker processes that play Lambda: per code folder and environment, up to `max_workers` each,
+    started on first use and reused (warm) for the rest of the deploy."""
+
+    def __init__(self, environment: Mapping[str, str], log_path: Path, max_workers: int) -> None:
+        self.environment = {
+            **{key: value for key, value in os.environ.items() if key in INHERITED_VARIABLES},
+            **environment,
+            "PYTHONPATH": str(PROJECT_ROOT),
+        }
+        self.log_path = log_path
+        self.max_workers = max(1, max_workers)
+        self._idle: dict[str, queue.Queue[_Worker]] = {}
+        self._started: dict[str, list[_Worker]] = {}
+        self._lock = threading.Lock()
+
+    def _acquire(self, function: HandlerFunction) -> _Worker:
+        with self._lock:
+            idle = self._idle.setdefault(function.pool_key, queue.Queue())
+            started = self._started.setdefault(function.pool_key, [])
+            if idle.empty() and len(started) < self.max_workers:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                worker = _Worker(function, self.environment, self.log_path)
+                started.append(worker)
+                return worker
+        return idle.get()
+
+    def invoke(self, function: HandlerFunction, event: Mapping[str, Any]) -> Any:
+        """The handler's return value; its exception becomes HandlerError carrying the message."""
+        worker = self._acquire(function)
+        request = {
+            "handler": function.handler,
+            "event": event,
+            "function_arn": function.function_arn,
+            "timeout_seconds": function.timeout_seconds,
+        }
+        try:
+            answer = worker.call(request)
+        except HandlerError:
+            with self._lock:
+                self._started[function.pool_key].remove(worker)
+            worker.close()
+            raise
+        self._idle[function.pool_key].put(worker)
+        if "errorMessage" in answer:
+            raise HandlerError(answer["errorMessage"], answer.get("errorType", "Exception"))
+        return answer["result"]
+
+    def close(self) -> None:
+        with self._lock:
+            workers = [worker for started in self._started.values() for worker in started]
+            self._started, self._idle = {}, {}
+        for worker in workers:
+            worker.close()
+
+
+# Describe calls that show a Personalize resource's status while the waiter polls (optional).
+DESCRIBE_BY_KIND = {
+    "dataset-group": ("describe_dataset_group", "datasetGroupArn", "datasetGroup"),
+    "schema": ("describe_schema", "schemaArn", "schema"),
+    "dataset": ("describe_dataset", "datasetArn", "dataset"),
+    "dataset-import-job": ("describe_dataset_import_job", "datasetImportJobArn", "datasetImportJob"),
+    "event-tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
+    "recommender": ("describe_recommender", "recommenderArn", "recommender"),
+    "solution": ("describe_solution", "solutionArn", "solution"),
+    "campaign": ("describe_campaign", "campaignArn", "campaign"),
+    "filter": ("describe_filter", "filterArn", "filter"),
+}
+
+
+def describe_personalize(personalize: Any, arn: str) -> dict[str, Any] | None:
+    """Describe* for a Personalize ARN of any kind; None when it is not one or no longer exists."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[2] != "personalize":
+        return None
+    kind = parts[5].split("/", 1)[0]
+    if kind not in DESCRIBE_BY_KIND:
+        return None
+    operation, parameter, key = DESCRIBE_BY_KIND[kind]
+    try:
+        answer: dict[str, Any] = getattr(personalize, operation)(**{parameter: arn})[key]
+    except ClientError:
+        return None
+    return answer
+
+
+class CustomResourceProvider(ResourceType):
+    """Custom::Personalize* (and any Provider-framework resource): the on_event/is_complete lifecycle."""
+
+    CREATE_FAILED_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
+
+    def __init__(self, setups: Mapping[str, ProviderSetup], runtime: LambdaRuntime) -> None:
+        self.setups = setups
+        self.runtime = runtime
+
+    def create(self, context: DeployContext, operation: Operation) -> Outcome:
+        return self._run(
+            context, "Create", operation.logical_id, operation.resource_type, operation.properties
+        )
+
+    def update(self, context: DeployContext, operation: Operation) -> Outcome:
+        assert operation.old is not None and operation.old.physical_id is not None
+        return self._run(
+            context,
+            "Update",
+            operation.logical_id,
+            operation.resource_type,
+            operation.properties,
+            old_properties=operation.old_properties,
+            physical_id=operation.old.physical_id,
+        )
+
+    def delete(self, context: DeployContext, record: ResourceRecord) -> None:
+        if record.physical_id in (None, self.CREATE_FAILED_MARKER):
+            return  # the framework skips the Delete that follows a failed Create
+        self._run(
+            context,
+            "Delete",
+            record.logical_id,
+            record.resource_type,
+            record.properties,
+            physical_id=record.physical_id,
+        )
+
+    def _run(
+        self,
+        context: DeployContext,
+        request_type: str,
+        logical_id: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        *,
+        old_properties: dict[str, Any] | None = None,
+        physical_id: str | None = None,
+    ) -> Outcome:
+        setup = self.setups[logical_id]
+        request_id = str(uuid.uuid4())
+        event: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": properties.get("ServiceToken", ""),
+            "ResponseURL": HIDDEN_RESPONSE_URL,
+            "StackId": context.stack.stack_id,
+            "RequestId": request_id,
+            "LogicalResourceId": logical_id,
+            "ResourceType": resource_type,
+            "ResourceProperties": properties,
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        if old_properties is not None:
+            event["OldResourceProperties"] = old_properties
+        answer = self.runtime.invoke(setup.on_event, event) or {}
+        if not isinstance(answer, dict):
+            raise HandlerError(f"on_event must return an object or nothing, got {answer!r}")
+        new_physical_id = str(answer.get("PhysicalResourceId") or (physical_id or request_id))
+        if request_type == "Delete" and new_physical_id != physical_id:
+            raise HandlerError(
+                f'DELETE: cannot change the physical resource ID from "{physical_id}" to '
+                f'"{new_physical_id}" during deletion'
+            )
+        data = dict(answer.get("Data") or {})
+        if setup.is_complete is not None:
+            waiting = {**event, **answer, "PhysicalResourceId": new_physical_id}
+            watch = (
+                StatusWatch(context, new_physical_id, logical_id, resource_type, request_type)
+                if context.watch_service_status
+                else None
+            )
+            finished = self._wait(context, setup, waiting, watch)
+            data.update(finished.get("Data") or {})
+            # As in the framework, whose answer is {**event, **is_complete's answer}: its id prevails.
+            new_physical_id = str(finished.get("PhysicalResourceId") or new_physical_id)
+            if request_type == "Delete" and new_physical_id != physical_id:
+                raise HandlerError(
+                    f'DELETE: cannot change the physical resource ID from "{physical_id}" to '
+                    f'"{new_physical_id}" during deletion'
+                )
+        response = {
+            "Status": "SUCCESS",
+            "PhysicalResourceId": new_physical_id,
+            "StackId": context.stack.stack_id,
+            "RequestId": request_id,
+            "LogicalResourceId": logical_id,
+            "Data": data,
+        }
+        if len(json.dumps(response)) > RESPONSE_LIMIT_BYTES:
+            raise ResourceFailedError("Response object is too long.")
+        return Outcome(new_physical_id, data)
+
+    def _wait(
+        self, context: DeployContext, setup: ProviderSetup, event: dict[str, Any], watch: StatusWatch | None
+    ) -> dict[str, Any]:
+        """Poll is_complete like the waiter: at once, then every interval, until the total timeout;
+        returns its final answer."""
+        assert setup.is_complete is not None
+        interval = min(context.query_interval, setup.query_interval)
+        deadline = time.monotonic() + setup.total_timeout
+        while True:
+            if watch is not None:
+                watch.check()
+            answer = self.runtime.invoke(setup.is_complete, event)
+            if not isinstance(answer, dict) or not isinstance(answer.get("IsComplete"), bool):
+                raise HandlerError(f"is_complete must return {{IsComplete: bool, ...}}, got {answer!r}")
+            if answer["IsComplete"]:
+                if watch is not None:
+                    watch.check()
+                return answer
+            if answer.get("Data"):
+                raise HandlerError('"Data" is not allowed if "IsComplete" is "False"')
+            if time.monotonic() + interval > deadline:
+                raise ResourceFailedError(
+                    f"Operation timed out: is_complete did not answer true within the provider's total "
+                    f"timeout of {setup.total_timeout:g} s"
+                )
+            if context.cancel.wait(interval):
+                raise ResourceFailedError("Resource operation cancelled")
+
+
+class StatusWatch:
+    """Shows a Personalize resource's own status as progress events while the waiter polls (optional:
+    its Describe calls add to the service's call counts)."""
+
+    def __init__(
+        self, context: DeployContext, arn: str, logical_id: str, resource_type: str, request_type: str
+    ):
+        self.context = context
+        self.arn = arn
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.in_progress = f"{request_type.upper()}_IN_PROGRESS"
+        self.last: str | None = None
+
+    def check(self) -> None:
+        described = describe_personalize(self.context.client("personalize"), self.arn)
+        status = described.get("status") if described else None
+        if self.in_progress == "DELETE_IN_PROGRESS" and status and "DELETE" not in status:
+            return  # an import job stays ACTIVE (it cannot be deleted); show only deletion progress
+        if status and status != self.last:
+            self.context.progress(
+                self.logical_id, self.resource_type, self.in_progress, f"Personalize status: {status}"
+            )
+            self.last = status

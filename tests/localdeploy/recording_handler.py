@@ -1,0 +1,68 @@
+"""A custom-resource handler for the engine tests: it records every event it gets and does what its
+properties say, so the tests can check the CloudFormation lifecycle the deployer drives.
+
+It runs in the deployer's worker processes, so it records to a JSON-lines file (property `Journal`).
+Properties, as CloudFormation delivers them (strings):
+- `Version`: part of the physical id (`LOGICAL:VERSION`); changing it makes an Update a replacement.
+- `FailOn`: a request type (Create, Update, Delete) on which on_event raises.
+- `Polls`: how many is_complete calls answer IsComplete false before one answers true.
+- `RenameOnComplete`: "true" makes is_complete answer another PhysicalResourceId (`...:renamed`).
+- `WaitFor`: comma-separated logical ids that must have started too before on_event returns (a
+  barrier that only passes when those resources are created concurrently).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+BARRIER_TIMEOUT_SECONDS = 20.0
+
+
+def _record(event: dict[str, Any], phase: str) -> list[dict[str, Any]]:
+    journal = Path(event["ResourceProperties"]["Journal"])
+    entry = {"phase": phase, **{key: value for key, value in event.items() if key != "ResponseURL"}}
+    entry["ResponseURL"] = event.get("ResponseURL")
+    with journal.open("a", encoding="utf-8") as stream:
+        stream.write(json.dumps(entry) + "\n")
+    return [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+
+
+def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _record(event, "on_event")
+    properties = event["ResourceProperties"]
+    logical_id = event["LogicalResourceId"]
+    if properties.get("FailOn") == event["RequestType"]:
+        raise RuntimeError(f"{logical_id} refuses {event['RequestType']}")
+    journal = Path(properties["Journal"])
+    Path(f"{journal}.{logical_id}.started").touch()
+    for other in filter(None, properties.get("WaitFor", "").split(",")):
+        deadline = time.monotonic() + BARRIER_TIMEOUT_SECONDS
+        while not Path(f"{journal}.{other}.started").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{logical_id} waited for {other}, which did not start alongside it")
+            time.sleep(0.02)
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": event["PhysicalResourceId"]}
+    return {
+        "PhysicalResourceId": f"{logical_id}:{properties.get('Version', '1')}",
+        "Data": {"FromOnEvent": "yes"},
+    }
+
+
+def is_complete(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    entries = _record(event, "is_complete")
+    polls = sum(
+        1 for entry in entries if entry["phase"] == "is_complete" and entry["RequestId"] == event["RequestId"]
+    )
+    if polls < int(event["ResourceProperties"].get("Polls", "1")):
+        return {"IsComplete": False}
+    answer: dict[str, Any] = {
+        "IsComplete": True,
+        "Data": {"Arn": event["PhysicalResourceId"], "Polls": str(polls)},
+    }
+    if event["ResourceProperties"].get("RenameOnComplete") == "true" and event["RequestType"] != "Delete":
+        answer["PhysicalResourceId"] = f"{event['PhysicalResourceId']}:renamed"
+    return answer
