@@ -8,9 +8,9 @@ PIPELINE ?=
 PORT ?= 8765
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-SAMPLE := data/sample/interactions.csv
 
-.PHONY: install test lint format typecheck synth sample-data emulator demo bench config-schema clean
+.PHONY: install test lint format synth sample-data emulator demo deploy-local destroy status demo-stop \
+	validate-data bench config-schema clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -36,8 +36,9 @@ format: install
 test: install lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# Writes the local data files config/$(ENV).yaml uploads, where they do not exist yet.
 sample-data: install
-	@test -f $(SAMPLE) || $(BIN)/python -m personalize_tools.sample_data --env $(ENV) --out $(SAMPLE)
+	$(BIN)/python -m personalize_tools.sample_data --env $(ENV)
 
 # `make synth ENV=NAME` for one environment's stage; `make synth PIPELINE=NAME` for a rollout pipeline.
 synth: install sample-data
@@ -49,5 +50,31 @@ config-schema: install
 emulator: install
 	$(BIN)/python -m personalize_tools.emulator --port $(PORT)
 
+# The local rehearsal (docs/local-deploy.md): services stay up after `make demo` until `make demo-stop`.
+demo: install
+	$(BIN)/python -m personalize_tools.demo --env $(ENV)
+
+deploy-local: install
+	$(BIN)/python -m personalize_tools.localdeploy deploy --env $(ENV)
+
+destroy: install
+	$(BIN)/python -m personalize_tools.localdeploy destroy --env $(ENV)
+
+status: install
+	$(BIN)/python -m personalize_tools.localdeploy status
+
+demo-stop: install
+	$(BIN)/python -m personalize_tools.localdeploy services stop
+
+validate-data: install sample-data
+	$(BIN)/python -m personalize_tools.validate --env $(ENV)
+
+# Speed and memory as ratios against baselines measured in the same run (benchmarks/).
+bench: install
+	$(BIN)/python -m benchmarks.bench_deploy
+	$(BIN)/python -m benchmarks.bench_validate
+	$(BIN)/python -m benchmarks.bench_synth
+
 clean:
+	-$(BIN)/python -m personalize_tools.localdeploy services stop
 	rm -rf cdk.out .personalize-local .mypy_cache .ruff_cache

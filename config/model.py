@@ -363,8 +363,11 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def load_file(path: Path, name: str | None = None) -> EnvironmentConfig:
-    """Load and validate one environment file; raises ConfigError naming the file and field."""
+def load_file(path: Path, name: str | None = None, *, check_data: bool = True) -> EnvironmentConfig:
+    """Load and validate one environment file; raises ConfigError naming the file and field.
+
+    `check_data=False` skips the check that local data files exist, for tools that write them.
+    """
     name = name or path.name.removesuffix(".yaml")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -384,7 +387,8 @@ def load_file(path: Path, name: str | None = None) -> EnvironmentConfig:
         )
     try:
         config = EnvironmentConfig.model_validate({**raw, "name": name})
-        config.check_local_data()
+        if check_data:
+            config.check_local_data()
     except ValidationError as error:
         raise ConfigError(_format_validation_error(path, error)) from None
     except ConfigError as error:
@@ -392,12 +396,15 @@ def load_file(path: Path, name: str | None = None) -> EnvironmentConfig:
     return config
 
 
-def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
-    return sorted(path.name.removesuffix(".yaml") for path in config_dir.glob("*.yaml"))
+def available_environments(config_dir: Path | None = None) -> list[str]:
+    return sorted(path.name.removesuffix(".yaml") for path in (config_dir or CONFIG_DIR).glob("*.yaml"))
 
 
-def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:
-    """The environment called NAME, from config/NAME.yaml."""
+def load_environment(
+    name: str, config_dir: Path | None = None, *, check_data: bool = True
+) -> EnvironmentConfig:
+    """The environment called NAME, from config/NAME.yaml (or CONFIG_DIR/NAME.yaml)."""
+    config_dir = config_dir or CONFIG_DIR
     if not ENVIRONMENT_NAME.fullmatch(name):
         raise ConfigError(f"environment name {name!r} must match {ENVIRONMENT_NAME.pattern}")
     path = config_dir / f"{name}.yaml"
@@ -406,7 +413,7 @@ def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentCon
             f"unknown environment {name!r}: {_display(path)} does not exist; "
             f"available: {', '.join(available_environments(config_dir)) or 'none'}"
         )
-    return load_file(path, name)
+    return load_file(path, name, check_data=check_data)
 
 
 def json_schema() -> dict[str, Any]:

@@ -16,10 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-import yaml
-
-from config import ConfigError, EnvironmentConfig
-from config.model import CONFIG_DIR
+from config import ConfigError, load_environment
 from personalize_tools.localdeploy.cli import DEFAULT_CDK_OUT, DEFAULT_STATE_DIR, deploy_environment
 from personalize_tools.localdeploy.engine import DeployOptions
 from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError
@@ -36,12 +33,7 @@ def ensure_sample_data(environment: str, rows: int, out: TextIO) -> None:
 
     The config is read without its data check, which is exactly what would fail here.
     """
-    path = CONFIG_DIR / f"{environment}.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        config = EnvironmentConfig.model_validate({**raw, "name": environment})
-    except (OSError, ValueError, TypeError) as error:
-        raise ConfigError(f"config/{environment}.yaml cannot be read: {error}") from error
+    config = load_environment(environment, check_data=False)
     for sample in write_environment_samples(config, rows=rows):
         if sample.action != "exists":
             out.write(f"Sample data: {sample.detail}\n")

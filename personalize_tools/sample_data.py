@@ -21,6 +21,7 @@ draws from, so every interaction's user and item has a record.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -164,16 +165,25 @@ def generate_interactions(
 def _write_csv(
     path: str | Path, columns: list[str], tables: Iterable[pa.Table], *, line_ending: str, bom: bool = False
 ) -> Path:
-    """A header of bare names (pyarrow would quote them), then each table's rows, unquoted."""
+    """A header of bare names (pyarrow would quote them), then each table's rows, unquoted.
+
+    Written beside the target and renamed into place, so a reader (or a concurrent writer of the
+    same file, such as two test workers) never sees half a file.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     write_options = pacsv.WriteOptions(include_header=False, eol=line_ending, quoting_style="none")
-    with target.open("wb") as out:
-        if bom:
-            out.write(b"\xef\xbb\xbf")
-        out.write((",".join(columns) + line_ending).encode())
-        for table in tables:
-            pacsv.write_csv(table, out, write_options)
+    try:
+        with partial.open("wb") as out:
+            if bom:
+                out.write(b"\xef\xbb\xbf")
+            out.write((",".join(columns) + line_ending).encode())
+            for table in tables:
+                pacsv.write_csv(table, out, write_options)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 
@@ -502,27 +512,13 @@ def _schema_mismatch(schema_json: str, domain_name: str, dataset_type: str) -> s
 
 
 def _load_environment(name: str) -> EnvironmentConfig:
-    """config/NAME.yaml, validated but without the check that its data files exist: they are to be written."""
-    import yaml  # noqa: PLC0415 - only --env needs the config stack
-    from pydantic import ValidationError  # noqa: PLC0415
+    """config/NAME.yaml, without the check that its data files exist: they are what --env writes."""
+    from config import ConfigError, load_environment  # noqa: PLC0415 - only --env needs the config stack
 
-    from config import model  # noqa: PLC0415
-
-    path = model.CONFIG_DIR / f"{name}.yaml"
-    if not path.is_file():
-        available = ", ".join(model.available_environments(model.CONFIG_DIR)) or "none"
-        raise SampleDataError(f"unknown environment {name!r}: {path} does not exist; available: {available}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return model.EnvironmentConfig.model_validate({**raw, "name": name})
-    except (OSError, yaml.YAMLError, TypeError) as error:
-        raise SampleDataError(f"{path} cannot be read: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise SampleDataError(f"{path} is not a valid environment config: {problems}") from error
+        return load_environment(name, check_data=False)
+    except ConfigError as error:
+        raise SampleDataError(str(error)) from error
 
 
 # --- command line ----------------------------------------------------------------------------------

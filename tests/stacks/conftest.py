@@ -1,33 +1,25 @@
-"""Fixtures for synthesizing stacks: the demo's sample data must exist before the dev config synthesizes."""
+"""Fixtures for synthesizing stacks: the dev config's sample data must exist before it synthesizes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import yaml
 
-from config import load_environment
-from config.model import PROJECT_ROOT
-
-
-def _ensure_sample(relative: str, domain: str) -> None:
-    path = PROJECT_ROOT / relative
-    if not path.exists():
-        from personalize_tools.sample_data import generate_interactions
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        generate_interactions(path, domain=domain, rows=5000, seed=7)
+from config import EnvironmentConfig, load_environment
+from personalize_tools.sample_data import write_environment_samples
 
 
 @pytest.fixture(scope="session")
 def sample_data() -> Path:
-    """Writes the sample file config/dev.yaml uploads, as `make sample-data` does."""
-    raw = yaml.safe_load((PROJECT_ROOT / "config" / "dev.yaml").read_text())
-    _ensure_sample(raw["data_source"]["local_path"], raw["domain"])
-    return PROJECT_ROOT / raw["data_source"]["local_path"]
+    """Writes the sample files config/dev.yaml uploads, as `make sample-data` does."""
+    config = load_environment("dev", check_data=False)
+    write_environment_samples(config)
+    path = config.local_data_path
+    assert path is not None and path.is_file()
+    return path
 
 
 @pytest.fixture(scope="session")
-def dev_config(sample_data: Path):  # type: ignore[no-untyped-def]
+def dev_config(sample_data: Path) -> EnvironmentConfig:
     return load_environment("dev")

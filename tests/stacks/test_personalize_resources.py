@@ -21,9 +21,14 @@ def template(dev_config: EnvironmentConfig) -> dict[str, Any]:
     return Template.from_stack(add_environment(app, dev_config).stack).to_json()
 
 
-def _custom(template: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
-    found = [(k, v) for k, v in template["Resources"].items() if v["Type"] == f"Custom::Personalize{kind}"]
-    assert len(found) == 1, f"expected one Custom::Personalize{kind}, found {len(found)}"
+def _custom(template: dict[str, Any], kind: str, logical_prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """The one Custom::Personalize{kind} (whose logical id starts with `logical_prefix`)."""
+    found = [
+        (k, v)
+        for k, v in template["Resources"].items()
+        if v["Type"] == f"Custom::Personalize{kind}" and k.startswith(logical_prefix)
+    ]
+    assert len(found) == 1, f"expected one Custom::Personalize{kind} {logical_prefix}, found {len(found)}"
     return found[0]
 
 
@@ -55,9 +60,9 @@ def test_dataset_group_properties(template: dict[str, Any], dev_config: Environm
 
 def test_schema_dataset_and_import_are_wired_in_order(template: dict[str, Any]) -> None:
     group_id, _ = _custom(template, "DatasetGroup")
-    schema_id, schema = _custom(template, "Schema")
-    dataset_id, dataset = _custom(template, "Dataset")
-    _, job = _custom(template, "DatasetImportJob")
+    schema_id, schema = _custom(template, "Schema", "DatasetGroupInteractions")
+    dataset_id, dataset = _custom(template, "Dataset", "DatasetGroupInteractions")
+    _, job = _custom(template, "DatasetImportJob", "DatasetGroupInteractions")
     _, tracker = _custom(template, "EventTracker")
 
     assert json.loads(schema["Properties"]["Schema"]) == domain.default_schema("ECOMMERCE")
@@ -70,7 +75,11 @@ def test_schema_dataset_and_import_are_wired_in_order(template: dict[str, Any]) 
     assert tracker["Properties"]["DatasetGroupArn"] == {"Ref": group_id}
     # The tracker must go before the Interactions dataset on delete, so it is created after it.
     assert dataset_id in tracker["DependsOn"]
-    upload = [k for k, v in template["Resources"].items() if v["Type"] == "Custom::CDKBucketDeployment"]
+    upload = [
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"] == "Custom::CDKBucketDeployment" and k.startswith("UploadInteractions")
+    ]
     assert upload and upload[0] in job["DependsOn"], "the import starts only after the data is uploaded"
     role_policy = [k for k in template["Resources"] if k.startswith("PersonalizeRoleReadData")]
     assert role_policy and role_policy[0] in job["DependsOn"], "the import waits for the role's read policy"
@@ -128,10 +137,12 @@ def test_pass_role_only_to_personalize(template: dict[str, Any]) -> None:
     assert deny[0]["Condition"] == {"StringNotEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
 
 
-def test_handler_reads_only_the_data_location(template: dict[str, Any]) -> None:
+def test_handler_reads_only_the_data_locations(template: dict[str, Any]) -> None:
     gets = [s for s in _handler_statements(template) if s.get("Action") == "s3:GetObject"]
-    assert len(gets) == 1
-    assert "/imports/interactions/interactions.csv" in json.dumps(gets[0]["Resource"])
+    resources = sorted(json.dumps(s["Resource"]) for s in gets)
+    assert len(resources) == 3
+    for kind in ("interactions", "items", "users"):
+        assert sum(f"/imports/{kind}/{kind}.csv" in resource for resource in resources) == 1
 
 
 def test_construct_rejects_bad_input_at_synth() -> None:
@@ -167,8 +178,8 @@ def test_names_change_with_schema_content_and_differ_between_environments(
     def names(config: EnvironmentConfig) -> dict[str, str]:
         resources = Template.from_stack(add_environment(cdk.App(), config).stack).to_json()["Resources"]
         return {
-            v["Type"]: v["Properties"].get("Name") or v["Properties"].get("JobName")
-            for v in resources.values()
+            logical_id: v["Properties"].get("Name") or v["Properties"].get("JobName")
+            for logical_id, v in resources.items()
             if v["Type"].startswith("Custom::Personalize")
         }
 
@@ -176,5 +187,5 @@ def test_names_change_with_schema_content_and_differ_between_environments(
     other_env = names(dev_config.model_copy(update={"name": "staging"}))
     assert not set(base.values()) & set(other_env.values())
     new_version = names(dev_config.model_copy(update={"data_version": "2"}))
-    assert new_version["Custom::PersonalizeDatasetImportJob"] != base["Custom::PersonalizeDatasetImportJob"]
-    assert new_version["Custom::PersonalizeSchema"] == base["Custom::PersonalizeSchema"]
+    changed = sorted(logical_id for logical_id in base if new_version[logical_id] != base[logical_id])
+    assert len(changed) == 1 and changed[0].startswith("DatasetGroupInteractionsImport"), changed
