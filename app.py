@@ -18,6 +18,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.pipeline import Rollout, load_rollout
+from personalize_tools.validate import validate_environment
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import PersonalizeStage
 
@@ -31,11 +32,34 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
     app = cdk.App(context={**flags, **(context or {})}, outdir=outdir)
     pipeline = app.node.try_get_context("pipeline")
     if pipeline:
-        add_pipeline(app, load_rollout(str(pipeline)))
+        rollout = load_rollout(str(pipeline))
+        for environment in rollout.environments:
+            preflight_local_data(environment)
+        add_pipeline(app, rollout)
     else:
-        add_environment(app, load_environment(str(app.node.try_get_context("env") or "dev")))
+        config = load_environment(str(app.node.try_get_context("env") or "dev"))
+        preflight_local_data(config)
+        add_environment(app, config)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+def preflight_local_data(config: EnvironmentConfig) -> None:
+    """Data the stack uploads is validated before it synthesizes: invalid data fails synth with the report.
+
+    An hour-long import of a file with millisecond timestamps is the failure this saves.
+    """
+    local = [kind for kind, plan in config.datasets().items() if plan.local_path is not None]
+    if not local:
+        return
+    report = validate_environment(
+        config, dataset_types=local, use_cases=None if "INTERACTIONS" in local else []
+    )
+    if not report.valid:
+        raise ConfigError(
+            f"the data config/{config.name}.yaml uploads is not valid for Personalize; fix it or the import "
+            f"would fail after deployment:\n{report.render()}"
+        )
 
 
 def add_environment(scope: cdk.App, config: EnvironmentConfig) -> PersonalizeStage:

@@ -71,3 +71,23 @@ def test_bad_config_fails_synth_with_a_message_not_a_traceback(tmp_path: Path) -
     assert result.returncode == 1
     assert "unknown environment 'no-such-env'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_invalid_local_data_fails_synth_with_the_validation_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config import ConfigError, model
+    from personalize_tools.sample_data import generate_interactions
+
+    data = generate_interactions(tmp_path / "ms.csv", domain="ECOMMERCE", rows=1200, defects=["milliseconds"])
+    config = {"name_prefix": "pz", "domain": "ECOMMERCE", "data_source": {"local_path": str(data)}}
+    (tmp_path / "bad-data.yaml").write_text(json.dumps(config))
+    monkeypatch.setattr(model, "CONFIG_DIR", tmp_path)
+
+    with pytest.raises(ConfigError) as refused:
+        app_module.create_app({"env": "bad-data"}, outdir=str(tmp_path / "out"))
+
+    message = str(refused.value)
+    assert "config/bad-data.yaml uploads is not valid" in message
+    assert "FAIL  timestamp_milliseconds" in message
+    assert not (tmp_path / "out" / "manifest.json").exists()
