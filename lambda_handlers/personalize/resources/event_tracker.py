@@ -119,7 +119,13 @@ class EventTracker(PersonalizeResource):
         return None if current is None else str(current.get("status"))
 
     def locate(self) -> tuple[str, Mapping[str, Any] | None]:
-        """Found by name in the template's group, since a rename leaves the physical id on the old tracker."""
+        """The tracker with the template's name: usually the physical id, which one Describe confirms;
+        found by listing the group's trackers after a rename, which leaves the physical id on the old one."""
+        if self.is_own_arn(self.event.physical_id):
+            arn = str(self.event.physical_id)
+            description = self.describe(arn)
+            if description is not None and description.get("name") == self.name:
+                return arn, description
         for tracker in self.trackers():
             if tracker["name"] == self.name:
                 arn = tracker["eventTrackerArn"]
