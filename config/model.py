@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lambda_handlers.personalize import domain
 
@@ -106,7 +114,8 @@ class RecommenderConfig(_Model):
     """A domain recommender for one use case (recipe) of the environment's domain."""
 
     use_case: str = Field(description="A domain recipe name, e.g. aws-ecomm-recommended-for-you.")
-    name: str | None = Field(default=None, description="Personalize name; derived when empty.")
+    name: PersonalizeName | None = Field(default=None, description="Personalize name; derived when empty.")
+
     min_recommendation_requests_per_second: int = Field(default=1, ge=1, le=100000)
     exploration_weight: float | None = Field(
         default=None, ge=0, le=1, description="0 exploits what is known, 1 explores new items the most."
@@ -133,6 +142,27 @@ KmsSetting = Annotated[
         ],
     ),
 ]
+
+
+def _personalize_name(value: str) -> str:
+    problem = domain.name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+PersonalizeName = Annotated[str, AfterValidator(_personalize_name)]
+
+
+class ResourceNames(_Model):
+    """Names to use instead of derived ones, e.g. to adopt resources made before this stack.
+
+    Schemas, datasets and import jobs are always named by the app: a schema's name must change
+    whenever its body does, and an import job's with every new import.
+    """
+
+    dataset_group: PersonalizeName | None = None
+    event_tracker: PersonalizeName | None = None
 
 
 MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
@@ -177,6 +207,9 @@ class EnvironmentConfig(_Model):
     kms: KmsSetting = "none"
     tags: dict[str, str] = Field(default_factory=dict)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    names: ResourceNames = Field(
+        default_factory=ResourceNames, description="Fixed Personalize names; derived ones never collide."
+    )
     users: DatasetConfig | None = Field(default=None, description="An optional Users dataset.")
     items: DatasetConfig | None = Field(default=None, description="An optional Items dataset.")
     recommenders: list[RecommenderConfig] = Field(default_factory=list, max_length=MAX_RECOMMENDERS)

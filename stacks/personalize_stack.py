@@ -73,6 +73,7 @@ class PersonalizeStack(Stack):
             "DatasetGroup",
             domain_name=config.domain,
             name_prefix=config.resource_name_prefix,
+            name=config.names.dataset_group,
             provider=provider,
             removal_policy=removal_policy,
             encryption_key=key,
@@ -93,7 +94,7 @@ class PersonalizeStack(Stack):
         self.import_job_output = self.import_job_outputs["INTERACTIONS"]
 
         if config.event_tracker:
-            tracker = self.dataset_group.add_event_tracker()
+            tracker = self.dataset_group.add_event_tracker(name=config.names.event_tracker)
             CfnOutput(self, "EventTrackerArn", value=tracker.event_tracker_arn)
             CfnOutput(self, "TrackingId", value=tracker.tracking_id)
         for recommender_config in config.recommenders:

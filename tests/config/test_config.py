@@ -151,3 +151,15 @@ def test_every_shipped_file_validates_against_the_json_schema() -> None:
     schema = json.loads((CONFIG_DIR / "schema.json").read_text())
     for path in CONFIG_DIR.glob("*.yaml"):
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+def test_fixed_names_are_checked_with_personalize_rules(tmp_path: Path) -> None:
+    message = _error(tmp_path, {**VALID, "names": {"dataset_group": "-starts-with-dash"}})
+    assert "names.dataset_group" in message and "must match" in message
+    _write(
+        tmp_path,
+        "ok",
+        {**VALID, "names": {"dataset_group": "legacy-group", "event_tracker": "legacy-tracker"}},
+    )
+    config = load_environment("ok", config_dir=tmp_path)
+    assert config.names.dataset_group == "legacy-group"
