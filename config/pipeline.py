@@ -118,11 +118,12 @@ def load_rollout(name: str, directory: Path = PIPELINES_DIR, config_dir: Path = 
                 )
             seen[environment_name] = wave.name
             try:
-                environment = load_environment(environment_name, config_dir)
+                environment = load_environment(environment_name, config_dir, check_data=False)
+                if environment.account is None or environment.region is None:
+                    raise ConfigError("a pipeline environment needs an explicit account and region")
+                environment.check_local_data()
             except ConfigError as error:
                 raise ConfigError(f"{where}: {error}") from None
-            if environment.account is None or environment.region is None:
-                raise ConfigError(f"{where}: a pipeline environment needs an explicit account and region")
             environments.append(environment)
         waves.append((wave, environments))
     stacks = [environment.stack_name for _, environments in waves for environment in environments]
