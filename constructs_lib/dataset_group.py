@@ -31,6 +31,19 @@ def _removal(policy: RemovalPolicy) -> str:
     return "destroy" if policy == RemovalPolicy.DESTROY else "retain"
 
 
+def _custom_resource(
+    scope: Construct, provider: PersonalizeProvider, kind: str, properties: Mapping[str, object]
+) -> CustomResource:
+    """One Custom::Personalize{kind} on the stack's provider; property names are the handler contract."""
+    return CustomResource(
+        scope,
+        "Resource",
+        service_token=provider.service_token,
+        resource_type=f"{RESOURCE_TYPE_PREFIX}{kind}",
+        properties=dict(properties),
+    )
+
+
 class DomainDatasetGroup(Construct):
     """A Domain dataset group (`create-dataset-group --domain ...`), ACTIVE when the stack completes.
 
@@ -82,12 +95,11 @@ class DomainDatasetGroup(Construct):
         if encryption_key is not None and service_role is not None:
             properties |= {"KmsKeyArn": encryption_key.key_arn, "RoleArn": service_role.role_arn}
             self.provider.allow_pass_role(service_role)
-        self.resource = CustomResource(
+        self.resource = _custom_resource(
             self,
-            "Resource",
-            service_token=self.provider.service_token,
-            resource_type=f"{RESOURCE_TYPE_PREFIX}DatasetGroup",
-            properties=properties,
+            self.provider,
+            "DatasetGroup",
+            properties,
         )
         if service_role is not None:
             self.resource.node.add_dependency(service_role)
@@ -207,12 +219,11 @@ class Dataset(Construct):
             if schema_name
             else derived_name(schema_scope, group.name_prefix, group.domain, self.schema_json)
         )
-        self.schema_resource = CustomResource(
+        self.schema_resource = _custom_resource(
             schema_scope,
-            "Resource",
-            service_token=group.provider.service_token,
-            resource_type=f"{RESOURCE_TYPE_PREFIX}Schema",
-            properties={
+            group.provider,
+            "Schema",
+            {
                 "Name": self.schema_name,
                 "Domain": group.domain,
                 "Schema": self.schema_json,
@@ -226,12 +237,11 @@ class Dataset(Construct):
             if name
             else derived_name(self, group.name_prefix, group.dataset_group_name, dataset_type)
         )
-        self.resource = CustomResource(
+        self.resource = _custom_resource(
             self,
-            "Resource",
-            service_token=group.provider.service_token,
-            resource_type=f"{RESOURCE_TYPE_PREFIX}Dataset",
-            properties={
+            group.provider,
+            "Dataset",
+            {
                 "Name": self.dataset_name,
                 "DatasetGroupArn": group.dataset_group_arn,
                 "DatasetType": dataset_type,
@@ -313,12 +323,11 @@ class DatasetImportJob(Construct):
             data_version,
             content_fingerprint,
         )
-        self.resource = CustomResource(
+        self.resource = _custom_resource(
             self,
-            "Resource",
-            service_token=provider.service_token,
-            resource_type=f"{RESOURCE_TYPE_PREFIX}DatasetImportJob",
-            properties={
+            provider,
+            "DatasetImportJob",
+            {
                 "JobName": self.job_name,
                 "DatasetArn": dataset.dataset_arn,
                 "SchemaArn": dataset.schema_arn,
@@ -346,12 +355,11 @@ class EventTracker(Construct):
             if name
             else derived_name(self, group.name_prefix, group.dataset_group_name)
         )
-        self.resource = CustomResource(
+        self.resource = _custom_resource(
             self,
-            "Resource",
-            service_token=group.provider.service_token,
-            resource_type=f"{RESOURCE_TYPE_PREFIX}EventTracker",
-            properties={
+            group.provider,
+            "EventTracker",
+            {
                 "Name": self.tracker_name,
                 "DatasetGroupArn": group.dataset_group_arn,
                 "Tags": _tags(group.tags),
@@ -402,12 +410,11 @@ class Recommender(Construct):
         }
         if exploration:
             recommender_config["itemExplorationConfig"] = exploration
-        self.resource = CustomResource(
+        self.resource = _custom_resource(
             self,
-            "Resource",
-            service_token=group.provider.service_token,
-            resource_type=f"{RESOURCE_TYPE_PREFIX}Recommender",
-            properties={
+            group.provider,
+            "Recommender",
+            {
                 "Name": self.recommender_name,
                 "DatasetGroupArn": group.dataset_group_arn,
                 "RecipeArn": recipe.arn,
