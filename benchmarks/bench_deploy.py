@@ -14,6 +14,7 @@ Prints; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import time
@@ -159,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         folder = Path(temporary)
         print("Synthesizing the benchmark environment ...", flush=True)
         artifact = _synthesize(folder)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per moto request
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         host, port = moto.get_host_and_port()
