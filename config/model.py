@@ -402,6 +402,20 @@ def load_file(path: Path, name: str | None = None, *, check_data: bool = True) -
     `check_data=False` skips the check that local data files exist, for tools that write them.
     """
     name = name or path.name.removesuffix(".yaml")
+    raw = read_mapping(path, name)
+    try:
+        config = EnvironmentConfig.model_validate({**raw, "name": name})
+        if check_data:
+            config.check_local_data()
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(path, error)) from None
+    except ConfigError as error:
+        raise ConfigError(f"{_display(path)}: {error}") from None
+    return config
+
+
+def read_mapping(path: Path, name: str) -> dict[str, Any]:
+    """A config file's fields; ConfigError with the file (and line) when it is not a YAML mapping."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -415,18 +429,22 @@ def load_file(path: Path, name: str | None = None, *, check_data: bool = True) -
     if not isinstance(raw, dict):
         raise ConfigError(f"{_display(path)}: must be a mapping of fields, got {type(raw).__name__}")
     if "name" in raw:
+        raise ConfigError(f"{_display(path)}: name: do not set it; it is named after its file ({name})")
+    return raw
+
+
+def named_file(kind: str, name: str, directory: Path) -> Path:
+    """DIRECTORY/NAME.yaml, or a ConfigError listing the KIND names that exist there."""
+    if not ENVIRONMENT_NAME.fullmatch(name):
+        raise ConfigError(f"{kind} name {name!r} must match {ENVIRONMENT_NAME.pattern}")
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        available = sorted(candidate.name.removesuffix(".yaml") for candidate in directory.glob("*.yaml"))
         raise ConfigError(
-            f"{_display(path)}: name: do not set it; the environment is named after its file ({name})"
+            f"unknown {kind} {name!r}: {_display(path)} does not exist; "
+            f"available: {', '.join(available) or 'none'}"
         )
-    try:
-        config = EnvironmentConfig.model_validate({**raw, "name": name})
-        if check_data:
-            config.check_local_data()
-    except ValidationError as error:
-        raise ConfigError(_format_validation_error(path, error)) from None
-    except ConfigError as error:
-        raise ConfigError(f"{_display(path)}: {error}") from None
-    return config
+    return path
 
 
 def available_environments(config_dir: Path | None = None) -> list[str]:
@@ -437,15 +455,7 @@ def load_environment(
     name: str, config_dir: Path | None = None, *, check_data: bool = True
 ) -> EnvironmentConfig:
     """The environment called NAME, from config/NAME.yaml (or CONFIG_DIR/NAME.yaml)."""
-    config_dir = config_dir or CONFIG_DIR
-    if not ENVIRONMENT_NAME.fullmatch(name):
-        raise ConfigError(f"environment name {name!r} must match {ENVIRONMENT_NAME.pattern}")
-    path = config_dir / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(
-            f"unknown environment {name!r}: {_display(path)} does not exist; "
-            f"available: {', '.join(available_environments(config_dir)) or 'none'}"
-        )
+    path = named_file("environment", name, config_dir or CONFIG_DIR)
     return load_file(path, name, check_data=check_data)
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from config.model import (
     CONFIG_DIR,
-    ENVIRONMENT_NAME,
     ConfigError,
     EnvironmentConfig,
     _display,
     _format_validation_error,
     _Model,
     load_environment,
+    named_file,
+    read_mapping,
 )
 
 PIPELINES_DIR = CONFIG_DIR / "pipelines"
@@ -87,20 +87,8 @@ def available_pipelines(directory: Path = PIPELINES_DIR) -> list[str]:
 
 def load_rollout(name: str, directory: Path = PIPELINES_DIR, config_dir: Path = CONFIG_DIR) -> Rollout:
     """Load config/pipelines/NAME.yaml and every environment it names."""
-    if not ENVIRONMENT_NAME.fullmatch(name):
-        raise ConfigError(f"pipeline name {name!r} must match {ENVIRONMENT_NAME.pattern}")
-    path = directory / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(
-            f"unknown pipeline {name!r}: {_display(path)} does not exist; "
-            f"available: {', '.join(available_pipelines(directory)) or 'none'}"
-        )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{_display(path)}: not valid YAML: {error}") from error
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{_display(path)}: must be a mapping of fields")
+    path = named_file("pipeline", name, directory)
+    raw = read_mapping(path, name)
     try:
         pipeline = PipelineConfig.model_validate({**raw, "name": name})
     except ValidationError as error:

@@ -168,14 +168,20 @@ class ServiceManager:
     def env_file(self) -> Path:
         return self.state_dir / "env.sh"
 
-    def running(self) -> LocalServices | None:
-        """The recorded services if both still run; a stale record is removed."""
+    def recorded(self) -> LocalServices | None:
+        """The services the state folder records, if any; an unreadable record is removed."""
         if not self.services_file.is_file():
             return None
         try:
-            services = LocalServices.from_json(json.loads(self.services_file.read_text(encoding="utf-8")))
+            return LocalServices.from_json(json.loads(self.services_file.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             self.services_file.unlink(missing_ok=True)
+            return None
+
+    def running(self) -> LocalServices | None:
+        """The recorded services if both still run; a stale record is removed."""
+        services = self.recorded()
+        if services is None:
             return None
         if still_running(services.moto) and still_running(services.emulator):
             return services
@@ -242,12 +248,8 @@ class ServiceManager:
 
     def stop(self) -> LocalServices | None:
         """Stop the recorded services (if any) and forget the stacks that lived in them."""
-        if not self.services_file.is_file():
-            return None
-        try:
-            services = LocalServices.from_json(json.loads(self.services_file.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
-            self.services_file.unlink(missing_ok=True)
+        services = self.recorded()
+        if services is None:
             return None
         self._stop_processes(services)
         self._forget(services)
