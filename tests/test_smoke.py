@@ -50,19 +50,16 @@ def deployed(emulator: EmulatorServer, personalize: Any, s3: Any) -> Iterator[di
     emulator.reset()
 
 
+def run_smoke(emulator: EmulatorServer, group: str, job: str, *extra: str) -> int:
+    return smoke.main(
+        ["--dataset-group-arn", group, "--import-job-arn", job, "--endpoint-url", emulator.url, *extra]
+    )
+
+
 def test_active_group_and_import_pass(
     deployed: dict[str, str], emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = smoke.main(
-        [
-            "--dataset-group-arn",
-            deployed["group"],
-            "--import-job-arn",
-            deployed["good"],
-            "--endpoint-url",
-            emulator.url,
-        ]
-    )
+    code = run_smoke(emulator, deployed["group"], deployed["good"])
     out = capsys.readouterr().out
     assert code == 0
     assert out.count("ACTIVE") == 2
@@ -71,16 +68,7 @@ def test_active_group_and_import_pass(
 def test_failed_import_fails_with_personalize_reason(
     deployed: dict[str, str], emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = smoke.main(
-        [
-            "--dataset-group-arn",
-            deployed["group"],
-            "--import-job-arn",
-            deployed["bad"],
-            "--endpoint-url",
-            emulator.url,
-        ]
-    )
+    code = run_smoke(emulator, deployed["group"], deployed["bad"])
     err = capsys.readouterr().err
     assert code == 1
     assert "CREATE FAILED: Input CSV is missing the following columns:[EVENT_TYPE]" in err
@@ -94,19 +82,9 @@ def test_assumes_the_smoke_test_role_first(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_server)
-    code = smoke.main(
-        [
-            "--dataset-group-arn",
-            deployed["group"],
-            "--import-job-arn",
-            deployed["good"],
-            "--endpoint-url",
-            emulator.url,
-            "--assume-role",
-            "arn:aws:iam::123456789012:role/pz-dev-personalize-smoke-test",
-            "--region",
-            "us-east-1",
-        ]
+    role = "arn:aws:iam::123456789012:role/pz-dev-personalize-smoke-test"
+    code = run_smoke(
+        emulator, deployed["group"], deployed["good"], "--assume-role", role, "--region", "us-east-1"
     )
     assert code == 0, capsys.readouterr().err
 
@@ -114,15 +92,7 @@ def test_assumes_the_smoke_test_role_first(
 def test_missing_resource_is_a_failure_not_a_traceback(
     emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = smoke.main(
-        [
-            "--dataset-group-arn",
-            "arn:aws:personalize:us-east-1:123456789012:dataset-group/nope",
-            "--import-job-arn",
-            "arn:aws:personalize:us-east-1:123456789012:dataset-import-job/nope",
-            "--endpoint-url",
-            emulator.url,
-        ]
-    )
+    base = "arn:aws:personalize:us-east-1:123456789012"
+    code = run_smoke(emulator, f"{base}:dataset-group/nope", f"{base}:dataset-import-job/nope")
     assert code == 1
     assert "ResourceNotFoundException" in capsys.readouterr().err
