@@ -14,16 +14,8 @@ from types import FrameType
 
 from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.faults import Faults
-from personalize_tools.emulator.lifecycle import Pace
+from personalize_tools.emulator.lifecycle import Pace, parse_duration
 from personalize_tools.emulator.server import EmulatorServer
-
-
-def _duration(text: str) -> tuple[str, float]:
-    name, _, seconds = text.partition("=")
-    try:
-        return name.strip(), float(seconds)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND=SECONDS, e.g. import_job=10") from error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration",
         action="append",
         default=[],
-        type=_duration,
+        type=parse_duration,
         metavar="KIND=SECONDS",
         help=f"override one pace duration; KIND is one of {', '.join(Pace().durations())} (repeatable)",
     )

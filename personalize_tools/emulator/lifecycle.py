@@ -8,6 +8,7 @@ can watch every intermediate status without sleeping.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -202,3 +203,12 @@ def advance(
     if describing:
         track.observed = True
     return progress
+
+
+def parse_duration(text: str) -> tuple[str, float]:
+    """A `--duration KIND=SECONDS` argument, as the emulator's and the local deployer's CLIs take it."""
+    kind, _, seconds = text.partition("=")
+    try:
+        return kind.strip(), float(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND=SECONDS, e.g. import_job=8") from error

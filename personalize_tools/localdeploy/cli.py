@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from config import ConfigError, EnvironmentConfig, load_environment
+from personalize_tools.emulator.lifecycle import parse_duration
 from personalize_tools.localdeploy.assembly import CloudAssembly, StackArtifact
 from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
 from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError, ServicesError
@@ -203,14 +204,6 @@ def _services(arguments: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _duration(text: str) -> tuple[str, float]:
-    kind, _, seconds = text.partition("=")
-    try:
-        return kind.strip(), float(seconds)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND=SECONDS, e.g. import_job=8") from error
-
-
 def _parameter(text: str) -> tuple[str, str]:
     name, separator, value = text.partition("=")
     if not separator or not name:
@@ -257,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration",
         action="append",
         default=[],
-        type=_duration,
+        type=parse_duration,
         metavar="KIND=SECONDS",
         help=f"emulator pace override (defaults: {', '.join(f'{k}={v:g}' for k, v in DEMO_PACE.items())})",
     )

@@ -12,6 +12,17 @@ from personalize_tools.emulator import EmulatorServer
 from .support import ROLE_ARN, delete_of, drive, event, settle_import_job, start, update_of
 
 
+def start_import_outside_the_stack(personalize: Any, dataset_arn: str, data_location: str) -> str:
+    """An import job the handlers did not start, still pending when the next handler call comes."""
+    arn: str = personalize.create_dataset_import_job(
+        jobName="pz-test-running",
+        datasetArn=dataset_arn,
+        dataSource={"dataLocation": data_location},
+        roleArn=ROLE_ARN,
+    )["datasetImportJobArn"]
+    return arn
+
+
 def test_create_waits_for_active(
     handlers: EmulatorServer, personalize: Any, group_arn: str, schema_arn: str
 ) -> None:
@@ -62,12 +73,7 @@ def test_schema_update_is_retried_while_an_import_runs(
     handlers: EmulatorServer, personalize: Any, dataset_arn: str, data_location: str
 ) -> None:
     new_schema = drive(event("schema_update", physical_id="unused")).physical_id
-    job_arn = personalize.create_dataset_import_job(
-        jobName="pz-test-running",
-        datasetArn=dataset_arn,
-        dataSource={"dataLocation": data_location},
-        roleArn=ROLE_ARN,
-    )["datasetImportJobArn"]
+    job_arn = start_import_outside_the_stack(personalize, dataset_arn, data_location)
 
     waiter = start(event("dataset_update", physical_id=dataset_arn))
     while_importing = waiter.poll()
@@ -149,12 +155,7 @@ def test_delete_waits_until_gone_and_tolerates_gone(
 def test_delete_waits_for_a_running_import_instead_of_failing(
     handlers: EmulatorServer, personalize: Any, dataset_arn: str, data_location: str
 ) -> None:
-    job_arn = personalize.create_dataset_import_job(
-        jobName="pz-test-running",
-        datasetArn=dataset_arn,
-        dataSource={"dataLocation": data_location},
-        roleArn=ROLE_ARN,
-    )["datasetImportJobArn"]
+    job_arn = start_import_outside_the_stack(personalize, dataset_arn, data_location)
 
     waiter = start(event("dataset_delete", physical_id=dataset_arn))
     still_running = waiter.poll()
