@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -236,6 +237,30 @@ class EnvironmentConfig(_Model):
             if recommender.use_case in seen:
                 raise ValueError(f"{where}: {recommender.use_case!r} is listed twice")
             seen.add(recommender.use_case)
+        named: dict[str, int] = {}
+        for index, recommender in enumerate(self.recommenders):
+            if recommender.name is None:
+                continue
+            first = named.setdefault(recommender.name, index)
+            if first != index:
+                raise ValueError(
+                    f"recommenders.{index}.name: {recommender.name!r} is also the name of "
+                    f"recommenders.{first}; "
+                    "recommender names are unique in a dataset group (or leave name out to derive one)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _kms_key_in_region(self) -> EnvironmentConfig:
+        """Personalize only uses a KMS key of its own region; a key elsewhere fails at deploy, not here."""
+        if self.kms_mode == "existing" and self.region is not None:
+            key_region = self.kms.split(":")[3]
+            if key_region != self.region:
+                raise ValueError(
+                    f"kms: the key is in {key_region or 'no region'}, "
+                    f"this environment deploys to region {self.region}; "
+                    f"use a KMS key ARN of {self.region} (arn:aws:kms:{self.region}:ACCOUNT:key/ID)"
+                )
         return self
 
     @field_validator("kms", mode="before")
@@ -319,12 +344,24 @@ class EnvironmentConfig(_Model):
         for plan in self.datasets().values():
             plan.schema_json()
             path = plan.local_path
-            if path is not None and not path.exists():
+            if path is None:
+                continue
+            where = f"{plan.field_prefix}data_source.local_path: {plan.data_source.local_path}"
+            if not path.exists():
+                raise ConfigError(f"{where} does not exist (make sample-data writes the demo's sample files)")
+            if path.is_dir() and not local_data_files(path):
                 raise ConfigError(
-                    f"{plan.field_prefix}data_source.local_path: {plan.data_source.local_path} "
-                    "does not exist "
-                    "(make sample-data writes the demo's sample files)"
+                    f"{where} is a folder with no data files (files whose names start with '.' do not "
+                    "count); put the CSV files to import in it, or name one CSV file"
                 )
+
+
+def local_data_files(folder: Path) -> list[Path]:
+    """The files of a local data folder that hold data: every file under it but hidden ones ('.name').
+
+    The same rule as the validator's folder reading (personalize_tools/validate/sources.py).
+    """
+    return sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
 
 
 @dataclass(frozen=True)
@@ -374,9 +411,25 @@ def _format_validation_error(path: Path, error: ValidationError, model: type[Bas
             lines.append(f"  {location}: unknown field; allowed fields here: {allowed}")
         elif problem["type"] == "missing":
             lines.append(f"  {location}: required field is missing")
+        elif not problem["loc"] and _FIELD_PATH.match(message):
+            lines.append(f"  {message}")  # a rule across fields names its field itself
         else:
-            lines.append(f"  {location}: {message} (got {problem.get('input')!r})")
+            lines.append(f"  {location}: {message}{_got(problem.get('input'))}")
     return "\n".join(lines)
+
+
+_FIELD_PATH = re.compile(r"[a-z_]+(\.[a-z0-9_]+)*: ")
+MAX_SHOWN_VALUE = 80
+
+
+def _got(value: Any) -> str:
+    """The offending value, short; a whole section (mapping or list) is named by its field, not dumped."""
+    if isinstance(value, dict | list):
+        return ""
+    shown = repr(value)
+    if len(shown) > MAX_SHOWN_VALUE:
+        shown = f"{shown[:MAX_SHOWN_VALUE]}... ({len(shown)} characters)"
+    return f" (got {shown})"
 
 
 def _field_names(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
@@ -417,20 +470,68 @@ def load_file(path: Path, name: str | None = None, *, check_data: bool = True) -
 def read_mapping(path: Path, name: str) -> dict[str, Any]:
     """A config file's fields; ConfigError with the file (and line) when it is not a YAML mapping."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{_display(path)}: cannot read: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+        raw = yaml.load(_config_text(path), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(
-            f"{_display(path)}:{where}: not valid YAML: {getattr(error, 'problem', error)}"
-        ) from error
+        raise ConfigError(f"{_display(path)}:{where}: not valid YAML: {error.problem}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{_display(path)}: not valid YAML: {error}") from None
+    except _DuplicateKeyError as error:
+        raise ConfigError(f"{_display(path)}: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{_display(path)}: must be a mapping of fields, got {type(raw).__name__}")
     if "name" in raw:
         raise ConfigError(f"{_display(path)}: name: do not set it; it is named after its file ({name})")
     return raw
+
+
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _config_text(path: Path) -> str:
+    """The file as text; ConfigError saying it must be UTF-8 YAML when it is binary or another encoding."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{_display(path)}: cannot read: {error.strerror}") from None
+    expected = "config files are UTF-8 YAML text"
+    if data.startswith(_UTF16_MARKS) or data[:2].count(b"\0") == 1:  # a BOM, or ASCII as UTF-16
+        raise ConfigError(f"{_display(path)}: is UTF-16 text; {expected}: save it as UTF-8")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ConfigError(f"{_display(path)}: is not a text file (a NUL byte at offset {nul}); {expected}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{_display(path)}: line {line}: byte 0x{data[error.start]:02x} is not UTF-8; {expected}"
+        ) from None
+
+
+class _DuplicateKeyError(Exception):
+    """A key written twice in one mapping: YAML would silently keep the last value."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing duplicate keys instead of letting the last one win."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in seen:
+                raise _DuplicateKeyError(
+                    f"line {line}: duplicate key {key!r} (first set on line {seen[key]}); "
+                    "YAML would keep only the last value: write each key once"
+                )
+            if isinstance(key, Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def named_file(kind: str, name: str, directory: Path) -> Path:

@@ -83,6 +83,10 @@ class SampleDataError(ValueError):
     """Arguments that cannot produce a sample file; the message names the argument."""
 
 
+class SampleConfigError(SampleDataError):
+    """The environment's config file is unusable: its own message says what to fix, no usage text."""
+
+
 def default_users(rows: int) -> int:
     return max(30, rows // 25)
 
@@ -476,7 +480,7 @@ def write_environment_samples(
         try:
             schema_json = plan.schema_json()
         except ConfigError as error:
-            raise SampleDataError(str(error)) from error
+            raise SampleConfigError(str(error)) from error
         mismatch = _schema_mismatch(schema_json, config.domain, dataset_type)
         if mismatch:
             results.append(
@@ -518,7 +522,7 @@ def _load_environment(name: str) -> EnvironmentConfig:
     try:
         return load_environment(name, check_data=False)
     except ConfigError as error:
-        raise SampleDataError(str(error)) from error
+        raise SampleConfigError(str(error)) from error
 
 
 # --- command line ----------------------------------------------------------------------------------
@@ -571,6 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(result.detail)
             return 0
         print(_write_kind(args))
+    except SampleConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)  # as the CDK app says it: `make synth` runs both
+        return 2
     except SampleDataError as error:
         parser.error(str(error))
     return 0

@@ -9,8 +9,12 @@ import jsonschema
 import pytest
 import yaml
 
+from app import create_app
 from config import ConfigError, load_environment
 from config.model import CONFIG_DIR, json_schema
+from personalize_tools.sample_data import main as sample_data_main
+from personalize_tools.validate.__main__ import EXIT_USAGE
+from personalize_tools.validate.__main__ import main as validate_main
 
 VALID = {
     "name_prefix": "pz",
@@ -163,3 +167,172 @@ def test_fixed_names_are_checked_with_personalize_rules(tmp_path: Path) -> None:
     )
     config = load_environment("ok", config_dir=tmp_path)
     assert config.names.dataset_group == "legacy-group"
+
+
+# --- files that are not UTF-8 YAML, and rules across fields (issue 14) ----------------------------
+
+
+def _error_bytes(tmp_path: Path, data: bytes) -> str:
+    (tmp_path / "bad.yaml").write_bytes(data)
+    with pytest.raises(ConfigError) as caught:
+        load_environment("bad", config_dir=tmp_path)
+    return str(caught.value).replace(f"{tmp_path}/", "")
+
+
+def _relative_error(tmp_path: Path, content: dict | str) -> str:
+    """The message with tmp_path cut from the file names it shows, to compare it whole."""
+    return _error(tmp_path, content).replace(f"{tmp_path}/", "")
+
+
+MINIMAL_TEXT = "name_prefix: pz\ndomain: ECOMMERCE\ndata_source: {bucket_key: a.csv}\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param(
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "bad.yaml: is not a text file (a NUL byte at offset 8); config files are UTF-8 YAML text",
+            id="binary",
+        ),
+        pytest.param(
+            MINIMAL_TEXT.encode("utf-16"),
+            "bad.yaml: is UTF-16 text; config files are UTF-8 YAML text: save it as UTF-8",
+            id="utf-16-bom",
+        ),
+        pytest.param(
+            MINIMAL_TEXT.encode("utf-16-le"),
+            "bad.yaml: is UTF-16 text; config files are UTF-8 YAML text: save it as UTF-8",
+            id="utf-16-no-bom",
+        ),
+        pytest.param(
+            MINIMAL_TEXT.encode() + "tags: {owner: Jos\u00e9}\n".encode("latin-1"),
+            "bad.yaml: line 4: byte 0xe9 is not UTF-8; config files are UTF-8 YAML text",
+            id="latin-1",
+        ),
+    ],
+)
+def test_a_file_that_is_not_utf8_text_is_named_with_what_is_expected(
+    tmp_path: Path, data: bytes, expected: str
+) -> None:
+    assert _error_bytes(tmp_path, data) == expected
+
+
+def test_a_utf8_bom_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_bytes(b"\xef\xbb\xbf" + MINIMAL_TEXT.encode())
+    assert load_environment("ok", config_dir=tmp_path).domain == "ECOMMERCE"
+
+
+def test_duplicate_keys_are_refused_with_line_and_key(tmp_path: Path) -> None:
+    message = _relative_error(tmp_path, MINIMAL_TEXT + "kms: create\nremoval_policy: destroy\nkms: none\n")
+    assert message == (
+        "bad.yaml: line 6: duplicate key 'kms' (first set on line 4); "
+        "YAML would keep only the last value: write each key once"
+    )
+
+
+def test_duplicate_keys_in_a_nested_mapping_are_refused(tmp_path: Path) -> None:
+    message = _relative_error(tmp_path, MINIMAL_TEXT + "tags:\n  owner: a\n  team: b\n  owner: c\n")
+    assert message.startswith("bad.yaml: line 7: duplicate key 'owner' (first set on line 5)")
+
+
+def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
+    text = MINIMAL_TEXT + "tags:\n  <<: {owner: a, team: b}\n  team: c\n"
+    _write(tmp_path, "ok", text)
+    assert dict(load_environment("ok", config_dir=tmp_path).tags) == {"owner": "a", "team": "c"}
+
+
+def test_two_recommenders_with_one_name_are_refused(tmp_path: Path) -> None:
+    recommenders = [
+        {"use_case": "aws-ecomm-customers-who-viewed-x-also-viewed", "name": "shop-recs"},
+        {"use_case": "aws-ecomm-popular-items-by-views", "name": "shop-recs"},
+    ]
+    message = _relative_error(tmp_path, {**VALID, "recommenders": recommenders})
+    assert message == (
+        "bad.yaml is not a valid environment config:\n"
+        "  recommenders.1.name: 'shop-recs' is also the name of recommenders.0; recommender names are "
+        "unique in a dataset group (or leave name out to derive one)"
+    )
+
+
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_a_kms_key_of_another_region_is_refused(tmp_path: Path) -> None:
+    key = f"arn:aws:kms:eu-west-1:111111111111:key/{KEY_ID}"
+    message = _relative_error(tmp_path, {**VALID, "region": "us-east-1", "kms": key})
+    assert message == (
+        "bad.yaml is not a valid environment config:\n"
+        "  kms: the key is in eu-west-1, this environment deploys to region us-east-1; use a KMS key ARN "
+        "of us-east-1 (arn:aws:kms:us-east-1:ACCOUNT:key/ID)"
+    )
+    _write(tmp_path, "ok", {**VALID, "region": "eu-west-1", "kms": key})
+    assert load_environment("ok", config_dir=tmp_path).kms_mode == "existing"
+
+
+def test_errors_show_the_offending_value_never_the_whole_config(tmp_path: Path) -> None:
+    recommenders = [{"use_case": "aws-ecomm-popular-items-by-views"}] * 2
+    message = _relative_error(tmp_path, {**VALID, "tags": {"owner": "me"}, "recommenders": recommenders})
+    assert message == (
+        "bad.yaml is not a valid environment config:\n"
+        "  recommenders.1.use_case: 'aws-ecomm-popular-items-by-views' is listed twice"
+    )
+    message = _relative_error(
+        tmp_path, {**VALID, "data_source": {"bucket_key": "a", "s3_uri": "s3://bucket/a"}}
+    )
+    assert "{" not in message, message
+    message = _relative_error(tmp_path, {**VALID, "data_version": "v" * 500})
+    assert message.endswith(f"(got '{'v' * 79}... (502 characters))"), message
+
+
+def test_an_empty_local_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "empty-data"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".DS_Store").write_text("not data")
+    message = _relative_error(tmp_path, {**VALID, "data_source": {"local_path": str(folder)}})
+    assert message == (
+        "bad.yaml: data_source.local_path: empty-data is a folder with no data files (files whose names "
+        "start with '.' do not count); put the CSV files to import in it, or name one CSV file"
+    )
+    (folder / "sub" / "part-1.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n")
+    _write(tmp_path, "ok", {**VALID, "data_source": {"local_path": str(folder)}})
+    assert load_environment("ok", config_dir=tmp_path).local_data_path == folder
+
+
+@pytest.fixture
+def broken_environments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config folder the tools read instead of config/: `empty` uploads an empty folder."""
+    monkeypatch.setattr("config.model.CONFIG_DIR", tmp_path)
+    (tmp_path / "empty-data").mkdir()
+    _write(tmp_path, "empty", {**VALID, "data_source": {"local_path": str(tmp_path / "empty-data")}})
+    _write(tmp_path, "twice", MINIMAL_TEXT + "domain: VIDEO_ON_DEMAND\n")
+    return tmp_path
+
+
+def test_validate_env_refuses_an_empty_folder_without_a_verdict(
+    broken_environments: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert validate_main(["--env", "empty"]) == EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == ""  # no VALID above an exit status that says the data was not judged
+    assert err.startswith(f"validate-data: {broken_environments}/empty.yaml: data_source.local_path: ")
+    assert "is a folder with no data files" in err
+
+
+def test_synth_refuses_an_empty_folder_before_any_resource(broken_environments: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder with no data files"):
+        create_app({"env": "empty"})
+
+
+def test_sample_data_shows_a_config_error_without_its_usage_text(
+    broken_environments: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make synth` runs sample-data first: a config error must read the same as synth's own."""
+    assert sample_data_main(["--env", "twice"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"config error: {broken_environments}/twice.yaml: "
+        "line 4: duplicate key 'domain' (first set on line 2); "
+        "YAML would keep only the last value: write each key once\n"
+    )
