@@ -23,7 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m personalize_tools.emulator",
         description="A local Amazon Personalize endpoint (JSON 1.1 over HTTP) for boto3 and the AWS CLI.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn on stderr)"
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use besides localhost and IP addresses (repeatable)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
     parser.add_argument(
         "--pace",
@@ -81,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             region=args.region,
             account=args.account,
             log_requests=args.log_requests,
+            allowed_hosts=args.allow_host,
         )
     except EmulatorConfigError as error:
         parser.error(str(error))

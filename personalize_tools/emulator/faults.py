@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.endpoint import DEFAULT_TIMEOUT as BOTOCORE_READ_TIMEOUT
+
 from personalize_tools.emulator.errors import (
     EmulatorConfigError,
     InternalFailureError,
@@ -21,6 +23,10 @@ from personalize_tools.emulator.errors import (
     ServiceUnavailableError,
     ThrottlingError,
 )
+
+# Bounds on settings, so every accepted value works (docs/emulator.md, "Faults").
+MAX_LATENCY_SECONDS = float(BOTOCORE_READ_TIMEOUT)  # a longer delay only times every boto3 call out
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -34,13 +40,27 @@ class Faults:
     def __post_init__(self) -> None:
         for name in ("throttle_rate", "server_error_rate"):
             rate = getattr(self, name)
-            if not 0.0 <= rate <= 1.0:
-                raise EmulatorConfigError(f"{name}={rate}: a rate is a fraction from 0 to 1")
+            if not _is_number(rate) or not 0.0 <= rate <= 1.0:
+                raise EmulatorConfigError(f"{name}={rate!r}: a rate is a number from 0 to 1")
         if self.throttle_rate + self.server_error_rate > 1.0:
             raise EmulatorConfigError("throttle_rate + server_error_rate must not exceed 1")
-        if self.latency_seconds < 0:
-            raise EmulatorConfigError(f"latency_seconds={self.latency_seconds}: must be 0 or more")
+        if not _is_number(self.latency_seconds) or not 0 <= self.latency_seconds <= MAX_LATENCY_SECONDS:
+            raise EmulatorConfigError(
+                f"latency_seconds={self.latency_seconds!r}: must be a number of seconds from 0 to "
+                f"{MAX_LATENCY_SECONDS:g} (botocore's default read timeout)"
+            )
+        if self.seed is not None and (
+            not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED
+        ):
+            raise EmulatorConfigError(
+                f"seed={self.seed!r}: must be null or a whole number from 0 to {MAX_SEED} (2^63 - 1)"
+            )
         if self.fail_name_pattern is not None:
+            if not isinstance(self.fail_name_pattern, str):
+                raise EmulatorConfigError(
+                    f"fail_name_pattern={self.fail_name_pattern!r}: must be null or a regular expression "
+                    "string"
+                )
             try:
                 re.compile(self.fail_name_pattern)
             except re.error as error:
@@ -62,6 +82,11 @@ class Faults:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float (JSON's true and false are not numbers here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class FaultInjector:

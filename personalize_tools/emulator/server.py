@@ -7,6 +7,7 @@ they reach AWS, so code under test runs unchanged. Admin endpoints are never fau
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import socket
@@ -16,11 +17,12 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from personalize_tools.emulator import model
 from personalize_tools.emulator.errors import (
@@ -36,7 +38,13 @@ from personalize_tools.emulator.service import PersonalizeService
 
 ADMIN_PREFIX = "/_emulator/"
 CONTENT_TYPE = "application/x-amz-json-1.1"
+ADMIN_CONTENT_TYPE = "application/json"
 POLL_SECONDS = 0.05  # how soon serve_forever notices stop()
+
+# HTTP hardening (docs/emulator.md, "HTTP hardening"): our choices, each with its reason there.
+MAX_REQUEST_BYTES = 1024 * 1024  # the largest valid request, a 20000-character schema, is under 130 KB
+LISTEN_BACKLOG = 1024  # connections the kernel queues before accept(); Linux caps it at net.core.somaxconn
+LINGER_SECONDS = 1.0  # how long a refused upload is drained so the client reads the answer, not a reset
 
 
 class CallLog:
@@ -86,9 +94,11 @@ class EmulatorServer:
         account: str = "123456789012",
         clock: Clock | None = None,
         log_requests: bool = False,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.pace = Pace.preset(pace) if isinstance(pace, str) else pace
         self.log_requests = log_requests
+        self.allowed_hosts = frozenset({"localhost", *(name.lower() for name in allowed_hosts)})
         self._initial_faults = faults or Faults()
         self._faults = FaultInjector(self._initial_faults)
         self._call_log = CallLog()
@@ -104,6 +114,15 @@ class EmulatorServer:
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._closed = False
+        bound = str(self._httpd.server_address[0])
+        if not ipaddress.ip_address(bound).is_loopback:
+            print(
+                f"WARNING: the Personalize emulator listens on {bound}:{self.port}, which other machines can "
+                "reach. It checks no credentials: anyone who reaches it can create, delete and reset "
+                "everything it holds. Bind 127.0.0.1 (the default) unless you mean it.",
+                file=sys.stderr,
+                flush=True,
+            )
 
     @property
     def url(self) -> str:
@@ -179,6 +198,40 @@ class EmulatorServer:
 
     # --- request handling (called by the HTTP handler threads) --------------------------------
 
+    def foreign_request(self, host: str | None, origin: str | None) -> str | None:
+        """Why a request comes from a browser page it must not serve (DNS rebinding, CSRF), or None.
+
+        The Host must be localhost, an IP address or an allowed name; an Origin, when sent, must be
+        this server's own (http, such a host and this port). boto3 and the AWS CLI send no Origin.
+        """
+        if host is not None and not self._allowed_host(urlsplit(f"//{host}").hostname):
+            return (
+                f"Host {host!r} is not this emulator's: requests must name localhost, an IP address or a "
+                "host allowed with --allow-host (a guard against DNS rebinding)"
+            )
+        if origin is not None:
+            try:
+                parts = urlsplit(origin)
+                own = parts.scheme == "http" and parts.port == self.port
+                own = own and self._allowed_host(parts.hostname)
+            except ValueError:
+                own = False
+            if not own:
+                return (
+                    f"Origin {origin!r} is not this emulator's ({self.url}): a web page cannot call it "
+                    "(a guard against cross-site requests)"
+                )
+        return None
+
+    def _allowed_host(self, hostname: str | None) -> bool:
+        if not hostname:
+            return False
+        try:
+            ipaddress.ip_address(hostname)
+        except ValueError:
+            return hostname.lower() in self.allowed_hosts
+        return True
+
     def handle_personalize(self, target: str, path: str, raw_body: bytes) -> tuple[int, dict[str, Any]]:
         prefix = model.target_prefix() + "."
         operation = target[len(prefix) :] if target.startswith(prefix) else ""
@@ -243,6 +296,11 @@ def _parse_json(raw_body: bytes) -> dict[str, Any]:
         parsed = json.loads(raw_body)
     except ValueError as error:
         raise SerializationError(f"The request body is not JSON: {error}") from error
+    except RecursionError as error:
+        raise SerializationError(
+            f"The request body nests JSON too deeply to parse ({error}); "
+            "Personalize requests nest a few levels"
+        ) from error
     if not isinstance(parsed, dict):
         raise SerializationError("The request body must be a JSON object")
     return parsed
@@ -251,6 +309,7 @@ def _parse_json(raw_body: bytes) -> dict[str, Any]:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], emulator: EmulatorServer) -> None:
         super().__init__(address, _Handler)
@@ -283,19 +342,31 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def do_POST(self) -> None:
-        length = self.headers.get("Content-Length") or "0"
-        if not length.isdigit():
-            self.close_connection = True  # the body's end is unknown, so the connection cannot be reused
-            self._send(400, SerializationError(f"Content-Length {length!r} is not a number").body())
+        if self._refused_foreign():
             return
-        body = self.rfile.read(int(length))
+        problem = self._body_problem()
+        if problem is not None:
+            self._refuse(*problem)
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or "0"))
         emulator = self.server.emulator
         if self.path.startswith(ADMIN_PREFIX):
+            content_type = self.headers.get_content_type()
+            if content_type != ADMIN_CONTENT_TYPE:
+                sent = self.headers.get("Content-Type") or "none"
+                message = (
+                    f"Admin POSTs need Content-Type: {ADMIN_CONTENT_TYPE} (got {sent}); a web page cannot "
+                    "send that without a CORS preflight, which this server never grants"
+                )
+                self._send(415, {"__type": "InvalidAdminRequest", "message": message})
+                return
             self._send(*emulator.handle_admin("POST", self.path, body))
         else:
             self._send(*emulator.handle_personalize(self.headers.get("X-Amz-Target", ""), self.path, body))
 
     def do_GET(self) -> None:
+        if self._refused_foreign():
+            return
         if self.path.startswith(ADMIN_PREFIX):
             self._send(*self.server.emulator.handle_admin("GET", self.path, b""))
         else:
@@ -303,12 +374,56 @@ class _Handler(BaseHTTPRequestHandler):
                 404, {"__type": "UnknownOperationException", "message": "Personalize requests are POST /"}
             )
 
+    def handle_expect_100(self) -> bool:
+        """`Expect: 100-continue` (curl's way with large bodies): refuse a too-large one before it is sent."""
+        problem = self._body_problem()
+        if problem is not None:
+            self._refuse(*problem)
+            return False
+        return super().handle_expect_100()
+
+    def _refused_foreign(self) -> bool:
+        problem = self.server.emulator.foreign_request(self.headers.get("Host"), self.headers.get("Origin"))
+        if problem is not None:
+            self._refuse(403, {"__type": "AccessDeniedException", "message": problem})
+        return problem is not None
+
+    def _body_problem(self) -> tuple[int, dict[str, Any]] | None:
+        """Why the request body is not read: its size is unknown or over MAX_REQUEST_BYTES."""
+        if self.headers.get("Transfer-Encoding"):
+            message = "Send the body with a Content-Length; Transfer-Encoding is not accepted"
+            return 411, SerializationError(message).body()
+        length = self.headers.get("Content-Length") or "0"
+        if not (length.isascii() and length.isdigit()):
+            return 400, SerializationError(f"Content-Length {length!r} is not a number").body()
+        if int(length) > MAX_REQUEST_BYTES:
+            message = (
+                f"The request body has {int(length):,} bytes; this emulator accepts at most "
+                f"{MAX_REQUEST_BYTES:,} (the largest valid Personalize request is far smaller)"
+            )
+            return 413, {"__type": "RequestEntityTooLargeException", "message": message}
+        return None
+
+    def _refuse(self, status: int, payload: dict[str, Any]) -> None:
+        """Answer without reading the body, then close: its end is unknown or it is not wanted."""
+        self.close_connection = True
+        self._send(status, payload)
+        self.wfile.flush()
+        with contextlib.suppress(OSError):  # drain briefly, so closing does not reset the answer away
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            deadline = time.monotonic() + LINGER_SECONDS
+            while time.monotonic() < deadline and self.connection.recv(1 << 16):
+                pass
+
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", CONTENT_TYPE)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

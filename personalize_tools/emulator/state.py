@@ -147,11 +147,20 @@ class Resource:
         )
 
 
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
 def save_state(path: Path, resources: Iterable[Resource]) -> None:
     """Write atomically, so a crash mid-write never leaves a half file for the next start."""
     document = {"version": STATE_VERSION, "resources": [resource.to_json() for resource in resources]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=_temporary_prefix(path), suffix=TEMPORARY_SUFFIX
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(document, stream, indent=1)
@@ -161,7 +170,26 @@ def save_state(path: Path, resources: Iterable[Resource]) -> None:
         raise
 
 
+def remove_orphan_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files of writes a crash interrupted (`.NAME.*.tmp` beside PATH)."""
+    if not path.parent.is_dir():
+        return []
+    prefix = _temporary_prefix(path)
+    orphans = [
+        candidate
+        for candidate in path.parent.iterdir()
+        if candidate.name.startswith(prefix)
+        and candidate.name.endswith(TEMPORARY_SUFFIX)
+        and candidate.is_file()
+    ]
+    for orphan in orphans:
+        orphan.unlink(missing_ok=True)
+    return orphans
+
+
 def load_state(path: Path) -> list[Resource]:
+    """The saved resources; first clears what interrupted writes left, which no one else will read."""
+    remove_orphan_temporaries(path)
     if not path.exists():
         return []
     try:

@@ -140,7 +140,9 @@ def admin(
     url: str, method: str, path: str, payload: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
     data = json.dumps(payload).encode() if payload is not None else (b"" if method == "POST" else None)
-    request = urllib.request.Request(f"{url}/_emulator/{path}", data=data, method=method)
+    request = urllib.request.Request(
+        f"{url}/_emulator/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())

@@ -1,0 +1,271 @@
+"""The emulator's HTTP side refuses what would break it or let a web page drive it (docs/emulator.md)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from personalize_tools.emulator import EmulatorServer
+from personalize_tools.emulator.__main__ import main as emulator_main
+from personalize_tools.emulator.faults import MAX_LATENCY_SECONDS, MAX_SEED
+from personalize_tools.emulator.server import LISTEN_BACKLOG, MAX_REQUEST_BYTES
+from tests.emulator.support import admin, raw_call
+
+LIST_GROUPS = "AmazonPersonalize.ListDatasetGroups"
+
+
+def request(
+    emulator: EmulatorServer,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """One request with exactly these headers (http.client adds Host only when none is given)."""
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def raw_exchange(emulator: EmulatorServer, head: bytes) -> bytes:
+    """Send bytes as they are and read until the server closes: for requests clients would not form."""
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as connection:
+        connection.sendall(head)
+        received = b""
+        while chunk := connection.recv(1 << 16):
+            received += chunk
+        return received
+
+
+# --- fault settings: bounds -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"latency_seconds": 1e308},
+            f"latency_seconds=1e+308: must be a number of seconds from 0 to {MAX_LATENCY_SECONDS:g} "
+            "(botocore's default read timeout)",
+        ),
+        ({"latency_seconds": -1}, "latency_seconds=-1: must be a number of seconds from 0 to 60"),
+        ({"seed": "x"}, f"seed='x': must be null or a whole number from 0 to {MAX_SEED} (2^63 - 1)"),
+        ({"seed": 1.5}, "seed=1.5: must be null or a whole number"),
+        ({"seed": True}, "seed=True: must be null or a whole number"),
+        ({"throttle_rate": "0.5"}, "throttle_rate='0.5': a rate is a number from 0 to 1"),
+        ({"fail_name_pattern": 3}, "fail_name_pattern=3: must be null or a regular expression string"),
+    ],
+)
+def test_out_of_bounds_fault_settings_answer_400_saying_what_is_allowed(
+    clean_emulator: EmulatorServer, settings: dict[str, Any], message: str
+) -> None:
+    status, body = admin(clean_emulator.url, "POST", "faults", settings)
+    assert (status, body["__type"]) == (400, "InvalidAdminRequest")
+    assert body["message"].startswith(message), body["message"]
+    assert admin(clean_emulator.url, "GET", "faults")[1]["latency_seconds"] == 0.0
+    assert raw_call(clean_emulator.url, LIST_GROUPS, "{}")[0] == 200  # still serving, unchanged
+
+
+def test_the_largest_latency_allowed_is_accepted(clean_emulator: EmulatorServer) -> None:
+    status, body = admin(clean_emulator.url, "POST", "faults", {"latency_seconds": MAX_LATENCY_SECONDS})
+    assert (status, body["latency_seconds"]) == (200, MAX_LATENCY_SECONDS)
+
+
+def test_the_cli_refuses_the_same_bounds(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        emulator_main(["--latency-seconds", "1e308"])
+    assert refused.value.code == 2
+    assert "latency_seconds=1e+308: must be a number of seconds from 0 to 60" in capsys.readouterr().err
+
+
+# --- browsers: DNS rebinding and cross-site requests ----------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_admin_posts_need_a_json_content_type(
+    clean_emulator: EmulatorServer, personalize: Any, content_type: str | None
+) -> None:
+    personalize.create_dataset_group(name="kept")
+    headers = {"Content-Type": content_type} if content_type else {}
+    status, body = request(clean_emulator, "POST", "/_emulator/reset", b"{}", headers)
+    assert (status, body["__type"]) == (415, "InvalidAdminRequest")
+    assert body["message"].startswith(
+        f"Admin POSTs need Content-Type: application/json (got {content_type or 'none'})"
+    )
+    assert [group["name"] for group in personalize.list_dataset_groups()["datasetGroups"]] == ["kept"]
+    status, _ = request(
+        clean_emulator, "POST", "/_emulator/reset", b"", {"Content-Type": "application/json; charset=utf-8"}
+    )
+    assert status == 200
+    assert personalize.list_dataset_groups()["datasetGroups"] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [
+        ({"Origin": "https://attacker.example"}, "Origin 'https://attacker.example' is not this emulator's"),
+        ({"Origin": "null"}, "Origin 'null' is not this emulator's"),
+        ({"Origin": "http://127.0.0.1:1"}, "Origin 'http://127.0.0.1:1' is not this emulator's"),
+        ({"Host": "attacker.example"}, "Host 'attacker.example' is not this emulator's"),
+        ({"Host": "rebound.attacker.example:8765"}, "a guard against DNS rebinding"),
+    ],
+)
+def test_foreign_origins_and_hosts_are_refused(
+    clean_emulator: EmulatorServer, headers: dict[str, str], fragment: str
+) -> None:
+    json_post = {**headers, "Content-Type": "application/json"}
+    status, body = request(clean_emulator, "POST", "/_emulator/faults", b'{"throttle_rate": 1}', json_post)
+    assert (status, body["__type"]) == (403, "AccessDeniedException")
+    assert fragment in body["message"]
+    assert clean_emulator.faults.throttle_rate == 0.0
+    status, body = request(clean_emulator, "GET", "/_emulator/state", None, headers)
+    assert (status, body["__type"]) == (403, "AccessDeniedException")
+    assert fragment in body["message"]
+    personalize_headers = {
+        **headers,
+        "X-Amz-Target": LIST_GROUPS,
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    assert request(clean_emulator, "POST", "/", b"{}", personalize_headers)[0] == 403
+    assert clean_emulator.calls()["total"] == 0
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "10.1.2.3"])
+def test_own_hosts_and_origins_are_served(clean_emulator: EmulatorServer, host: str) -> None:
+    address = f"{host}:{clean_emulator.port}"
+    headers = {"Host": address, "Origin": f"http://{address}", "Content-Type": "application/json"}
+    assert request(clean_emulator, "POST", "/_emulator/calls/reset", b"", headers) == (200, {"reset": True})
+
+
+def test_allowed_host_names_are_served_and_others_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
+    with EmulatorServer(pace="instant", allowed_hosts=["Personalize.Internal"]) as emulator:
+        assert request(emulator, "GET", "/_emulator/health", None, {"Host": "personalize.internal"})[0] == 200
+        assert request(emulator, "GET", "/_emulator/health", None, {"Host": "other.internal"})[0] == 403
+    assert capsys.readouterr().err == ""  # loopback: no warning
+
+
+def test_binding_beyond_loopback_warns_loudly_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    server = EmulatorServer("0.0.0.0", pace="instant")
+    server.stop()
+    err = capsys.readouterr().err
+    assert err.startswith(f"WARNING: the Personalize emulator listens on 0.0.0.0:{server.port}, which other")
+    assert "anyone who reaches it can create, delete and reset everything" in err
+
+
+# --- bodies: nesting and size ---------------------------------------------------------------------
+
+
+def test_deeply_nested_json_is_a_serialization_exception(clean_emulator: EmulatorServer) -> None:
+    nested = '{"tags": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    status, body, content_type = raw_call(clean_emulator.url, LIST_GROUPS, nested)
+    assert (status, body["__type"], content_type) == (
+        400,
+        "SerializationException",
+        "application/x-amz-json-1.1",
+    )
+    assert body["message"].startswith("The request body nests JSON too deeply to parse")
+    status, body = request(
+        clean_emulator, "POST", "/_emulator/faults", nested.encode(), {"Content-Type": "application/json"}
+    )
+    assert (status, body["__type"]) == (400, "InvalidAdminRequest")
+    assert raw_call(clean_emulator.url, LIST_GROUPS, "{}")[0] == 200
+
+
+def test_a_body_of_the_size_limit_is_read_and_one_byte_more_is_413(clean_emulator: EmulatorServer) -> None:
+    envelope = b'{"padding": ""}'
+    largest = envelope.replace(b'""', b'"' + b"x" * (MAX_REQUEST_BYTES - len(envelope)) + b'"')
+    assert len(largest) == MAX_REQUEST_BYTES
+    assert raw_call(clean_emulator.url, LIST_GROUPS, largest)[0] == 200  # unknown members are ignored
+
+    status, body, _ = raw_call(clean_emulator.url, LIST_GROUPS, largest + b" ")
+    assert (status, body["__type"]) == (413, "RequestEntityTooLargeException")
+    assert body["message"] == (
+        f"The request body has {MAX_REQUEST_BYTES + 1:,} bytes; this emulator accepts at most "
+        f"{MAX_REQUEST_BYTES:,} (the largest valid Personalize request is far smaller)"
+    )
+    assert clean_emulator.calls()["total"] == 1  # the refused body never reached the service
+
+
+def test_a_100_megabyte_upload_is_refused_before_it_is_sent(clean_emulator: EmulatorServer) -> None:
+    """curl sends `Expect: 100-continue` before large bodies: the answer is 413, not 100 Continue."""
+    answer = raw_exchange(
+        clean_emulator,
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: " + LIST_GROUPS.encode() + b"\r\n"
+        b"Content-Length: 100000000\r\nExpect: 100-continue\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"100 Continue" not in answer
+    assert b"Connection: close" in answer
+
+
+def test_a_body_of_unknown_length_is_refused(clean_emulator: EmulatorServer) -> None:
+    answer = raw_exchange(
+        clean_emulator,
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: " + LIST_GROUPS.encode() + b"\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 411 ")
+    assert b"Send the body with a Content-Length" in answer
+
+
+# --- connections ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unstarted_emulator() -> Iterator[EmulatorServer]:
+    """Bound and listening, not yet accepting: connections wait in the kernel's listen queue."""
+    server = EmulatorServer(pace="instant")
+    yield server
+    server.stop()
+
+
+def test_a_burst_of_100_new_connections_is_served_in_full(unstarted_emulator: EmulatorServer) -> None:
+    """With Python's default backlog of 5, most of these would wait out SYN retries (or be reset)."""
+    burst = 100
+    assert burst <= LISTEN_BACKLOG
+    connections = [
+        socket.create_connection(("127.0.0.1", unstarted_emulator.port), timeout=2) for _ in range(burst)
+    ]
+    unstarted_emulator.start()
+
+    def ask(connection: socket.socket) -> bytes:
+        with connection:
+            connection.settimeout(30)
+            connection.sendall(
+                b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )
+            answer = b""
+            while chunk := connection.recv(1 << 16):
+                answer += chunk
+            return answer
+
+    with ThreadPoolExecutor(max_workers=burst) as pool:
+        answers = list(pool.map(ask, connections))
+    assert [answer.split(b"\r\n", 1)[0] for answer in answers] == [b"HTTP/1.1 200 OK"] * burst
+
+
+# --- the state file -------------------------------------------------------------------------------
+
+
+def test_orphan_temporary_state_files_are_removed_at_start(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    orphans = [tmp_path / ".state.json.k2j4h1.tmp", tmp_path / ".state.json.x9.tmp"]
+    unrelated = [tmp_path / ".other.json.k2j4h1.tmp", tmp_path / "state.json.tmp", tmp_path / "notes.tmp"]
+    for path in orphans + unrelated:
+        path.write_text('{"half": ')
+    with EmulatorServer(pace="instant", state_file=state_file) as emulator:
+        assert admin(emulator.url, "POST", "reset")[0] == 200  # writes the state file
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        ["state.json", *(path.name for path in unrelated)]
+    )
