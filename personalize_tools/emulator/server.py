@@ -42,7 +42,9 @@ ADMIN_CONTENT_TYPE = "application/json"
 POLL_SECONDS = 0.05  # how soon serve_forever notices stop()
 
 # HTTP hardening (docs/emulator.md, "HTTP hardening"): our choices, each with its reason there.
-MAX_REQUEST_BYTES = 1024 * 1024  # the largest valid request, a 20000-character schema, is under 130 KB
+# Above the largest request botocore's model allows for any operation served here (CreateRecommender:
+# about 3 MB if every character is \u-escaped, 260 KB in ASCII); far below a runaway upload.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 LISTEN_BACKLOG = 1024  # connections the kernel queues before accept(); Linux caps it at net.core.somaxconn
 LINGER_SECONDS = 1.0  # how long a refused upload is drained so the client reads the answer, not a reset
 

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import botocore.model
 import pytest
 
-from personalize_tools.emulator import EmulatorServer
+from personalize_tools.emulator import EmulatorServer, model
 from personalize_tools.emulator.__main__ import main as emulator_main
 from personalize_tools.emulator.faults import MAX_LATENCY_SECONDS, MAX_SEED
 from personalize_tools.emulator.server import LISTEN_BACKLOG, MAX_REQUEST_BYTES
@@ -180,6 +181,38 @@ def test_deeply_nested_json_is_a_serialization_exception(clean_emulator: Emulato
     )
     assert (status, body["__type"]) == (400, "InvalidAdminRequest")
     assert raw_call(clean_emulator.url, LIST_GROUPS, "{}")[0] == 200
+
+
+def _largest_json(shape: botocore.model.Shape) -> int:
+    """Bytes of the largest JSON botocore's model allows for SHAPE, each character \\u-escaped (12 bytes
+    for a character outside the BMP, as botocore's json.dumps writes it)."""
+    metadata = shape.metadata
+    if shape.type_name == "string":
+        if "enum" in metadata:
+            return max(len(value) for value in metadata["enum"]) + 2
+        return metadata["max"] * 12 + 2
+    if shape.type_name == "structure":
+        members = shape.members.items()  # type: ignore[attr-defined]
+        return 2 + sum(len(name) + 4 + _largest_json(member) for name, member in members)
+    if shape.type_name == "list":
+        return 2 + metadata["max"] * (_largest_json(shape.member) + 1)  # type: ignore[attr-defined]
+    if shape.type_name == "map":
+        key, value = shape.key, shape.value  # type: ignore[attr-defined]
+        return 2 + metadata["max"] * (_largest_json(key) + _largest_json(value) + 2)
+    return 32  # numbers, booleans, timestamps
+
+
+def test_the_size_limit_admits_the_largest_valid_request_of_every_operation_served(
+    clean_emulator: EmulatorServer,
+) -> None:
+    service = model.service_model()
+    largest = {
+        operation: _largest_json(input_shape)
+        for operation in clean_emulator.service._operations  # what it serves, unsupported ones refused
+        if (input_shape := service.operation_model(operation).input_shape) is not None
+    }
+    assert max(largest.values()) < MAX_REQUEST_BYTES, sorted(largest.items(), key=lambda item: item[1])[-3:]
+    assert max(largest.values()) > MAX_REQUEST_BYTES / 2  # and the limit is not far above it
 
 
 def test_a_body_of_the_size_limit_is_read_and_one_byte_more_is_413(clean_emulator: EmulatorServer) -> None:
