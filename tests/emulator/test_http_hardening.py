@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +22,7 @@ from personalize_tools.emulator.server import LISTEN_BACKLOG, MAX_REQUEST_BYTES
 from tests.emulator.support import admin, raw_call
 
 LIST_GROUPS = "AmazonPersonalize.ListDatasetGroups"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def request(
@@ -162,6 +165,36 @@ def test_binding_beyond_loopback_warns_loudly_on_stderr(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert err.startswith(f"WARNING: the Personalize emulator listens on 0.0.0.0:{server.port}, which other")
     assert "anyone who reaches it can create, delete and reset everything" in err
+
+
+def test_the_cli_warns_beyond_loopback_and_serves_allowed_host_names() -> None:
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "personalize_tools.emulator", "--host", "0.0.0.0", "--port", "0"),
+            *("--pace", "instant", "--allow-host", "personalize.internal"),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
+
+        def health(host: str) -> int:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                connection.request("GET", "/_emulator/health", headers={"Host": host})
+                return connection.getresponse().status
+            finally:
+                connection.close()
+
+        assert (health(f"personalize.internal:{port}"), health(f"other.internal:{port}")) == (200, 403)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert stderr.startswith(f"WARNING: the Personalize emulator listens on 0.0.0.0:{port}")
 
 
 # --- bodies: nesting and size ---------------------------------------------------------------------
