@@ -479,6 +479,12 @@ def read_mapping(path: Path, name: str) -> dict[str, Any]:
         raise ConfigError(f"{_display(path)}: not valid YAML: {error}") from None
     except _DuplicateKeyError as error:
         raise ConfigError(f"{_display(path)}: {error}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{_display(path)}: nests too deeply to read; config files nest a few levels"
+        ) from None
+    if raw is None:
+        raise ConfigError(f"{_display(path)}: is empty; it must be a mapping of fields")
     if not isinstance(raw, dict):
         raise ConfigError(f"{_display(path)}: must be a mapping of fields, got {type(raw).__name__}")
     if "name" in raw:

@@ -218,6 +218,17 @@ def test_a_file_that_is_not_utf8_text_is_named_with_what_is_expected(
     assert _error_bytes(tmp_path, data) == expected
 
 
+def test_a_deeply_nested_file_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    message = _relative_error(tmp_path, MINIMAL_TEXT + "tags: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert message == "bad.yaml: nests too deeply to read; config files nest a few levels"
+
+
+def test_an_empty_file_says_so(tmp_path: Path) -> None:
+    assert (
+        _relative_error(tmp_path, "# nothing yet\n") == "bad.yaml: is empty; it must be a mapping of fields"
+    )
+
+
 def test_a_utf8_bom_is_fine(tmp_path: Path) -> None:
     (tmp_path / "ok.yaml").write_bytes(b"\xef\xbb\xbf" + MINIMAL_TEXT.encode())
     assert load_environment("ok", config_dir=tmp_path).domain == "ECOMMERCE"
