@@ -12,6 +12,7 @@ import yaml
 from app import create_app
 from config import ConfigError, load_environment
 from config.model import CONFIG_DIR, json_schema
+from config.pipeline import load_rollout
 from personalize_tools.sample_data import main as sample_data_main
 from personalize_tools.validate.__main__ import EXIT_USAGE
 from personalize_tools.validate.__main__ import main as validate_main
@@ -346,4 +347,17 @@ def test_sample_data_shows_a_config_error_without_its_usage_text(
         f"config error: {broken_environments}/twice.yaml: "
         "line 4: duplicate key 'domain' (first set on line 2); "
         "YAML would keep only the last value: write each key once\n"
+    )
+
+
+def test_pipeline_files_refuse_duplicate_keys_too(tmp_path: Path) -> None:
+    pipeline = (CONFIG_DIR / "pipelines" / "rollout.example.yaml").read_text()
+    (tmp_path / "twice.yaml").write_text(pipeline + "region: us-east-1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_rollout("twice", directory=tmp_path)
+    line = pipeline.count("\n") + 1
+    first = pipeline.splitlines().index("region: eu-west-1") + 1
+    assert str(caught.value) == (
+        f"{tmp_path}/twice.yaml: line {line}: duplicate key 'region' (first set on line {first}); "
+        "YAML would keep only the last value: write each key once"
     )
