@@ -17,6 +17,8 @@ from personalize_tools.emulator.faults import Faults
 from personalize_tools.emulator.lifecycle import Pace, parse_duration
 from personalize_tools.emulator.server import EmulatorServer
 
+MAX_PORT = 65535
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a host name clients may use besides localhost and IP addresses (repeatable)",
     )
-    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    parser.add_argument("--port", type=_port, default=0, help="port to bind; 0 picks a free one (default 0)")
     parser.add_argument(
         "--pace",
         default="fast",
@@ -64,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--seed", type=int, help="random seed, for repeatable fault sequences")
     parser.add_argument("--log-requests", action="store_true", help="log every HTTP request to stderr")
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 to 65535; anything else is a usage error, not bind()'s OverflowError."""
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_PORT):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use a whole number from 0 to {MAX_PORT}")
+    return int(text)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

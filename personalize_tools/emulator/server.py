@@ -40,6 +40,7 @@ ADMIN_PREFIX = "/_emulator/"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 ADMIN_CONTENT_TYPE = "application/json"
 POLL_SECONDS = 0.05  # how soon serve_forever notices stop()
+UNKNOWN_METHOD_HINT = f"Personalize requests are POST /; admin ones GET or POST {ADMIN_PREFIX}..."
 
 # HTTP hardening (docs/emulator.md, "HTTP hardening"): our choices, each with its reason there.
 # Above the largest request botocore's model allows for any operation served here (CreateRecommender:
@@ -206,7 +207,7 @@ class EmulatorServer:
         The Host must be localhost, an IP address or an allowed name; an Origin, when sent, must be
         this server's own (http, such a host and this port). boto3 and the AWS CLI send no Origin.
         """
-        if host is not None and not self._allowed_host(urlsplit(f"//{host}").hostname):
+        if host is not None and not self._allowed_host(_hostname(host)):
             return (
                 f"Host {host!r} is not this emulator's: requests must name localhost, an IP address or a "
                 "host allowed with --allow-host (a guard against DNS rebinding)"
@@ -291,6 +292,14 @@ class EmulatorServer:
             return 400, {"__type": "InvalidAdminRequest", "message": str(error)}
 
 
+def _hostname(host: str) -> str | None:
+    """The name in a Host header (`name`, `name:port`, `[v6]:port`), or None when it is malformed."""
+    try:
+        return urlsplit(f"//{host}").hostname
+    except ValueError:  # e.g. an unclosed `[::1`
+        return None
+
+
 def _parse_json(raw_body: bytes) -> dict[str, Any]:
     if not raw_body.strip():
         return {}
@@ -369,12 +378,30 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self._refused_foreign():
             return
+        problem = self._body_problem()
+        if problem is not None:
+            self._refuse(*problem)
+            return
+        self.rfile.read(int(self.headers.get("Content-Length") or "0"))  # unused, but unread it would
+        # be taken for the next request on this connection
         if self.path.startswith(ADMIN_PREFIX):
             self._send(*self.server.emulator.handle_admin("GET", self.path, b""))
         else:
             self._send(
                 404, {"__type": "UnknownOperationException", "message": "Personalize requests are POST /"}
             )
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, unknown method, oversized headers) in the JSON
+        error shape botocore reads, instead of its HTML page; the connection closes after them."""
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        short, long = self.responses.get(code, ("Error", ""))
+        if code == 501:
+            error_type, hint = "UnknownOperationException", UNKNOWN_METHOD_HINT
+        else:
+            error_type, hint = "SerializationException", explain or long
+        self._send(code, {"__type": error_type, "message": f"{message or short}. {hint}"})
 
     def handle_expect_100(self) -> bool:
         """`Expect: 100-continue` (curl's way with large bodies): refuse a too-large one before it is sent."""
@@ -395,6 +422,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding"):
             message = "Send the body with a Content-Length; Transfer-Encoding is not accepted"
             return 411, SerializationError(message).body()
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if len(lengths) > 1:
+            message = f"Content-Length is sent {len(lengths)} times with different values: send it once"
+            return 400, SerializationError(message).body()
         length = self.headers.get("Content-Length") or "0"
         if not (length.isascii() and length.isdigit()):
             return 400, SerializationError(f"Content-Length {length!r} is not a number").body()

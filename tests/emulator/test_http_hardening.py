@@ -93,6 +93,16 @@ def test_the_cli_refuses_the_same_bounds(capsys: pytest.CaptureFixture[str]) -> 
     assert "latency_seconds=1e+308: must be a number of seconds from 0 to 60" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_the_cli_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    with pytest.raises(SystemExit) as refused:
+        emulator_main(["--port", port])
+    assert refused.value.code == 2
+    assert f"argument --port: {port!r} is not a port: use a whole number from 0 to 65535" in (
+        capsys.readouterr().err
+    )
+
+
 # --- browsers: DNS rebinding and cross-site requests ----------------------------------------------
 
 
@@ -197,6 +207,55 @@ def test_the_cli_warns_beyond_loopback_and_serves_allowed_host_names() -> None:
     assert stderr.startswith(f"WARNING: the Personalize emulator listens on 0.0.0.0:{port}")
 
 
+def test_a_malformed_host_is_refused_with_an_answer_not_a_dropped_connection(
+    clean_emulator: EmulatorServer,
+) -> None:
+    status, body = request(clean_emulator, "GET", "/_emulator/health", None, {"Host": "[::1"})
+    assert (status, body["__type"]) == (403, "AccessDeniedException")
+    assert body["message"].startswith("Host '[::1' is not this emulator's")
+
+
+# --- requests http.server refuses itself ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "error_type", "fragment"),
+    [
+        (
+            b"PUT / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            501,
+            "UnknownOperationException",
+            "Unsupported method",
+        ),
+        (b"post / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 501, "UnknownOperationException", "('post')"),
+        (
+            b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"x" * 70_000 + b"\r\n\r\n",
+            431,
+            "SerializationException",
+            "Line too long",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n",
+            431,
+            "SerializationException",
+            "Too many headers",
+        ),
+    ],
+)
+def test_http_level_refusals_answer_json_not_an_html_page(
+    clean_emulator: EmulatorServer, head: bytes, status: int, error_type: str, fragment: str
+) -> None:
+    answer = raw_exchange(clean_emulator, head)
+    status_line, rest = answer.split(b"\r\n", 1)
+    headers, body = rest.split(b"\r\n\r\n", 1)
+    assert int(status_line.split()[1]) == status
+    assert b"Content-Type: application/x-amz-json-1.1" in headers
+    assert b"Connection: close" in headers
+    payload = json.loads(body)
+    assert payload["__type"] == error_type
+    assert fragment in payload["message"], payload["message"]
+
+
 # --- bodies: nesting and size ---------------------------------------------------------------------
 
 
@@ -273,6 +332,32 @@ def test_a_100_megabyte_upload_is_refused_before_it_is_sent(clean_emulator: Emul
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b"100 Continue" not in answer
     assert b"Connection: close" in answer
+
+
+def test_conflicting_content_lengths_are_refused(clean_emulator: EmulatorServer) -> None:
+    """Two lengths leave the body's end ambiguous (RFC 9112 section 6.3): refuse, then close."""
+    answer = raw_exchange(
+        clean_emulator,
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: " + LIST_GROUPS.encode() + b"\r\n"
+        b"Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}",
+    )
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"Content-Length is sent 2 times with different values: send it once" in answer
+    assert b"Connection: close" in answer
+    assert clean_emulator.calls()["total"] == 0
+
+
+def test_a_get_body_is_not_taken_for_the_next_request(clean_emulator: EmulatorServer) -> None:
+    smuggled = b"POST /_emulator/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n"
+    answer = raw_exchange(
+        clean_emulator,
+        b"GET /_emulator/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+        + smuggled
+        + b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.count(b"HTTP/1.1 ") == 2  # the GET and the health check; no reset in between
+    assert b'"reset": true' not in answer
+    assert b'"ok": true' in answer
 
 
 def test_a_body_of_unknown_length_is_refused(clean_emulator: EmulatorServer) -> None:
