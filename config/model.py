@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,7 +446,7 @@ def _field_names(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside the project, or a symlink loop (RuntimeError)
         return str(path)
 
 
@@ -539,12 +540,32 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer; one too long for Python to read (over 4300 digits) is a YAML error with its line."""
+        try:
+            return int(super().construct_yaml_int(node))
+        except ValueError:  # Python's limit on decimal digits (sys.get_int_max_str_digits)
+            limit = sys.get_int_max_str_digits()
+            problem = f"a number of {len(node.value)} digits; at most {limit} can be read"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{problem} (quote it if it is text)", node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+
 
 def named_file(kind: str, name: str, directory: Path) -> Path:
     """DIRECTORY/NAME.yaml, or a ConfigError listing the KIND names that exist there."""
     if not ENVIRONMENT_NAME.fullmatch(name):
         raise ConfigError(f"{kind} name {name!r} must match {ENVIRONMENT_NAME.pattern}")
     path = directory / f"{name}.yaml"
+    if path.is_dir():
+        raise ConfigError(f"{_display(path)}: is a folder, not a file: the {kind} {name!r} is a YAML file")
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(
+            f"{_display(path)}: is a symbolic link to nothing (its target is missing, or a loop)"
+        )
     if not path.is_file():
         available = sorted(candidate.name.removesuffix(".yaml") for candidate in directory.glob("*.yaml"))
         raise ConfigError(

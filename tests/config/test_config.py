@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -361,3 +362,50 @@ def test_pipeline_files_refuse_duplicate_keys_too(tmp_path: Path) -> None:
         f"{tmp_path}/twice.yaml: line {line}: duplicate key 'region' (first set on line {first}); "
         "YAML would keep only the last value: write each key once"
     )
+
+
+# --- more broken files a new user writes (issue 14 review) ----------------------------------------
+
+
+def test_a_number_too_long_to_read_is_a_yaml_error_with_its_line(tmp_path: Path) -> None:
+    """PyYAML hands Python's int() the digits; over its limit that was a ValueError traceback."""
+    digits = sys.get_int_max_str_digits() + 1
+    message = _relative_error(tmp_path, MINIMAL_TEXT + f"data_version: {'9' * digits}\n")
+    assert message == (
+        f"bad.yaml: line 4, column 15: not valid YAML: a number of {digits} digits; "
+        f"at most {digits - 1} can be read (quote it if it is text)"
+    )
+
+
+def test_a_folder_named_like_a_config_file_is_not_called_missing(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load_environment("bad", config_dir=tmp_path)
+    assert (
+        str(caught.value)
+        == f"{tmp_path}/bad.yaml: is a folder, not a file: the environment 'bad' is a YAML file"
+    )
+
+
+def test_a_config_file_that_is_a_symlink_loop_is_named(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").symlink_to(tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_environment("bad", config_dir=tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path}/bad.yaml: is a symbolic link to nothing (its target is missing, or a loop)"
+    )
+
+
+def test_an_alias_bomb_is_answered_at_once_without_expanding_it(tmp_path: Path) -> None:
+    """Billion laughs: nine aliases nine deep are 9^9 strings if anything walks or prints them."""
+    levels = [f"l0: &l0 [{', '.join(['lol'] * 9)}]"]
+    levels += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+    text = MINIMAL_TEXT.replace("name_prefix: pz\n", "") + "\n".join(levels)
+    text += "\nname_prefix: *l8\ntags: {owner: *l8}\n"
+    lines = _relative_error(tmp_path, text).splitlines()
+    assert lines[:3] == [
+        "bad.yaml is not a valid environment config:",
+        "  name_prefix: Input should be a valid string",
+        "  tags.owner: Input should be a valid string",
+    ]
+    assert [line.split(":")[0] for line in lines[3:]] == [f"  l{n}" for n in range(9)]  # unknown fields
