@@ -281,6 +281,9 @@ def test_a_kms_key_of_another_region_is_refused(tmp_path: Path) -> None:
     )
     _write(tmp_path, "ok", {**VALID, "region": "eu-west-1", "kms": key})
     assert load_environment("ok", config_dir=tmp_path).kms_mode == "existing"
+    _write(tmp_path, "anywhere", {**VALID, "kms": key})  # no region: the deploy's region is not known yet
+    assert "region" not in VALID
+    assert load_environment("anywhere", config_dir=tmp_path).kms == key
 
 
 def test_errors_show_the_offending_value_never_the_whole_config(tmp_path: Path) -> None:

@@ -67,6 +67,11 @@ def raw_exchange(emulator: EmulatorServer, head: bytes) -> bytes:
         ({"seed": "x"}, f"seed='x': must be null or a whole number from 0 to {MAX_SEED} (2^63 - 1)"),
         ({"seed": 1.5}, "seed=1.5: must be null or a whole number"),
         ({"seed": True}, "seed=True: must be null or a whole number"),
+        ({"seed": -1}, "seed=-1: must be null or a whole number from 0"),
+        ({"seed": MAX_SEED + 1}, f"seed={MAX_SEED + 1}: must be null or a whole number from 0 to {MAX_SEED}"),
+        ({"throttle_rate": True}, "throttle_rate=True: a rate is a number from 0 to 1"),
+        ({"server_error_rate": 1.5}, "server_error_rate=1.5: a rate is a number from 0 to 1"),
+        ({"latency_seconds": False}, "latency_seconds=False: must be a number of seconds from 0 to 60"),
         ({"throttle_rate": "0.5"}, "throttle_rate='0.5': a rate is a number from 0 to 1"),
         ({"fail_name_pattern": 3}, "fail_name_pattern=3: must be null or a regular expression string"),
     ],
@@ -81,9 +86,11 @@ def test_out_of_bounds_fault_settings_answer_400_saying_what_is_allowed(
     assert raw_call(clean_emulator.url, LIST_GROUPS, "{}")[0] == 200  # still serving, unchanged
 
 
-def test_the_largest_latency_allowed_is_accepted(clean_emulator: EmulatorServer) -> None:
+def test_the_largest_latency_and_seed_allowed_are_accepted(clean_emulator: EmulatorServer) -> None:
     status, body = admin(clean_emulator.url, "POST", "faults", {"latency_seconds": MAX_LATENCY_SECONDS})
     assert (status, body["latency_seconds"]) == (200, MAX_LATENCY_SECONDS)
+    status, body = admin(clean_emulator.url, "POST", "faults", {"seed": MAX_SEED, "latency_seconds": 0})
+    assert (status, body["seed"]) == (200, MAX_SEED)
 
 
 def test_the_cli_refuses_the_same_bounds(capsys: pytest.CaptureFixture[str]) -> None:
