@@ -189,18 +189,30 @@ def remove_orphan_temporaries(path: Path) -> list[Path]:
 
 def load_state(path: Path) -> list[Resource]:
     """The saved resources; first clears what interrupted writes left, which no one else will read."""
+    if path.parent.exists() and not path.parent.is_dir():
+        raise EmulatorConfigError(f"state file {path}: {path.parent} is a file, not a folder to write it in")
     remove_orphan_temporaries(path)
     if not path.exists():
         return []
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        if document.get("version") != STATE_VERSION:
-            raise EmulatorConfigError(
-                f"state file {path} has version {document.get('version')!r}; this emulator reads "
-                f"version {STATE_VERSION}; delete it to start empty."
-            )
-        return [Resource.from_json(item) for item in document["resources"]]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        text = path.read_bytes()
+    except OSError as error:  # a folder, or unreadable: found at start, not at the first write
+        raise EmulatorConfigError(f"state file {path} cannot be read: {error.strerror}") from None
+    not_ours = f"state file {path} is not an emulator state file"
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as error:  # ValueError: not UTF-8, or not JSON
+        raise EmulatorConfigError(f"{not_ours} ({error}); delete it to start empty") from None
+    if not isinstance(document, dict):
         raise EmulatorConfigError(
-            f"state file {path} is not an emulator state file ({error}); delete it to start empty"
-        ) from error
+            f"{not_ours} (a JSON {type(document).__name__}, not an object); delete it to start empty"
+        )
+    if document.get("version") != STATE_VERSION:
+        raise EmulatorConfigError(
+            f"state file {path} has version {document.get('version')!r}; this emulator reads "
+            f"version {STATE_VERSION}; delete it to start empty."
+        )
+    try:
+        return [Resource.from_json(item) for item in document["resources"]]
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise EmulatorConfigError(f"{not_ours} ({error}); delete it to start empty") from error

@@ -427,3 +427,46 @@ def test_orphan_temporary_state_files_are_removed_at_start(tmp_path: Path) -> No
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         ["state.json", *(path.name for path in unrelated)]
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n", "is not an emulator state file ('utf-8' codec can't decode byte 0x89"),
+        (b"[]", "is not an emulator state file (a JSON list, not an object)"),
+        (b'{"version": 1, "resources": 5}', "is not an emulator state file ('int' object is not iterable)"),
+        (b"[" * 100_000, "is not an emulator state file (maximum recursion depth exceeded"),
+    ],
+)
+def test_a_state_file_that_is_not_ours_is_refused_by_the_cli_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, reason: str
+) -> None:
+    state_file = tmp_path / "state.json"
+    state_file.write_bytes(content)
+    with pytest.raises(SystemExit) as refused:
+        emulator_main(["--state-file", str(state_file), "--pace", "instant"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: state file {state_file} {reason}" in err
+    assert err.rstrip().endswith("delete it to start empty")
+    assert "Traceback" not in err
+
+
+def test_a_state_file_path_that_cannot_be_written_is_refused_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not at the first change, where every create would answer 500."""
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "plain").write_text("")
+    folder, below_a_file = tmp_path / "folder.json", tmp_path / "plain" / "state.json"
+    for state_file, message in [
+        (folder, f"state file {folder} cannot be read: Is a directory"),
+        (
+            below_a_file,
+            f"state file {below_a_file}: {below_a_file.parent} is a file, not a folder to write it in",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as refused:
+            emulator_main(["--state-file", str(state_file), "--pace", "instant"])
+        assert refused.value.code == 2
+        assert capsys.readouterr().err.endswith(f"error: {message}\n")
