@@ -347,7 +347,9 @@ class EnvironmentConfig(_Model):
             path = plan.local_path
             if path is None:
                 continue
-            where = f"{plan.field_prefix}data_source.local_path: {plan.data_source.local_path}"
+            where = (
+                f"{plan.field_prefix}data_source.local_path: {_printable(str(plan.data_source.local_path))}"
+            )
             if not path.exists():
                 raise ConfigError(f"{where} does not exist (make sample-data writes the demo's sample files)")
             if path.is_dir() and not has_data_file(path):
@@ -406,7 +408,7 @@ def _format_validation_error(path: Path, error: ValidationError, model: type[Bas
     kind = "environment" if model is EnvironmentConfig else "pipeline"
     lines = [f"{_display(path)} is not a valid {kind} config:"]
     for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        location = _printable(".".join(str(part) for part in problem["loc"])) or "(top level)"
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             allowed = ", ".join(sorted(_field_names(model, problem["loc"][:-1])))
@@ -418,6 +420,11 @@ def _format_validation_error(path: Path, error: ValidationError, model: type[Bas
         else:
             lines.append(f"  {location}: {message}{_got(problem.get('input'))}")
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """TEXT with control characters (ESC, NUL...) escaped: a message never drives the user's terminal."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 _FIELD_PATH = re.compile(r"[a-z_]+(\.[a-z0-9_]+)*: ")

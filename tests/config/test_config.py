@@ -412,3 +412,13 @@ def test_an_alias_bomb_is_answered_at_once_without_expanding_it(tmp_path: Path) 
         "  tags.owner: Input should be a valid string",
     ]
     assert [line.split(":")[0] for line in lines[3:]] == [f"  l{n}" for n in range(9)]  # unknown fields
+
+
+def test_control_characters_from_the_file_are_escaped_in_messages(tmp_path: Path) -> None:
+    """A key or path holding ESC must not clear or recolour the user's terminal when echoed."""
+    text = 'name_prefix: pz\ndomain: ECOMMERCE\ndata_source: {local_path: "/nowhere/\\e[31mred"}\n'
+    message = _relative_error(tmp_path, text + '"\\e[2Jx": 1\n')
+    assert message.splitlines()[1].startswith("  \\x1b[2Jx: unknown field; allowed fields here: ")
+    message = _relative_error(tmp_path, text)
+    assert message.startswith("bad.yaml: data_source.local_path: /nowhere/\\x1b[31mred does not exist")
+    assert "\x1b" not in message
