@@ -408,7 +408,7 @@ def _format_validation_error(path: Path, error: ValidationError, model: type[Bas
     kind = "environment" if model is EnvironmentConfig else "pipeline"
     lines = [f"{_display(path)} is not a valid {kind} config:"]
     for problem in error.errors():
-        location = _printable(".".join(str(part) for part in problem["loc"])) or "(top level)"
+        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             allowed = ", ".join(sorted(_field_names(model, problem["loc"][:-1])))
@@ -419,7 +419,7 @@ def _format_validation_error(path: Path, error: ValidationError, model: type[Bas
             lines.append(f"  {message}")  # a rule across fields names its field itself
         else:
             lines.append(f"  {location}: {message}{_got(problem.get('input'))}")
-    return "\n".join(lines)
+    return "\n".join(_printable(line) for line in lines)
 
 
 def _printable(text: str) -> str:

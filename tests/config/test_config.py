@@ -421,4 +421,7 @@ def test_control_characters_from_the_file_are_escaped_in_messages(tmp_path: Path
     assert message.splitlines()[1].startswith("  \\x1b[2Jx: unknown field; allowed fields here: ")
     message = _relative_error(tmp_path, text)
     assert message.startswith("bad.yaml: data_source.local_path: /nowhere/\\x1b[31mred does not exist")
+    key = f"arn:aws:kms:\x1b[2J:111111111111:key/{KEY_ID}"
+    message = _relative_error(tmp_path, {**VALID, "region": "us-east-1", "kms": key})
+    assert "  kms: the key is in \\x1b[2J, this environment deploys to region us-east-1" in message
     assert "\x1b" not in message
