@@ -328,6 +328,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer (broken pipe, reset) left; that is no emulator error
+        to print a traceback for. Anything else still prints one."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     # Keep-alive connections outlive serve_forever; stop() closes them so a stopped emulator is silent.
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -359,7 +366,14 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:
             self._refuse(*problem)
             return
-        body = self.rfile.read(int(self.headers.get("Content-Length") or "0"))
+        length = int(self.headers.get("Content-Length") or "0")
+        body = self.rfile.read(length)
+        if len(body) < length:  # the client closed its side early; if it still listens, it learns why
+            message = (
+                f"The request body ended after {len(body):,} of the {length:,} bytes of its Content-Length"
+            )
+            self._refuse(400, SerializationError(message).body())
+            return
         emulator = self.server.emulator
         if self.path.startswith(ADMIN_PREFIX):
             content_type = self.headers.get_content_type()

@@ -413,6 +413,57 @@ def test_a_burst_of_100_new_connections_is_served_in_full(unstarted_emulator: Em
     assert [answer.split(b"\r\n", 1)[0] for answer in answers] == [b"HTTP/1.1 200 OK"] * burst
 
 
+def test_a_stalled_client_holds_only_its_own_connection(unstarted_emulator: EmulatorServer) -> None:
+    """One thread per connection: a client that stops mid-headers or mid-body delays no one else, and
+    stop() still closes its connection."""
+    unstarted_emulator.start()
+    mid_headers = socket.create_connection(("127.0.0.1", unstarted_emulator.port), timeout=10)
+    mid_headers.sendall(b"POST / HTTP/1.1\r\nHost: 127.0")
+    mid_body = socket.create_connection(("127.0.0.1", unstarted_emulator.port), timeout=10)
+    mid_body.sendall(
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: " + LIST_GROUPS.encode() + b"\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+    with mid_headers, mid_body:
+        assert raw_call(unstarted_emulator.url, LIST_GROUPS, "{}")[0] == 200
+        unstarted_emulator.stop()
+        assert mid_headers.recv(1) == b""  # closed by stop(), never answered
+        assert mid_body.recv(1) == b""
+
+
+def test_a_body_cut_short_is_answered_with_what_arrived(clean_emulator: EmulatorServer) -> None:
+    with socket.create_connection(("127.0.0.1", clean_emulator.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: " + LIST_GROUPS.encode() + b"\r\n"
+            b"Content-Length: 1000\r\n\r\n{}"
+        )
+        connection.shutdown(socket.SHUT_WR)  # the client is done sending, 998 bytes short
+        answer = b""
+        while chunk := connection.recv(1 << 16):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"The request body ended after 2 of the 1,000 bytes of its Content-Length" in answer
+    assert clean_emulator.calls()["total"] == 0
+
+
+def test_a_client_that_hangs_up_before_its_answer_prints_no_traceback(
+    unstarted_emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """socketserver prints a traceback for any error in a handler; a broken pipe is the client leaving."""
+    server = unstarted_emulator._httpd
+    for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "Connection reset by peer")):
+        try:
+            raise gone
+        except ConnectionError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise KeyError("a real bug")
+    except KeyError:
+        server.handle_error(None, ("127.0.0.1", 1))
+    assert "KeyError: 'a real bug'" in capsys.readouterr().err
+
+
 # --- the state file -------------------------------------------------------------------------------
 
 
