@@ -10,6 +10,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -46,6 +47,7 @@ UNKNOWN_METHOD_HINT = f"Personalize requests are POST /; admin ones GET or POST 
 # Above the largest request botocore's model allows for any operation served here (CreateRecommender:
 # about 3 MB if every character is \u-escaped, 260 KB in ASCII); far below a runaway upload.
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
+HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")  # Docker service names use '_'
 LISTEN_BACKLOG = 1024  # connections the kernel queues before accept(); Linux caps it at net.core.somaxconn
 LINGER_SECONDS = 1.0  # how long a refused upload is drained so the client reads the answer, not a reset
 
@@ -101,7 +103,7 @@ class EmulatorServer:
     ) -> None:
         self.pace = Pace.preset(pace) if isinstance(pace, str) else pace
         self.log_requests = log_requests
-        self.allowed_hosts = frozenset({"localhost", *(name.lower() for name in allowed_hosts)})
+        self.allowed_hosts = frozenset({"localhost", *(_host_name(name) for name in allowed_hosts)})
         self._initial_faults = faults or Faults()
         self._faults = FaultInjector(self._initial_faults)
         self._call_log = CallLog()
@@ -290,6 +292,16 @@ class EmulatorServer:
             return 200, route()
         except (EmulatorConfigError, ServiceError) as error:
             return 400, {"__type": "InvalidAdminRequest", "message": str(error)}
+
+
+def _host_name(name: str) -> str:
+    """An --allow-host value, lower-case; refused when it could never equal a Host header's name."""
+    if not HOST_NAME.fullmatch(name):
+        raise EmulatorConfigError(
+            f"--allow-host {name!r}: give a host name alone, such as personalize.internal "
+            "(letters, digits, '-', '_' and '.'; no scheme, port or path)"
+        )
+    return name.lower()
 
 
 def _hostname(host: str) -> str | None:

@@ -176,6 +176,25 @@ def test_allowed_host_names_are_served_and_others_warned_about(capsys: pytest.Ca
     assert capsys.readouterr().err == ""  # loopback: no warning
 
 
+@pytest.mark.parametrize("name", ["personalize.internal:8765", "http://personalize.internal", "a b", ""])
+def test_an_allowed_host_that_could_never_match_is_refused(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        emulator_main(["--allow-host", name])
+    assert refused.value.code == 2
+    assert f"error: --allow-host {name!r}: give a host name alone, such as personalize.internal" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_docker_service_name_can_be_allowed() -> None:
+    with EmulatorServer(pace="instant", allowed_hosts=["personalize_emulator"]) as emulator:
+        assert (
+            request(emulator, "GET", "/_emulator/health", None, {"Host": "personalize_emulator:80"})[0] == 200
+        )
+
+
 def test_binding_beyond_loopback_warns_loudly_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     server = EmulatorServer("0.0.0.0", pace="instant")
     server.stop()
