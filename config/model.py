@@ -502,6 +502,7 @@ def read_mapping(path: Path, name: str) -> dict[str, Any]:
 
 
 _UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+_UTF32_MARKS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 
 
 def _config_text(path: Path) -> str:
@@ -511,7 +512,10 @@ def _config_text(path: Path) -> str:
     except OSError as error:
         raise ConfigError(f"{_display(path)}: cannot read: {error.strerror}") from None
     expected = "config files are UTF-8 YAML text"
-    if data.startswith(_UTF16_MARKS) or data[:2].count(b"\0") == 1:  # a BOM, or ASCII as UTF-16
+    head = data[:4]  # a byte-order mark, or ASCII written as UTF-32 (3 zero bytes in 4) or UTF-16 (1 in 2)
+    if data.startswith(_UTF32_MARKS) or (len(head) == 4 and head.count(b"\0") == 3):
+        raise ConfigError(f"{_display(path)}: is UTF-32 text; {expected}: save it as UTF-8")
+    if data.startswith(_UTF16_MARKS) or head[:2].count(b"\0") == 1:
         raise ConfigError(f"{_display(path)}: is UTF-16 text; {expected}: save it as UTF-8")
     nul = data.find(b"\0")
     if nul >= 0:

@@ -208,6 +208,21 @@ MINIMAL_TEXT = "name_prefix: pz\ndomain: ECOMMERCE\ndata_source: {bucket_key: a.
             id="utf-16-no-bom",
         ),
         pytest.param(
+            MINIMAL_TEXT.encode("utf-32"),
+            "bad.yaml: is UTF-32 text; config files are UTF-8 YAML text: save it as UTF-8",
+            id="utf-32-bom",
+        ),
+        pytest.param(
+            MINIMAL_TEXT.encode("utf-32-le"),
+            "bad.yaml: is UTF-32 text; config files are UTF-8 YAML text: save it as UTF-8",
+            id="utf-32-no-bom",
+        ),
+        pytest.param(
+            MINIMAL_TEXT.encode("utf-32-be"),
+            "bad.yaml: is UTF-32 text; config files are UTF-8 YAML text: save it as UTF-8",
+            id="utf-32-be-no-bom",
+        ),
+        pytest.param(
             MINIMAL_TEXT.encode() + "tags: {owner: Jos\u00e9}\n".encode("latin-1"),
             "bad.yaml: line 4: byte 0xe9 is not UTF-8; config files are UTF-8 YAML text",
             id="latin-1",
