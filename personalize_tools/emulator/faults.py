@@ -25,7 +25,9 @@ from personalize_tools.emulator.errors import (
 )
 
 # Bounds on settings, so every accepted value works (docs/emulator.md, "Faults").
-MAX_LATENCY_SECONDS = float(BOTOCORE_READ_TIMEOUT)  # a longer delay only times every boto3 call out
+# Half botocore's default read timeout: a delay of the whole timeout (60 s) already timed every boto3 call
+# out, since the answer comes after the sleep; half leaves the call the other half.
+MAX_LATENCY_SECONDS = BOTOCORE_READ_TIMEOUT / 2
 MAX_SEED = 2**63 - 1
 
 
@@ -47,7 +49,7 @@ class Faults:
         if not _is_number(self.latency_seconds) or not 0 <= self.latency_seconds <= MAX_LATENCY_SECONDS:
             raise EmulatorConfigError(
                 f"latency_seconds={self.latency_seconds!r}: must be a number of seconds from 0 to "
-                f"{MAX_LATENCY_SECONDS:g} (botocore's default read timeout)"
+                f"{MAX_LATENCY_SECONDS:g} (half botocore's default read timeout, {BOTOCORE_READ_TIMEOUT} s)"
             )
         if self.seed is not None and (
             not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED

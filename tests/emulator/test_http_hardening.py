@@ -14,6 +14,7 @@ from typing import Any
 
 import botocore.model
 import pytest
+from botocore.endpoint import DEFAULT_TIMEOUT as BOTOCORE_READ_TIMEOUT
 
 from personalize_tools.emulator import EmulatorServer, model
 from personalize_tools.emulator.__main__ import main as emulator_main
@@ -61,9 +62,9 @@ def raw_exchange(emulator: EmulatorServer, head: bytes) -> bytes:
         (
             {"latency_seconds": 1e308},
             f"latency_seconds=1e+308: must be a number of seconds from 0 to {MAX_LATENCY_SECONDS:g} "
-            "(botocore's default read timeout)",
+            f"(half botocore's default read timeout, {BOTOCORE_READ_TIMEOUT} s)",
         ),
-        ({"latency_seconds": -1}, "latency_seconds=-1: must be a number of seconds from 0 to 60"),
+        ({"latency_seconds": -1}, "latency_seconds=-1: must be a number of seconds from 0 to 30"),
         ({"seed": "x"}, f"seed='x': must be null or a whole number from 0 to {MAX_SEED} (2^63 - 1)"),
         ({"seed": 1.5}, "seed=1.5: must be null or a whole number"),
         ({"seed": True}, "seed=True: must be null or a whole number"),
@@ -71,7 +72,7 @@ def raw_exchange(emulator: EmulatorServer, head: bytes) -> bytes:
         ({"seed": MAX_SEED + 1}, f"seed={MAX_SEED + 1}: must be null or a whole number from 0 to {MAX_SEED}"),
         ({"throttle_rate": True}, "throttle_rate=True: a rate is a number from 0 to 1"),
         ({"server_error_rate": 1.5}, "server_error_rate=1.5: a rate is a number from 0 to 1"),
-        ({"latency_seconds": False}, "latency_seconds=False: must be a number of seconds from 0 to 60"),
+        ({"latency_seconds": False}, "latency_seconds=False: must be a number of seconds from 0 to 30"),
         ({"throttle_rate": "0.5"}, "throttle_rate='0.5': a rate is a number from 0 to 1"),
         ({"fail_name_pattern": 3}, "fail_name_pattern=3: must be null or a regular expression string"),
     ],
@@ -86,6 +87,11 @@ def test_out_of_bounds_fault_settings_answer_400_saying_what_is_allowed(
     assert raw_call(clean_emulator.url, LIST_GROUPS, "{}")[0] == 200  # still serving, unchanged
 
 
+def test_the_largest_latency_leaves_a_boto3_call_time_to_be_answered() -> None:
+    """The answer comes after the delay: a delay of botocore's whole read timeout timed every call out."""
+    assert MAX_LATENCY_SECONDS == BOTOCORE_READ_TIMEOUT / 2
+
+
 def test_the_largest_latency_and_seed_allowed_are_accepted(clean_emulator: EmulatorServer) -> None:
     status, body = admin(clean_emulator.url, "POST", "faults", {"latency_seconds": MAX_LATENCY_SECONDS})
     assert (status, body["latency_seconds"]) == (200, MAX_LATENCY_SECONDS)
@@ -97,7 +103,7 @@ def test_the_cli_refuses_the_same_bounds(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit) as refused:
         emulator_main(["--latency-seconds", "1e308"])
     assert refused.value.code == 2
-    assert "latency_seconds=1e+308: must be a number of seconds from 0 to 60" in capsys.readouterr().err
+    assert "latency_seconds=1e+308: must be a number of seconds from 0 to 30" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
