@@ -253,6 +253,13 @@ def test_a_malformed_host_is_refused_with_an_answer_not_a_dropped_connection(
 @pytest.mark.parametrize(
     ("head", "status", "error_type", "fragment"),
     [
+        (  # a browser's CORS preflight: never granted, so a page cannot send JSON or X-Amz-Target
+            b"OPTIONS /_emulator/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://attacker.example\r\n"
+            b"Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\r\n",
+            501,
+            "UnknownOperationException",
+            "Unsupported method ('OPTIONS')",
+        ),
         (
             b"PUT / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             501,
@@ -283,6 +290,7 @@ def test_http_level_refusals_answer_json_not_an_html_page(
     assert int(status_line.split()[1]) == status
     assert b"Content-Type: application/x-amz-json-1.1" in headers
     assert b"Connection: close" in headers
+    assert b"access-control-allow" not in headers.lower()
     payload = json.loads(body)
     assert payload["__type"] == error_type
     assert fragment in payload["message"], payload["message"]
