@@ -14,6 +14,14 @@ from personalize_tools.validate.rules import Level, rule_by_id
 Status = Literal["pass", "fail", "warn", "skip"]
 JSON_VERSION = 1
 _STATUS_LABEL = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skip": "SKIP"}
+# Control characters from the data (ESC starts terminal escape sequences, NUL and CR garble a line)
+# are shown as \xNN in the human report; --json escapes them by itself.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))}
+
+
+def printable(text: str) -> str:
+    """TEXT with every C0/C1 control character and DEL written as \\xNN, safe to print on a terminal."""
+    return text.translate(_ESCAPES)
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,7 @@ class ValidationReport:
                 f"({_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')})",
             ]
         )
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
 
 @dataclass(frozen=True)
