@@ -43,7 +43,7 @@ from personalize_tools.validate.columns import (
 )
 from personalize_tools.validate.duplicates import DuplicateFinder
 from personalize_tools.validate.errors import SchemaError, SourceError, UsageError
-from personalize_tools.validate.hashing import value_hashes
+from personalize_tools.validate.hashing import preload_polars, value_hashes
 from personalize_tools.validate.lines import LineTracker, SkippedRow
 from personalize_tools.validate.reading import (
     CSV_ONLY,
@@ -102,6 +102,7 @@ def validate(
     progress: bool = False,
 ) -> ValidationReport:
     """Check every file at LOCATION against the schema; raises UsageError only for unusable input."""
+    preload_polars()
     dataset_type = dataset_type.upper()
     fields = dataset_fields(domain_name, schema_json, dataset_type)
     recipes = use_case_recipes(domain_name, dataset_type, use_cases)
