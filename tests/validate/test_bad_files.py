@@ -80,6 +80,12 @@ CASES = {
         1,
     ),
     "mixed-folder": Case(mixed_folder, "csv_syntax", "fail", "binary data, not CSV text", 1),
+    "short-row-not-utf8": Case(
+        file_of(rows_csv(GOOD_ROW, "u2,\xff\xfe").encode("latin-1")),
+        "csv_syntax",
+        "fail",
+        "Expected 4 columns, got 2",
+    ),
     "fifty-megabyte-field": Case(
         file_of(HEADER_BYTES + b"\n" + GOOD_ROW.encode() + b"\nu1,i1,1700000000," + b"V" * FIFTY_MB + b"\n"),
         "csv_syntax",
