@@ -141,7 +141,8 @@ class ValidationReport:
             for example in result.examples:
                 where = f"{example.file}:{example.line}" if several_files else f"line {example.line}"
                 lines.append(f"{'':6}{'':<{width}}  {where}: {example.detail}")
-            hidden = result.count - len(result.examples)
+            # A header rule counts columns, all named on its one line: nothing is hidden there.
+            hidden = 0 if result.rule.startswith("header_") else result.count - len(result.examples)
             if result.examples and hidden > 0:
                 lines.append(f"{'':6}{'':<{width}}  ... and {hidden:,} more")
         if self.event_types or self.event_types_other:

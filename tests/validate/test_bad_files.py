@@ -217,6 +217,26 @@ def test_a_file_wider_than_any_schema_reads_only_the_schema_columns(tmp_path: Pa
         result.examples[0].detail
     )
     assert "'C13' and 9,986 more not in the schema" in result.examples[0].detail
+    assert "... and 9,995 more" not in check(path).render()
     assert peak_kib < 300 * 1024, (
         f"peak RSS {peak_kib / 1024:.0f} MB (it was 364 MB when every column was read)"
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "kind"),
+    [
+        (b"PK\x03\x04", "a ZIP archive"),
+        (b"BZh91AY&SY", "bzip2-compressed"),
+        (b"\xfd7zXZ\x00\x00", "xz-compressed"),
+        (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+        (b"PAR1", "a Parquet file"),
+    ],
+)
+def test_other_compressed_or_columnar_files_are_named(tmp_path: Path, start: bytes, kind: str) -> None:
+    path = tmp_path / "interactions.csv"
+    path.write_bytes(start + b"USER_ID,ITEM_ID\n" + bytes(range(256)))
+
+    detail = check(path).rule("csv_syntax").examples[0].detail
+
+    assert detail.startswith(f"{kind} data, not CSV text. The developer guide: {CSV_ONLY}")
