@@ -7,7 +7,6 @@ checked (and, for a folder, only its first file): the data itself is the service
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +15,11 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from . import domain
+from .csv_header import parse_header
 from .errors import DataLocationError, PreflightError
 from .framework import error_code, error_message
 
 HEADER_BYTES = 64 * 1024
-BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def first_data_key(s3: Any, location: S3Location) -> str:
 
 
 def read_header(s3: Any, bucket: str, key: str, uri: str) -> list[str]:
-    """The first line of the object, from one ranged GET; a UTF-8 BOM and a CR before the LF are dropped."""
+    """The header names of the object, from one ranged GET, parsed as every reader here parses them."""
     try:
         response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_BYTES - 1}")
         head: bytes = response["Body"].read()
@@ -111,26 +110,24 @@ def read_header(s3: Any, bucket: str, key: str, uri: str) -> list[str]:
         if error_code(error) == "InvalidRange":  # what S3 answers for a ranged GET of an empty object
             raise PreflightError(f"{uri} is empty; its first row must be the CSV header") from error
         raise _unreadable(uri, error, "s3:GetObject") from error
-    if head.startswith(BOM):
-        head = head[len(BOM) :]
-    end = head.find(b"\n")
-    if end < 0 and _object_size(response, len(head)) > HEADER_BYTES:
+    header = parse_header(head)
+    if header.line_ending == "none" and _object_size(response, len(head)) > HEADER_BYTES:
         raise PreflightError(
             f"{uri}: no line break in its first {HEADER_BYTES} bytes, so it has no CSV header row "
             "Personalize could read. The file must start with a header naming the schema's fields."
         )
-    line = head if end < 0 else head[:end]
-    try:
-        text = line.rstrip(b"\r").decode("utf-8")
-    except UnicodeDecodeError as error:
+    if header.cr_only:
         raise PreflightError(
-            f"{uri}: the header row is not UTF-8 ({error}); Personalize reads UTF-8 CSV"
-        ) from error
-    if not text.strip():
+            f"{uri}: its lines end in a carriage return (CR) alone, not LF or CRLF, so its first line is the "
+            "whole file to a CSV reader. Save it with LF or CRLF line endings."
+        )
+    if header.utf8_error:
+        raise PreflightError(f"{uri}: {header.utf8_error}; Personalize reads UTF-8 CSV")
+    if not any(header.names):
         raise PreflightError(
             f"{uri} is empty or starts with a blank line; its first row must be the CSV header"
         )
-    return [column.strip() for column in next(csv.reader([text]))]
+    return list(header.names)
 
 
 def _object_size(response: Mapping[str, Any], read: int) -> int:

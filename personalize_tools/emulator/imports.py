@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,10 +19,12 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.csv_header import parse_header
 from personalize_tools.emulator.state import ImportedData
 
 S3ClientFactory = Callable[[], Any]
 CHUNK_BYTES = 64 * 1024
+HEADER_MAX_BYTES = 1 << 20  # a first line longer than this is read as far as here
 
 
 @dataclass(frozen=True)
@@ -83,16 +86,28 @@ def _read_object(
 ) -> int:
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
     try:
-        lines = codecs.iterdecode(body.iter_lines(chunk_size=CHUNK_BYTES, keepends=True), "utf-8", "replace")
-        rows = csv.reader(lines)
-        header = [column.strip().lstrip("\ufeff") for column in next(rows, [])]
-        missing = [column for column in required_columns if column not in header]
+        chunks = body.iter_chunks(chunk_size=CHUNK_BYTES)
+        head = b""
+        for chunk in chunks:
+            head += chunk
+            if b"\n" in head or len(head) >= HEADER_MAX_BYTES:
+                break
+        header = parse_header(head)
+        if header.cr_only:
+            raise _ImportFailedError(
+                f"Input CSV s3://{bucket}/{key} has carriage-return (CR) line endings without LF; "
+                "its header row runs to the end of the file"
+            )
+        missing = [column for column in required_columns if column not in header.names]
         if missing:
             raise _ImportFailedError(domain.reason_missing_columns(missing))
-        event_index = header.index(event_column) if event_column in header else None
+        names = list(header.names)
+        event_index = names.index(event_column) if event_column in names else None
+        rest = itertools.chain([head[header.end :]], chunks)
+        lines = codecs.iterdecode(_lines(rest), "utf-8", "replace")
         records = 0
         try:
-            for row in rows:
+            for row in csv.reader(lines):
                 if not row:
                     continue
                 records += 1
@@ -106,3 +121,15 @@ def _read_object(
         return records
     finally:
         body.close()
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """CHUNKS split after each LF (a CR stays with its line, for the csv module to read as CRLF)."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if pending:
+        yield pending

@@ -61,6 +61,7 @@ class Column:
     values: np.ndarray | None = None  # typed columns: parsed values, meaningful where parsed
     unparsed: np.ndarray | None = None  # non-empty, valid UTF-8, not of the field's type
     text: pa.Array | None = None  # typed columns on the slow path: values as strings
+    nul: np.ndarray | None = None  # string columns: values holding a NUL byte; None when there are none
 
     @property
     def byte_lengths(self) -> np.ndarray:
@@ -136,8 +137,22 @@ def _line_breaks(raw: pa.Array) -> np.ndarray | None:
 def string_column(name: str, spec: FieldSpec | None, raw: pa.Array) -> Column:
     """Strings (and columns outside the schema): UTF-8, emptiness and line breaks."""
     return Column(
-        name, spec, raw, empty=_empty_mask(raw), bad_utf8=invalid_utf8(raw), extra_lines=_line_breaks(raw)
+        name,
+        spec,
+        raw,
+        empty=_empty_mask(raw),
+        bad_utf8=invalid_utf8(raw),
+        extra_lines=_line_breaks(raw),
+        nul=_nul_bytes(raw),
     )
+
+
+def _nul_bytes(raw: pa.Array) -> np.ndarray | None:
+    """Values holding a NUL byte: valid UTF-8, but C-based readers end a string there."""
+    values = data(raw)
+    if not len(values) or values.min() != 0:
+        return None
+    return as_numpy(pc.match_substring(raw, "\x00"))
 
 
 def typed_column(name: str, spec: FieldSpec, raw: pa.Array) -> Column:

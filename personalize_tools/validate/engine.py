@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.csv_header import CsvHeader
 from personalize_tools.validate import spill
 from personalize_tools.validate.columns import (
     Column,
@@ -41,10 +43,25 @@ from personalize_tools.validate.columns import (
 )
 from personalize_tools.validate.duplicates import DuplicateFinder
 from personalize_tools.validate.errors import SchemaError, SourceError, UsageError
-from personalize_tools.validate.hashing import value_hashes
+from personalize_tools.validate.hashing import preload_polars, value_hashes
 from personalize_tools.validate.lines import LineTracker, SkippedRow
-from personalize_tools.validate.reading import Header, Progress, Replay, parsed_batches, read_header
-from personalize_tools.validate.report import Example, FileSummary, RuleResult, Status, ValidationReport
+from personalize_tools.validate.reading import (
+    CSV_ONLY,
+    Progress,
+    Replay,
+    UndecodableRows,
+    longest_line,
+    parsed_batches,
+    read_header,
+)
+from personalize_tools.validate.report import (
+    Example,
+    FileSummary,
+    RuleResult,
+    Status,
+    ValidationReport,
+    printable,
+)
 from personalize_tools.validate.rules import (
     DATASET_TYPES,
     RULES,
@@ -56,6 +73,9 @@ from personalize_tools.validate.rules import (
 from personalize_tools.validate.sources import InputFile, resolve
 
 BLOCK_BYTES = 2 << 20
+# Wider than any schema can be (Items: 100 metadata fields plus the reserved ones); see _parsed_columns.
+MAX_PARSED_COLUMNS = 128
+MAX_NAMES_SHOWN = 10
 MAX_EVENT_TYPES = 1000  # distinct event types counted by name; the rest are counted together
 DEFAULT_MAX_EXAMPLES = 10
 MIN_ROW_BYTES = 8  # "u,i,1,V\n": sizes the spills' partitions for the most rows a file can hold
@@ -82,6 +102,7 @@ def validate(
     progress: bool = False,
 ) -> ValidationReport:
     """Check every file at LOCATION against the schema; raises UsageError only for unusable input."""
+    preload_polars()
     dataset_type = dataset_type.upper()
     fields = dataset_fields(domain_name, schema_json, dataset_type)
     recipes = use_case_recipes(domain_name, dataset_type, use_cases)
@@ -222,25 +243,45 @@ class _Run:
         stream = item.open()
         try:
             try:
-                header, rest = read_header(stream, item.name)
+                header, rest, not_csv = read_header(stream, item.name)
             except OSError as error:
                 raise SourceError(f"cannot read {item.name}: {error}") from error
             rows_before = self.rows
-            names = self._check_header(file_index, header)
-            if names:
-                self._scan_rows(file_index, item, names, Replay(rest, stream, self.progress))
+            unreadable = self._unreadable(header, not_csv)
+            if unreadable is not None:
+                self.tallies["csv_syntax"].add(1, self._example(file_index, 1, unreadable))
+            names = self._check_header(file_index, header) if not_csv is None else []
+            if names and unreadable is None:
+                if not rest:
+                    rest = stream.read(64 * 1024)  # a file of its header alone has no rows to parse
+                if rest:
+                    self._scan_rows(file_index, item, names, Replay(rest, stream, self.progress))
             self.summaries.append(
-                FileSummary(item.name, item.size, self.rows - rows_before, header.line_ending)
+                FileSummary(
+                    item.name, item.size, self.rows - rows_before, "n/a" if not_csv else header.line_ending
+                )
             )
         finally:
             stream.close()
 
+    @staticmethod
+    def _unreadable(header: CsvHeader, not_csv: str | None) -> str | None:
+        """Why the rows cannot be read as CSV at all (compressed, binary, CR line endings), or None."""
+        if not_csv is not None:
+            return f"{not_csv}. The developer guide: {CSV_ONLY} Export or decompress it as CSV text"
+        if header.cr_only:
+            return (
+                "the lines end in a carriage return (CR) alone, not LF or CRLF, so a CSV reader sees one "
+                "line; save the file with LF or CRLF line endings"
+            )
+        return None
+
     def _example(self, file_index: int, line: int, detail: str) -> list[tuple[int, int, str]]:
         return [(file_index, line, detail)] if self.max_examples else []
 
-    def _check_header(self, file_index: int, header: Header) -> list[str]:
+    def _check_header(self, file_index: int, header: CsvHeader) -> list[str]:
         """Header rules; returns the column names, or [] when there is nothing to read."""
-        names = header.names
+        names = list(header.names)
         if header.utf8_error:
             self.tallies["utf8"].add(1, self._example(file_index, 1, header.utf8_error))
         if header.bom:
@@ -262,9 +303,18 @@ class _Run:
             self.tallies["header_missing_columns"].add(len(missing), self._example(file_index, 1, detail))
         unknown = [name for name in names if name not in self.fields]
         if unknown:
-            detail = f"{', '.join(map(repr, unknown))} not in the schema ({', '.join(self.fields)})"
+            shown = ", ".join(map(repr, unknown[:MAX_NAMES_SHOWN]))
+            if len(unknown) > MAX_NAMES_SHOWN:
+                shown += f" and {len(unknown) - MAX_NAMES_SHOWN:,} more"
+            detail = f"{shown} not in the schema ({', '.join(self.fields)})"
+            if len(names) > MAX_PARSED_COLUMNS:
+                detail += (
+                    f"; with {len(names):,} columns, more than any schema has, only the schema's columns "
+                    "are read (the values of the others are not checked)"
+                )
             self.tallies["header_unknown_columns"].add(len(unknown), self._example(file_index, 1, detail))
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        seen = Counter(names)
+        repeated = sorted(name for name, count in seen.items() if count > 1)
         if repeated:
             detail = f"{', '.join(repeated)} appear(s) more than once"
             self.tallies["header_duplicate_columns"].add(len(repeated), self._example(file_index, 1, detail))
@@ -274,37 +324,71 @@ class _Run:
     def _scan_rows(self, file_index: int, item: InputFile, names: list[str], stream: Replay) -> None:
         lines = LineTracker()
         positional = [f"c{index}" for index in range(len(names))]  # header names may repeat
+        parsed = self._parsed_columns(names)
+        parsed_names = [names[index] for index in parsed]
         # Rows hash over columns in name order, so files with different column orders compare.
-        hash_order = sorted(range(len(names)), key=lambda index: (names[index], index))
-        try:
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(
-                    use_threads=False, block_size=BLOCK_BYTES, column_names=positional
-                ),
-                parse_options=pacsv.ParseOptions(
-                    ignore_empty_lines=False, invalid_row_handler=lines.on_invalid_row
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={name: pa.binary() for name in positional},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-            for batch in parsed_batches(reader):
-                if batch.num_rows:
-                    self._check_batch(file_index, names, hash_order, batch, lines)
-        except pa.ArrowInvalid as error:
-            message = str(error).splitlines()[0]
-            detail = f"parsing stopped here: {message}"
-            self.tallies["csv_syntax"].add(1, self._example(file_index, lines.next_line, detail))
-        except (OSError, pa.ArrowException) as error:
-            raise SourceError(f"cannot read {item.name}: {error}") from error
-        except Exception as error:
-            if type(error).__module__.startswith("botocore"):
+        hash_order = sorted(range(len(parsed)), key=lambda index: (parsed_names[index], index))
+        with UndecodableRows() as undecodable:
+            try:
+                reader = pacsv.open_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(
+                        use_threads=False, block_size=BLOCK_BYTES, column_names=positional
+                    ),
+                    parse_options=pacsv.ParseOptions(
+                        ignore_empty_lines=False, invalid_row_handler=lines.on_invalid_row
+                    ),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={positional[index]: pa.binary() for index in parsed},
+                        include_columns=[positional[index] for index in parsed],
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                    ),
+                )
+                for batch in parsed_batches(reader):
+                    if batch.num_rows:
+                        self._check_batch(file_index, parsed_names, hash_order, batch, lines)
+            except pa.ArrowInvalid as error:
+                message = str(error).splitlines()[0]
+                line, detail = lines.next_line, f"parsing stopped here: {message}"
+                if undecodable.seen:
+                    detail += " (a row with another number of fields than the header, not valid UTF-8)"
+                if "straddl" in message:  # a row longer than a block; pyarrow's words name a setting
+                    line, detail = self._overlong_line(item, names)
+                self.tallies["csv_syntax"].add(1, self._example(file_index, line, detail))
+            except (OSError, pa.ArrowException) as error:
                 raise SourceError(f"cannot read {item.name}: {error}") from error
-            raise
+            except Exception as error:
+                if type(error).__module__.startswith("botocore"):
+                    raise SourceError(f"cannot read {item.name}: {error}") from error
+                raise
         self._tally_skipped(file_index, lines.finish())
+
+    def _parsed_columns(self, names: list[str]) -> list[int]:
+        """Every column, or for a file wider than any schema only the first of each schema field's.
+
+        pyarrow's parser holds every converted column of a block; 10,000 columns took 360 MB for a
+        15 MB file. Past MAX_PARSED_COLUMNS the file is refused for its unknown columns anyway, so
+        memory stays bounded by the schema's width and the rows in flight instead.
+        """
+        if len(names) <= MAX_PARSED_COLUMNS:
+            return list(range(len(names)))
+        first = {name: index for index, name in reversed(list(enumerate(names))) if name in self.fields}
+        return sorted(first.values())
+
+    def _overlong_line(self, item: InputFile, names: list[str]) -> tuple[int, str]:
+        """The first line longer than BLOCK_BYTES, found by reading the file again, and what it breaks."""
+        long_line = longest_line(item.open, BLOCK_BYTES)
+        if long_line is None:
+            return 1, f"a row is longer than the validator's {BLOCK_BYTES / (1 << 20):g} MiB block"
+        field = names[long_line.field] if long_line.field < len(names) else f"field {long_line.field + 1}"
+        return long_line.line, (
+            f"the line is {long_line.line_bytes:,} bytes long, its {field} value alone "
+            f"{long_line.field_bytes:,} bytes; the validator reads lines of up to "
+            f"{BLOCK_BYTES / (1 << 20):g} MiB. Personalize documents no line length, but its quotas cap a "
+            f"value at {domain.ID_MAX_LENGTH} characters for an id and {domain.CATEGORICAL_VALUE_MAX_LENGTH} "
+            "for a categorical or other string value: no valid row comes near this"
+        )
 
     def _tally_skipped(self, file_index: int, skipped: list[tuple[int, SkippedRow]]) -> None:
         if skipped:
@@ -392,6 +476,16 @@ class _Run:
             return
         if column.empty is not None and not spec.nullable:
             offend("null_values", _kept(column.empty, keep), lambda _: f"{spec.name} is empty", spec.name)
+        if column.nul is not None:
+            offend(
+                "value_types",
+                _kept(column.nul, keep),
+                lambda row: (
+                    f"{spec.name}={_shown(column.raw[row].as_py())} holds a NUL byte (0x00), which no "
+                    "text value should; readers written in C end the value there"
+                ),
+                spec.name,
+            )
         if column.unparsed is not None:
             unparsed = _kept(column.unparsed, keep)
             if spec.name == self.timestamp_field and column.text is not None:
@@ -456,7 +550,14 @@ class _Run:
             as_unit(1_000_000, "microseconds"),
         )
         offend("timestamp_future", parsed & (values > self.now) & (values < MILLISECONDS_FROM), as_seconds)
-        offend("timestamp_before_2000", parsed & (values < EPOCH_2000), as_seconds)
+        negative = parsed & (values < 0)
+        offend(
+            "value_types",
+            negative,
+            lambda row: f"{name}={int(values[row])} is negative; Unix epoch seconds count from 1970-01-01",
+            name,
+        )
+        offend("timestamp_before_2000", parsed & (values >= 0) & (values < EPOCH_2000), as_seconds)
 
     def _check_ids(self, offend: _Offender, by_name: dict[str, Column], keep: np.ndarray | None) -> None:
         for name in self.id_fields:
@@ -615,7 +716,8 @@ class _Run:
             return RuleResult(
                 "min_interactions", "pass", 0, f"{self.rows:,} interactions (at least {minimum} needed)"
             )
-        message = f"{self.rows:,} interactions; an import needs at least {minimum}"
+        seen = f"{self.rows:,} interactions" if self.rows else self._no_rows()
+        message = f"{seen}; an import needs at least {minimum} interactions"
         return RuleResult("min_interactions", "fail", minimum - self.rows, message)
 
     def _use_case_result(self, rule_id: str) -> RuleResult:
@@ -662,12 +764,19 @@ class _Run:
         message = f"{qualified:,} users have {repeats}+ interactions; training a recommender needs {minimum}"
         return RuleResult("training_users", "fail", minimum - qualified, message)
 
+    def _no_rows(self) -> str:
+        """Why there are no rows: none after the header, or none the parser could read."""
+        return "no rows could be read" if self.tallies["csv_syntax"].count else "no rows after the header"
+
     def _min_records_result(self) -> RuleResult:
         kind = domain.RECORD_NAMES[self.dataset_type]
         if self.rows:
             return RuleResult("min_records", "pass", 0, f"{self.rows:,} {kind} records")
         return RuleResult(
-            "min_records", "fail", 1, f"no {kind} records: an import of this data would add nothing"
+            "min_records",
+            "fail",
+            1,
+            f"{self._no_rows()}: an import would add no {kind} records",
         )
 
     def _repeats_result(self, rule_id: str) -> RuleResult:
@@ -728,7 +837,7 @@ def _text(value: bytes | None) -> str:
 
 def _shown(value: bytes | None) -> str:
     """A value for a message: quoted, shortened, undecodable bytes as \\xNN."""
-    text = (value or b"").decode("utf-8", errors="backslashreplace")
+    text = printable((value or b"").decode("utf-8", errors="backslashreplace"))
     return "'" + (text if len(text) <= 60 else text[:57] + "...") + "'"
 
 

@@ -14,6 +14,14 @@ from personalize_tools.validate.rules import Level, rule_by_id
 Status = Literal["pass", "fail", "warn", "skip"]
 JSON_VERSION = 1
 _STATUS_LABEL = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skip": "SKIP"}
+# Control characters from the data (ESC starts terminal escape sequences, NUL and CR garble a line)
+# are shown as \xNN in the human report; --json escapes them by itself.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))}
+
+
+def printable(text: str) -> str:
+    """TEXT with every C0/C1 control character and DEL written as \\xNN, safe to print on a terminal."""
+    return text.translate(_ESCAPES)
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,8 @@ class ValidationReport:
             for example in result.examples:
                 where = f"{example.file}:{example.line}" if several_files else f"line {example.line}"
                 lines.append(f"{'':6}{'':<{width}}  {where}: {example.detail}")
-            hidden = result.count - len(result.examples)
+            # A header rule counts columns, all named on its one line: nothing is hidden there.
+            hidden = 0 if result.rule.startswith("header_") else result.count - len(result.examples)
             if result.examples and hidden > 0:
                 lines.append(f"{'':6}{'':<{width}}  ... and {hidden:,} more")
         if self.event_types or self.event_types_other:
@@ -151,7 +160,7 @@ class ValidationReport:
                 f"({_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')})",
             ]
         )
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
-import polars as pl
 
 FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
 TARGET_PARTITION_ITEMS = 1 << 21
@@ -131,6 +130,8 @@ def later_duplicates(
     hash table on both cores, where a sort would cost about three times as much. Originals are
     looked up only for the LIMIT repeats shown, so a clean input pays nothing for them.
     """
+    import polars as pl  # noqa: PLC0415 - loaded by hashing.preload_polars
+
     first = pl.Series(hashes).is_first_distinct().to_numpy()
     later = ~first
     count = int(np.count_nonzero(later))
@@ -148,5 +149,7 @@ def later_duplicates(
 
 def qualified_count(hashes: np.ndarray, counts: np.ndarray, minimum: int) -> int:
     """How many distinct hashes have counts adding up to at least MINIMUM."""
+    import polars as pl  # noqa: PLC0415 - loaded by hashing.preload_polars
+
     totals = pl.DataFrame({"hash": hashes, "count": counts}).group_by("hash").agg(pl.col("count").sum())
     return int((totals["count"] >= minimum).sum())

@@ -92,7 +92,7 @@ def test_realistic_data_passes_every_rule(valid_csv: Path) -> None:
         ),
         (rows_csv(GOOD_ROW, "u2,i2,4102444800,View"), "timestamp_future", "warn", [3]),
         (
-            rows_csv(GOOD_ROW, "u2,i2,946684799,View", "u3,i3,-5,View"),
+            rows_csv(GOOD_ROW, "u2,i2,946684799,View", "u3,i3,0,View", "u4,i4,-5,View"),
             "timestamp_before_2000",
             "warn",
             [3, 4],
