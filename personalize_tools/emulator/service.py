@@ -484,6 +484,16 @@ class PersonalizeService:
                     f"dataset {dataset.arn} belongs to a {group_domain or 'custom'} dataset group."
                 )
             self._check_schema(schema.fields["schema"], group_domain, dataset.fields["datasetType"])
+            current = self._get(SCHEMA, dataset.fields["schemaArn"])
+            problems = domain.schema_replacement_problems(
+                current.fields["schema"], schema.fields["schema"], dataset.fields["datasetType"]
+            )
+            if problems:
+                raise InvalidInputError(
+                    f"Dataset {dataset.arn} cannot move from schema {current.arn} to {schema.arn}: "
+                    + "; ".join(problems)
+                    + "."
+                )
             self._begin_update(dataset, {"schemaArn": schema.arn}, self.pace.dataset_update, now)
             return {"datasetArn": dataset.arn}
 

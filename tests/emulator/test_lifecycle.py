@@ -90,10 +90,10 @@ def test_update_dataset_reports_latest_update_and_switches_schema(
     clean_emulator: EmulatorServer, personalize: Any
 ) -> None:
     group_arn = active_group(personalize, "evolving")
-    dataset_arn = active_dataset(personalize, group_arn, "evolving-interactions")
+    dataset_arn = active_dataset(personalize, group_arn, "evolving-users", dataset_type="USERS")
     assert "latestDatasetUpdate" not in personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
-    wider = domain.default_schema("ECOMMERCE")
-    wider["fields"].append({"name": "EVENT_VALUE", "type": ["null", "float"]})
+    wider = domain.default_schema("ECOMMERCE", "USERS")
+    wider["fields"].append({"name": "AGE_BAND", "type": ["null", "string"], "categorical": True})
     new_schema = personalize.create_schema(name="wider", schema=json.dumps(wider), domain="ECOMMERCE")
     personalize.update_dataset(datasetArn=dataset_arn, schemaArn=new_schema["schemaArn"])
     updates = []

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import domain
-from ..errors import NameConflictError, ResourceFailedError
+from ..errors import NameConflictError, ResourceFailedError, SchemaReplacementError
 from ..framework import (
     DELETING_STATUSES,
     IN_USE,
@@ -78,23 +78,51 @@ class Dataset(PersonalizeResource):
                 self.request_schema_update(arn, description)
         super().update_in_place(arn, changed - {"SchemaArn"})
 
-    def request_schema_update(self, arn: str, description: Mapping[str, Any]) -> None:
-        """UpdateDataset, unless it already happened (a replayed event); busy datasets are retried later."""
+    def request_schema_update(self, arn: str, description: Mapping[str, Any]) -> bool:
+        """UpdateDataset, unless it already happened (a replayed event); busy datasets are retried later.
+
+        True when no update is needed: the dataset's current schema already covers the template's
+        (a rollback after a replacement that added columns; Personalize cannot drop columns).
+        """
         schema_arn = self.props.required("SchemaArn")
         latest = description.get("latestDatasetUpdate") or {}
         if latest.get("schemaArn") == schema_arn or description.get("schemaArn") == schema_arn:
             self.log("schema-update-already-requested", arn=arn, schema_arn=schema_arn)
-            return
+            return False
+        if self.keeps_current_schema(arn, description, schema_arn):
+            return True
         try:
             self.personalize.update_dataset(datasetArn=arn, schemaArn=schema_arn)
         except ClientError as error:
             if error_code(error) != IN_USE:
                 raise
             self.log("schema-update-deferred", arn=arn, schema_arn=schema_arn, reason=str(error))
-            return
+            return False
         self.log(
             "schema-update-requested", arn=arn, schema_arn=schema_arn, previous=description.get("schemaArn")
         )
+        return False
+
+    def keeps_current_schema(self, arn: str, description: Mapping[str, Any], schema_arn: str) -> bool:
+        """The guide's replacement rules, checked before anything changes; True: keep the current schema."""
+        current_arn = str(description.get("schemaArn") or "")
+        current = self.schema_text(current_arn)
+        requested = self.schema_text(schema_arn)
+        if domain.schema_covers(current, requested):
+            self.log("schema-kept-superset", arn=arn, schema_arn=current_arn, requested=schema_arn)
+            return True
+        problems = domain.schema_replacement_problems(current, requested, self.dataset_type())
+        if problems:
+            raise SchemaReplacementError(
+                f"dataset {self.display_name(description)} ({arn}) cannot move from schema {current_arn} "
+                f"to {schema_arn}: {'; '.join(problems)}. Personalize refuses such a replacement "
+                f"({domain.REPLACEMENT_GUIDE}); {domain.replacement_alternative(self.dataset_type())}. "
+                "Nothing was changed."
+            )
+        return False
+
+    def schema_text(self, schema_arn: str) -> str:
+        return str(self.personalize.describe_schema(schemaArn=schema_arn)["schema"]["schema"])
 
     def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
         """ACTIVE, and on the template's schema: an UpdateDataset in flight is waited for here."""
@@ -115,8 +143,8 @@ class Dataset(PersonalizeResource):
         elif status not in UPDATING_STATUSES:
             if description.get("schemaArn") == schema_arn:
                 return True
-            self.request_schema_update(arn, description)  # deferred earlier, or adopted on another schema
-            return False
+            # deferred earlier, adopted on another schema, or a rollback to a schema the current one covers
+            return self.request_schema_update(arn, description)
         self.log("waiting", arn=arn, schema_update_status=status, schema_arn=latest.get("schemaArn"))
         return False
 
@@ -141,6 +169,15 @@ class Dataset(PersonalizeResource):
             "DatasetArn": arn,
             "Name": str(description.get("name") or self.name),
             "DatasetType": str(description.get("datasetType") or self.dataset_type()),
-            "SchemaArn": self.props.required("SchemaArn"),
+            "SchemaArn": self.schema_in_use(description) or self.props.required("SchemaArn"),
         }
         return data
+
+    @staticmethod
+    def schema_in_use(description: Mapping[str, Any]) -> str | None:
+        """The schema the dataset really has: after a rollback it may be wider than the template's."""
+        latest = description.get("latestDatasetUpdate") or {}
+        if latest.get("status") == domain.ACTIVE and latest.get("schemaArn"):
+            return str(latest["schemaArn"])
+        schema_arn = description.get("schemaArn")
+        return str(schema_arn) if schema_arn else None
