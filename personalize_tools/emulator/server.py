@@ -33,6 +33,7 @@ from personalize_tools.emulator.errors import (
 from personalize_tools.emulator.faults import FaultInjector, Faults
 from personalize_tools.emulator.lifecycle import Clock, Pace
 from personalize_tools.emulator.service import PersonalizeService
+from personalize_tools.emulator.signing import signing_region
 
 ADMIN_PREFIX = "/_emulator/"
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -179,7 +180,9 @@ class EmulatorServer:
 
     # --- request handling (called by the HTTP handler threads) --------------------------------
 
-    def handle_personalize(self, target: str, path: str, raw_body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle_personalize(
+        self, target: str, path: str, raw_body: bytes, authorization: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         prefix = model.target_prefix() + "."
         operation = target[len(prefix) :] if target.startswith(prefix) else ""
         try:
@@ -193,7 +196,7 @@ class EmulatorServer:
             injected = self._faults.draw()
             if injected is not None:
                 raise injected
-            result = self.service.call(operation, _parse_json(raw_body))
+            result = self.service.call(operation, _parse_json(raw_body), region=signing_region(authorization))
         except ServiceError as error:
             self._call_log.record(operation or "(unknown)", error.code)
             return error.status, error.body()
@@ -293,7 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(ADMIN_PREFIX):
             self._send(*emulator.handle_admin("POST", self.path, body))
         else:
-            self._send(*emulator.handle_personalize(self.headers.get("X-Amz-Target", ""), self.path, body))
+            target, authorization = self.headers.get("X-Amz-Target", ""), self.headers.get("Authorization")
+            self._send(*emulator.handle_personalize(target, self.path, body, authorization))
 
     def do_GET(self) -> None:
         if self.path.startswith(ADMIN_PREFIX):

@@ -9,6 +9,7 @@ thread pool outside it so Describe calls stay fast.
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
 import json
 import threading
@@ -70,6 +71,7 @@ from personalize_tools.emulator.state import (
 Params = dict[str, Any]
 Handler = Callable[[Params], dict[str, Any]]
 
+_REQUEST_REGION: contextvars.ContextVar[str] = contextvars.ContextVar("personalize_request_region")
 READ_WAIT_SECONDS = 20.0  # longest a Describe waits for an import's reading once the job is due to settle
 DEFAULT_MAX_RESULTS = 100
 _DATASET_TYPE_BY_RECORD = {record: dataset_type for dataset_type, record in domain.RECORD_NAMES.items()}
@@ -168,7 +170,15 @@ class PersonalizeService:
     def operations(self) -> list[str]:
         return sorted(self._operations)
 
-    def call(self, operation: str, params: Params) -> dict[str, Any]:
+    def call(self, operation: str, params: Params, *, region: str | None = None) -> dict[str, Any]:
+        """Run one operation in `region` (the request's SigV4 signing region; unsigned: the default)."""
+        token = _REQUEST_REGION.set(region or self.region)
+        try:
+            return self._call(operation, params)
+        finally:
+            _REQUEST_REGION.reset(token)
+
+    def _call(self, operation: str, params: Params) -> dict[str, Any]:
         handler = self._operations.get(operation)
         if handler is None:
             if operation in model.operation_names():
@@ -277,15 +287,22 @@ class PersonalizeService:
         elif track is resource.update and status == domain.ACTIVE:
             resource.fields.update(resource.update_fields)
 
+    def _request_region(self) -> str:
+        return _REQUEST_REGION.get(self.region)
+
+    def _here(self, resource: Resource) -> bool:
+        """Regions are separate services: a request sees only its own region's resources."""
+        return resource.arn.split(":")[3] == self._request_region()
+
     def _get(self, kind: Kind, arn: str) -> Resource:
         resource = self._resources.get(arn)
-        if resource is None or resource.kind is not kind:
+        if resource is None or resource.kind is not kind or not self._here(resource):
             raise ResourceNotFoundError(f"{kind.label} {arn} does not exist (never created, or deleted).")
         return resource
 
     def _find(self, arn: str) -> Resource:
         resource = self._resources.get(arn)
-        if resource is None:
+        if resource is None or not self._here(resource):
             raise ResourceNotFoundError(f"No Personalize resource has the ARN {arn}.")
         return resource
 
@@ -297,8 +314,12 @@ class PersonalizeService:
             and all(resource.fields.get(key) == value for key, value in fields.items())
         ]
 
+    def _regional(self, kind: Kind) -> list[Resource]:
+        """The request region's resources of a kind: what region-wide quotas and Lists count."""
+        return [resource for resource in self._of_kind(kind) if self._here(resource)]
+
     def _arn(self, resource_path: str) -> str:
-        return domain.arn(self.region, self.account, resource_path)
+        return domain.arn(self._request_region(), self.account, resource_path)
 
     def _ensure_new(self, kind: Kind, arn: str, why: str = "") -> None:
         if arn in self._resources:
@@ -378,7 +399,7 @@ class PersonalizeService:
             arn = self._arn(f"{DATASET_GROUP.arn_prefix}/{params['name']}")
             self._ensure_new(DATASET_GROUP, arn)
             self._ensure_below(
-                len(self._of_kind(DATASET_GROUP)), domain.MAX_DATASET_GROUPS, "dataset groups per region"
+                len(self._regional(DATASET_GROUP)), domain.MAX_DATASET_GROUPS, "dataset groups per region"
             )
             fields = {key: params.get(key) for key in ("domain", "roleArn", "kmsKeyArn")}
             self._create(DATASET_GROUP, arn, params["name"], now=now, fields=fields, tags=params.get("tags"))
@@ -400,7 +421,7 @@ class PersonalizeService:
         with self._session() as now:
             arn = self._arn(f"{SCHEMA.arn_prefix}/{params['name']}")
             self._ensure_new(SCHEMA, arn)
-            self._ensure_below(len(self._of_kind(SCHEMA)), domain.MAX_SCHEMAS, "schemas per region")
+            self._ensure_below(len(self._regional(SCHEMA)), domain.MAX_SCHEMAS, "schemas per region")
             self._create(
                 SCHEMA,
                 arn,
@@ -537,7 +558,7 @@ class PersonalizeService:
                     f"only after a FULL import has become ACTIVE."
                 )
             in_flight = [
-                job for job in self._of_kind(IMPORT_JOB) if job.status in domain.IN_FLIGHT_CREATE_STATUSES
+                job for job in self._regional(IMPORT_JOB) if job.status in domain.IN_FLIGHT_CREATE_STATUSES
             ]
             if len(in_flight) >= domain.MAX_IMPORT_JOBS_IN_PROGRESS:
                 raise LimitExceededError(domain.REASON_IMPORT_LIMIT)
@@ -772,7 +793,8 @@ class PersonalizeService:
     def _list(self, kind: Kind, key: str, filter_member: str | None, params: Params) -> dict[str, Any]:
         with self._session():
             wanted = params.get(filter_member) if filter_member else None
-            matching = self._of_kind(kind, **({filter_member: wanted} if filter_member and wanted else {}))
+            filters = {filter_member: wanted} if filter_member and wanted else {}
+            matching = [resource for resource in self._of_kind(kind, **filters) if self._here(resource)]
             matching.sort(key=lambda resource: (resource.created, resource.arn))
             token = params.get("nextToken")
             if token:
