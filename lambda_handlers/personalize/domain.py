@@ -33,6 +33,12 @@ TAG_KEY_MAX_LENGTH = 128
 TAG_VALUE_MAX_LENGTH = 256
 MAX_TAGS = 50
 
+# Tagging guide ("Guidelines and requirements", personalize-managing-tags.html): keys and values can't
+# start with aws: (reserved; the AWS-wide tagging rules say in any letter case); botocore's TagKey and
+# TagValue pattern is [\p{L}\p{Z}\p{N}_.:/=+\-@]*, approximated here with Python's Unicode classes.
+RESERVED_TAG_PREFIX = "aws:"
+TAG_CHARACTERS = re.compile(r"[\w\s.:/=+\-@]*")
+
 DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS")
 IMPORT_MODES = ("FULL", "INCREMENTAL")
@@ -130,6 +136,33 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "ECOMMERCE": ("View", "Purchase"),
     "VIDEO_ON_DEMAND": ("Watch", "Click"),
 }
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def tag_problems(tags: Mapping[str, str]) -> list[str]:
+    """Why Personalize would refuse these tags, one sentence per tag; the count is checked apart."""
+    problems = []
+    for key, value in tags.items():
+        if not 1 <= len(key) <= TAG_KEY_MAX_LENGTH:
+            problems.append(f"tag key {key!r} must be 1 to {TAG_KEY_MAX_LENGTH} characters")
+        if len(value) > TAG_VALUE_MAX_LENGTH:
+            problems.append(f"tag {key!r} value must be at most {TAG_VALUE_MAX_LENGTH} characters")
+        for what, text in (("key", key), ("value", value)):
+            if text.lower().startswith(RESERVED_TAG_PREFIX):
+                problems.append(
+                    f"tag {what} {text!r} starts with {RESERVED_TAG_PREFIX!r}, a prefix reserved for AWS"
+                )
+            elif not TAG_CHARACTERS.fullmatch(text):
+                problems.append(
+                    f"tag {what} {text!r} has characters outside letters, digits, spaces and _ . : / = + - @"
+                )
+    return problems
+
+
+def too_many_tags(count: int) -> str | None:
+    return f"{count} tags; a resource can have at most {MAX_TAGS}" if count > MAX_TAGS else None
 
 
 # --- schemas ------------------------------------------------------------------------------------

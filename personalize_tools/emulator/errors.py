@@ -47,6 +47,10 @@ class TooManyTagsError(ServiceError):
     code = "TooManyTagsException"
 
 
+class TooManyTagKeysError(ServiceError):
+    code = "TooManyTagKeysException"
+
+
 class InvalidNextTokenError(ServiceError):
     code = "InvalidNextTokenException"
 

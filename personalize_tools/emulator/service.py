@@ -33,6 +33,7 @@ from personalize_tools.emulator.errors import (
     ResourceAlreadyExistsError,
     ResourceInUseError,
     ResourceNotFoundError,
+    TooManyTagKeysError,
     TooManyTagsError,
     UnknownOperationError,
     UnsupportedOperationError,
@@ -342,10 +343,12 @@ class PersonalizeService:
     def _merged_tags(
         existing: Mapping[str, str], tags: list[dict[str, str]] | None, arn: str
     ) -> dict[str, str]:
-        merged = dict(existing)
-        for tag in tags or []:
-            merged[tag["tagKey"]] = tag["tagValue"]
-        if len(merged) > domain.MAX_TAGS:
+        given = {tag["tagKey"]: tag["tagValue"] for tag in tags or []}
+        problems = domain.tag_problems(given)
+        if problems:
+            raise InvalidInputError(f"Tags for {arn} are not valid: " + "; ".join(problems) + ".")
+        merged = {**existing, **given}
+        if domain.too_many_tags(len(merged)):
             raise TooManyTagsError(
                 f"{arn} would have {len(merged)} tags; a resource can have at most {domain.MAX_TAGS}."
             )
@@ -838,6 +841,11 @@ class PersonalizeService:
     def untag_resource(self, params: Params) -> dict[str, Any]:
         with self._session():
             resource = self._find(params["resourceArn"])
+            if domain.too_many_tags(len(params["tagKeys"])):
+                raise TooManyTagKeysError(
+                    f"The request names {len(params['tagKeys'])} tag keys; a resource can have at most "
+                    f"{domain.MAX_TAGS}."
+                )
             for key in params["tagKeys"]:
                 resource.tags.pop(key, None)
             self._dirty = True
