@@ -720,8 +720,13 @@ class PersonalizeService:
         with self._session() as now:
             recommender = self._get(RECOMMENDER, params["recommenderArn"])
             self._ensure_settled(recommender, "it can be updated")
+            # DescribeRecommender's RecommenderUpdateSummary: CREATE PENDING > CREATE IN_PROGRESS > ACTIVE.
             self._begin_update(
-                recommender, {"recommenderConfig": params["recommenderConfig"]}, self.pace.recommender, now
+                recommender,
+                {"recommenderConfig": params["recommenderConfig"]},
+                self.pace.recommender,
+                now,
+                chain=CREATE_CHAIN,
             )
             return {"recommenderArn": recommender.arn}
 
@@ -754,11 +759,18 @@ class PersonalizeService:
                 f"running before {purpose}."
             )
 
-    def _begin_update(self, resource: Resource, changes: Params, duration: float, now: float) -> None:
+    def _begin_update(
+        self,
+        resource: Resource,
+        changes: Params,
+        duration: float,
+        now: float,
+        chain: tuple[str, ...] = UPDATE_CHAIN,
+    ) -> None:
         if resource.update is None:
-            resource.update = Track.begin(UPDATE_CHAIN, duration, now)
+            resource.update = Track.begin(chain, duration, now)
         else:
-            resource.update.restart(UPDATE_CHAIN, duration, now)
+            resource.update.restart(chain, duration, now)
         resource.update_fields = changes
         self._dirty = True
 

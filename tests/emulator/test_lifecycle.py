@@ -142,12 +142,21 @@ def test_recommender_stop_start_and_update(
         recommenderArn=arn, recommenderConfig={"minRecommendationRequestsPerSecond": 2}
     )
     latest = [personalize.describe_recommender(recommenderArn=arn)["recommender"] for _ in range(3)]
-    assert [item["latestRecommenderUpdate"]["status"] for item in latest] == [
-        domain.UPDATE_PENDING,
-        domain.UPDATE_IN_PROGRESS,
-        domain.ACTIVE,
+    # RecommenderUpdateSummary: "CREATE PENDING > CREATE IN_PROGRESS > ACTIVE -or- CREATE FAILED"; the
+    # recommender stays ACTIVE on its previous configuration until the update completes.
+    assert [item["latestRecommenderUpdate"]["status"] for item in latest] == CREATE_SEQUENCE
+    assert [item["status"] for item in latest] == [domain.ACTIVE] * 3
+    assert [
+        item.get("recommenderConfig", {}).get("minRecommendationRequestsPerSecond") for item in latest
+    ] == [
+        None,
+        None,
+        2,
     ]
-    assert latest[-1]["recommenderConfig"] == {"minRecommendationRequestsPerSecond": 2}
+    assert all(
+        item["latestRecommenderUpdate"]["recommenderConfig"] == {"minRecommendationRequestsPerSecond": 2}
+        for item in latest
+    )
     with pytest.raises(ClientError) as error:
         personalize.start_recommender(recommenderArn=arn)
     assert error.value.response["Error"]["Code"] == "ResourceInUseException"
