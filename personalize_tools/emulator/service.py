@@ -526,11 +526,17 @@ class PersonalizeService:
             dataset = self._get(DATASET, params["datasetArn"])
             self._ensure_no_imports(dataset, "it can be deleted")
             group_arn = dataset.fields["datasetGroupArn"]
-            recommenders = self._of_kind(RECOMMENDER, datasetGroupArn=group_arn)
-            if recommenders:
+            # Guide, "Deleting a dataset": no associated recommender may be CREATE PENDING or IN PROGRESS;
+            # an ACTIVE one does not block (deleting only halts its automatic updates).
+            training = [
+                f"{recommender.arn} ({self._training_status(recommender)})"
+                for recommender in self._of_kind(RECOMMENDER, datasetGroupArn=group_arn)
+                if self._training_status(recommender)
+            ]
+            if training:
                 raise ResourceInUseError(
-                    f"Dataset {dataset.arn} feeds recommender(s) {', '.join(r.arn for r in recommenders)}; "
-                    f"delete them first."
+                    f"Dataset {dataset.arn} cannot be deleted while recommender(s) of its dataset group "
+                    f"are training: {', '.join(training)}. Wait until they are ACTIVE."
                 )
             trackers = self._of_kind(EVENT_TRACKER, datasetGroupArn=group_arn)
             if dataset.fields["datasetType"] == "INTERACTIONS" and trackers:
@@ -540,6 +546,15 @@ class PersonalizeService:
                 )
             self._begin_delete(dataset, DELETE_CHAIN, now)
             return {}
+
+    @staticmethod
+    def _training_status(recommender: Resource) -> str | None:
+        """The in-flight create, or update (which retrains), status of a recommender; None when settled."""
+        if recommender.status in domain.IN_FLIGHT_CREATE_STATUSES:
+            return recommender.status
+        if recommender.update is not None and recommender.update.busy:
+            return f"update {recommender.update.status}"
+        return None
 
     def create_dataset_import_job(self, params: Params) -> dict[str, Any]:
         location = (params.get("dataSource") or {}).get("dataLocation")

@@ -161,7 +161,48 @@ class Dataset(PersonalizeResource):
             for job in self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=arn)
             if job.get("status") in domain.IN_FLIGHT_CREATE_STATUSES
         ]
-        return f"import job(s) {', '.join(running)} still running" if running else None
+        if running:
+            return f"import job(s) {', '.join(running)} still running"
+        training = self.training_recommenders(str(description.get("datasetGroupArn") or ""))
+        if training:
+            return (
+                f"recommender(s) of its dataset group still training: {', '.join(training)} (Personalize "
+                "deletes no dataset while a recommender of its group is CREATE PENDING or IN_PROGRESS)"
+            )
+        return None
+
+    def training_recommenders(self, group_arn: str) -> list[str]:
+        """Guide, "Deleting a dataset": recommenders being created (or retrained by an update) block it."""
+        if not group_arn:
+            return []
+        training = []
+        for summary in self.paginate("list_recommenders", "recommenders", datasetGroupArn=group_arn):
+            status = summary.get("status")
+            if status not in domain.IN_FLIGHT_CREATE_STATUSES:
+                described = self.personalize.describe_recommender(recommenderArn=summary["recommenderArn"])
+                latest = described["recommender"].get("latestRecommenderUpdate") or {}
+                if latest.get("status") not in domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES:
+                    continue
+                status = f"update {latest.get('status')}"
+            training.append(f"{summary['recommenderArn']} ({status})")
+        return training
+
+    def ready_to_delete(self, arn: str) -> bool:
+        """An ACTIVE recommender does not block the delete, but loses this data: say so in the log."""
+        group = ArnParts.parse(arn)
+        group_arn = group.sibling("dataset-group/" + group.resource.split("/")[1])
+        recommenders = [
+            summary["recommenderArn"]
+            for summary in self.paginate("list_recommenders", "recommenders", datasetGroupArn=group_arn)
+        ]
+        if recommenders:
+            self.log(
+                "recommenders-keep-running",
+                arn=arn,
+                recommenders=recommenders,
+                note="deleting a dataset halts automatic updates of recommenders that have them",
+            )
+        return True
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
