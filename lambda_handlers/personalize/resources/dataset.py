@@ -108,18 +108,20 @@ class Dataset(PersonalizeResource):
         current_arn = str(description.get("schemaArn") or "")
         current = self.schema_text(current_arn)
         requested = self.schema_text(schema_arn)
+        problems = domain.schema_replacement_problems(current, requested, self.dataset_type())
+        if not problems:
+            return False
         if domain.schema_covers(current, requested):
+            # A rollback after a replacement added columns (or a rename of an unchanged schema that
+            # Personalize cannot apply): the current schema already takes all data for the requested one.
             self.log("schema-kept-superset", arn=arn, schema_arn=current_arn, requested=schema_arn)
             return True
-        problems = domain.schema_replacement_problems(current, requested, self.dataset_type())
-        if problems:
-            raise SchemaReplacementError(
-                f"dataset {self.display_name(description)} ({arn}) cannot move from schema {current_arn} "
-                f"to {schema_arn}: {'; '.join(problems)}. Personalize refuses such a replacement "
-                f"({domain.REPLACEMENT_GUIDE}); {domain.replacement_alternative(self.dataset_type())}. "
-                "Nothing was changed."
-            )
-        return False
+        raise SchemaReplacementError(
+            f"dataset {self.display_name(description)} ({arn}) cannot move from schema {current_arn} "
+            f"to {schema_arn}: {'; '.join(problems)}. Personalize refuses such a replacement "
+            f"({domain.REPLACEMENT_GUIDE}); {domain.replacement_alternative(self.dataset_type())}. "
+            "Nothing was changed."
+        )
 
     def schema_text(self, schema_arn: str) -> str:
         return str(self.personalize.describe_schema(schemaArn=schema_arn)["schema"]["schema"])
