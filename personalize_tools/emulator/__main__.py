@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--s3-endpoint-url", help="S3 endpoint for imports (default: AWS_ENDPOINT_URL_S3 or AWS)"
     )
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--region",
+        default="us-east-1",
+        help="region of unsigned requests; a signed request's region is its SigV4 credential scope's",
+    )
     parser.add_argument("--account", default="123456789012")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
