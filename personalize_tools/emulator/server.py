@@ -186,17 +186,19 @@ class EmulatorServer:
         prefix = model.target_prefix() + "."
         operation = target[len(prefix) :] if target.startswith(prefix) else ""
         try:
-            if path != "/" or not operation:
+            route, _, query = path.partition("?")
+            if route != "/" or not operation:
                 raise UnknownOperationError(
                     f"Expected POST / with X-Amz-Target {prefix}<Operation>; got {path} with {target!r}."
                 )
+            region = signing_region(authorization, query)  # AWS authenticates before anything else
             faults = self._faults.faults
             if faults.latency_seconds:
                 time.sleep(faults.latency_seconds)
             injected = self._faults.draw()
             if injected is not None:
                 raise injected
-            result = self.service.call(operation, _parse_json(raw_body), region=signing_region(authorization))
+            result = self.service.call(operation, _parse_json(raw_body), region=region)
         except ServiceError as error:
             self._call_log.record(operation or "(unknown)", error.code)
             return error.status, error.body()

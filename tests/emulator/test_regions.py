@@ -7,6 +7,10 @@ default region.
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import boto3
@@ -68,11 +72,93 @@ def test_unsigned_requests_use_the_default_region(clean_emulator: EmulatorServer
     assert body["datasetGroupArn"].startswith("arn:aws:personalize:us-east-1:")
 
 
-def test_signing_region_reads_the_credential_scope() -> None:
-    header = (
-        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/ap-southeast-2/personalize/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=abc"
+def scoped(region: str, service: str = "personalize") -> str:
+    return f"AKIDEXAMPLE/20250101/{region}/{service}/aws4_request"
+
+
+def header(credential: str) -> str:
+    return f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host;x-amz-date, Signature=abc"
+
+
+def presigned_query(credential: str) -> str:
+    return urllib.parse.urlencode(
+        {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Credential": credential,
+            "X-Amz-Date": "20250101T000000Z",
+            "X-Amz-SignedHeaders": "host",
+            "X-Amz-Signature": "abc",
+        }
     )
-    assert signing_region(header) == "ap-southeast-2"
+
+
+def post(emulator: EmulatorServer, headers: dict[str, str], query: str = "") -> tuple[int, dict[str, Any]]:
+    """CreateDatasetGroup with hand-made signing parts (botocore only makes valid ones)."""
+    request = urllib.request.Request(
+        f"{emulator.url}/{'?' + query if query else ''}",
+        data=b'{"name": "signed"}',
+        method="POST",
+        headers={
+            "X-Amz-Target": "AmazonPersonalize.CreateDatasetGroup",
+            "Content-Type": "application/x-amz-json-1.1",
+            **headers,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_signing_region_reads_the_credential_scope() -> None:
+    assert signing_region(header(scoped("ap-southeast-2"))) == "ap-southeast-2"
     assert signing_region(None) is None
-    assert signing_region("Bearer token") is None
+    assert signing_region(None, presigned_query(scoped("eu-west-1"))) == "eu-west-1"
+    assert signing_region(None, "unrelated=1") is None
+
+
+def test_a_presigned_request_uses_its_query_scope(clean_emulator: EmulatorServer) -> None:
+    status, body = post(clean_emulator, {}, presigned_query(scoped("eu-west-1")))
+    assert (status, body["datasetGroupArn"]) == (
+        200,
+        "arn:aws:personalize:eu-west-1:123456789012:dataset-group/signed",
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "expected"),
+    [
+        ({"Authorization": "AWS4-HMAC-SHA256 garbage"}, "", (400, "IncompleteSignatureException")),
+        ({"Authorization": "Bearer token"}, "", (400, "IncompleteSignatureException")),
+        ({"Authorization": header("AKID/20250101/us-east-1")}, "", (400, "IncompleteSignatureException")),
+        ({}, "X-Amz-Credential=" + scoped("eu-west-1"), (400, "IncompleteSignatureException")),
+        ({"Authorization": header(scoped("mars-west-9"))}, "", (403, "InvalidSignatureException")),
+        ({"Authorization": header(scoped("us-east-1", "s3"))}, "", (403, "InvalidSignatureException")),
+        ({}, presigned_query(scoped("us-east-1x")), (403, "InvalidSignatureException")),
+    ],
+    ids=[
+        "malformed",
+        "other-scheme",
+        "short-scope",
+        "partial-presign",
+        "no-such-region",
+        "other-service",
+        "presigned-bad-region",
+    ],
+)
+def test_requests_aws_would_not_authenticate_are_refused_before_anything_runs(
+    clean_emulator: EmulatorServer, headers: dict[str, str], query: str, expected: tuple[int, str]
+) -> None:
+    status, body = post(clean_emulator, headers, query)
+
+    assert (status, body["__type"]) == expected, body
+    assert "datasetGroupArn" not in body
+    assert clean_emulator.state()["resources"]["dataset_group"] == []  # nothing created in any region
+
+
+def test_a_client_for_a_region_without_personalize_is_refused(clean_emulator: EmulatorServer) -> None:
+    with pytest.raises(ClientError) as error:
+        client(clean_emulator, "eu-south-2").list_dataset_groups()
+    assert error.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert "not 'eu-south-2'" in error.value.response["Error"]["Message"]
