@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +36,16 @@ MAX_TAGS = 50
 
 # Tagging guide ("Guidelines and requirements", personalize-managing-tags.html): keys and values can't
 # start with aws: (reserved; the AWS-wide tagging rules say in any letter case); botocore's TagKey and
-# TagValue pattern is [\p{L}\p{Z}\p{N}_.:/=+\-@]*, approximated here with Python's Unicode classes.
+# TagValue pattern is [\p{L}\p{Z}\p{N}_.:/=+\-@]*: Unicode letters, separators (not tab or newline,
+# which are control characters) and numbers, plus those symbols.
 RESERVED_TAG_PREFIX = "aws:"
-TAG_CHARACTERS = re.compile(r"[\w\s.:/=+\-@]*")
+TAG_SYMBOLS = "_.:/=+-@"
+TAG_CATEGORIES = ("L", "Z", "N")
+
+
+def _tag_characters_allowed(text: str) -> bool:
+    return all(char in TAG_SYMBOLS or unicodedata.category(char)[0] in TAG_CATEGORIES for char in text)
+
 
 DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS")
@@ -154,7 +162,7 @@ def tag_problems(tags: Mapping[str, str]) -> list[str]:
                 problems.append(
                     f"tag {what} {text!r} starts with {RESERVED_TAG_PREFIX!r}, a prefix reserved for AWS"
                 )
-            elif not TAG_CHARACTERS.fullmatch(text):
+            elif not _tag_characters_allowed(text):
                 problems.append(
                     f"tag {what} {text!r} has characters outside letters, digits, spaces and _ . : / = + - @"
                 )

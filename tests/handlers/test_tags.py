@@ -14,7 +14,7 @@ import yaml
 from config import ConfigError, load_environment
 from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.errors import InvalidPropertyError
-from personalize_tools.emulator import EmulatorServer
+from personalize_tools.emulator import EmulatorServer, model
 
 from .support import drive, event
 
@@ -42,6 +42,29 @@ def test_more_than_fifty_tags_is_refused(handlers: EmulatorServer) -> None:
     tags = [{"Key": f"k{index}", "Value": "v"} for index in range(domain.MAX_TAGS + 1)]
 
     with pytest.raises(InvalidPropertyError, match="51 tags; a resource can have at most 50"):
+        drive(event("dataset_group_create", properties={"Tags": tags}))
+
+    assert handlers.calls()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "a b", "a\u00a0b", "été", "東京", "x_.:/=+-@", "a\tb", "a\nb", "a\u0301", "a#b", "a\U0001f600"],
+    ids=repr,
+)
+def test_tag_characters_agree_with_the_models_pattern(text: str) -> None:
+    """`domain` cannot import the model (it ships in the Lambda asset); this keeps the two in step."""
+    shapes = model.service_model().shape_for("Tag").members
+    for part in ("tagKey", "tagValue"):
+        allowed = bool(model.compile_pattern(shapes[part].metadata["pattern"]).fullmatch(text))
+        refused = any("characters outside" in problem for problem in domain.tag_problems({text: text}))
+        assert allowed is not refused, (part, text)
+
+
+def test_a_tab_in_a_tag_value_is_refused_before_any_call(handlers: EmulatorServer) -> None:
+    tags = [{"Key": "team", "Value": "data\tscience"}]
+
+    with pytest.raises(InvalidPropertyError, match="has characters outside letters, digits, spaces"):
         drive(event("dataset_group_create", properties={"Tags": tags}))
 
     assert handlers.calls()["total"] == 0
