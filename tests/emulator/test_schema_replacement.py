@@ -113,6 +113,8 @@ def test_domain_rule_reads_unions_in_any_order_and_covers_for_rollbacks() -> Non
     assert domain.schema_replacement_problems(current, reordered, "users") == []
     assert domain.schema_covers(reordered, current)
     assert not domain.schema_covers(current, reordered)
+    shuffled = {**reordered, "fields": list(reversed(reordered["fields"]))}
+    assert domain.schema_replacement_problems(reordered, shuffled, "USERS") == []  # field order: ours
     assert domain.schema_replacement_problems(reordered, current, "USERS") == [
         "field(s) AGE of the current schema are missing"
     ]
