@@ -16,6 +16,7 @@ from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.faults import Faults
 from personalize_tools.emulator.lifecycle import Pace, parse_duration
 from personalize_tools.emulator.server import EmulatorServer
+from personalize_tools.emulator.signing import service_regions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--region",
         default="us-east-1",
-        help="region of unsigned requests; a signed request's region is its SigV4 credential scope's",
+        choices=sorted(service_regions()),
+        metavar="REGION",
+        help="region of unsigned requests, one where Personalize is offered; a signed request's region "
+        "is its SigV4 credential scope's",
     )
     parser.add_argument("--account", default="123456789012")
     faults = parser.add_argument_group("fault injection")

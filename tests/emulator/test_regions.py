@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.personalize import domain
 from personalize_tools.emulator import EmulatorServer
+from personalize_tools.emulator.__main__ import build_parser
 from personalize_tools.emulator.signing import signing_region
 from tests.emulator.support import active_dataset, active_group, raw_call
 
@@ -162,3 +163,10 @@ def test_a_client_for_a_region_without_personalize_is_refused(clean_emulator: Em
         client(clean_emulator, "eu-south-2").list_dataset_groups()
     assert error.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert "not 'eu-south-2'" in error.value.response["Error"]["Message"]
+
+
+def test_the_cli_default_region_must_be_a_personalize_region(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build_parser().parse_args(["--region", "eu-west-1"]).region == "eu-west-1"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--region", "mars-west-9"])
+    assert "invalid choice: 'mars-west-9'" in capsys.readouterr().err
