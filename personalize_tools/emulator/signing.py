@@ -72,7 +72,7 @@ def _header_credential(authorization: str) -> str:
 
 def _scope_region(credential: str) -> str:
     scope = credential.split("/")
-    if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
+    if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope) or len(credential.split()) != 1:
         raise IncompleteSignatureError(
             f"Credential {credential!r} is not AKID/YYYYMMDD/REGION/SERVICE/aws4_request."
         )
