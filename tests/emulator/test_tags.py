@@ -59,3 +59,14 @@ def test_more_than_fifty_tags_or_tag_keys(clean_emulator: EmulatorServer, person
     assert len(personalize.list_tags_for_resource(resourceArn=arn)["tags"]) == domain.MAX_TAGS
     personalize.untag_resource(resourceArn=arn, tagKeys=keys[: domain.MAX_TAGS])
     assert personalize.list_tags_for_resource(resourceArn=arn)["tags"] == []
+
+
+def test_a_key_named_twice_in_one_request_keeps_the_last_value(
+    clean_emulator: EmulatorServer, personalize: Any
+) -> None:
+    tags = [{"tagKey": "team", "tagValue": "a"}, {"tagKey": "team", "tagValue": "b"}]
+    arn = personalize.create_dataset_group(name="g", tags=tags)["datasetGroupArn"]
+
+    assert personalize.list_tags_for_resource(resourceArn=arn)["tags"] == [
+        {"tagKey": "team", "tagValue": "b"}
+    ]
