@@ -280,15 +280,9 @@ class EnvironmentConfig(_Model):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) > domain.MAX_TAGS - 2:  # the app adds two tags of its own
             raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - 2} allowed")
-        for key, tag_value in value.items():
-            if not 1 <= len(key) <= domain.TAG_KEY_MAX_LENGTH:
-                raise ValueError(f"tag key {key!r} must be 1 to {domain.TAG_KEY_MAX_LENGTH} characters")
-            if len(tag_value) > domain.TAG_VALUE_MAX_LENGTH:
-                raise ValueError(
-                    f"tag {key!r} value must be at most {domain.TAG_VALUE_MAX_LENGTH} characters"
-                )
-            if key.lower().startswith("aws:"):
-                raise ValueError(f"tag key {key!r} uses the reserved prefix 'aws:'")
+        problems = domain.tag_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,19 @@ SCHEMA_MAX_LENGTH = 20000
 TAG_KEY_MAX_LENGTH = 128
 TAG_VALUE_MAX_LENGTH = 256
 MAX_TAGS = 50
+
+# Tagging guide ("Guidelines and requirements", personalize-managing-tags.html): keys and values can't
+# start with aws: (reserved; the AWS-wide tagging rules say in any letter case); botocore's TagKey and
+# TagValue pattern is [\p{L}\p{Z}\p{N}_.:/=+\-@]*: Unicode letters, separators (not tab or newline,
+# which are control characters) and numbers, plus those symbols.
+RESERVED_TAG_PREFIX = "aws:"
+TAG_SYMBOLS = "_.:/=+-@"
+TAG_CATEGORIES = ("L", "Z", "N")
+
+
+def _tag_characters_allowed(text: str) -> bool:
+    return all(char in TAG_SYMBOLS or unicodedata.category(char)[0] in TAG_CATEGORIES for char in text)
+
 
 DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS")
@@ -130,6 +144,33 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "ECOMMERCE": ("View", "Purchase"),
     "VIDEO_ON_DEMAND": ("Watch", "Click"),
 }
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def tag_problems(tags: Mapping[str, str]) -> list[str]:
+    """Why Personalize would refuse these tags, one sentence per tag; the count is checked apart."""
+    problems = []
+    for key, value in tags.items():
+        if not 1 <= len(key) <= TAG_KEY_MAX_LENGTH:
+            problems.append(f"tag key {key!r} must be 1 to {TAG_KEY_MAX_LENGTH} characters")
+        if len(value) > TAG_VALUE_MAX_LENGTH:
+            problems.append(f"tag {key!r} value must be at most {TAG_VALUE_MAX_LENGTH} characters")
+        for what, text in (("key", key), ("value", value)):
+            if text.lower().startswith(RESERVED_TAG_PREFIX):
+                problems.append(
+                    f"tag {what} {text!r} starts with {RESERVED_TAG_PREFIX!r}, a prefix reserved for AWS"
+                )
+            elif not _tag_characters_allowed(text):
+                problems.append(
+                    f"tag {what} {text!r} has characters outside letters, digits, spaces and _ . : / = + - @"
+                )
+    return problems
+
+
+def too_many_tags(count: int) -> str | None:
+    return f"{count} tags; a resource can have at most {MAX_TAGS}" if count > MAX_TAGS else None
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -418,6 +459,87 @@ def categorical_fields(schema: str | Mapping[str, Any]) -> list[str]:
         for spec in fields
         if isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec.get("categorical") is True
     ]
+
+
+# --- schema replacement (UpdateDataset) ------------------------------------------------------------
+# Developer guide, "Replacing a dataset's schema to add new columns" (updating-dataset-schema.html):
+# only an Items or Users dataset's schema can be replaced (not Item interactions, Action interactions
+# or Actions); the replacement keeps every field of the previous schema with its data type and
+# attributes, and every new field must support null data.
+
+SCHEMA_REPLACEABLE_TYPES = ("ITEMS", "USERS")
+SCHEMA_ATTRIBUTES = ("categorical", "textual")
+REPLACEMENT_GUIDE = "the developer guide's 'Replacing a dataset's schema to add new columns'"
+
+
+def _field_signatures(schema: str | Mapping[str, Any]) -> dict[str, tuple[str | None, bool, tuple[str, ...]]]:
+    """Per field: (base Avro type, nullable, attributes set) — what a replacement must keep."""
+    signatures = {}
+    for spec in parse_schema(schema).get("fields") or []:
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+            attributes = tuple(name for name in SCHEMA_ATTRIBUTES if spec.get(name) is True)
+            signatures[spec["name"]] = (*_base_type(spec.get("type")), attributes)
+    return signatures
+
+
+def _signature_text(signature: tuple[str | None, bool, tuple[str, ...]]) -> str:
+    base, nullable, attributes = signature
+    words = [*attributes, f"{base}{' or null' if nullable else ''}"]
+    return " ".join(words)
+
+
+def _field_changes(current: str | Mapping[str, Any], replacement: str | Mapping[str, Any]) -> list[str]:
+    old, new = _field_signatures(current), _field_signatures(replacement)
+    problems: list[str] = []
+    missing = [name for name in old if name not in new]
+    if missing:
+        problems.append(f"field(s) {', '.join(missing)} of the current schema are missing")
+    for name in old.keys() & new.keys():
+        if old[name] != new[name]:
+            problems.append(
+                f"field {name} changes from {_signature_text(old[name])} to {_signature_text(new[name])}"
+            )
+    for name in new.keys() - old.keys():
+        base, nullable, _ = new[name]
+        if not nullable:
+            problems.append(f'new field {name} must allow null (type ["null", "{base}"])')
+    return sorted(problems)
+
+
+def schema_replacement_problems(
+    current: str | Mapping[str, Any], replacement: str | Mapping[str, Any], dataset_type: str
+) -> list[str]:
+    """Every reason UpdateDataset refuses to move a dataset of this type from `current` to `replacement`."""
+    dataset_type = dataset_type.upper()
+    if dataset_type not in SCHEMA_REPLACEABLE_TYPES:
+        return [
+            f"a dataset of type {dataset_type} cannot get a new schema; only "
+            f"{' and '.join(SCHEMA_REPLACEABLE_TYPES)} datasets can get a new schema ({REPLACEMENT_GUIDE})"
+        ]
+    return _field_changes(current, replacement)
+
+
+def schema_covers(wider: str | Mapping[str, Any], narrower: str | Mapping[str, Any]) -> bool:
+    """True when `wider` already holds every field of `narrower` unchanged, its extra fields nullable.
+
+    A dataset on `wider` then accepts all data written for `narrower`: what a rollback to the
+    previous, smaller schema finds after a replacement that added columns.
+    """
+    return not _field_changes(narrower, wider)
+
+
+def replacement_alternative(dataset_type: str) -> str:
+    """What to do instead of a schema replacement the service refuses, as the guide says."""
+    if dataset_type.upper() not in SCHEMA_REPLACEABLE_TYPES:
+        return (
+            "a changed schema for this dataset type needs a new dataset group: give the dataset group a "
+            "new name (config: names.dataset_group) so the stack builds a new group with the new schema "
+            "and imports the data again, or keep the current schema"
+        )
+    return (
+        "keep every current field with its type and attributes and make new fields nullable; to rename a "
+        "field or change its type, add a new nullable field instead (the old one stays)"
+    )
 
 
 def required_columns(schema: str | Mapping[str, Any]) -> list[str]:

@@ -38,6 +38,10 @@ class SchemaImmutableError(CustomResourceError):
     """The schema text changed under an unchanged name; Personalize schemas cannot be edited."""
 
 
+class SchemaReplacementError(CustomResourceError):
+    """Personalize would refuse the dataset's new schema (UpdateDataset); nothing was changed."""
+
+
 class DatasetGroupNotEmptyError(CustomResourceError):
     """Deleting the group would need a cascade through resources this stack does not own."""
 

@@ -149,15 +149,10 @@ class Properties:
         for tag in raw:
             if not (isinstance(tag, Mapping) and isinstance(tag.get("Key"), str)):
                 raise InvalidPropertyError(f"{self.owner}: tag {tag!r} is not a {{Key, Value}} pair")
-            key, value = tag["Key"], str(tag.get("Value", ""))
-            if not 1 <= len(key) <= domain.TAG_KEY_MAX_LENGTH or len(value) > domain.TAG_VALUE_MAX_LENGTH:
-                raise InvalidPropertyError(
-                    f"{self.owner}: tag {key!r} breaks the limits (key 1-{domain.TAG_KEY_MAX_LENGTH}, "
-                    f"value up to {domain.TAG_VALUE_MAX_LENGTH} characters)"
-                )
-            tags[key] = value
-        if len(tags) > domain.MAX_TAGS:
-            raise InvalidPropertyError(f"{self.owner}: {len(tags)} tags; at most {domain.MAX_TAGS} allowed")
+            tags[tag["Key"]] = str(tag.get("Value", ""))
+        problems = [*domain.tag_problems(tags), *filter(None, [domain.too_many_tags(len(tags))])]
+        if problems:
+            raise InvalidPropertyError(f"{self.owner}: Tags: " + "; ".join(problems))
         return tags
 
     def check_removal_policy(self) -> None:

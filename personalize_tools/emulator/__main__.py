@@ -16,6 +16,7 @@ from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.faults import Faults
 from personalize_tools.emulator.lifecycle import Pace, parse_duration
 from personalize_tools.emulator.server import EmulatorServer
+from personalize_tools.emulator.signing import service_regions
 
 MAX_PORT = 65535
 
@@ -54,7 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--s3-endpoint-url", help="S3 endpoint for imports (default: AWS_ENDPOINT_URL_S3 or AWS)"
     )
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--region",
+        default="us-east-1",
+        choices=sorted(service_regions()),
+        metavar="REGION",
+        help="region of unsigned requests, one where Personalize is offered; a signed request's region "
+        "is its SigV4 credential scope's",
+    )
     parser.add_argument("--account", default="123456789012")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(

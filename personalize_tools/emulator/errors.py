@@ -47,6 +47,10 @@ class TooManyTagsError(ServiceError):
     code = "TooManyTagsException"
 
 
+class TooManyTagKeysError(ServiceError):
+    code = "TooManyTagKeysException"
+
+
 class InvalidNextTokenError(ServiceError):
     code = "InvalidNextTokenException"
 
@@ -85,3 +89,16 @@ class ServiceUnavailableError(ServiceError):
 
 class EmulatorConfigError(ValueError):
     """A pace, fault setting or state file the emulator cannot work with."""
+
+
+class IncompleteSignatureError(ServiceError):
+    """A SigV4 Authorization header or presigned query that lacks a part AWS requires."""
+
+    code = "IncompleteSignatureException"
+
+
+class InvalidSignatureError(ServiceError):
+    """A SigV4 credential scope that names another service or a region the service is not in."""
+
+    code = "InvalidSignatureException"
+    status = 403

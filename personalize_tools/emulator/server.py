@@ -36,6 +36,7 @@ from personalize_tools.emulator.errors import (
 from personalize_tools.emulator.faults import FaultInjector, Faults
 from personalize_tools.emulator.lifecycle import Clock, Pace
 from personalize_tools.emulator.service import PersonalizeService
+from personalize_tools.emulator.signing import signing_region
 
 ADMIN_PREFIX = "/_emulator/"
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -237,21 +238,25 @@ class EmulatorServer:
             return hostname.lower() in self.allowed_hosts
         return True
 
-    def handle_personalize(self, target: str, path: str, raw_body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle_personalize(
+        self, target: str, path: str, raw_body: bytes, authorization: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         prefix = model.target_prefix() + "."
         operation = target[len(prefix) :] if target.startswith(prefix) else ""
         try:
-            if path != "/" or not operation:
+            route, _, query = path.partition("?")
+            if route != "/" or not operation:
                 raise UnknownOperationError(
                     f"Expected POST / with X-Amz-Target {prefix}<Operation>; got {path} with {target!r}."
                 )
+            region = signing_region(authorization, query)  # AWS authenticates before anything else
             faults = self._faults.faults
             if faults.latency_seconds:
                 time.sleep(faults.latency_seconds)
             injected = self._faults.draw()
             if injected is not None:
                 raise injected
-            result = self.service.call(operation, _parse_json(raw_body))
+            result = self.service.call(operation, _parse_json(raw_body), region=region)
         except ServiceError as error:
             self._call_log.record(operation or "(unknown)", error.code)
             return error.status, error.body()
@@ -399,7 +404,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._send(*emulator.handle_admin("POST", self.path, body))
         else:
-            self._send(*emulator.handle_personalize(self.headers.get("X-Amz-Target", ""), self.path, body))
+            target, authorization = self.headers.get("X-Amz-Target", ""), self.headers.get("Authorization")
+            self._send(*emulator.handle_personalize(target, self.path, body, authorization))
 
     def do_GET(self) -> None:
         if self._refused_foreign():

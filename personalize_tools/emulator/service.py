@@ -9,6 +9,7 @@ thread pool outside it so Describe calls stay fast.
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
 import json
 import threading
@@ -32,6 +33,7 @@ from personalize_tools.emulator.errors import (
     ResourceAlreadyExistsError,
     ResourceInUseError,
     ResourceNotFoundError,
+    TooManyTagKeysError,
     TooManyTagsError,
     UnknownOperationError,
     UnsupportedOperationError,
@@ -70,6 +72,7 @@ from personalize_tools.emulator.state import (
 Params = dict[str, Any]
 Handler = Callable[[Params], dict[str, Any]]
 
+_REQUEST_REGION: contextvars.ContextVar[str] = contextvars.ContextVar("personalize_request_region")
 READ_WAIT_SECONDS = 20.0  # longest a Describe waits for an import's reading once the job is due to settle
 DEFAULT_MAX_RESULTS = 100
 _DATASET_TYPE_BY_RECORD = {record: dataset_type for dataset_type, record in domain.RECORD_NAMES.items()}
@@ -168,7 +171,15 @@ class PersonalizeService:
     def operations(self) -> list[str]:
         return sorted(self._operations)
 
-    def call(self, operation: str, params: Params) -> dict[str, Any]:
+    def call(self, operation: str, params: Params, *, region: str | None = None) -> dict[str, Any]:
+        """Run one operation in `region` (the request's SigV4 signing region; unsigned: the default)."""
+        token = _REQUEST_REGION.set(region or self.region)
+        try:
+            return self._call(operation, params)
+        finally:
+            _REQUEST_REGION.reset(token)
+
+    def _call(self, operation: str, params: Params) -> dict[str, Any]:
         handler = self._operations.get(operation)
         if handler is None:
             if operation in model.operation_names():
@@ -277,15 +288,22 @@ class PersonalizeService:
         elif track is resource.update and status == domain.ACTIVE:
             resource.fields.update(resource.update_fields)
 
+    def _request_region(self) -> str:
+        return _REQUEST_REGION.get(self.region)
+
+    def _here(self, resource: Resource) -> bool:
+        """Regions are separate services: a request sees only its own region's resources."""
+        return resource.arn.split(":")[3] == self._request_region()
+
     def _get(self, kind: Kind, arn: str) -> Resource:
         resource = self._resources.get(arn)
-        if resource is None or resource.kind is not kind:
+        if resource is None or resource.kind is not kind or not self._here(resource):
             raise ResourceNotFoundError(f"{kind.label} {arn} does not exist (never created, or deleted).")
         return resource
 
     def _find(self, arn: str) -> Resource:
         resource = self._resources.get(arn)
-        if resource is None:
+        if resource is None or not self._here(resource):
             raise ResourceNotFoundError(f"No Personalize resource has the ARN {arn}.")
         return resource
 
@@ -297,8 +315,12 @@ class PersonalizeService:
             and all(resource.fields.get(key) == value for key, value in fields.items())
         ]
 
+    def _regional(self, kind: Kind) -> list[Resource]:
+        """The request region's resources of a kind: what region-wide quotas and Lists count."""
+        return [resource for resource in self._of_kind(kind) if self._here(resource)]
+
     def _arn(self, resource_path: str) -> str:
-        return domain.arn(self.region, self.account, resource_path)
+        return domain.arn(self._request_region(), self.account, resource_path)
 
     def _ensure_new(self, kind: Kind, arn: str, why: str = "") -> None:
         if arn in self._resources:
@@ -321,10 +343,12 @@ class PersonalizeService:
     def _merged_tags(
         existing: Mapping[str, str], tags: list[dict[str, str]] | None, arn: str
     ) -> dict[str, str]:
-        merged = dict(existing)
-        for tag in tags or []:
-            merged[tag["tagKey"]] = tag["tagValue"]
-        if len(merged) > domain.MAX_TAGS:
+        given = {tag["tagKey"]: tag["tagValue"] for tag in tags or []}
+        problems = domain.tag_problems(given)
+        if problems:
+            raise InvalidInputError(f"Tags for {arn} are not valid: " + "; ".join(problems) + ".")
+        merged = {**existing, **given}
+        if domain.too_many_tags(len(merged)):
             raise TooManyTagsError(
                 f"{arn} would have {len(merged)} tags; a resource can have at most {domain.MAX_TAGS}."
             )
@@ -378,7 +402,7 @@ class PersonalizeService:
             arn = self._arn(f"{DATASET_GROUP.arn_prefix}/{params['name']}")
             self._ensure_new(DATASET_GROUP, arn)
             self._ensure_below(
-                len(self._of_kind(DATASET_GROUP)), domain.MAX_DATASET_GROUPS, "dataset groups per region"
+                len(self._regional(DATASET_GROUP)), domain.MAX_DATASET_GROUPS, "dataset groups per region"
             )
             fields = {key: params.get(key) for key in ("domain", "roleArn", "kmsKeyArn")}
             self._create(DATASET_GROUP, arn, params["name"], now=now, fields=fields, tags=params.get("tags"))
@@ -400,7 +424,7 @@ class PersonalizeService:
         with self._session() as now:
             arn = self._arn(f"{SCHEMA.arn_prefix}/{params['name']}")
             self._ensure_new(SCHEMA, arn)
-            self._ensure_below(len(self._of_kind(SCHEMA)), domain.MAX_SCHEMAS, "schemas per region")
+            self._ensure_below(len(self._regional(SCHEMA)), domain.MAX_SCHEMAS, "schemas per region")
             self._create(
                 SCHEMA,
                 arn,
@@ -484,6 +508,16 @@ class PersonalizeService:
                     f"dataset {dataset.arn} belongs to a {group_domain or 'custom'} dataset group."
                 )
             self._check_schema(schema.fields["schema"], group_domain, dataset.fields["datasetType"])
+            current = self._get(SCHEMA, dataset.fields["schemaArn"])
+            problems = domain.schema_replacement_problems(
+                current.fields["schema"], schema.fields["schema"], dataset.fields["datasetType"]
+            )
+            if problems:
+                raise InvalidInputError(
+                    f"Dataset {dataset.arn} cannot move from schema {current.arn} to {schema.arn}: "
+                    + "; ".join(problems)
+                    + "."
+                )
             self._begin_update(dataset, {"schemaArn": schema.arn}, self.pace.dataset_update, now)
             return {"datasetArn": dataset.arn}
 
@@ -492,11 +526,17 @@ class PersonalizeService:
             dataset = self._get(DATASET, params["datasetArn"])
             self._ensure_no_imports(dataset, "it can be deleted")
             group_arn = dataset.fields["datasetGroupArn"]
-            recommenders = self._of_kind(RECOMMENDER, datasetGroupArn=group_arn)
-            if recommenders:
+            # Guide, "Deleting a dataset": no associated recommender may be CREATE PENDING or IN PROGRESS;
+            # an ACTIVE one does not block (deleting only halts its automatic updates).
+            training = [
+                f"{recommender.arn} ({self._training_status(recommender)})"
+                for recommender in self._of_kind(RECOMMENDER, datasetGroupArn=group_arn)
+                if self._training_status(recommender)
+            ]
+            if training:
                 raise ResourceInUseError(
-                    f"Dataset {dataset.arn} feeds recommender(s) {', '.join(r.arn for r in recommenders)}; "
-                    f"delete them first."
+                    f"Dataset {dataset.arn} cannot be deleted while recommender(s) of its dataset group "
+                    f"are training: {', '.join(training)}. Wait until they are ACTIVE."
                 )
             trackers = self._of_kind(EVENT_TRACKER, datasetGroupArn=group_arn)
             if dataset.fields["datasetType"] == "INTERACTIONS" and trackers:
@@ -506,6 +546,15 @@ class PersonalizeService:
                 )
             self._begin_delete(dataset, DELETE_CHAIN, now)
             return {}
+
+    @staticmethod
+    def _training_status(recommender: Resource) -> str | None:
+        """The in-flight create, or update (which retrains), status of a recommender; None when settled."""
+        if recommender.status in domain.IN_FLIGHT_CREATE_STATUSES:
+            return recommender.status
+        if recommender.update is not None and recommender.update.busy:
+            return f"update {recommender.update.status}"
+        return None
 
     def create_dataset_import_job(self, params: Params) -> dict[str, Any]:
         location = (params.get("dataSource") or {}).get("dataLocation")
@@ -527,7 +576,7 @@ class PersonalizeService:
                     f"only after a FULL import has become ACTIVE."
                 )
             in_flight = [
-                job for job in self._of_kind(IMPORT_JOB) if job.status in domain.IN_FLIGHT_CREATE_STATUSES
+                job for job in self._regional(IMPORT_JOB) if job.status in domain.IN_FLIGHT_CREATE_STATUSES
             ]
             if len(in_flight) >= domain.MAX_IMPORT_JOBS_IN_PROGRESS:
                 raise LimitExceededError(domain.REASON_IMPORT_LIMIT)
@@ -686,8 +735,13 @@ class PersonalizeService:
         with self._session() as now:
             recommender = self._get(RECOMMENDER, params["recommenderArn"])
             self._ensure_settled(recommender, "it can be updated")
+            # DescribeRecommender's RecommenderUpdateSummary: CREATE PENDING > CREATE IN_PROGRESS > ACTIVE.
             self._begin_update(
-                recommender, {"recommenderConfig": params["recommenderConfig"]}, self.pace.recommender, now
+                recommender,
+                {"recommenderConfig": params["recommenderConfig"]},
+                self.pace.recommender,
+                now,
+                chain=CREATE_CHAIN,
             )
             return {"recommenderArn": recommender.arn}
 
@@ -720,11 +774,18 @@ class PersonalizeService:
                 f"running before {purpose}."
             )
 
-    def _begin_update(self, resource: Resource, changes: Params, duration: float, now: float) -> None:
+    def _begin_update(
+        self,
+        resource: Resource,
+        changes: Params,
+        duration: float,
+        now: float,
+        chain: tuple[str, ...] = UPDATE_CHAIN,
+    ) -> None:
         if resource.update is None:
-            resource.update = Track.begin(UPDATE_CHAIN, duration, now)
+            resource.update = Track.begin(chain, duration, now)
         else:
-            resource.update.restart(UPDATE_CHAIN, duration, now)
+            resource.update.restart(chain, duration, now)
         resource.update_fields = changes
         self._dirty = True
 
@@ -762,7 +823,8 @@ class PersonalizeService:
     def _list(self, kind: Kind, key: str, filter_member: str | None, params: Params) -> dict[str, Any]:
         with self._session():
             wanted = params.get(filter_member) if filter_member else None
-            matching = self._of_kind(kind, **({filter_member: wanted} if filter_member and wanted else {}))
+            filters = {filter_member: wanted} if filter_member and wanted else {}
+            matching = [resource for resource in self._of_kind(kind, **filters) if self._here(resource)]
             matching.sort(key=lambda resource: (resource.created, resource.arn))
             token = params.get("nextToken")
             if token:
@@ -806,6 +868,11 @@ class PersonalizeService:
     def untag_resource(self, params: Params) -> dict[str, Any]:
         with self._session():
             resource = self._find(params["resourceArn"])
+            if domain.too_many_tags(len(params["tagKeys"])):
+                raise TooManyTagKeysError(
+                    f"The request names {len(params['tagKeys'])} tag keys; a resource can have at most "
+                    f"{domain.MAX_TAGS}."
+                )
             for key in params["tagKeys"]:
                 resource.tags.pop(key, None)
             self._dirty = True

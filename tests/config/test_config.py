@@ -106,7 +106,17 @@ def test_yaml_off_means_no_kms(tmp_path: Path) -> None:
             id="interval",
         ),
         pytest.param(
-            {**VALID, "tags": {"aws:owner": "me"}}, ["tags", "reserved prefix 'aws:'"], id="tag-prefix"
+            {**VALID, "tags": {"aws:owner": "me"}},
+            ["tags", "tag key 'aws:owner' starts with 'aws:', a prefix reserved for AWS"],
+            id="tag-prefix",
+        ),
+        pytest.param(
+            {**VALID, "tags": {"owner": "AWS:me"}},
+            ["tags", "tag value 'AWS:me' starts with 'aws:'"],
+            id="tag-value-prefix",
+        ),
+        pytest.param(
+            {**VALID, "tags": {"team!": "x"}}, ["tags", "characters outside letters"], id="tag-characters"
         ),
         pytest.param(
             {**VALID, "data_source": {"local_path": "no/such/file.csv"}},

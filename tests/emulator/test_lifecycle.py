@@ -90,10 +90,10 @@ def test_update_dataset_reports_latest_update_and_switches_schema(
     clean_emulator: EmulatorServer, personalize: Any
 ) -> None:
     group_arn = active_group(personalize, "evolving")
-    dataset_arn = active_dataset(personalize, group_arn, "evolving-interactions")
+    dataset_arn = active_dataset(personalize, group_arn, "evolving-users", dataset_type="USERS")
     assert "latestDatasetUpdate" not in personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
-    wider = domain.default_schema("ECOMMERCE")
-    wider["fields"].append({"name": "EVENT_VALUE", "type": ["null", "float"]})
+    wider = domain.default_schema("ECOMMERCE", "USERS")
+    wider["fields"].append({"name": "AGE_BAND", "type": ["null", "string"], "categorical": True})
     new_schema = personalize.create_schema(name="wider", schema=json.dumps(wider), domain="ECOMMERCE")
     personalize.update_dataset(datasetArn=dataset_arn, schemaArn=new_schema["schemaArn"])
     updates = []
@@ -142,12 +142,21 @@ def test_recommender_stop_start_and_update(
         recommenderArn=arn, recommenderConfig={"minRecommendationRequestsPerSecond": 2}
     )
     latest = [personalize.describe_recommender(recommenderArn=arn)["recommender"] for _ in range(3)]
-    assert [item["latestRecommenderUpdate"]["status"] for item in latest] == [
-        domain.UPDATE_PENDING,
-        domain.UPDATE_IN_PROGRESS,
-        domain.ACTIVE,
+    # RecommenderUpdateSummary: "CREATE PENDING > CREATE IN_PROGRESS > ACTIVE -or- CREATE FAILED"; the
+    # recommender stays ACTIVE on its previous configuration until the update completes.
+    assert [item["latestRecommenderUpdate"]["status"] for item in latest] == CREATE_SEQUENCE
+    assert [item["status"] for item in latest] == [domain.ACTIVE] * 3
+    assert [
+        item.get("recommenderConfig", {}).get("minRecommendationRequestsPerSecond") for item in latest
+    ] == [
+        None,
+        None,
+        2,
     ]
-    assert latest[-1]["recommenderConfig"] == {"minRecommendationRequestsPerSecond": 2}
+    assert all(
+        item["latestRecommenderUpdate"]["recommenderConfig"] == {"minRecommendationRequestsPerSecond": 2}
+        for item in latest
+    )
     with pytest.raises(ClientError) as error:
         personalize.start_recommender(recommenderArn=arn)
     assert error.value.response["Error"]["Code"] == "ResourceInUseException"

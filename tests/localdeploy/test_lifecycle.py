@@ -1,8 +1,9 @@
 """The real app through its whole life against the emulator and moto, with the real handlers from its asset.
 
-create → update (new data_version: a new import job) → update (a new schema: a new schema resource and
-UpdateDataset) → destroy, after which neither the emulator nor moto holds anything. And a deploy whose
-import fails is rolled back, the service's reason shown. The configs are written to a tmp folder and
+create → update (new data_version: a new import job) → update (a new Interactions schema: refused
+before the dataset changes, as Personalize cannot replace that schema, and rolled back) → destroy, after
+which neither the emulator nor moto holds anything. And a deploy whose import fails is rolled back, the
+service's reason shown. The configs are written to a tmp folder and
 each is synthesized once for the module.
 """
 
@@ -43,8 +44,9 @@ def _schema_with_event_value() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackArtifact]:
-    """v1; v2 = new data_version; v3 = v2 with a custom schema; v4 = v3 with too little data (its import
-    fails); bad = another environment whose first deploy has too little data; kms = one with its own key."""
+    """v1; v2 = new data_version; v3 = v2 with a wider Interactions schema (refused); v4 = v2 with too
+    little data (its import fails); bad = another environment whose first deploy has too little data;
+    kms = one with its own key."""
     folder = tmp_path_factory.mktemp("lifecycle")
     good = generate_interactions(folder / "good" / "interactions.csv", domain="ECOMMERCE", rows=1500, seed=3)
     short = generate_interactions(folder / "short" / "interactions.csv", domain="ECOMMERCE", rows=200, seed=3)
@@ -65,7 +67,7 @@ def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackArtif
         "v3": ("life", {**base, "data_version": "2", "schema": str(schema)}),
         "v4": (
             "life",
-            {**base, "data_version": "3", "schema": str(schema), "data_source": {"local_path": str(short)}},
+            {**base, "data_version": "3", "data_source": {"local_path": str(short)}},
         ),
         "bad": ("short", {**base, "data_source": {"local_path": str(short)}}),
         "kms": ("keyed", {**base, "kms": "create", "event_tracker": False}),
@@ -126,17 +128,17 @@ def test_create_update_schema_change_destroy(
     touched = {event.resource_type for event in events.for_status("UPDATE_IN_PROGRESS")}
     assert "Custom::PersonalizeDatasetGroup" not in touched
 
-    reschemed = deployer.deploy(assemblies["v3"], environment="life")
-    third = _personalize_ids(reschemed)
-    assert third["Custom::PersonalizeSchema"] != second["Custom::PersonalizeSchema"]
-    assert (
-        third["Custom::PersonalizeDataset"] == second["Custom::PersonalizeDataset"]
-    )  # UpdateDataset, in place
+    with pytest.raises(DeployFailedError) as refused:
+        deployer.deploy(assemblies["v3"], environment="life")
+    assert refused.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert "a dataset of type INTERACTIONS cannot get a new schema" in str(refused.value)
+    third = _personalize_ids(deployer.store.load(assemblies["v3"].stack_name))
+    assert third == second  # the new schema was created, then deleted by the rollback
     dataset = personalize.describe_dataset(datasetArn=third["Custom::PersonalizeDataset"])["dataset"]
-    assert dataset["schemaArn"] == third["Custom::PersonalizeSchema"]
+    assert dataset["schemaArn"] == second["Custom::PersonalizeSchema"]
+    assert "latestDatasetUpdate" not in dataset
     schemas = [schema["schemaArn"] for schema in personalize.list_schemas()["schemas"]]
-    assert second["Custom::PersonalizeSchema"] not in schemas  # the old schema went in cleanup
-    assert reschemed.status == "UPDATE_COMPLETE" and reschemed.retired == []
+    assert [arn for arn in schemas if ":schema/ld-life-" in arn] == [second["Custom::PersonalizeSchema"]]
     uploaded = endpoints.client("s3").get_object(Bucket=bucket, Key="imports/interactions/interactions.csv")
     good_size = uploaded["ContentLength"]
 
@@ -145,17 +147,17 @@ def test_create_update_schema_change_destroy(
     assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
     assert domain.reason_too_few_records(200) in str(raised.value)
     rolled_back = deployer.store.load(assemblies["v4"].stack_name)
-    assert rolled_back is not None and _personalize_ids(rolled_back) == third  # the v3 import job again
+    assert rolled_back is not None and _personalize_ids(rolled_back) == third  # the v2 import job again
     assert rolled_back.resources["DataBucketE6B0FAA8"].physical_id == bucket
     restored = endpoints.client("s3").get_object(Bucket=bucket, Key="imports/interactions/interactions.csv")
-    assert restored["ContentLength"] == good_size  # the rollback Update put the v3 data back
+    assert restored["ContentLength"] == good_size  # the rollback Update put the v2 data back
 
-    assert deployer.destroy(assemblies["v3"].stack_name) is True
+    assert deployer.destroy(assemblies["v2"].stack_name) is True
     remaining = _emulator_state(emulator)["resources"]
     leftovers = {kind: items for kind, items in remaining.items() if kind != "import_job" and items}
     assert leftovers == {}
     # Personalize has no DeleteDatasetImportJob: the jobs of the deleted dataset are all that is left,
-    # the three that succeeded and the one that failed.
+    # the two that succeeded and the one that failed.
     life_jobs = [job for job in remaining["import_job"] if job["jobName"].startswith("ld-life-")]
     jobs = {job["datasetImportJobArn"]: job["status"] for job in life_jobs}
     assert {job["datasetArn"] for job in life_jobs} == {third["Custom::PersonalizeDataset"]}
@@ -163,11 +165,10 @@ def test_create_update_schema_change_destroy(
     assert successful == {
         first["Custom::PersonalizeDatasetImportJob"],
         second["Custom::PersonalizeDatasetImportJob"],
-        third["Custom::PersonalizeDatasetImportJob"],
     }
     assert sorted(jobs.values()) == ["ACTIVE"] * len(successful) + ["CREATE FAILED"]
     assert bucket_names(endpoints) == []
-    assert deployer.store.load(assemblies["v3"].stack_name) is None
+    assert deployer.store.load(assemblies["v2"].stack_name) is None
 
 
 def test_a_failing_import_rolls_back_with_the_service_reason(

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import domain
-from ..errors import NameConflictError, ResourceFailedError
+from ..errors import NameConflictError, ResourceFailedError, SchemaReplacementError
 from ..framework import (
     DELETING_STATUSES,
     IN_USE,
@@ -78,23 +78,53 @@ class Dataset(PersonalizeResource):
                 self.request_schema_update(arn, description)
         super().update_in_place(arn, changed - {"SchemaArn"})
 
-    def request_schema_update(self, arn: str, description: Mapping[str, Any]) -> None:
-        """UpdateDataset, unless it already happened (a replayed event); busy datasets are retried later."""
+    def request_schema_update(self, arn: str, description: Mapping[str, Any]) -> bool:
+        """UpdateDataset, unless it already happened (a replayed event); busy datasets are retried later.
+
+        True when no update is needed: the dataset's current schema already covers the template's
+        (a rollback after a replacement that added columns; Personalize cannot drop columns).
+        """
         schema_arn = self.props.required("SchemaArn")
         latest = description.get("latestDatasetUpdate") or {}
         if latest.get("schemaArn") == schema_arn or description.get("schemaArn") == schema_arn:
             self.log("schema-update-already-requested", arn=arn, schema_arn=schema_arn)
-            return
+            return False
+        if self.keeps_current_schema(arn, description, schema_arn):
+            return True
         try:
             self.personalize.update_dataset(datasetArn=arn, schemaArn=schema_arn)
         except ClientError as error:
             if error_code(error) != IN_USE:
                 raise
             self.log("schema-update-deferred", arn=arn, schema_arn=schema_arn, reason=str(error))
-            return
+            return False
         self.log(
             "schema-update-requested", arn=arn, schema_arn=schema_arn, previous=description.get("schemaArn")
         )
+        return False
+
+    def keeps_current_schema(self, arn: str, description: Mapping[str, Any], schema_arn: str) -> bool:
+        """The guide's replacement rules, checked before anything changes; True: keep the current schema."""
+        current_arn = str(description.get("schemaArn") or "")
+        current = self.schema_text(current_arn)
+        requested = self.schema_text(schema_arn)
+        problems = domain.schema_replacement_problems(current, requested, self.dataset_type())
+        if not problems:
+            return False
+        if domain.schema_covers(current, requested):
+            # A rollback after a replacement added columns (or a rename of an unchanged schema that
+            # Personalize cannot apply): the current schema already takes all data for the requested one.
+            self.log("schema-kept-superset", arn=arn, schema_arn=current_arn, requested=schema_arn)
+            return True
+        raise SchemaReplacementError(
+            f"dataset {self.display_name(description)} ({arn}) cannot move from schema {current_arn} "
+            f"to {schema_arn}: {'; '.join(problems)}. Personalize refuses such a replacement "
+            f"({domain.REPLACEMENT_GUIDE}); {domain.replacement_alternative(self.dataset_type())}. "
+            "Nothing was changed."
+        )
+
+    def schema_text(self, schema_arn: str) -> str:
+        return str(self.personalize.describe_schema(schemaArn=schema_arn)["schema"]["schema"])
 
     def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
         """ACTIVE, and on the template's schema: an UpdateDataset in flight is waited for here."""
@@ -115,8 +145,8 @@ class Dataset(PersonalizeResource):
         elif status not in UPDATING_STATUSES:
             if description.get("schemaArn") == schema_arn:
                 return True
-            self.request_schema_update(arn, description)  # deferred earlier, or adopted on another schema
-            return False
+            # deferred earlier, adopted on another schema, or a rollback to a schema the current one covers
+            return self.request_schema_update(arn, description)
         self.log("waiting", arn=arn, schema_update_status=status, schema_arn=latest.get("schemaArn"))
         return False
 
@@ -133,7 +163,48 @@ class Dataset(PersonalizeResource):
             for job in self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=arn)
             if job.get("status") in domain.IN_FLIGHT_CREATE_STATUSES
         ]
-        return f"import job(s) {', '.join(running)} still running" if running else None
+        if running:
+            return f"import job(s) {', '.join(running)} still running"
+        training = self.training_recommenders(str(description.get("datasetGroupArn") or ""))
+        if training:
+            return (
+                f"recommender(s) of its dataset group still training: {', '.join(training)} (Personalize "
+                "deletes no dataset while a recommender of its group is CREATE PENDING or IN_PROGRESS)"
+            )
+        return None
+
+    def training_recommenders(self, group_arn: str) -> list[str]:
+        """Guide, "Deleting a dataset": recommenders being created (or retrained by an update) block it."""
+        if not group_arn:
+            return []
+        training = []
+        for summary in self.paginate("list_recommenders", "recommenders", datasetGroupArn=group_arn):
+            status = summary.get("status")
+            if status not in domain.IN_FLIGHT_CREATE_STATUSES:
+                described = self.personalize.describe_recommender(recommenderArn=summary["recommenderArn"])
+                latest = described["recommender"].get("latestRecommenderUpdate") or {}
+                if latest.get("status") not in domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES:
+                    continue
+                status = f"update {latest.get('status')}"
+            training.append(f"{summary['recommenderArn']} ({status})")
+        return training
+
+    def ready_to_delete(self, arn: str) -> bool:
+        """An ACTIVE recommender does not block the delete, but loses this data: say so in the log."""
+        group = ArnParts.parse(arn)
+        group_arn = group.sibling("dataset-group/" + group.resource.split("/")[1])
+        recommenders = [
+            summary["recommenderArn"]
+            for summary in self.paginate("list_recommenders", "recommenders", datasetGroupArn=group_arn)
+        ]
+        if recommenders:
+            self.log(
+                "recommenders-keep-running",
+                arn=arn,
+                recommenders=recommenders,
+                note="deleting a dataset halts automatic updates of recommenders that have them",
+            )
+        return True
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
@@ -141,6 +212,15 @@ class Dataset(PersonalizeResource):
             "DatasetArn": arn,
             "Name": str(description.get("name") or self.name),
             "DatasetType": str(description.get("datasetType") or self.dataset_type()),
-            "SchemaArn": self.props.required("SchemaArn"),
+            "SchemaArn": self.schema_in_use(description) or self.props.required("SchemaArn"),
         }
         return data
+
+    @staticmethod
+    def schema_in_use(description: Mapping[str, Any]) -> str | None:
+        """The schema the dataset really has: after a rollback it may be wider than the template's."""
+        latest = description.get("latestDatasetUpdate") or {}
+        if latest.get("status") == domain.ACTIVE and latest.get("schemaArn"):
+            return str(latest["schemaArn"])
+        schema_arn = description.get("schemaArn")
+        return str(schema_arn) if schema_arn else None

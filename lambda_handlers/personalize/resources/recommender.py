@@ -14,14 +14,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import domain
 from ..errors import InvalidPropertyError, NameConflictError, ResourceFailedError
 from ..framework import (
     DELETING_STATUSES,
+    IN_USE,
+    UPDATE,
     UPDATING_STATUSES,
     ArnParts,
     PersonalizeResource,
     Placement,
+    error_code,
+    error_message,
     with_status,
 )
 
@@ -30,6 +36,21 @@ SWITCHING_STATUSES = frozenset(
     {domain.STOP_PENDING, domain.STOP_IN_PROGRESS, domain.START_PENDING, domain.START_IN_PROGRESS}
 )
 TRAINING_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | {domain.ACTIVE}
+# RecommenderUpdateSummary documents CREATE PENDING / CREATE IN_PROGRESS; UPDATE * is tolerated too.
+UPDATE_IN_FLIGHT = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES
+
+
+def config_contains(actual: Any, wanted: Mapping[str, Any]) -> bool:
+    """Every setting the template asks for is in `actual` (the service may add defaults of its own)."""
+    if not isinstance(actual, Mapping):
+        return not wanted
+    for key, value in wanted.items():
+        if isinstance(value, Mapping):
+            if not config_contains(actual.get(key), value):
+                return False
+        elif key not in actual or str(actual[key]) != str(value):
+            return False
+    return True
 
 
 class Recommender(PersonalizeResource):
@@ -116,19 +137,42 @@ class Recommender(PersonalizeResource):
 
     def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
         if "RecommenderConfig" in changed:
-            config = self.recommender_config()
-            self.personalize.update_recommender(recommenderArn=arn, recommenderConfig=config)
-            self.log("config-update-requested", arn=arn, recommender_config=config)
+            self.request_config_update(arn)
         super().update_in_place(arn, changed - {"RecommenderConfig", "WaitForActive"})
 
+    def request_config_update(self, arn: str) -> None:
+        """UpdateRecommender; refused while the recommender trains or updates, it is asked again later."""
+        config = self.recommender_config()
+        try:
+            self.personalize.update_recommender(recommenderArn=arn, recommenderConfig=config)
+        except ClientError as error:
+            if error_code(error) != IN_USE:
+                raise
+            self.log("config-update-deferred", arn=arn, reason=error_message(error))
+            return
+        self.log("config-update-requested", arn=arn, recommender_config=config)
+
+    def changes_config(self) -> bool:
+        return self.event.request_type == UPDATE and "RecommenderConfig" in self.event.changed_properties()
+
     def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
+        """An update's progress is latestRecommenderUpdate (CREATE PENDING > CREATE IN_PROGRESS > ACTIVE
+        or CREATE FAILED, per DescribeRecommender); the recommender itself stays ACTIVE meanwhile."""
         status = description.get("status")
         latest = description.get("latestRecommenderUpdate") or {}
-        if latest.get("status") in domain.FAILED_STATUSES:
+        config = self.recommender_config()
+        mine = self.changes_config() and config_contains(latest.get("recommenderConfig"), config)
+        if mine and latest.get("status") in domain.FAILED_STATUSES:
             reason = latest.get("failureReason") or f"status {latest.get('status')} without a failureReason"
             raise self.failed(arn, description, reason, action="update")
+        applied = config_contains(description.get("recommenderConfig"), config)
+        if self.changes_config() and not mine and not applied:
+            if status == domain.ACTIVE and latest.get("status") not in UPDATE_IN_FLIGHT:
+                self.request_config_update(arn)  # refused earlier while the recommender was busy
+            self.log("waiting", arn=arn, status=status, waiting_for="UpdateRecommender to be accepted")
+            return False
         if self.wait_for_active():
-            if latest.get("status") in UPDATING_STATUSES:
+            if mine and latest.get("status") in UPDATE_IN_FLIGHT:
                 self.log("waiting", arn=arn, update_status=latest.get("status"))
                 return False
             return super().settled(arn, description)
@@ -147,6 +191,9 @@ class Recommender(PersonalizeResource):
         status = description.get("status")
         if status in SWITCHING_STATUSES:
             return f"it is {status}"
+        update_status = (description.get("latestRecommenderUpdate") or {}).get("status")
+        if update_status in UPDATE_IN_FLIGHT:
+            return f"its update is {update_status}"
         return super().busy_reason(arn, description)
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
