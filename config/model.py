@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import authorization, domain
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
@@ -166,6 +166,7 @@ class ResourceNames(_Model):
 
 
 MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
+APP_TAGS = 3  # environment, managed-by (the stack) and authorization.SCOPE_TAG_KEY (the constructs)
 
 
 class EnvironmentConfig(_Model):
@@ -252,8 +253,8 @@ class EnvironmentConfig(_Model):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > domain.MAX_TAGS - 2:  # the app adds two tags of its own
-            raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - 2} allowed")
+        if len(value) > domain.MAX_TAGS - APP_TAGS:  # environment, managed-by and the scope tag
+            raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - APP_TAGS} allowed")
         for key, tag_value in value.items():
             if not 1 <= len(key) <= domain.TAG_KEY_MAX_LENGTH:
                 raise ValueError(f"tag key {key!r} must be 1 to {domain.TAG_KEY_MAX_LENGTH} characters")
@@ -263,7 +264,28 @@ class EnvironmentConfig(_Model):
                 )
             if key.lower().startswith("aws:"):
                 raise ValueError(f"tag key {key!r} uses the reserved prefix 'aws:'")
+            if key == authorization.SCOPE_TAG_KEY:
+                raise ValueError(f"tag key {key!r} is set by the app (it scopes the handlers' permissions)")
         return value
+
+    @model_validator(mode="after")
+    def _pinned_names_in_own_namespace(self) -> EnvironmentConfig:
+        """A pinned name in another environment's namespace (`OTHER_…`) would be managed by two stacks."""
+        pinned = [("names.dataset_group", self.names.dataset_group)] + [
+            (f"recommenders.{index}.name", recommender.name)
+            for index, recommender in enumerate(self.recommenders)
+        ]
+        prefix = self.resource_name_prefix
+        for where, name in pinned:
+            owner = authorization.foreign_scope(name, prefix) if name else None
+            if owner is not None:
+                raise ValueError(
+                    f"{where}: {name!r} lies in the namespace of the environment whose prefix is {owner!r} "
+                    f"(a name up to its first {authorization.SCOPE_DELIMITER!r} is an environment's prefix); "
+                    f"allowed: a name without {authorization.SCOPE_DELIMITER!r}, or one starting with "
+                    f"'{prefix}{authorization.SCOPE_DELIMITER}'"
+                )
+        return self
 
     @property
     def kms_mode(self) -> Literal["none", "create", "existing"]:
