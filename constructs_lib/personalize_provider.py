@@ -209,12 +209,17 @@ class PersonalizeProvider(Construct):
             ),
             iam.PolicyStatement(
                 sid="ManageOwnEventTrackers",
-                actions=[
-                    *(a for a in authz.actions_on("eventTracker", HANDLER_OPERATIONS) if "Create" not in a),
-                    *self._tagging_actions("eventTracker"),
-                ],
+                actions=["personalize:DeleteEventTracker", *self._tagging_actions("eventTracker")],
                 resources=[trackers],
                 conditions={"StringEquals": {f"aws:ResourceTag/{scope_tag}": name_prefix}},
+            ),
+            # A deleted tracker has no tags: with StringEquals its Describe would be AccessDenied instead of
+            # the ResourceNotFound the handler waits for. IfExists admits that (and untagged trackers).
+            iam.PolicyStatement(
+                sid="DescribeOwnEventTrackers",
+                actions=["personalize:DescribeEventTracker"],
+                resources=[trackers],
+                conditions={"StringEqualsIfExists": {f"aws:ResourceTag/{scope_tag}": name_prefix}},
             ),
             iam.PolicyStatement(
                 sid="KeepEventTrackersInScope",

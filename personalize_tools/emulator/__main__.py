@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--s3-endpoint-url", help="S3 endpoint for imports (default: AWS_ENDPOINT_URL_S3 or AWS)"
     )
+    parser.add_argument(
+        "--iam-endpoint-url",
+        help="moto's server (STS, IAM, S3): authorize every call like AWS (default: no IAM enforcement)",
+    )
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--account", default="123456789012")
     faults = parser.add_argument_group("fault injection")
@@ -81,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             region=args.region,
             account=args.account,
             log_requests=args.log_requests,
+            iam_endpoint_url=args.iam_endpoint_url,
         )
     except EmulatorConfigError as error:
         parser.error(str(error))

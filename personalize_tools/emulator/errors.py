@@ -47,6 +47,12 @@ class TooManyTagsError(ServiceError):
     code = "TooManyTagsException"
 
 
+class AccessDeniedError(ServiceError):
+    """IAM refused the call (the emulator's authorizer, docs/emulator.md "Permission model")."""
+
+    code = "AccessDeniedException"
+
+
 class InvalidNextTokenError(ServiceError):
     code = "InvalidNextTokenException"
 

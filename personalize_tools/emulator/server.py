@@ -22,7 +22,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lambda_handlers.personalize import authorization as authz
 from personalize_tools.emulator import model
+from personalize_tools.emulator.authorizer import Authorizer
 from personalize_tools.emulator.errors import (
     EmulatorConfigError,
     InternalFailureError,
@@ -86,6 +88,7 @@ class EmulatorServer:
         account: str = "123456789012",
         clock: Clock | None = None,
         log_requests: bool = False,
+        iam_endpoint_url: str | None = None,
     ) -> None:
         self.pace = Pace.preset(pace) if isinstance(pace, str) else pace
         self.log_requests = log_requests
@@ -101,6 +104,12 @@ class EmulatorServer:
             state_file=Path(state_file) if state_file is not None else None,
             clock=clock or time.time,
         )
+        # With IAM (moto's server), every call is authorized like AWS: docs/emulator.md "Permission model".
+        self.authorizer = (
+            Authorizer(iam_endpoint_url, region=region, account=account) if iam_endpoint_url else None
+        )
+        if self.authorizer is not None:
+            self.service.import_access = self.authorizer.import_read_allowed
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -179,7 +188,9 @@ class EmulatorServer:
 
     # --- request handling (called by the HTTP handler threads) --------------------------------
 
-    def handle_personalize(self, target: str, path: str, raw_body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle_personalize(
+        self, target: str, path: str, raw_body: bytes, authorization: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         prefix = model.target_prefix() + "."
         operation = target[len(prefix) :] if target.startswith(prefix) else ""
         try:
@@ -193,7 +204,12 @@ class EmulatorServer:
             injected = self._faults.draw()
             if injected is not None:
                 raise injected
-            result = self.service.call(operation, _parse_json(raw_body))
+            params = _parse_json(raw_body)
+            if self.authorizer is not None and operation in authz.ACTIONS:
+                model.validate_request(operation, params)
+                caller = self.authorizer.caller(authorization)
+                self.authorizer.authorize(caller, operation, params, self.service.tags_of)
+            result = self.service.call(operation, params)
         except ServiceError as error:
             self._call_log.record(operation or "(unknown)", error.code)
             return error.status, error.body()
@@ -293,7 +309,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(ADMIN_PREFIX):
             self._send(*emulator.handle_admin("POST", self.path, body))
         else:
-            self._send(*emulator.handle_personalize(self.headers.get("X-Amz-Target", ""), self.path, body))
+            self._send(
+                *emulator.handle_personalize(
+                    self.headers.get("X-Amz-Target", ""),
+                    self.path,
+                    body,
+                    self.headers.get("Authorization", ""),
+                )
+            )
 
     def do_GET(self) -> None:
         if self.path.startswith(ADMIN_PREFIX):

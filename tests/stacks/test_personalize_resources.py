@@ -173,11 +173,12 @@ def test_event_trackers_are_scoped_by_tag(template: dict[str, Any]) -> None:
     own = statements["ManageOwnEventTrackers"]
     assert own["Condition"] == {"StringEquals": {f"aws:ResourceTag/{key}": "pz-dev"}}
     assert _actions(own) == {
-        "personalize:DescribeEventTracker",
         "personalize:DeleteEventTracker",
         "personalize:TagResource",
         "personalize:UntagResource",
     }
+    describe = statements["DescribeOwnEventTrackers"]
+    assert describe["Condition"] == {"StringEqualsIfExists": {f"aws:ResourceTag/{key}": "pz-dev"}}
     keep = statements["KeepEventTrackersInScope"]
     assert keep["Effect"] == "Deny"
     assert keep["Condition"] == {"ForAnyValue:StringEquals": {"aws:TagKeys": [key]}}
