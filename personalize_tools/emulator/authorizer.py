@@ -212,14 +212,19 @@ class Authorizer:
 
         As the developer guide ("Giving Amazon Personalize access to Amazon S3 resources") requires, the
         role's policies must allow s3:GetObject on each object and s3:ListBucket on the bucket, and the
-        bucket policy must allow the personalize.amazonaws.com service principal the same.
+        bucket policy must allow the personalize.amazonaws.com service principal the same. Objects
+        encrypted with a KMS key also need kms:Decrypt for the role ("Giving Amazon Personalize permission
+        to use your AWS KMS key"), decided as KMS decides: the key policy allows the role itself, or it
+        allows the account (delegating to IAM) and the role's policies allow it; an explicit Deny wins.
         """
         role_name = role_arn.rpartition("/")[2]
         try:
             role_policies = self.role_policies(role_name)
-            bucket_policy = _bucket_policy(self._client("s3"), bucket)
+            s3 = self._client("s3")
+            bucket_policy = _bucket_policy(s3, bucket)
+            kms_keys = self._object_keys_kms(s3, bucket, keys)
         except (ClientError, BotoCoreError) as error:
-            return f"cannot read the role or the bucket policy: {error}"
+            return f"cannot read the role, the bucket policy or the objects' encryption: {error}"
         context: dict[str, ContextValue] = {
             "aws:SourceAccount": self.account,
             "aws:SourceArn": self._arn("*"),
@@ -236,7 +241,41 @@ class Authorizer:
                 return (
                     f"the policy of bucket {bucket} does not allow {authz.PASSED_TO_SERVICE} {request.action}"
                 )
+        for key_arn in sorted(kms_keys):
+            problem = self._decrypt_problem(role_arn, role_policies, key_arn)
+            if problem is not None:
+                return problem
         return None
+
+    def _object_keys_kms(self, s3: Any, bucket: str, keys: list[str]) -> set[str]:
+        """The ARNs of the KMS keys the objects are encrypted with (SSE-KMS)."""
+        found: set[str] = set()
+        for key in keys:
+            head = s3.head_object(Bucket=bucket, Key=key)
+            if head.get("ServerSideEncryption") == "aws:kms" and head.get("SSEKMSKeyId"):
+                found.add(str(head["SSEKMSKeyId"]))
+        if not found:
+            return set()
+        kms = self._client("kms")
+        return {str(kms.describe_key(KeyId=key)["KeyMetadata"]["Arn"]) for key in found}
+
+    def _decrypt_problem(
+        self, role_arn: str, role_policies: tuple[Mapping[str, Any], ...], key_arn: str
+    ) -> str | None:
+        """KMS's decision for the role: the key policy allows it, or allows the account and IAM does."""
+        kms = self._client("kms")
+        key_policy = _document(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+        root = f"arn:aws:iam::{self.account}:root"
+        by_key_to_role = evaluate([key_policy], Request("kms:Decrypt", key_arn, {}, (("AWS", role_arn),)))
+        by_key_to_account = evaluate([key_policy], Request("kms:Decrypt", key_arn, {}, (("AWS", root),)))
+        by_iam = evaluate(role_policies, Request("kms:Decrypt", key_arn))
+        if Decision.EXPLICIT_DENY in (by_key_to_role, by_iam):
+            return f"kms:Decrypt with {key_arn} is explicitly denied to role {role_arn}"
+        if by_key_to_role is Decision.ALLOW or (
+            by_key_to_account is Decision.ALLOW and by_iam is Decision.ALLOW
+        ):
+            return None
+        return f"role {role_arn} may not kms:Decrypt with {key_arn} (neither its key policy nor IAM allow it)"
 
 
 def _bucket_policy(s3: Any, bucket: str) -> Mapping[str, Any] | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ContextValue = str | list[str]
+ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 class UnsupportedPolicyError(Exception):
@@ -133,9 +134,15 @@ def _principal_matches(principal: Any, caller: Sequence[tuple[str, str]]) -> boo
     if not isinstance(principal, Mapping):
         raise UnsupportedPolicyError(f"Principal {principal!r} is not supported by the emulator")
     for kind, values in principal.items():
-        for value in _listed(values):
-            if value == "*" and kind == "AWS":
+        for listed in _listed(values):
+            if listed == "*" and kind == "AWS":
                 return True
+            # An account id stands for the account's root principal.
+            value = (
+                f"arn:aws:iam::{listed}:root"
+                if kind == "AWS" and ACCOUNT_ID.fullmatch(str(listed))
+                else listed
+            )
             if any(kind == caller_kind and value == caller_value for caller_kind, caller_value in caller):
                 return True
     return False

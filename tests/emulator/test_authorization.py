@@ -231,3 +231,44 @@ def test_imports_read_as_the_passed_role_and_under_the_bucket_policy(
     unreadable = _role(iam, [_reads(s3_bucket)[1]])  # ListBucket only
     assert _import(personalize, s3, s3_bucket, unreadable)["failureReason"] == domain.REASON_S3_ACCESS
     assert _import(personalize, s3, s3_bucket, role)["status"] == domain.ACTIVE
+
+
+def test_kms_encrypted_data_needs_decrypt_for_the_role(
+    moto_server: str, iam: Any, personalize: Any, s3: Any, s3_bucket: str
+) -> None:
+    kms = boto3.client("kms", endpoint_url=moto_server, region_name=REGION)
+    key = kms.create_key()["KeyMetadata"]["Arn"]  # moto's default key policy: the account (delegates to IAM)
+    s3.put_bucket_encryption(
+        Bucket=s3_bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}
+            ]
+        },
+    )
+    _service_bucket_policy(s3, s3_bucket)
+    reads_only = _role(iam, _reads(s3_bucket))
+    assert _import(personalize, s3, s3_bucket, reads_only)["failureReason"] == domain.REASON_S3_ACCESS
+    decrypt = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}
+    with_decrypt = _role(iam, [*_reads(s3_bucket), decrypt])
+    assert _import(personalize, s3, s3_bucket, with_decrypt)["status"] == domain.ACTIVE
+
+    # A key policy that admits neither the account nor the role: IAM alone cannot grant the key.
+    closed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(closed))
+    assert _import(personalize, s3, s3_bucket, with_decrypt)["failureReason"] == domain.REASON_S3_ACCESS
+    own = {"Effect": "Allow", "Principal": {"AWS": reads_only}, "Action": "kms:Decrypt", "Resource": "*"}
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({**closed, "Statement": [own]}))
+    assert (
+        _import(personalize, s3, s3_bucket, reads_only)["status"] == domain.ACTIVE
+    )  # the key admits the role

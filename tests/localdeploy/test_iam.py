@@ -93,6 +93,11 @@ def test_every_example_config_deploys_under_iam_enforcement(
         and record.resource_type == "AWS::IAM::Role"
     ]
     assert len(handler_role) == 1 and not handler_role[0].skipped
+    if load_environment(name).kms_mode == "create":  # Personalize's reads needed kms:Decrypt (checked)
+        head = endpoints.client("s3").head_object(
+            Bucket=state.outputs["DataBucketName"], Key="imports/interactions/interactions.csv"
+        )
+        assert head["ServerSideEncryption"] == "aws:kms"
     deployer.destroy(state.stack_name)  # as the handler role too: its deletes are authorized
     left = emulator.state()["resources"]["dataset_group"]
     assert len(left) == (1 if load_environment(name).removal_policy == "retain" else 0)
