@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from lambda_handlers.personalize import domain
 from personalize_tools.emulator import EmulatorServer, Pace
 
-from .support import interactions_csv, settle
+from .support import interactions_csv, raw_call, settle
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -110,6 +110,9 @@ def test_a_role_gets_what_its_policies_allow_and_awss_message_otherwise(
         "policy allows the personalize:CreateDatasetGroup action"
     )
     assert not [group for group in emulator.state()["resources"]["dataset_group"] if group["name"] == name]
+    # Our choice: callers that are no role or user in moto (dummy keys, no Authorization) are administrators.
+    status, _, _ = raw_call(emulator.url, "AmazonPersonalize.ListDatasetGroups", "{}")
+    assert status == 200
 
 
 def test_every_resource_type_tags_on_create_and_explicit_deny(
@@ -220,12 +223,15 @@ def _service_bucket_policy(s3: Any, bucket: str) -> None:
 
 
 def test_imports_read_as_the_passed_role_and_under_the_bucket_policy(
-    emulator: EmulatorServer, iam: Any, personalize: Any, s3: Any, s3_bucket: str
+    emulator: EmulatorServer, iam: Any, personalize: Any, s3: Any, s3_bucket: str, capfd: Any
 ) -> None:
     role = _role(iam, _reads(s3_bucket))
     no_bucket_policy = _import(personalize, s3, s3_bucket, role)
     assert no_bucket_policy["status"] == domain.CREATE_FAILED
     assert no_bucket_policy["failureReason"] == domain.REASON_S3_ACCESS
+    assert (
+        f"the policy of bucket {s3_bucket} does not allow personalize.amazonaws.com" in capfd.readouterr().err
+    )
 
     _service_bucket_policy(s3, s3_bucket)
     unreadable = _role(iam, [_reads(s3_bucket)[1]])  # ListBucket only
