@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambda_handlers.personalize import domain
@@ -278,3 +279,29 @@ def test_kms_encrypted_data_needs_decrypt_for_the_role(
     assert (
         _import(personalize, s3, s3_bucket, reads_only)["status"] == domain.ACTIVE
     )  # the key admits the role
+
+
+def test_a_policy_the_emulator_cannot_evaluate_is_refused_by_name(
+    moto_server: str, emulator: EmulatorServer, iam: Any
+) -> None:
+    dated = {
+        "Effect": "Allow",
+        "Action": "personalize:ListDatasetGroups",
+        "Resource": "*",
+        "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}},
+    }
+    sts = boto3.client("sts", endpoint_url=moto_server, region_name=REGION)
+    credentials = sts.assume_role(RoleArn=_role(iam, [dated]), RoleSessionName="dated")["Credentials"]
+    personalize = boto3.client(
+        "personalize",
+        endpoint_url=emulator.url,
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(ClientError) as caught:
+        personalize.list_dataset_groups()
+    assert caught.value.response["Error"]["Code"] == "InternalFailure"
+    assert "DateGreaterThan" in caught.value.response["Error"]["Message"]
