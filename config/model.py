@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import authorization, domain
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
@@ -168,6 +168,7 @@ class ResourceNames(_Model):
 
 
 MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
+APP_TAGS = 3  # environment, managed-by (the stack) and authorization.SCOPE_TAG_KEY (the constructs)
 
 
 class EnvironmentConfig(_Model):
@@ -278,12 +279,36 @@ class EnvironmentConfig(_Model):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > domain.MAX_TAGS - 2:  # the app adds two tags of its own
-            raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - 2} allowed")
+        if len(value) > domain.MAX_TAGS - APP_TAGS:  # environment, managed-by and the scope tag
+            raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - APP_TAGS} allowed")
         problems = domain.tag_problems(value)
         if problems:
             raise ValueError("; ".join(problems))
+        if authorization.SCOPE_TAG_KEY in value:
+            raise ValueError(
+                f"tag key {authorization.SCOPE_TAG_KEY!r} is set by the app "
+                "(it scopes the handlers' permissions)"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _pinned_names_in_own_namespace(self) -> EnvironmentConfig:
+        """A pinned name in another environment's namespace (`OTHER_…`) would be managed by two stacks."""
+        pinned = [("names.dataset_group", self.names.dataset_group)] + [
+            (f"recommenders.{index}.name", recommender.name)
+            for index, recommender in enumerate(self.recommenders)
+        ]
+        prefix = self.resource_name_prefix
+        for where, name in pinned:
+            owner = authorization.foreign_scope(name, prefix) if name else None
+            if owner is not None:
+                raise ValueError(
+                    f"{where}: {name!r} lies in the namespace of the environment whose prefix is {owner!r} "
+                    f"(a name up to its first {authorization.SCOPE_DELIMITER!r} is an environment's prefix); "
+                    f"allowed: a name without {authorization.SCOPE_DELIMITER!r}, or one starting with "
+                    f"'{prefix}{authorization.SCOPE_DELIMITER}'"
+                )
+        return self
 
     @property
     def kms_mode(self) -> Literal["none", "create", "existing"]:

@@ -19,6 +19,7 @@ from constructs import Construct
 from constructs_lib.naming import checked_name, derived_name
 from constructs_lib.personalize_provider import PersonalizeProvider
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.authorization import SCOPE_DELIMITER, SCOPE_TAG_KEY
 
 RESOURCE_TYPE_PREFIX = "Custom::Personalize"
 
@@ -74,18 +75,24 @@ class DomainDatasetGroup(Construct):
             raise ValueError(
                 f"{self.node.path}: a KMS key needs the Personalize service role (kmsKeyArn needs roleArn)"
             )
+        if SCOPE_DELIMITER in name_prefix or not name_prefix:
+            raise ValueError(
+                f"{self.node.path}: name prefix {name_prefix!r} must not be empty or contain "
+                f"{SCOPE_DELIMITER!r}: it ends every name's prefix, which the handler policy matches"
+            )
         self.domain = domain_name
         self.name_prefix = name_prefix
         self.removal_policy = removal_policy
-        self.tags = dict(tags or {})
+        # The scope tag lets the handler policy recognise this environment's event trackers.
+        self.tags = {**(tags or {}), SCOPE_TAG_KEY: name_prefix}
         self.provider = provider or PersonalizeProvider.of(self)
         self.provider.allow_names(name_prefix)
         key_arn = encryption_key.key_arn if encryption_key else None
-        self.dataset_group_name = (
-            checked_name(self, name, "dataset group name")
-            if name
-            else derived_name(self, name_prefix, domain_name, key_arn or "")
-        )
+        if name:
+            self.dataset_group_name = checked_name(self, name, "dataset group name")
+            self.provider.allow_pinned_name(name_prefix, "datasetGroup", name, self.node.path)
+        else:
+            self.dataset_group_name = derived_name(self, name_prefix, domain_name, key_arn or "")
         properties: dict[str, object] = {
             "Name": self.dataset_group_name,
             "Domain": domain_name,
@@ -392,11 +399,13 @@ class Recommender(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.recipe = recipe
-        self.recommender_name = (
-            checked_name(self, name, "recommender name")
-            if name
-            else derived_name(self, group.name_prefix, group.dataset_group_name, recipe.use_case)
-        )
+        if name:
+            self.recommender_name = checked_name(self, name, "recommender name")
+            group.provider.allow_pinned_name(group.name_prefix, "recommender", name, self.node.path)
+        else:
+            self.recommender_name = derived_name(
+                self, group.name_prefix, group.dataset_group_name, recipe.use_case
+            )
         exploration = {
             key: f"{value:g}"
             for key, value in (

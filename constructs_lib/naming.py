@@ -1,6 +1,6 @@
 """Deterministic Personalize resource names that never collide.
 
-A name is `PREFIX-SLUG-HASH`: the prefix says which environment owns it, the slug which construct,
+A name is `PREFIX_SLUG-HASH`: the prefix says which environment owns it, the slug which construct,
 and the hash covers the stack, the construct path and every input whose change means a new
 resource in Personalize (a new schema body, a new data location). So replacements and second
 environments in one account never ask for a name that is taken.
@@ -16,6 +16,7 @@ from typing import Any
 from aws_cdk import Stack, Token
 from constructs import Construct
 
+from lambda_handlers.personalize.authorization import SCOPE_DELIMITER
 from lambda_handlers.personalize.domain import NAME_MAX_LENGTH, name_problem
 
 HASH_LENGTH = 8
@@ -30,12 +31,13 @@ def fingerprint(scope: Construct, *inputs: Any) -> str:
 
 
 def derived_name(scope: Construct, prefix: str, *inputs: Any) -> str:
-    """`PREFIX-SLUG-HASH` within Personalize's 63-character limit."""
+    """`PREFIX_SLUG-HASH` within Personalize's 63-character limit; `_` ends the prefix
+    (authorization.SCOPE_DELIMITER), so the handler policy's `PREFIX_*` covers this environment only."""
     slug = re.sub(r"[^a-z0-9]+", "-", scope.node.id.lower()).strip("-") or "resource"
     room = NAME_MAX_LENGTH - len(prefix) - HASH_LENGTH - 2
     if room < 1:
         raise ValueError(f"name prefix {prefix!r} is too long to leave room for a construct slug and hash")
-    name = f"{prefix}-{slug[:room].strip('-')}-{fingerprint(scope, *inputs)}"
+    name = f"{prefix}{SCOPE_DELIMITER}{slug[:room].strip('-')}-{fingerprint(scope, *inputs)}"
     problem = name_problem(name)
     if problem:
         raise ValueError(f"{scope.node.path}: derived {problem}")

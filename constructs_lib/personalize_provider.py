@@ -15,40 +15,63 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
-from lambda_handlers.personalize.domain import SERVICE_PRINCIPAL
+from lambda_handlers.personalize import authorization as authz
 
 HANDLER_ASSET = Path(__file__).resolve().parent.parent / "lambda_handlers"
+# Synth-time facts that live next to the domain module but that no handler imports.
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "personalize/authorization.py"]
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 MAX_TOTAL_TIMEOUT = Duration.hours(1)
 
-# Actions on resources whose ARNs carry our names, so they can be scoped to the name prefix.
-NAMED_RESOURCE_ACTIONS = {
-    "dataset-group": ["CreateDatasetGroup", "DescribeDatasetGroup", "DeleteDatasetGroup"],
-    "schema": ["CreateSchema", "DescribeSchema", "DeleteSchema"],
-    "dataset": ["CreateDataset", "DescribeDataset", "UpdateDataset", "DeleteDataset"],
-    "dataset-import-job": ["CreateDatasetImportJob", "DescribeDatasetImportJob"],
-    "recommender": [
-        "CreateRecommender",
-        "DescribeRecommender",
-        "UpdateRecommender",
-        "StopRecommender",
-        "StartRecommender",
-        "DeleteRecommender",
-    ],
-}
-TAGGING_ACTIONS = ["TagResource", "UntagResource", "ListTagsForResource"]
-# Event-tracker ARNs end in 8 random hex digits, not our name; List* take no resource at all.
-TRACKER_ACTIONS = ["CreateEventTracker", "DescribeEventTracker", "DeleteEventTracker"]
-LIST_ACTIONS = [
+# Every Personalize operation the handlers call (tests check this against lambda_handlers/): the policy
+# grants these and nothing else, each on the resource types the authorization table gives it.
+HANDLER_OPERATIONS = (
+    "CreateDatasetGroup",
+    "DescribeDatasetGroup",
+    "DeleteDatasetGroup",
     "ListDatasetGroups",
+    "CreateSchema",
+    "DescribeSchema",
+    "DeleteSchema",
     "ListSchemas",
+    "CreateDataset",
+    "DescribeDataset",
+    "UpdateDataset",
+    "DeleteDataset",
     "ListDatasets",
+    "CreateDatasetImportJob",
+    "DescribeDatasetImportJob",
     "ListDatasetImportJobs",
+    "CreateEventTracker",
+    "DescribeEventTracker",
+    "DeleteEventTracker",
     "ListEventTrackers",
+    "CreateRecommender",
+    "DescribeRecommender",
+    "UpdateRecommender",
+    "DeleteRecommender",
     "ListRecommenders",
     "ListSolutions",
     "ListFilters",
-]
+    "TagResource",
+    "UntagResource",
+)
+# Kinds whose Tags property the handlers apply in place on Update (UntagResource); every kind created
+# with tags also needs TagResource (tags on create).
+TAGS_UPDATED_IN_PLACE = frozenset({"datasetGroup", "dataset", "eventTracker", "recommender"})
+# Name-scoped kinds and the ARN path pattern of this environment's resources of that kind.
+NAMED_KINDS = {
+    "datasetGroup": "dataset-group/{pattern}",
+    "schema": "schema/{pattern}",
+    "dataset": "dataset/{pattern}",  # dataset/{group name}/{TYPE}: scoped by its group's name
+    "datasetImportJob": "dataset-import-job/{pattern}",
+    "recommender": "recommender/{pattern}",
+}
+# What a pinned name adds, per kind the construct lets users name.
+PINNED_PATHS = {
+    "datasetGroup": ("dataset-group/{name}", "dataset/{name}/*"),
+    "recommender": ("recommender/{name}",),
+}
 
 
 class PersonalizeProvider(Construct):
@@ -95,7 +118,8 @@ class PersonalizeProvider(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self._arn_base = f"arn:{stack.partition}:personalize:{stack.region}:{stack.account}"
-        self._granted_prefixes: set[str] = set()
+        self._scopes: dict[str, iam.Policy] = {}
+        self._passed_roles: set[str] = set()
         self._read_grants = 0
 
         self.log_group = logs.LogGroup(
@@ -111,7 +135,7 @@ class PersonalizeProvider(Construct):
             description="Runs the Personalize custom-resource handlers",
         )
         self.log_group.grant_write(self.handler_role)
-        code = lambda_.Code.from_asset(str(HANDLER_ASSET), exclude=["**/__pycache__", "**/*.pyc"])
+        code = lambda_.Code.from_asset(str(HANDLER_ASSET), exclude=ASSET_EXCLUDES)
         functions = {
             name: lambda_.Function(
                 self,
@@ -156,58 +180,129 @@ class PersonalizeProvider(Construct):
         return self.provider.service_token
 
     def allow_names(self, name_prefix: str) -> None:
-        """Let the handlers manage Personalize resources whose names start with `name_prefix-`."""
-        if name_prefix in self._granted_prefixes:
+        """Let the handlers manage this environment's Personalize resources: names `PREFIX_*`, and event
+        trackers tagged `SCOPE_TAG_KEY=PREFIX` (their ARNs carry no name)."""
+        if name_prefix in self._scopes:
             return
-        self._granted_prefixes.add(name_prefix)
+        pattern = authz.scope_pattern(name_prefix)
+        statements = []
+        for kind, path in NAMED_KINDS.items():
+            actions = authz.actions_on(kind, HANDLER_OPERATIONS) + self._tagging_actions(kind)
+            statements.append(
+                iam.PolicyStatement(
+                    sid=f"Manage{kind[0].upper()}{kind[1:]}s",
+                    actions=actions,
+                    resources=[f"{self._arn_base}:{path.format(pattern=pattern)}"],
+                )
+            )
+        trackers = f"{self._arn_base}:event-tracker/*"
+        scope_tag = f"{authz.SCOPE_TAG_KEY}"
+        statements += [
+            iam.PolicyStatement(
+                sid="CreateTaggedEventTrackers",
+                actions=["personalize:CreateEventTracker", "personalize:TagResource"],
+                resources=[trackers],
+                conditions={
+                    "StringEquals": {f"aws:RequestTag/{scope_tag}": name_prefix},
+                    "Null": {f"aws:ResourceTag/{scope_tag}": "true"},
+                },
+            ),
+            iam.PolicyStatement(
+                sid="ManageOwnEventTrackers",
+                actions=["personalize:DeleteEventTracker", *self._tagging_actions("eventTracker")],
+                resources=[trackers],
+                conditions={"StringEquals": {f"aws:ResourceTag/{scope_tag}": name_prefix}},
+            ),
+            # A deleted tracker has no tags: with StringEquals its Describe would be AccessDenied instead of
+            # the ResourceNotFound the handler waits for. IfExists admits that (and untagged trackers).
+            iam.PolicyStatement(
+                sid="DescribeOwnEventTrackers",
+                actions=["personalize:DescribeEventTracker"],
+                resources=[trackers],
+                conditions={"StringEqualsIfExists": {f"aws:ResourceTag/{scope_tag}": name_prefix}},
+            ),
+            iam.PolicyStatement(
+                sid="KeepEventTrackersInScope",
+                effect=iam.Effect.DENY,
+                actions=["personalize:UntagResource"],
+                resources=[trackers],
+                conditions={"ForAnyValue:StringEquals": {"aws:TagKeys": [scope_tag]}},
+            ),
+            iam.PolicyStatement(
+                sid="ListWithinDatasetGroups",
+                actions=authz.list_actions(HANDLER_OPERATIONS),
+                resources=["*"],
+            ),
+        ]
         # Policies are children of the role, so the handler functions (and so every custom
         # resource) depend on them: no resource runs before its permissions exist.
-        policy = iam.Policy(
-            self.handler_role,
-            f"Personalize-{name_prefix}",
-            statements=[
-                iam.PolicyStatement(
-                    sid="ManageNamedResources",
-                    actions=sorted(
-                        {f"personalize:{a}" for actions in NAMED_RESOURCE_ACTIONS.values() for a in actions}
-                        | {f"personalize:{a}" for a in TAGGING_ACTIONS}
-                    ),
-                    resources=[f"{self._arn_base}:{kind}/{name_prefix}-*" for kind in NAMED_RESOURCE_ACTIONS],
-                ),
-                iam.PolicyStatement(
-                    sid="ManageEventTrackers",
-                    actions=[f"personalize:{a}" for a in [*TRACKER_ACTIONS, *TAGGING_ACTIONS]],
-                    resources=[f"{self._arn_base}:event-tracker/*"],
-                ),
-                iam.PolicyStatement(
-                    sid="UseDomainRecipes",
-                    actions=["personalize:DescribeRecipe", "personalize:CreateRecommender"],
-                    resources=[f"arn:{Stack.of(self).partition}:personalize:::recipe/aws-*"],
-                ),
-                iam.PolicyStatement(
-                    sid="ListWithinDatasetGroups",
-                    actions=[f"personalize:{a}" for a in LIST_ACTIONS],
-                    resources=["*"],
-                ),
-            ],
-        )
+        policy = iam.Policy(self.handler_role, f"Personalize-{name_prefix}", statements=statements)
         policy.attach_to_role(self.handler_role)
+        self._scopes[name_prefix] = policy
         acknowledge_wildcards(
             policy,
-            f"Scoped to Personalize resources named {name_prefix}-*; event-tracker ARNs end in random hex, "
-            "domain recipes are AWS-owned (aws-*), and Personalize List* actions accept no resource ARN.",
+            f"Scoped to this environment's Personalize names ({pattern}); event trackers (random-hex ARNs) "
+            f"only with the tag {scope_tag}={name_prefix}; List* actions accept no resource ARN "
+            f"({authz.SOURCE}).",
         )
 
+    def allow_pinned_name(self, name_prefix: str, kind: str, name: str, where: str) -> None:
+        """A name given by the user instead of derived: granted exactly, unless it lies in another
+        environment's namespace (`OTHER_…`), which that environment's policy already covers."""
+        owner = authz.foreign_scope(name, name_prefix)
+        if owner is not None:
+            raise ValueError(
+                f"{where}: name {name!r} lies in the namespace of the environment with prefix {owner!r} "
+                f"(names up to the first {authz.SCOPE_DELIMITER!r} are an environment's prefix); "
+                f"allowed: a name without {authz.SCOPE_DELIMITER!r}, or one starting with "
+                f"{name_prefix}{authz.SCOPE_DELIMITER}"
+            )
+        self.allow_names(name_prefix)
+        if name.startswith(f"{name_prefix}{authz.SCOPE_DELIMITER}"):
+            return  # already within PREFIX_*
+        paths = PINNED_PATHS[kind]
+        actions = sorted(
+            {
+                *authz.actions_on(kind, HANDLER_OPERATIONS),
+                *authz.actions_on("dataset", HANDLER_OPERATIONS),
+                *self._tagging_actions(kind),
+            }
+            if kind == "datasetGroup"
+            else {*authz.actions_on(kind, HANDLER_OPERATIONS), *self._tagging_actions(kind)}
+        )
+        self._scopes[name_prefix].add_statements(
+            iam.PolicyStatement(
+                sid=f"PinnedName{len(self._scopes[name_prefix].document.to_json().get('Statement', []))}",
+                actions=actions,
+                resources=[f"{self._arn_base}:{path.format(name=name)}" for path in paths],
+            )
+        )
+
+    @staticmethod
+    def _tagging_actions(kind: str) -> list[str]:
+        """TagResource for kinds created with tags; UntagResource where Tags change in place."""
+        created_with_tags = any(
+            authz.ACTIONS[operation].tags_on_create and authz.created_kind(operation) == kind
+            for operation in HANDLER_OPERATIONS
+        )
+        actions = ["personalize:TagResource"] if created_with_tags else []
+        if kind in TAGS_UPDATED_IN_PLACE:
+            actions.append("personalize:UntagResource")
+        return actions
+
     def allow_pass_role(self, role: iam.IRole) -> None:
-        """Import jobs and KMS-encrypted groups hand the Personalize role to the service."""
-        role.grant_pass_role(self.handler_role)
+        """Import jobs and KMS-encrypted groups hand the Personalize role to the service (iam:PassRole,
+        only to personalize.amazonaws.com: the reference's iam:PassedToService condition)."""
+        key = Stack.of(self).resolve(role.role_arn)
+        if str(key) in self._passed_roles:
+            return
+        self._passed_roles.add(str(key))
         self.handler_role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="PassPersonalizeRoleOnlyToPersonalize",
-                effect=iam.Effect.DENY,
+                sid=f"PassPersonalizeRole{len(self._passed_roles)}",
                 actions=["iam:PassRole"],
                 resources=[role.role_arn],
-                conditions={"StringNotEquals": {"iam:PassedToService": SERVICE_PRINCIPAL}},
+                conditions={"StringEquals": {"iam:PassedToService": authz.PASSED_TO_SERVICE}},
             )
         )
 

@@ -170,12 +170,23 @@ class PersonalizeStack(Stack):
         )
         self.uploads[dataset_type] = upload
         if len(self.uploads) == 1:
-            self._acknowledge_bucket_deployment(upload)
+            self._scope_bucket_deployment(upload)
 
-    @staticmethod
-    def _acknowledge_bucket_deployment(upload: s3deploy.BucketDeployment) -> None:
-        """The BucketDeployment function is one per stack (a singleton): acknowledge its findings once."""
+    def _scope_bucket_deployment(self, upload: s3deploy.BucketDeployment) -> None:
+        """The BucketDeployment function is one per stack (a singleton): scope it and acknowledge it once.
+
+        CDK grants it read/write on the whole destination bucket; an explicit Deny keeps its writes and
+        deletes under the import prefix, the only place this stack uploads to.
+        """
         handler_role = upload.handler_role
+        handler_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteOnlyUnderImportPrefix",
+                effect=iam.Effect.DENY,
+                actions=["s3:PutObject*", "s3:DeleteObject*", "s3:Abort*"],
+                not_resources=[self.data.bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")],
+            )
+        )
         handler_function = handler_role.node.scope
         assert handler_function is not None
         acknowledge(
@@ -192,8 +203,9 @@ class PersonalizeStack(Stack):
         assert isinstance(default_policy, iam.Policy)
         acknowledge_wildcards(
             default_policy,
-            "CDK's BucketDeployment copies the data assets: it reads the CDK asset objects and writes "
-            "under the import prefixes of this stack's data bucket only.",
+            "CDK's BucketDeployment copies the data assets: CDK grants it read/write on the data bucket "
+            "and read on the CDK asset objects; an explicit Deny limits its writes and deletes to "
+            f"{UPLOAD_PREFIX}*.",
         )
 
     def _smoke_test_role(self, config: EnvironmentConfig, pipeline_account: str) -> None:

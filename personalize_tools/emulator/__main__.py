@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--s3-endpoint-url", help="S3 endpoint for imports (default: AWS_ENDPOINT_URL_S3 or AWS)"
     )
     parser.add_argument(
+        "--iam-endpoint-url",
+        help="moto's server (STS, IAM, S3): authorize every call like AWS (default: no IAM enforcement)",
+    )
+    parser.add_argument(
         "--region",
         default="us-east-1",
         choices=sorted(service_regions()),
@@ -108,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             account=args.account,
             log_requests=args.log_requests,
             allowed_hosts=args.allow_host,
+            iam_endpoint_url=args.iam_endpoint_url,
         )
     except EmulatorConfigError as error:
         parser.error(str(error))

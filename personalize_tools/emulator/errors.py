@@ -51,6 +51,12 @@ class TooManyTagKeysError(ServiceError):
     code = "TooManyTagKeysException"
 
 
+class AccessDeniedError(ServiceError):
+    """IAM refused the call (the emulator's authorizer, docs/emulator.md "Permission model")."""
+
+    code = "AccessDeniedException"
+
+
 class InvalidNextTokenError(ServiceError):
     code = "InvalidNextTokenException"
 

@@ -46,8 +46,13 @@ def read_import(
     required_columns: Sequence[str],
     event_column: str | None,
     s3_client: S3ClientFactory,
+    may_read: Callable[[str, list[str]], bool] | None = None,
 ) -> ImportResult:
-    """Read every object at `location`; count rows (and `event_column` values when given)."""
+    """Read every object at `location`; count rows (and `event_column` values when given).
+
+    `may_read(bucket, keys)` is Personalize's own authorization (the passed role and the bucket policy);
+    when it refuses, the job fails with the service's S3 access reason before any object is read.
+    """
     parts = urlsplit(location)
     if parts.scheme != "s3" or not parts.netloc:
         return ImportResult(None, domain.REASON_INVALID_LOCATION)
@@ -59,6 +64,8 @@ def read_import(
         keys = list(_folder_keys(client, bucket, key)) if key == "" or key.endswith("/") else [key]
         if not keys:
             return ImportResult(None, domain.REASON_INVALID_LOCATION)
+        if may_read is not None and not may_read(bucket, keys):
+            return ImportResult(None, domain.REASON_S3_ACCESS)
         for object_key in keys:
             records += _read_object(client, bucket, object_key, required_columns, event_column, counts=counts)
     except _ImportFailedError as failure:

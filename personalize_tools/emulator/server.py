@@ -25,7 +25,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from lambda_handlers.personalize import authorization as authz
 from personalize_tools.emulator import model
+from personalize_tools.emulator.authorizer import Authorizer
 from personalize_tools.emulator.errors import (
     EmulatorConfigError,
     InternalFailureError,
@@ -101,6 +103,7 @@ class EmulatorServer:
         clock: Clock | None = None,
         log_requests: bool = False,
         allowed_hosts: Iterable[str] = (),
+        iam_endpoint_url: str | None = None,
     ) -> None:
         self.pace = Pace.preset(pace) if isinstance(pace, str) else pace
         self.log_requests = log_requests
@@ -117,6 +120,12 @@ class EmulatorServer:
             state_file=Path(state_file) if state_file is not None else None,
             clock=clock or time.time,
         )
+        # With IAM (moto's server), every call is authorized like AWS: docs/emulator.md "Permission model".
+        self.authorizer = (
+            Authorizer(iam_endpoint_url, region=region, account=account) if iam_endpoint_url else None
+        )
+        if self.authorizer is not None:
+            self.service.import_access = self.authorizer.import_read_allowed
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -256,7 +265,12 @@ class EmulatorServer:
             injected = self._faults.draw()
             if injected is not None:
                 raise injected
-            result = self.service.call(operation, _parse_json(raw_body), region=region)
+            params = _parse_json(raw_body)
+            if self.authorizer is not None and operation in authz.ACTIONS:
+                model.validate_request(operation, params)
+                caller = self.authorizer.caller(authorization or "")
+                self.authorizer.authorize(caller, operation, params, self.service.tags_of, region)
+            result = self.service.call(operation, params, region=region)
         except ServiceError as error:
             self._call_log.record(operation or "(unknown)", error.code)
             return error.status, error.body()

@@ -121,6 +121,9 @@ class PersonalizeService:
             max_workers=domain.MAX_IMPORT_JOBS_IN_PROGRESS, thread_name_prefix="personalize-import"
         )
         self._s3: Any = None
+        # Personalize's own authorization of an import's reads (role ARN, bucket, keys) → allowed;
+        # set by the server when IAM is enforced (authorizer.py), else every read is allowed.
+        self.import_access: Callable[..., bool] | None = None
         self._s3_lock = threading.Lock()  # not the state lock: building a client takes a while
         self._operations: dict[str, Handler] = {
             "CreateDatasetGroup": self.create_dataset_group,
@@ -208,6 +211,12 @@ class PersonalizeService:
                 "importsReading": sum(not future.done() for future in self._readers.values()),
                 "resources": resources,
             }
+
+    def tags_of(self, arn: str) -> dict[str, str] | None:
+        """A resource's tags (for aws:ResourceTag), None when it does not exist."""
+        with self._lock:
+            resource = self._resources.get(arn)
+            return None if resource is None else dict(resource.tags)
 
     def reset(self) -> None:
         with self._lock:
@@ -617,12 +626,16 @@ class PersonalizeService:
             event_column = (
                 domain.EVENT_TYPE_FIELD if dataset.fields["datasetType"] == "INTERACTIONS" else None
             )
+            access = self.import_access
             future = self._executor.submit(
                 read_import,
                 job.fields["dataSource"]["dataLocation"],
                 domain.required_columns(schema.fields["schema"]),
                 event_column,
                 self._s3_client,
+                functools.partial(access, job.fields["roleArn"], source_arn=job.arn)
+                if access is not None
+                else None,
             )
         self._readers[job.arn] = future
         return future

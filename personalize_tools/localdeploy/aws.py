@@ -37,6 +37,16 @@ class Endpoints:
             config=CLIENT_CONFIG,
         )
 
+    def assume_role(self, role_arn: str, session: str) -> dict[str, str]:
+        """Temporary credentials of a role from moto's STS, as Lambda gives a function its execution role's
+        (the session is the function's name, as in Lambda)."""
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
+
     def environment(self) -> dict[str, str]:
         """Variables that point unchanged boto3 code and the AWS CLI at the local services."""
         return {

@@ -3,7 +3,9 @@
 Skipped resources exist only to run handlers in the cloud (Lambda functions and layers, the roles and
 policies that let them run, the Provider's waiter state machine, log groups). Locally the handlers run
 in-process instead, so these are listed as SKIPPED; they still get the names and ARNs they would have,
-because other resources refer to them (ServiceToken, bucket policy principals).
+because other resources refer to them (ServiceToken, bucket policy principals). The exception: the roles
+of the handler functions that run locally (the Provider's user on_event / is_complete) and their policies
+are created, because the handlers run with that role's credentials and the emulator enforces its policies.
 """
 
 from __future__ import annotations
@@ -59,9 +61,34 @@ def _trusted_services(document: Any) -> set[str] | None:
     return services
 
 
+def _get_att_target(value: Any) -> str | None:
+    if not isinstance(value, Mapping) or "Fn::GetAtt" not in value:
+        return None
+    target = value["Fn::GetAtt"]
+    return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
+
+
+def played_roles(template: Mapping[str, Any]) -> set[str]:
+    """Roles of the user handler functions behind a CDK Provider: the local handlers run as them."""
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    roles: set[str] = set()
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Lambda::Function":
+            continue
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        for variable in ("USER_ON_EVENT_FUNCTION_ARN", "USER_IS_COMPLETE_FUNCTION_ARN"):
+            function_id = _get_att_target(variables.get(variable))
+            function = resources.get(function_id or "", {})
+            role_id = _get_att_target(function.get("Properties", {}).get("Role"))
+            if role_id is not None and role_id in resources:
+                roles.add(role_id)
+    return roles
+
+
 def skipped_resources(template: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
     """Logical id → why it is skipped, for the resources that only run handlers in the cloud."""
     resources: Mapping[str, Any] = template.get("Resources", {})
+    played = played_roles(template)
     skipped = {
         logical_id: SKIPPED_TYPES[resource["Type"]]
         for logical_id, resource in resources.items()
@@ -77,7 +104,7 @@ def skipped_resources(template: Mapping[str, Any], resolver: Resolver) -> dict[s
         except LocalDeployError:
             continue  # a trust policy that needs other resources is not a plain handler role
         services = _trusted_services(document)
-        if services and services <= HANDLER_PRINCIPALS:
+        if services and services <= HANDLER_PRINCIPALS and logical_id not in played:
             skipped[logical_id] = HANDLER_ROLE_REASON
     for logical_id, resource in resources.items():
         if resource.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):

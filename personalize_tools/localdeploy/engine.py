@@ -157,6 +157,7 @@ class _Run:
             deployer.endpoints.handler_environment(),
             deployer.store.logs_dir / f"{state.stack_name}.handlers.log",
             self.options.handler_processes,
+            assume_role=deployer.endpoints.assume_role,
         )
         self.setups: dict[str, ProviderSetup] = {}
         self.provider = CustomResourceProvider(self.setups, self.runtime)

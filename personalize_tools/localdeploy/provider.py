@@ -71,11 +71,12 @@ class HandlerFunction:
     code_dir: str | None = None  # None: the project's own modules
     environment: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = DEFAULT_FUNCTION_TIMEOUT
+    role_arn: str | None = None  # the execution role the handler's credentials come from (AssumeRole)
 
     @property
     def pool_key(self) -> str:
-        """Workers are shared by functions with the same code and environment (on_event, is_complete)."""
-        return json.dumps([self.code_dir, sorted(self.environment.items())])
+        """Workers are shared by functions with one code, environment and role (on_event, is_complete)."""
+        return json.dumps([self.code_dir, sorted(self.environment.items()), self.role_arn])
 
 
 @dataclass(frozen=True)
@@ -167,12 +168,14 @@ def discover_setup(
         if code_dir is None:
             raise TemplateError(f"{where}: its code asset is not in cdk.out; synthesize again")
         environment = resolve(properties.get("Environment", {}).get("Variables", {}), where)
+        role = properties.get("Role")
         return HandlerFunction(
             handler=str(properties["Handler"]),
             function_arn=str(resolve({"Fn::GetAtt": [function_id, "Arn"]}, where)),
             code_dir=str(code_dir),
             environment={key: str(value) for key, value in environment.items()},
             timeout_seconds=float(properties.get("Timeout", DEFAULT_FUNCTION_TIMEOUT)),
+            role_arn=str(resolve(role, where)) if role is not None else None,
         )
 
     timing: tuple[float, float] | None = None
@@ -194,7 +197,13 @@ def discover_setup(
 class _Worker:
     """One worker process (see lambda_worker): one invocation at a time, JSON lines over pipes."""
 
-    def __init__(self, function: HandlerFunction, environment: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        function: HandlerFunction,
+        environment: Mapping[str, str],
+        log_path: Path,
+        credentials: Mapping[str, str],
+    ) -> None:
         self.log = log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
             [
@@ -208,7 +217,7 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
-            env={**environment, **function.environment},
+            env={**environment, **function.environment, **credentials},
             cwd=PROJECT_ROOT,
             text=True,
         )
@@ -246,7 +255,13 @@ class LambdaRuntime:
     """Worker processes that play Lambda: per code folder and environment, up to `max_workers` each,
     started on first use and reused (warm) for the rest of the deploy."""
 
-    def __init__(self, environment: Mapping[str, str], log_path: Path, max_workers: int) -> None:
+    def __init__(
+        self,
+        environment: Mapping[str, str],
+        log_path: Path,
+        max_workers: int,
+        assume_role: Callable[[str, str], dict[str, str]] | None = None,
+    ) -> None:
         self.environment = {
             **{key: value for key, value in os.environ.items() if key in INHERITED_VARIABLES},
             **environment,
@@ -254,6 +269,8 @@ class LambdaRuntime:
         }
         self.log_path = log_path
         self.max_workers = max(1, max_workers)
+        # As Lambda does, a handler with an execution role runs with that role's temporary credentials.
+        self.assume_role = assume_role
         self._idle: dict[str, queue.Queue[_Worker]] = {}
         self._started: dict[str, list[_Worker]] = {}
         self._lock = threading.Lock()
@@ -264,7 +281,12 @@ class LambdaRuntime:
             started = self._started.setdefault(function.pool_key, [])
             if idle.empty() and len(started) < self.max_workers:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)
-                worker = _Worker(function, self.environment, self.log_path)
+                credentials = (
+                    self.assume_role(function.role_arn, function.function_arn.rpartition(":")[2][:64])
+                    if function.role_arn and self.assume_role is not None
+                    else {}
+                )
+                worker = _Worker(function, self.environment, self.log_path, credentials)
                 started.append(worker)
                 return worker
         return idle.get()

@@ -338,6 +338,8 @@ class ServiceManager:
             str(port),
             "--s3-endpoint-url",
             s3_url,
+            "--iam-endpoint-url",  # IAM enforced on every call, as in AWS (docs/emulator.md)
+            s3_url,
             "--region",
             region,
             "--account",

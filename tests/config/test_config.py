@@ -450,3 +450,28 @@ def test_control_characters_from_the_file_are_escaped_in_messages(tmp_path: Path
     message = _relative_error(tmp_path, {**VALID, "region": "us-east-1", "kms": key})
     assert "  kms: the key is in \\x1b[2J, this environment deploys to region us-east-1" in message
     assert "\x1b" not in message
+
+
+def test_pinned_name_in_another_environments_namespace_is_refused(tmp_path: Path) -> None:
+    message = _error(tmp_path, {**VALID, "names": {"dataset_group": "pz-prod-us_shop"}})
+    assert "bad.yaml" in message
+    assert "names.dataset_group" in message and "'pz-prod-us_shop'" in message
+    assert "prefix is 'pz-prod-us'" in message and "starting with 'pz-bad_'" in message
+    message = _error(
+        tmp_path,
+        {**VALID, "recommenders": [{"use_case": "aws-ecomm-popular-items-by-views", "name": "other_rec"}]},
+    )
+    assert "recommenders.0.name" in message and "'other_rec'" in message
+
+
+def test_pinned_names_of_its_own_or_without_the_delimiter_load(tmp_path: Path) -> None:
+    for name in ("legacy-shop", "pz-ok_shop"):
+        _write(tmp_path, "ok", {**VALID, "names": {"dataset_group": name}})
+        assert load_environment("ok", config_dir=tmp_path).names.dataset_group == name
+
+
+def test_tags_leave_room_for_the_apps_three(tmp_path: Path) -> None:
+    tags = {f"k{index}": "v" for index in range(48)}
+    assert "at most 47 allowed" in _error(tmp_path, {**VALID, "tags": tags})
+    scope = {"personalize-domain-cdk:scope": "x"}
+    assert "set by the app" in _error(tmp_path, {**VALID, "tags": scope})

@@ -158,7 +158,7 @@ def test_create_update_schema_change_destroy(
     assert leftovers == {}
     # Personalize has no DeleteDatasetImportJob: the jobs of the deleted dataset are all that is left,
     # the two that succeeded and the one that failed.
-    life_jobs = [job for job in remaining["import_job"] if job["jobName"].startswith("ld-life-")]
+    life_jobs = [job for job in remaining["import_job"] if job["jobName"].startswith("ld-life_")]
     jobs = {job["datasetImportJobArn"]: job["status"] for job in life_jobs}
     assert {job["datasetArn"] for job in life_jobs} == {third["Custom::PersonalizeDataset"]}
     successful = {arn for arn, status in jobs.items() if status == "ACTIVE"}

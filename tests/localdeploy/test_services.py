@@ -9,7 +9,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from personalize_tools.localdeploy.cli import main
 from personalize_tools.localdeploy.errors import ServicesError
@@ -33,6 +35,27 @@ def test_services_start_once_answer_and_stop_with_their_stacks(manager: ServiceM
         pace = json.loads(response.read())["pace"]
     assert pace["dataset_group"] == 3.0 and pace["import_job"] == 5.0
     assert services.endpoints.client("s3").list_buckets()["Buckets"] == []
+    # The background emulator enforces IAM against this moto: a role without grants is denied.
+    trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
+    role = services.endpoints.client("iam").create_role(
+        RoleName="nothing", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    credentials = services.endpoints.assume_role(role["Role"]["Arn"], "probe")
+    personalize = boto3.client(
+        "personalize",
+        endpoint_url=services.emulator.url,
+        region_name=services.region,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+    )
+    with pytest.raises(ClientError, match=r"AccessDeniedException.*assumed-role/nothing/probe"):
+        personalize.list_dataset_groups()
+    assert services.endpoints.client("personalize").list_dataset_groups()["datasetGroups"] == []  # dummy keys
     script = manager.env_file.read_text()
     assert f"AWS_ENDPOINT_URL_PERSONALIZE={services.emulator.url}" in script
     assert f"AWS_ENDPOINT_URL={services.moto.url}" in script

@@ -12,7 +12,8 @@ from aws_cdk.assertions import Template
 from app import add_environment
 from config import EnvironmentConfig
 from constructs_lib import DomainDatasetGroup, PersonalizeProvider
-from lambda_handlers.personalize import domain
+from constructs_lib.personalize_provider import HANDLER_OPERATIONS
+from lambda_handlers.personalize import authorization, domain
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_dataset_group_properties(template: dict[str, Any], dev_config: Environm
     _, group = _custom(template, "DatasetGroup")
     props = group["Properties"]
     assert props["Domain"] == dev_config.domain
-    assert props["Name"].startswith("pz-dev-datasetgroup-")
+    assert props["Name"].startswith("pz-dev_datasetgroup-")
     assert domain.name_problem(props["Name"]) is None
     assert props["RemovalPolicy"] == "destroy"
     assert {"Key": "environment", "Value": "dev"} in props["Tags"]
@@ -116,25 +117,114 @@ def _handler_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     return statements
 
 
-def test_handler_role_is_scoped_to_the_name_prefix(template: dict[str, Any]) -> None:
-    statements = _handler_statements(template)
-    named = [s for s in statements if s.get("Sid") == "ManageNamedResources"]
-    assert len(named) == 1
-    resources = json.dumps(named[0]["Resource"])
-    for kind in ("dataset-group", "schema", "dataset", "dataset-import-job"):
-        assert f":{kind}/pz-dev-*" in resources
-    wildcard = [s for s in statements if s.get("Resource") == "*"]
-    assert all(action.startswith("personalize:List") for s in wildcard for action in s["Action"])
+def _personalize_statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in _handler_statements(template) if "personalize:" in json.dumps(s["Action"])}
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_handler_role_grants_each_action_on_its_resource_types(template: dict[str, Any]) -> None:
+    """Every action the handlers call is allowed on every resource type the reference lists for it."""
+    statements = _personalize_statements(template)
+    by_resource: dict[str, set[str]] = {}
+    for statement in statements.values():
+        if statement["Effect"] != "Allow":
+            continue
+        for resource in _listed(statement["Resource"]):
+            by_resource.setdefault(json.dumps(resource), set()).update(_actions(statement))
+    paths = {
+        "datasetGroup": ":dataset-group/pz-dev_*",
+        "schema": ":schema/pz-dev_*",
+        "dataset": ":dataset/pz-dev_*",
+        "datasetImportJob": ":dataset-import-job/pz-dev_*",
+        "recommender": ":recommender/pz-dev_*",
+        "eventTracker": ":event-tracker/*",
+    }
+    for operation in HANDLER_OPERATIONS:
+        entry = authorization.ACTIONS[operation]
+        for kind in entry.kinds:
+            if kind == "*":
+                continue
+            granted = set().union(*(a for r, a in by_resource.items() if paths[kind] in r))
+            assert f"personalize:{operation}" in granted, (operation, kind)
+        if not entry.resources:
+            assert f"personalize:{operation}" in by_resource['"*"'], operation
+    # CreateEventTracker is authorized against the dataset group too (the bug this fixes).
+    group = [a for r, a in by_resource.items() if paths["datasetGroup"] in r]
+    assert any("personalize:CreateEventTracker" in actions for actions in group)
+
+
+def test_handler_role_grants_nothing_the_handlers_do_not_call(template: dict[str, Any]) -> None:
+    granted = set().union(*(_actions(s) for s in _personalize_statements(template).values()))
+    assert granted == {f"personalize:{operation}" for operation in HANDLER_OPERATIONS}
+    for useless in ("DescribeRecipe", "StartRecommender", "StopRecommender", "ListTagsForResource"):
+        assert f"personalize:{useless}" not in granted
+    assert "recipe/" not in json.dumps(_handler_statements(template))
+
+
+def test_event_trackers_are_scoped_by_tag(template: dict[str, Any]) -> None:
+    statements = _personalize_statements(template)
+    key = authorization.SCOPE_TAG_KEY
+    create = statements["CreateTaggedEventTrackers"]
+    assert create["Condition"]["StringEquals"] == {f"aws:RequestTag/{key}": "pz-dev"}
+    own = statements["ManageOwnEventTrackers"]
+    assert own["Condition"] == {"StringEquals": {f"aws:ResourceTag/{key}": "pz-dev"}}
+    assert _actions(own) == {
+        "personalize:DeleteEventTracker",
+        "personalize:TagResource",
+        "personalize:UntagResource",
+    }
+    describe = statements["DescribeOwnEventTrackers"]
+    assert describe["Condition"] == {"StringEqualsIfExists": {f"aws:ResourceTag/{key}": "pz-dev"}}
+    keep = statements["KeepEventTrackersInScope"]
+    assert keep["Effect"] == "Deny"
+    assert keep["Condition"] == {"ForAnyValue:StringEquals": {"aws:TagKeys": [key]}}
+    _, tracker = _custom(template, "EventTracker")
+    assert {"Key": key, "Value": "pz-dev"} in tracker["Properties"]["Tags"]
 
 
 def test_pass_role_only_to_personalize(template: dict[str, Any]) -> None:
     statements = _handler_statements(template)
     passes = [s for s in statements if "iam:PassRole" in json.dumps(s.get("Action"))]
-    allow = [s for s in passes if s["Effect"] == "Allow"]
-    deny = [s for s in passes if s["Effect"] == "Deny"]
-    assert allow and deny
+    assert passes and all(s["Effect"] == "Allow" for s in passes)
     assert all("PersonalizeRole" in json.dumps(s["Resource"]) for s in passes)
-    assert deny[0]["Condition"] == {"StringNotEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
+    assert all(
+        s["Condition"] == {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
+        for s in passes
+    )
+
+
+def test_bucket_deployment_writes_only_under_the_import_prefix(template: dict[str, Any]) -> None:
+    denies = [
+        statement
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Policy" and "BucketDeployment" in logical_id
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny"
+    ]
+    assert len(denies) == 1
+    assert set(_listed(denies[0]["Action"])) == {"s3:PutObject*", "s3:DeleteObject*", "s3:Abort*"}
+    assert json.dumps(denies[0]["NotResource"]).endswith('/imports/*"]]}')
+
+
+def test_pinned_names_are_granted_exactly_or_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "S")
+    group = DomainDatasetGroup(stack, "G", domain_name="ECOMMERCE", name_prefix="pz-prod", name="legacy-shop")
+    policy = Template.from_stack(stack).to_json()
+    resources = json.dumps(policy)
+    assert ":dataset-group/legacy-shop" in resources and ":dataset/legacy-shop/*" in resources
+    assert group.dataset_group_name == "legacy-shop"
+    with pytest.raises(ValueError, match=r"namespace of the environment with prefix 'pz-prod-us'"):
+        DomainDatasetGroup(stack, "H", domain_name="ECOMMERCE", name_prefix="pz-prod", name="pz-prod-us_shop")
+    with pytest.raises(ValueError, match=r"must not be empty or contain '_'"):
+        DomainDatasetGroup(stack, "I", domain_name="ECOMMERCE", name_prefix="pz_prod")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_handler_reads_only_the_data_locations(template: dict[str, Any]) -> None:

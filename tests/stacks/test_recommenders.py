@@ -73,7 +73,7 @@ def test_recommenders_wait_for_every_import_and_carry_their_config(resources: di
     assert popular["Properties"]["RecommenderConfig"] == {"minRecommendationRequestsPerSecond": 2}
     assert popular["Properties"]["WaitForActive"] == "true"
     for recommender in recommenders.values():
-        assert recommender["Properties"]["Name"].startswith("pz-vod-")
+        assert recommender["Properties"]["Name"].startswith("pz-vod_")
         assert domain.name_problem(recommender["Properties"]["Name"]) is None
 
 

@@ -1,0 +1,148 @@
+"""The strict rehearsal: the handlers run as their synthesized role and the emulator authorizes every call.
+
+Every example config in config/ deploys from an empty local account with IAM enforced; removing one
+grant from the synthesized handler policy makes the deploy fail with AWS's AccessDenied for that call.
+Two fields change, the rest is each file as it is: the example configs import from a `bucket_key` their
+users fill outside the stack, which here points at the sample data instead (the stack uploads it); and
+their `account`/`region` are dropped, so the stack lands in the local account (123456789012, us-east-1),
+as a deploy with an explicit account would land in that account on AWS.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config import load_environment, load_file
+from config.model import CONFIG_DIR, available_environments
+from lambda_handlers.personalize import authorization
+from personalize_tools.emulator import EmulatorServer, Pace
+from personalize_tools.localdeploy.assembly import StackArtifact
+from personalize_tools.localdeploy.aws import Endpoints
+from personalize_tools.localdeploy.cli import synthesize_config
+from personalize_tools.localdeploy.errors import DeployFailedError
+from personalize_tools.sample_data import write_environment_samples
+
+from .conftest import DeployerFactory
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def emulator(moto_server: str, emulator_pace: Pace) -> Iterator[EmulatorServer]:
+    """The emulator with IAM enforced, reading identities and policies from this module's moto."""
+    with EmulatorServer(
+        pace=emulator_pace, s3_endpoint_url=moto_server, region=REGION, iam_endpoint_url=moto_server
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sample_interactions() -> Path:
+    config = load_environment("dev", check_data=False)
+    write_environment_samples(config)
+    path = config.local_data_path
+    assert path is not None
+    return path
+
+
+def _synthesize(name: str, folder: Path, sample: Path) -> StackArtifact:
+    raw = yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text())
+    if "local_path" not in raw["data_source"]:
+        raw["data_source"] = {"local_path": str(sample)}
+    raw.pop("account", None)
+    raw.pop("region", None)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return synthesize_config(load_file(path, name), folder / f"cdk.out.{name}")
+
+
+@pytest.mark.parametrize("name", available_environments())
+def test_every_example_config_deploys_under_iam_enforcement(
+    name: str,
+    tmp_path: Path,
+    sample_interactions: Path,
+    make_deployer: DeployerFactory,
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+) -> None:
+    artifact = _synthesize(name, tmp_path, sample_interactions)
+    deployer, _ = make_deployer()
+    emulator.reset()  # an empty account: retained resources of the other configs are gone
+    state = deployer.deploy(artifact, environment=name)
+    assert state.status == "CREATE_COMPLETE"
+    calls = emulator.calls()
+    assert "AccessDeniedException" not in json.dumps(calls["errors"])
+    resources = emulator.state()["resources"]
+    assert all(group["status"] == "ACTIVE" for group in resources["dataset_group"])
+    assert all(job["status"] == "ACTIVE" for job in resources["import_job"])
+    for tracker in resources["event_tracker"]:
+        assert tracker["tags"][authorization.SCOPE_TAG_KEY] == load_environment(name).resource_name_prefix
+    # The handlers really ran as the role: moto's STS issued the keys the emulator saw.
+    handler_role = [
+        record
+        for logical_id, record in state.resources.items()
+        if logical_id.startswith("PersonalizeProviderHandlerRole")
+        and record.resource_type == "AWS::IAM::Role"
+    ]
+    assert len(handler_role) == 1 and not handler_role[0].skipped
+    if load_environment(name).kms_mode == "create":  # Personalize's reads needed kms:Decrypt (checked)
+        head = endpoints.client("s3").head_object(
+            Bucket=state.outputs["DataBucketName"], Key="imports/interactions/interactions.csv"
+        )
+        assert head["ServerSideEncryption"] == "aws:kms"
+    deployer.destroy(state.stack_name)  # as the handler role too: its deletes are authorized
+    left = emulator.state()["resources"]["dataset_group"]
+    assert len(left) == (1 if load_environment(name).removal_policy == "retain" else 0)
+
+
+def _without_grant(artifact: StackArtifact, operation: str, resource_part: str) -> StackArtifact:
+    """The artifact with `operation` removed from the handler policy statement on `resource_part`."""
+    template: dict[str, Any] = copy.deepcopy(artifact.template)
+    removed = 0
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Policy" or not logical_id.startswith(
+            "PersonalizeProviderHandlerRole"
+        ):
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if f"personalize:{operation}" in actions and resource_part in json.dumps(statement["Resource"]):
+                statement["Action"] = [action for action in actions if action != f"personalize:{operation}"]
+                removed += 1
+    assert removed == 1
+    return dataclasses.replace(artifact, template=template)
+
+
+def test_a_missing_grant_fails_the_deploy_with_access_denied(
+    tmp_path: Path,
+    sample_interactions: Path,
+    make_deployer: DeployerFactory,
+    emulator: EmulatorServer,
+) -> None:
+    artifact = _without_grant(
+        _synthesize("dev", tmp_path, sample_interactions), "CreateEventTracker", "dataset-group/"
+    )
+    deployer, events = make_deployer()
+    emulator.reset()
+    with pytest.raises(DeployFailedError) as failure:
+        deployer.deploy(artifact, environment="dev")
+    message = str(failure.value)
+    assert "AccessDeniedException" in message
+    assert (
+        "is not authorized to perform: personalize:CreateEventTracker on resource: arn:aws:personalize:"
+        in message
+    )
+    assert ":dataset-group/pz-dev_datasetgroup-" in message
+    assert "because no identity-based policy allows the personalize:CreateEventTracker action" in message
+    assert ":assumed-role/" in message
+    failed = [event.logical_id for event in events.for_status("CREATE_FAILED")]
+    assert any(logical_id.startswith("DatasetGroupEventTracker") for logical_id in failed)
+    assert emulator.calls()["errors"]["CreateEventTracker"] == {"AccessDeniedException": 1}
