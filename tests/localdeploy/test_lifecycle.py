@@ -138,7 +138,7 @@ def test_create_update_schema_change_destroy(
     assert dataset["schemaArn"] == second["Custom::PersonalizeSchema"]
     assert "latestDatasetUpdate" not in dataset
     schemas = [schema["schemaArn"] for schema in personalize.list_schemas()["schemas"]]
-    assert [arn for arn in schemas if ":schema/ld-life-" in arn] == [second["Custom::PersonalizeSchema"]]
+    assert [arn for arn in schemas if ":schema/ld-life_" in arn] == [second["Custom::PersonalizeSchema"]]
     uploaded = endpoints.client("s3").get_object(Bucket=bucket, Key="imports/interactions/interactions.csv")
     good_size = uploaded["ContentLength"]
 
