@@ -98,6 +98,11 @@ def reason_needs_items(use_case: str) -> str:
 # --- data rules ---------------------------------------------------------------------------------
 
 MIN_INTERACTIONS = 1000  # per import job (INCREMENTAL: new records) and per recommender after filtering
+# Developer guide, "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases", the data every use case needs:
+RULE_MIN_INTERACTIONS = (
+    f"At minimum {MIN_INTERACTIONS} item interactions records from users interacting with items in your "
+    "catalog. These interactions can be from bulk imports, or streamed events, or both."
+)
 MIN_TRAINING_USERS = 25
 MIN_INTERACTIONS_PER_TRAINING_USER = 2
 ID_MAX_LENGTH = 256
@@ -475,6 +480,34 @@ RECIPES: dict[str, DomainRecipe] = {
         DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-top-picks", (), needs_items=True),
     )
 }
+
+
+@dataclass(frozen=True)
+class RecommendationRequest:
+    """What GetRecommendations needs for a use case, and what the service filters out by itself."""
+
+    required: tuple[str, ...]  # request members: "userId", "itemId"
+    # The user's items of this event type are left out of the recommendations ("automatically filters").
+    excludes_users: str | None = None
+
+
+# Developer guide, "ECOMMERCE use cases" and "VIDEO_ON_DEMAND use cases": each use case's
+# "GetRecommendations requirements" and automatic filter. "Required only if you filter by CurrentUser"
+# (frequently bought together, trending now) counts as not required: filters are a separate request member.
+RECOMMENDATION_REQUESTS: dict[str, RecommendationRequest] = {
+    "aws-ecomm-popular-items-by-views": RecommendationRequest(("userId",)),
+    "aws-ecomm-popular-items-by-purchases": RecommendationRequest(("userId",)),
+    "aws-ecomm-frequently-bought-together": RecommendationRequest(("itemId",)),
+    "aws-ecomm-customers-who-viewed-x-also-viewed": RecommendationRequest(("userId", "itemId"), "Purchase"),
+    "aws-ecomm-recommended-for-you": RecommendationRequest(("userId",), "Purchase"),
+    "aws-vod-because-you-watched-x": RecommendationRequest(("userId", "itemId"), "Watch"),
+    "aws-vod-more-like-x": RecommendationRequest(("userId", "itemId"), "Watch"),
+    "aws-vod-most-popular": RecommendationRequest(("userId",)),
+    "aws-vod-trending-now": RecommendationRequest(()),
+    "aws-vod-top-picks": RecommendationRequest(("userId",), "Watch"),
+}
+RECOMMENDATIONS_MAX_RESULTS = 500  # GetRecommendations numResults: "The default is 25. The maximum is 500."
+RECOMMENDATIONS_DEFAULT_RESULTS = 25
 
 
 def recipes_for(domain: str) -> list[DomainRecipe]:
