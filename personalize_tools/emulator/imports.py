@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_handlers.personalize import domain
-from personalize_tools.emulator.state import ImportedData
+from personalize_tools.emulator.state import ROW_LIMIT, ImportedData
 
 S3ClientFactory = Callable[[], Any]
 CHUNK_BYTES = 64 * 1024
@@ -43,13 +43,18 @@ def read_import(
     required_columns: Sequence[str],
     event_column: str | None,
     s3_client: S3ClientFactory,
+    row_columns: Sequence[str] = (),
 ) -> ImportResult:
-    """Read every object at `location`; count rows (and `event_column` values when given)."""
+    """Read every object at `location`; count rows (and `event_column` values when given).
+
+    The values of `row_columns` are kept for the latest ROW_LIMIT rows (the recommendation stand-in's input).
+    """
     parts = urlsplit(location)
     if parts.scheme != "s3" or not parts.netloc:
         return ImportResult(None, domain.REASON_INVALID_LOCATION)
     bucket, key = parts.netloc, parts.path.lstrip("/")
     counts: Counter[str] = Counter()
+    kept: deque[list[str]] = deque(maxlen=ROW_LIMIT)
     records = 0
     try:
         client = s3_client()
@@ -57,12 +62,21 @@ def read_import(
         if not keys:
             return ImportResult(None, domain.REASON_INVALID_LOCATION)
         for object_key in keys:
-            records += _read_object(client, bucket, object_key, required_columns, event_column, counts=counts)
+            records += _read_object(
+                client,
+                bucket,
+                object_key,
+                required_columns,
+                event_column,
+                counts=counts,
+                row_columns=row_columns,
+                kept=kept,
+            )
     except _ImportFailedError as failure:
         return ImportResult(None, failure.reason)
     except (ClientError, BotoCoreError):
         return ImportResult(None, domain.REASON_S3_ACCESS)
-    return ImportResult(ImportedData(records, dict(counts)))
+    return ImportResult(ImportedData(records, dict(counts), list(kept)))
 
 
 def _folder_keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
@@ -80,6 +94,8 @@ def _read_object(
     event_column: str | None,
     *,
     counts: Counter[str],
+    row_columns: Sequence[str],
+    kept: deque[list[str]],
 ) -> int:
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
     try:
@@ -90,6 +106,9 @@ def _read_object(
         if missing:
             raise _ImportFailedError(domain.reason_missing_columns(missing))
         event_index = header.index(event_column) if event_column in header else None
+        keep = [header.index(column) for column in row_columns if column in header]
+        if len(keep) != len(row_columns):
+            keep = []
         records = 0
         try:
             for row in rows:
@@ -98,6 +117,8 @@ def _read_object(
                 records += 1
                 if event_index is not None and event_index < len(row):
                     counts[row[event_index]] += 1
+                if keep and len(row) == len(header):
+                    kept.append([row[index] for index in keep])
         except csv.Error as error:
             where = f"s3://{bucket}/{key}"
             raise _ImportFailedError(

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from personalize_tools.emulator import model
+from personalize_tools.emulator.dataplane import DataPlane
 from personalize_tools.emulator.errors import (
     EmulatorConfigError,
     InternalFailureError,
@@ -101,6 +102,7 @@ class EmulatorServer:
             state_file=Path(state_file) if state_file is not None else None,
             clock=clock or time.time,
         )
+        self.data_plane = DataPlane(self.service, self._faults, self._call_log)  # events and runtime
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -290,8 +292,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(int(length))
         emulator = self.server.emulator
+        route = None if self.headers.get("X-Amz-Target") else emulator.data_plane.route("POST", self.path)
         if self.path.startswith(ADMIN_PREFIX):
             self._send(*emulator.handle_admin("POST", self.path, body))
+        elif route is not None:
+            self._send(*emulator.data_plane.handle(route, body))
         else:
             self._send(*emulator.handle_personalize(self.headers.get("X-Amz-Target", ""), self.path, body))
 
@@ -303,10 +308,11 @@ class _Handler(BaseHTTPRequestHandler):
                 404, {"__type": "UnknownOperationException", "message": "Personalize requests are POST /"}
             )
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", CONTENT_TYPE)
+        for name, value in (headers or {"Content-Type": CONTENT_TYPE}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         self.end_headers()
