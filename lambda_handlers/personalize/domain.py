@@ -400,6 +400,13 @@ def schema_problems(schema: str | Mapping[str, Any], domain: str | None, dataset
     return problems
 
 
+def property_key(field_name: str) -> str:
+    """The key a PutEvents/PutUsers/PutItems `properties` member uses for a schema field: its name in
+    camel case (NUMBER_OF_RATINGS -> numberOfRatings, CATEGORY_L1 -> categoryL1; developer guide)."""
+    head, *rest = field_name.lower().split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def schema_field_names(schema: str | Mapping[str, Any]) -> list[str]:
     fields = parse_schema(schema).get("fields") or []
     return [spec["name"] for spec in fields if isinstance(spec, dict) and isinstance(spec.get("name"), str)]

@@ -29,12 +29,6 @@ EVENT_MEMBERS: dict[str, str] = {
 }
 
 
-def camel_case(field: str) -> str:
-    """NUMBER_OF_RATINGS -> numberOfRatings, CATEGORY_L1 -> categoryL1: the key a property uses."""
-    head, *rest = field.lower().split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
 def _value_problem(name: str, avro_type: str | None, value: Any, categorical: bool) -> str | None:
     """Why VALUE cannot fill a field of AVRO_TYPE, or None when it can."""
     if avro_type in ("int", "long"):
@@ -105,13 +99,15 @@ def property_problems(
     fields = domain.schema_field_types(schema)
     categorical = set(domain.categorical_fields(schema))
     by_key = {
-        camel_case(name): (name, base, nullable) for name, base, nullable in fields if name not in filled
+        domain.property_key(name): (name, base, nullable)
+        for name, base, nullable in fields
+        if name not in filled
     }
     for key, value in parsed.items():
         known = by_key.get(key)
         if known is None:
             member = next(
-                (member for field, member in EVENT_MEMBERS.items() if camel_case(field) == key), None
+                (member for field, member in EVENT_MEMBERS.items() if domain.property_key(field) == key), None
             )
             hint = f"; give it as the record's {member} member" if member else ""
             allowed = ", ".join(sorted(by_key)) or "none"
@@ -136,9 +132,10 @@ def property_problems(
                 problems.append(
                     f"{where} lacks {EVENT_MEMBERS.get(name, name)}: the schema's {name} is required"
                 )
-        elif camel_case(name) not in parsed:
+        elif domain.property_key(name) not in parsed:
             problems.append(
-                f"{where}.properties lacks {camel_case(name)!r}: the schema's {name} field is not nullable"
+                f"{where}.properties lacks {domain.property_key(name)!r}: "
+                f"the schema's {name} field is not nullable"
             )
     return problems
 
