@@ -104,6 +104,7 @@ class PersonalizeStack(Stack):
             tracker = self.dataset_group.add_event_tracker(name=config.names.event_tracker)
             CfnOutput(self, "EventTrackerArn", value=tracker.event_tracker_arn)
             CfnOutput(self, "TrackingId", value=tracker.tracking_id)
+        self.recommender_outputs: list[CfnOutput] = []
         for recommender_config in config.recommenders:
             recommender = self.dataset_group.add_recommender(
                 recommender_config.use_case,
@@ -114,7 +115,9 @@ class PersonalizeStack(Stack):
                 wait_for_active=recommender_config.wait_for_active,
             )
             output_id = "".join(part.title() for part in recommender.recipe.use_case.split("-")[1:])
-            CfnOutput(self, f"{output_id}RecommenderArn", value=recommender.recommender_arn)
+            self.recommender_outputs.append(
+                CfnOutput(self, f"{output_id}RecommenderArn", value=recommender.recommender_arn)
+            )
             CfnOutput(self, f"{output_id}RecommenderStatus", value=recommender.status)
 
         self.smoke_test_role_output: CfnOutput | None = None
@@ -221,6 +224,14 @@ class PersonalizeStack(Stack):
                 actions=["personalize:DescribeDatasetGroup"], resources=[self.dataset_group.dataset_group_arn]
             )
         )
+        recommenders = [recommender.recommender_arn for recommender in self.dataset_group.recommenders]
+        if recommenders:  # the smoke test asks ACTIVE recommenders for recommendations, never records events
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["personalize:DescribeRecommender", "personalize:GetRecommendations"],
+                    resources=recommenders,
+                )
+            )
         interactions_import = self.import_jobs.get("INTERACTIONS")
         if interactions_import is not None:
             role.add_to_policy(

@@ -106,17 +106,20 @@ class PipelineStack(cdk.Stack):
             "DATASET_GROUP_ARN": stack.dataset_group_output,
             "SMOKE_TEST_ROLE_ARN": stack.smoke_test_role_output,
         }
-        import_job = ""
+        extra_arguments = ""
         if stack.import_job_output is not None:  # none when the Interactions dataset fills through PutEvents
             outputs["IMPORT_JOB_ARN"] = stack.import_job_output
-            import_job = ' --import-job-arn "$IMPORT_JOB_ARN"'
+            extra_arguments = ' --import-job-arn "$IMPORT_JOB_ARN"'
+        for number, output in enumerate(stack.recommender_outputs, start=1):
+            outputs[f"RECOMMENDER_ARN_{number}"] = output
+            extra_arguments += f' --recommender-arn "$RECOMMENDER_ARN_{number}"'
         return pipelines.CodeBuildStep(
             f"SmokeTest-{stage.stage_name}",
             input=source,
             install_commands=[f"pip install --quiet '{pinned_boto3()}'"],
             commands=[
                 'python3 -m personalize_tools.smoke --dataset-group-arn "$DATASET_GROUP_ARN"'
-                f'{import_job} --assume-role "$SMOKE_TEST_ROLE_ARN" --region {environment.region}'
+                f'{extra_arguments} --assume-role "$SMOKE_TEST_ROLE_ARN" --region {environment.region}'
             ],
             env_from_cfn_outputs=outputs,
             role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
