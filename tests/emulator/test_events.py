@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from lambda_handlers.personalize import domain
 from personalize_tools.emulator import EmulatorServer
+from personalize_tools.emulator import state as emulator_state
 from personalize_tools.emulator.state import DATASET
-from tests.emulator.support import active_dataset, active_group, admin, settle
+from tests.emulator.support import active_dataset, active_group, admin, import_job, interactions_csv, settle
 
 REGION = "us-east-1"
 
@@ -274,3 +275,54 @@ def test_throttling_faults_apply_to_the_data_plane(
         events.put_events, trackingId=group["trackingId"], sessionId="s", eventList=[event()]
     )
     assert code == "ThrottlingException"
+
+
+def test_records_wait_for_their_dataset(
+    clean_emulator: EmulatorServer, events: Any, personalize: Any
+) -> None:
+    """A dataset still being created refuses PutUsers (409); a group without Interactions refuses events."""
+    group_arn = active_group(personalize, "early")
+    schema = personalize.create_schema(
+        name="early-users", schema=domain.default_schema_json("ECOMMERCE", "USERS"), domain="ECOMMERCE"
+    )["schemaArn"]
+    users = personalize.create_dataset(
+        name="early-users", schemaArn=schema, datasetGroupArn=group_arn, datasetType="USERS"
+    )["datasetArn"]
+    code, status, message = error_of(
+        events.put_users, datasetArn=users, users=[{"userId": "u", "properties": '{"membershipStatus": "x"}'}]
+    )
+    assert (code, status) == ("ResourceInUseException", 409)
+    assert domain.CREATE_PENDING in message
+    tracker = personalize.create_event_tracker(name="early-tracker", datasetGroupArn=group_arn)
+    settle(personalize, "event_tracker", tracker["eventTrackerArn"])
+    _, _, message = error_of(
+        events.put_events, trackingId=tracker["trackingId"], sessionId="s", eventList=[event()]
+    )
+    assert "has no Interactions dataset" in message
+
+
+def test_a_full_import_replaces_bulk_data_but_keeps_recorded_events(
+    clean_emulator: EmulatorServer,
+    events: Any,
+    personalize: Any,
+    group: dict[str, str],
+    s3: Any,
+    s3_bucket: str,
+) -> None:
+    events.put_events(
+        trackingId=group["trackingId"], sessionId="s", userId="u", eventList=[event(), event("i2")]
+    )
+    s3.put_object(Bucket=s3_bucket, Key="bulk.csv", Body=interactions_csv(1200))
+    job = import_job(personalize, group["INTERACTIONS"], "bulk", f"s3://{s3_bucket}/bulk.csv")
+    assert settle(personalize, "import_job", job)["status"] == domain.ACTIVE
+    state = dataset_state(clean_emulator, group["INTERACTIONS"])
+    assert (state["records"], state["recordedRecords"]) == (1200, 2)
+
+
+def test_rows_kept_for_recommendations_are_the_latest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(emulator_state, "ROW_LIMIT", 3)
+    held = emulator_state.ImportedData(2, {"View": 2}, [["a"], ["b"]]).plus(
+        emulator_state.ImportedData(2, {"View": 2}, [["c"], ["d"]])
+    )
+    assert held.records == 4 and held.event_types == {"View": 4}
+    assert held.rows == [["b"], ["c"], ["d"]]

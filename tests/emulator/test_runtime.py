@@ -178,3 +178,11 @@ def test_the_stand_in_answers_every_use_case_deterministically(use_case: str) ->
     if request.excludes_users:
         own = {e.item_id for e in events if e.user_id == "u1" and e.event_type == request.excludes_users}
         assert own and not own & set(first)
+
+
+def test_short_lists_are_filled_by_popularity_then_the_catalog() -> None:
+    events = recommend.interactions([["u1", "a", "View", 1], ["u2", "b", "View", 2], ["u3", "b", "View", 3]])
+    items = recommend.recommend(
+        "aws-ecomm-popular-items-by-views", events, ["z", "c", "a"], user_id="u9", item_id=None, num_results=4
+    )
+    assert items == ["b", "a", "c", "z"]
