@@ -10,11 +10,14 @@ import aws_cdk as cdk
 import pytest
 import yaml
 from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
 
 from app import add_environment
 from config import ConfigError, EnvironmentConfig, load_environment
 from lambda_handlers.personalize import domain
 from stacks.personalize_stack import NO_IMPORT_OUTPUT
+from stacks.stage import PersonalizeStage
+from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
 
 NO_HISTORY: dict[str, Any] = {
     "name": "fresh",
@@ -105,3 +108,48 @@ def test_import_settings_without_a_data_source_are_refused(tmp_path: Path, field
     message = _error(tmp_path, {**_file_fields(), "users": {field: value}})
     assert f"users.{field}" in message or field in message
     assert "without a data_source" in message
+
+
+def test_the_smoke_test_role_reads_the_recommenders_and_no_import_job() -> None:
+    config = EnvironmentConfig.model_validate(
+        {
+            **NO_HISTORY,
+            "interactions_recorded": True,
+            "recommenders": [{"use_case": "aws-ecomm-recommended-for-you"}],
+        }
+    )
+    stage = PersonalizeStage(cdk.App(), config=config, smoke_test_account="222222222222")
+    resources = Template.from_stack(stage.stack).to_json()["Resources"]
+    policies = [
+        resource["Properties"]["PolicyDocument"]["Statement"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        and "SmokeTestRole" in json.dumps(resource["Properties"]["Roles"])
+    ]
+    actions = {json.dumps(statement["Action"]): statement["Resource"] for statement in policies[0]}
+    assert set(actions) == {
+        '"personalize:DescribeDatasetGroup"',
+        '["personalize:DescribeRecommender", "personalize:GetRecommendations"]',
+    }
+    recommender = actions['["personalize:DescribeRecommender", "personalize:GetRecommendations"]']
+    assert recommender == {
+        "Ref": next(k for k in resources if k.startswith("DatasetGroupecommrecommendedforyou"))
+    }
+
+
+def test_a_no_history_stack_passes_cdk_nag_and_cfn_lint(tmp_path: Path) -> None:
+    config = EnvironmentConfig.model_validate(
+        {
+            **NO_HISTORY,
+            "interactions_recorded": True,
+            "recommenders": [{"use_case": "aws-ecomm-popular-items-by-views"}],
+        }
+    )
+    flags = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    app = cdk.App(context=flags, outdir=str(tmp_path))
+    PersonalizeStage(app, config=config, smoke_test_account="222222222222")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    assert_nag_clean(tmp_path)
+    result = cfn_lint(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
