@@ -75,7 +75,8 @@ def validate_environment(
             )
         except SourceError as error:
             unchecked.append(UncheckedDataset(dataset_type, location, str(error), error=True))
-    if not reports and not any(item.error for item in unchecked):
+    without_data = all(plans[dataset_type].data_source is None for dataset_type in wanted)
+    if not reports and not without_data and not any(item.error for item in unchecked):
         raise UsageError(
             f"environment {config.name} imports only from the stack's bucket (bucket_key); "
             "give the file or s3:// URI to validate"
