@@ -15,7 +15,7 @@ from lambda_handlers.personalize import domain
 from personalize_tools.emulator import recommend
 from personalize_tools.emulator.errors import InvalidInputError, ResourceNotFoundError
 from personalize_tools.emulator.service import PersonalizeService
-from personalize_tools.emulator.state import DATASET, RECOMMENDER, Resource
+from personalize_tools.emulator.state import DATASET, RECOMMENDER, ImportedData, Resource
 
 SERVICE_NAME = "personalize-runtime"
 Params = dict[str, Any]
@@ -25,6 +25,11 @@ _USE_CASES_BY_ARN = {recipe.arn: recipe.use_case for recipe in domain.RECIPES.va
 class RuntimeService:
     def __init__(self, service: PersonalizeService) -> None:
         self._service = service
+        # Parsed interactions per dataset, valid while its data objects are the same ones (every change
+        # to a dataset's data or recorded records makes new objects); parsing dominates a call's cost.
+        self._parsed: dict[
+            str, tuple[ImportedData | None, ImportedData | None, list[recommend.Interaction]]
+        ] = {}
         self.operations: dict[str, Callable[[Params], dict[str, Any]]] = {
             "GetRecommendations": self.get_recommendations,
         }
@@ -70,7 +75,7 @@ class RuntimeService:
                     f"{' and '.join(domain.RECOMMENDATION_REQUESTS[use_case].required)}."
                 )
             group_arn = recommender.fields["datasetGroupArn"]
-            events = recommend.interactions(self._rows(group_arn, "INTERACTIONS"))
+            events = self._interactions(group_arn)
             catalog = [str(row[0]) for row in self._rows(group_arn, "ITEMS")]
         items = recommend.recommend(
             use_case,
@@ -93,6 +98,18 @@ class RuntimeService:
                 + (" (StartRecommender starts it again)." if recommender.status == domain.INACTIVE else ".")
             )
         return recommender
+
+    def _interactions(self, group_arn: str) -> list[recommend.Interaction]:
+        datasets = self._service.resources_of(DATASET, datasetGroupArn=group_arn, datasetType="INTERACTIONS")
+        if not datasets:
+            return []
+        dataset = datasets[0]
+        cached = self._parsed.get(dataset.arn)
+        if cached is not None and cached[0] is dataset.data and cached[1] is dataset.recorded:
+            return cached[2]
+        events = recommend.interactions(dataset.held().rows)
+        self._parsed[dataset.arn] = (dataset.data, dataset.recorded, events)
+        return events
 
     def _rows(self, group_arn: str, dataset_type: str) -> list[list[Any]]:
         datasets = self._service.resources_of(DATASET, datasetGroupArn=group_arn, datasetType=dataset_type)
