@@ -10,6 +10,7 @@ bulk imports, or streamed events, or both") and which a FULL import does not rep
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from lambda_handlers.personalize import domain
@@ -133,8 +134,6 @@ def _epoch(value: Any) -> float:
     """botocore sends a timestamp in a REST-JSON body as epoch seconds; ISO 8601 strings are accepted too."""
     if isinstance(value, int | float):
         return float(value)
-    from datetime import datetime  # noqa: PLC0415 - the rare path
-
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
