@@ -465,6 +465,8 @@ class DomainRecipe:
     domain: str
     use_case: str
     event_types: tuple[str, ...]  # () means any event type counts
+    # The use case's "Datasets used when training" lists the Items dataset as required (VIDEO_ON_DEMAND
+    # use cases page: only More like X); config, constructs and the emulator all read this one flag.
     needs_items: bool = False
 
     @property
@@ -484,7 +486,9 @@ RECIPES: dict[str, DomainRecipe] = {
         DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-more-like-x", (), needs_items=True),
         DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-most-popular", ("Watch",)),
         DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-trending-now", ()),
-        DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-top-picks", (), needs_items=True),
+        # The use-case page lists Items as optional for Top picks ("Items dataset (optional)"); the
+        # archived 2022 guide listed it as required. The current page wins.
+        DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-top-picks", ()),
     )
 }
 

@@ -186,3 +186,27 @@ def test_short_lists_are_filled_by_popularity_then_the_catalog() -> None:
         "aws-ecomm-popular-items-by-views", events, ["z", "c", "a"], user_id="u9", item_id=None, num_results=4
     )
     assert items == ["b", "a", "c", "z"]
+
+
+def test_only_more_like_x_needs_items(clean_emulator: EmulatorServer, personalize: Any) -> None:
+    """VIDEO_ON_DEMAND use cases: Items is required for More like X, optional for Top picks for you."""
+    events = client(clean_emulator, "personalize-events")
+    group_arn = active_group(personalize, "vod", "VIDEO_ON_DEMAND")
+    active_dataset(personalize, group_arn, "vod-interactions", domain_name="VIDEO_ON_DEMAND")
+    tracker = personalize.create_event_tracker(name="vod-tracker", datasetGroupArn=group_arn)
+    settle(personalize, "event_tracker", tracker["eventTrackerArn"])
+    for user in range(40):
+        _record(events, tracker["trackingId"], f"user-{user}", [f"film-{n % 30}" for n in range(25)], "Watch")
+    outcomes = {}
+    for use_case in ("aws-vod-top-picks", "aws-vod-more-like-x"):
+        arn = personalize.create_recommender(
+            name=use_case.removeprefix("aws-vod-"),
+            datasetGroupArn=group_arn,
+            recipeArn=domain.RECIPES[use_case].arn,
+        )["recommenderArn"]
+        described = settle(personalize, "recommender", arn)
+        outcomes[use_case] = (described["status"], described.get("failureReason"))
+    assert outcomes == {
+        "aws-vod-top-picks": (domain.ACTIVE, None),
+        "aws-vod-more-like-x": (domain.CREATE_FAILED, domain.reason_needs_items("aws-vod-more-like-x")),
+    }

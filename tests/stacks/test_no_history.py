@@ -153,3 +153,18 @@ def test_a_no_history_stack_passes_cdk_nag_and_cfn_lint(tmp_path: Path) -> None:
     assert_nag_clean(tmp_path)
     result = cfn_lint(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_top_picks_needs_no_items_section_but_more_like_x_does() -> None:
+    """The config reads domain.RECIPES' needs_items: Top picks lists Items as optional, More like X not."""
+    vod: dict[str, Any] = {
+        **NO_HISTORY,
+        "domain": "VIDEO_ON_DEMAND",
+        "items": None,
+        "interactions_recorded": True,
+    }
+    vod["recommenders"] = [{"use_case": "aws-vod-top-picks"}]
+    EnvironmentConfig.model_validate(vod)
+    vod["recommenders"] = [{"use_case": "aws-vod-more-like-x"}]
+    with pytest.raises(ValueError, match="'aws-vod-more-like-x' needs an Items dataset"):
+        EnvironmentConfig.model_validate(vod)
