@@ -9,7 +9,11 @@ emulator when AWS_ENDPOINT_URL_PERSONALIZE_EVENTS (or --endpoint-url) points the
 Columns: USER_ID, ITEM_ID, TIMESTAMP (epoch seconds), EVENT_TYPE and optionally SESSION_ID, EVENT_ID,
 EVENT_VALUE, IMPRESSION ('|'-separated), RECOMMENDATION_ID for events; USER_ID or ITEM_ID for users and
 items. Every other column goes into `properties`, keyed by its name in camel case, as the service expects.
-Exit status: 0 every row accepted, 1 some rejected, 2 usage errors.
+A run stops early, with its summary, when the first STOP_AFTER_REJECTED rows the service answered were all
+rejected for one and the same reason (a wrong tracking id or dataset ARN, a column the schema lacks): every
+further call would fail the same way. Ctrl-C stops it too; the summary says the last line answered.
+Exit status: 0 every row accepted, 1 some rejected (or stopped early for it), 2 usage errors or a file
+that cannot be read as UTF-8 CSV, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,18 +21,20 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import random
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from lambda_handlers.personalize import domain
 
@@ -49,6 +55,13 @@ EVENT_COLUMNS = {  # CSV column -> Event member
     "RECOMMENDATION_ID": "recommendationId",
 }
 SESSION_COLUMN = "SESSION_ID"
+# Our choices, for memory bounded by the reasons rather than the rows, and for runs that cannot succeed:
+SHOWN_LINES = 5  # line numbers kept per rejection reason
+MAX_REASONS = 50  # distinct reasons kept; the rest are counted under OTHER_REASONS
+OTHER_REASONS = f"other reasons (more than {MAX_REASONS} distinct ones)"
+STOP_AFTER_REJECTED = 30  # rows the service rejected for one reason, none accepted: stop
+EXIT_INTERRUPTED = 130
+HELP = (__doc__ or "").replace("STOP_AFTER_REJECTED", str(STOP_AFTER_REJECTED))
 
 
 @dataclass(frozen=True)
@@ -93,13 +106,29 @@ class Summary:
     calls: int = 0
     retries: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-    rejected_lines: dict[str, list[int]] = field(default_factory=dict)
+    rejected_lines: dict[str, list[int]] = field(default_factory=dict)  # the first SHOWN_LINES per reason
+    service_rejected: Counter[str] = field(default_factory=Counter)  # rejected by the service, not locally
+    last_line: int = 0  # the last CSV line whose call was answered
+    stopped: str | None = None  # why the run ended before the end of the file
+    exit_code: int = 0
     seconds: float = 0.0
 
-    def reject(self, reason: str, lines: Iterable[int]) -> None:
+    def reject(self, reason: str, lines: Iterable[int], *, by_service: bool = False) -> None:
         lines = list(lines)
+        if reason not in self.rejected and len(self.rejected) >= MAX_REASONS:
+            reason = OTHER_REASONS
         self.rejected[reason] += len(lines)
-        self.rejected_lines.setdefault(reason, []).extend(lines)
+        kept = self.rejected_lines.setdefault(reason, [])
+        kept.extend(lines[: max(SHOWN_LINES - len(kept), 0)])
+        if by_service:
+            self.service_rejected[reason] += len(lines)
+
+    def hopeless(self) -> str | None:
+        """The one reason every row the service answered so far was rejected for, once that is enough."""
+        if self.accepted or len(self.service_rejected) != 1:
+            return None
+        reason, count = next(iter(self.service_rejected.items()))
+        return reason if count >= STOP_AFTER_REJECTED else None
 
     @property
     def rejected_count(self) -> int:
@@ -116,14 +145,12 @@ class Summary:
         if self.rejected:
             lines.append("Rejected:")
             for reason, count in self.rejected.most_common():
-                shown = self.rejected_lines[reason][:5]
-                more = (
-                    f" and {len(self.rejected_lines[reason]) - 5:,} more"
-                    if len(self.rejected_lines[reason]) > 5
-                    else ""
-                )
+                shown = self.rejected_lines[reason]
+                more = f" and {count - len(shown):,} more" if count > len(shown) else ""
                 where = ", ".join(str(line) for line in shown)
                 lines.append(f"  {count:>6,}  {reason} (line{'s' if count > 1 else ''} {where}{more})")
+        if self.stopped:
+            lines.append(f"Stopped: {self.stopped}")
         return "\n".join(lines)
 
 
@@ -133,19 +160,36 @@ class Summary:
 def read_rows(path: Path, kind: Kind, summary: Summary) -> Iterator[Row]:
     """Rows of the CSV as request records; rows that cannot become one are rejected here, never sent."""
     try:
-        stream = path.open(newline="", encoding="utf-8")
+        stream = path.open("rb")
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from error
     with stream:
-        reader = csv.reader(stream)
-        header = [column.strip().lstrip("\ufeff") for column in next(reader, [])]
+        # Decoded line by line, so a byte that is not UTF-8 is found on its own line, not a buffer ahead.
+        reader = csv.reader(raw.decode("utf-8") for raw in stream)
+        try:
+            header = [column.strip().lstrip("\ufeff") for column in next(reader, [])]
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise UsageError(f"{path}: the header cannot be read as UTF-8 CSV ({error})") from None
         missing = [column for column in kind.required if column not in header]
         if missing:
             raise UsageError(
                 f"{path}: the header lacks {', '.join(missing)}; {kind.name} need the columns "
                 f"{', '.join(kind.required)} (found: {', '.join(header) or 'no header'})"
             )
-        for number, values in enumerate(reader, start=2):
+        while True:
+            try:
+                values = next(reader, None)
+            except (csv.Error, UnicodeDecodeError) as error:
+                # The rows before it still go in (batches() sends what it holds); the rest cannot be trusted.
+                summary.stopped = (
+                    f"{path}: line {reader.line_num + 1} cannot be read as UTF-8 CSV ({error}); the rows "
+                    "before it were sent, it and the rows after it were not"
+                )
+                summary.exit_code = 2
+                return
+            if values is None:
+                return
+            number = reader.line_num
             if not values:
                 continue
             summary.rows += 1
@@ -185,7 +229,10 @@ def _to_row(line: int, values: dict[str, str], kind: Kind) -> Row:
             raise ValueError(f"empty {column}")
     try:
         sent_at = float(values[domain.TIMESTAMP_FIELD])
-    except ValueError:
+        datetime.fromtimestamp(sent_at, tz=UTC)  # nan, inf and years past 9999 cannot be sent
+        if not math.isfinite(sent_at):
+            raise ValueError
+    except (ValueError, OverflowError, OSError):
         raise ValueError(f"TIMESTAMP {values[domain.TIMESTAMP_FIELD]!r} is not epoch seconds") from None
     event: dict[str, Any] = {}
     for column, member in EVENT_COLUMNS.items():
@@ -265,12 +312,13 @@ class Recorder:
     def send(self, batch: list[Row]) -> None:
         """One call; a rejected batch is split until each bad row is found, so good rows still go in."""
         outcome = self._call(batch)
+        self.summary.last_line = max(self.summary.last_line, batch[-1].line)
         if outcome is None:
             self.summary.accepted += len(batch)
             return
         reason, about_the_records = outcome
         if len(batch) == 1 or not about_the_records:
-            self.summary.reject(reason, [row.line for row in batch])
+            self.summary.reject(reason, [row.line for row in batch], by_service=True)
         else:
             middle = len(batch) // 2
             self.send(batch[:middle])
@@ -288,6 +336,9 @@ class Recorder:
             try:
                 getattr(self.client, self.kind.operation)(**params)
                 return None
+            except ParamValidationError as error:  # botocore refused it before sending: never retried
+                self.summary.calls -= 1
+                return f"refused by botocore: {error}".replace("\n", " "), True
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -358,10 +409,26 @@ def record_file(
     summary = Summary()
     started = time.monotonic()
     recorder = Recorder(client, kind, target, RateLimiter(rate), summary, max_attempts, backoff_seconds)
-    bar = Progress(count_rows(path), progress)
-    for batch in batches(read_rows(path, kind, summary), recorder.batch_size):
-        recorder.send(batch)
-        bar.update(summary)
+    bar = Progress(0, None)
+    try:
+        bar = Progress(count_rows(path), progress)
+        for batch in batches(read_rows(path, kind, summary), recorder.batch_size):
+            recorder.send(batch)
+            bar.update(summary)
+            reason = summary.hopeless()
+            if reason is not None:
+                summary.stopped = (
+                    f"the first {summary.service_rejected[reason]:,} rows sent were all rejected for the "
+                    f"same reason, so the rows after line {summary.last_line} were not sent; fix, rerun"
+                )
+                summary.exit_code = 1
+                break
+    except KeyboardInterrupt:
+        summary.stopped = (
+            f"interrupted; calls were answered up to line {summary.last_line}, the rest was not sent "
+            "(a call in flight may have been recorded)"
+        )
+        summary.exit_code = EXIT_INTERRUPTED
     summary.seconds = time.monotonic() - started
     bar.update(summary, final=True)
     return summary
@@ -381,8 +448,8 @@ def events_client(region: str | None = None, endpoint_url: str | None = None) ->
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m personalize_tools.record",
-        description=__doc__.split("\n\n")[0],
-        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        description=HELP.split("\n\n")[0],
+        epilog="\n\n".join(HELP.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("kind", choices=sorted(KINDS), help="what the CSV holds")
@@ -445,8 +512,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     except BotoCoreError as error:  # no region, no credentials
         err.write(f"error: {error}\n")
         return 2
+    except KeyboardInterrupt:  # before the run started
+        err.write("interrupted; nothing was sent\n")
+        return EXIT_INTERRUPTED
     out.write(summary.render() + "\n")
-    return 1 if summary.rejected else 0
+    return summary.exit_code or (1 if summary.rejected else 0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -206,4 +211,111 @@ def test_usage_errors_say_what_to_fix(tmp_path: Path, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit) as done:
         record.main(["--help"])
     assert done.value.code == 0
-    assert "PutEvents" in capsys.readouterr().out
+    help_text = capsys.readouterr().out
+    assert "PutEvents" in help_text
+    assert f"when the first {record.STOP_AFTER_REJECTED} rows" in help_text and "130 interrupted" in help_text
+
+
+def test_a_run_that_cannot_succeed_stops_early_with_its_summary(
+    clean_emulator: EmulatorServer, shop: dict[str, str], tmp_path: Path
+) -> None:
+    """A wrong tracking id fails every call: the tool stops after a few batches instead of the whole file."""
+    csv_file = write(tmp_path / "events.csv", "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE", interactions(50, 20))
+    summary = record.record_file(
+        csv_file, "events", {"trackingId": "not-ours"}, client(clean_emulator), rate=0
+    )
+    assert summary.exit_code == 1 and summary.accepted == 0
+    assert record.STOP_AFTER_REJECTED <= summary.rejected_count < record.STOP_AFTER_REJECTED + 20
+    assert clean_emulator.calls()["calls"]["PutEvents"] == summary.calls < 100
+    assert summary.stopped and f"after line {summary.last_line} were not sent" in summary.stopped
+    assert "belongs to no event tracker" in summary.render() and "Stopped:" in summary.render()
+    assert recorded(clean_emulator, shop["INTERACTIONS"]) == 0
+
+
+def test_rows_botocore_or_datetime_refuse_are_rejected_without_retries(
+    clean_emulator: EmulatorServer, shop: dict[str, str], tmp_path: Path
+) -> None:
+    csv_file = write(
+        tmp_path / "events.csv",
+        "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,IMPRESSION",
+        [
+            "u,i,nan,View,",
+            "u,i,inf,View,",
+            "u,i,1e30,View,",
+            "u,i,1700000000,View,a||b",
+            "u,j,1700000001,View,",
+        ],
+    )
+    summary = record.record_file(
+        csv_file, "events", {"trackingId": shop["trackingId"]}, client(clean_emulator), rate=0
+    )
+    assert summary.accepted == 1 and summary.retries == 0
+    assert [lines for reason, lines in summary.rejected_lines.items() if "TIMESTAMP" in reason] == [
+        [2],
+        [3],
+        [4],
+    ]
+    refused = [reason for reason in summary.rejected if reason.startswith("refused by botocore")]
+    assert len(refused) == 1 and "impression" in refused[0] and summary.rejected_lines[refused[0]] == [5]
+    assert summary.calls == clean_emulator.calls()["calls"]["PutEvents"]
+
+
+def test_a_file_that_turns_unreadable_stops_with_the_summary(
+    clean_emulator: EmulatorServer, shop: dict[str, str], tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "events.csv"
+    good = "".join(f"u,i{n},{1_700_000_000 + n},View\n" for n in range(12))
+    csv_file.write_bytes(f"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n{good}".encode() + b"u,caf\xe9,1,View\n")
+    out, err = io.StringIO(), io.StringIO()
+    args = [
+        "--tracking-id",
+        shop["trackingId"],
+        "--endpoint-url",
+        clean_emulator.url,
+        "--region",
+        "us-east-1",
+    ]
+    assert record.main(["events", str(csv_file), *args, "--quiet"], out=out, err=err) == 2
+    assert "accepted            12" in out.getvalue()
+    assert "Stopped:" in out.getvalue() and "line 14 cannot be read as UTF-8 CSV" in out.getvalue()
+    assert "Traceback" not in err.getvalue()
+    csv_file.write_bytes(b"USER_ID,ITEM_ID,TIME\xe9\n")
+    err = io.StringIO()
+    assert record.main(["events", str(csv_file), *args], out=io.StringIO(), err=err) == 2
+    assert "the header cannot be read as UTF-8 CSV" in err.getvalue()
+
+
+def test_ctrl_c_prints_the_summary_and_no_traceback(
+    clean_emulator: EmulatorServer, shop: dict[str, str], tmp_path: Path
+) -> None:
+    csv_file = write(tmp_path / "events.csv", "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE", interactions(50, 40))
+    command = [sys.executable, "-m", "personalize_tools.record", "events", str(csv_file)]
+    command += ["--tracking-id", shop["trackingId"], "--endpoint-url", clean_emulator.url, "--rate", "20"]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    deadline = time.monotonic() + 60
+    while clean_emulator.calls()["calls"].get("PutEvents", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == record.EXIT_INTERRUPTED
+    assert "Traceback" not in err
+    assert "Stopped: interrupted; calls were answered up to line" in out
+    accepted = int(next(line for line in out.splitlines() if "accepted" in line).split()[-1].replace(",", ""))
+    assert 0 < accepted < 2000 and recorded(clean_emulator, shop["INTERACTIONS"]) >= accepted
+
+
+def test_memory_is_bounded_by_the_reasons_not_the_rows() -> None:
+    summary = record.Summary()
+    for line in range(100_000):
+        summary.reject(f"reason {line % 1000}", [line])
+    assert len(summary.rejected) == record.MAX_REASONS + 1
+    assert all(len(lines) <= record.SHOWN_LINES for lines in summary.rejected_lines.values())
+    assert summary.rejected_count == 100_000
+    assert summary.rejected[record.OTHER_REASONS] == 100_000 - record.MAX_REASONS * 100
+    assert "(lines 0, 1000, 2000, 3000, 4000 and 95 more)" in summary.render()
