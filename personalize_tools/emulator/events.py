@@ -64,12 +64,22 @@ class EventsService:
             for position, event in enumerate(params["eventList"], start=1):
                 problems += _event_problems(f"eventList.{position}", event, user_id, schema)
             _raise_if(problems)
+            # API reference, Event.eventId: "Any subsequent events after the first with the same event ID
+            # are not used in model training." Accepted, but not counted toward training or recommendations.
+            used = []
+            for event in params["eventList"]:
+                event_id = event.get("eventId")
+                if event_id is not None:
+                    if event_id in dataset.event_ids:
+                        continue
+                    dataset.event_ids.add(event_id)
+                used.append(event)
             rows = [
                 [user_id, event.get("itemId"), event["eventType"], str(int(_epoch(event["sentAt"])))]
-                for event in params["eventList"]
+                for event in used
             ]
             event_types: dict[str, int] = {}
-            for event in params["eventList"]:
+            for event in used:
                 event_types[event["eventType"]] = event_types.get(event["eventType"], 0) + 1
             self._record(dataset, ImportedData(len(rows), event_types, rows))
             return {}

@@ -102,6 +102,7 @@ class Resource:
     planned_failure: str | None = None  # injected by fail_name_pattern
     data: ImportedData | None = None  # datasets: what they hold; import jobs: what they read
     recorded: ImportedData | None = None  # datasets: records added one by one (PutEvents/PutUsers/PutItems)
+    event_ids: set[str] = field(default_factory=set)  # Interactions: PutEvents eventIds already recorded
 
     @property
     def status(self) -> str | None:
@@ -154,6 +155,7 @@ class Resource:
             "planned_failure": self.planned_failure,
             "data": dataclasses.asdict(self.data) if self.data else None,
             "recorded": dataclasses.asdict(self.recorded) if self.recorded else None,
+            "event_ids": sorted(self.event_ids),
         }
 
     @classmethod
@@ -171,6 +173,7 @@ class Resource:
             planned_failure=data.get("planned_failure"),
             data=ImportedData(**data["data"]) if data.get("data") else None,
             recorded=ImportedData(**data["recorded"]) if data.get("recorded") else None,
+            event_ids=set(data.get("event_ids", [])),
         )
 
 

@@ -326,3 +326,19 @@ def test_rows_kept_for_recommendations_are_the_latest(monkeypatch: pytest.Monkey
     )
     assert held.records == 4 and held.event_types == {"View": 4}
     assert held.rows == [["b"], ["c"], ["d"]]
+
+
+def test_a_repeated_event_id_is_accepted_but_not_counted(
+    clean_emulator: EmulatorServer, events: Any, group: dict[str, str]
+) -> None:
+    """Event.eventId: later events with the same id are not used in training, so they do not count."""
+    request = {"trackingId": group["trackingId"], "userId": "u", "sessionId": "s"}
+    events.put_events(**request, eventList=[event("a", eventId="e1"), event("b", eventId="e1"), event("c")])
+    events.put_events(**request, eventList=[event("d", eventId="e1"), event("e", eventId="e2"), event("c")])
+    state = dataset_state(clean_emulator, group["INTERACTIONS"])
+    assert (state["recordedRecords"], state["recordedEventTypes"]) == (4, {"View": 4})
+    dataset = next(d for d in clean_emulator.service.resources_of(DATASET) if d.arn == group["INTERACTIONS"])
+    assert dataset.recorded is not None and [row[1] for row in dataset.recorded.rows] == ["a", "c", "e", "c"]
+    assert clean_emulator.calls()["calls"]["PutEvents"] == 2
+    restored = emulator_state.Resource.from_json(json.loads(json.dumps(dataset.to_json())))
+    assert restored.event_ids == {"e1", "e2"}  # a restart keeps them
