@@ -342,3 +342,41 @@ def test_a_repeated_event_id_is_accepted_but_not_counted(
     assert clean_emulator.calls()["calls"]["PutEvents"] == 2
     restored = emulator_state.Resource.from_json(json.loads(json.dumps(dataset.to_json())))
     assert restored.event_ids == {"e1", "e2"}  # a restart keeps them
+
+
+def test_events_are_recorded_for_the_user_when_there_is_one(
+    clean_emulator: EmulatorServer, events: Any, group: dict[str, str]
+) -> None:
+    events.put_events(trackingId=group["trackingId"], userId="user-7", sessionId="s-1", eventList=[event()])
+    dataset = next(d for d in clean_emulator.service.resources_of(DATASET) if d.arn == group["INTERACTIONS"])
+    assert dataset.recorded is not None and dataset.recorded.rows[-1][:2] == ["user-7", "item-1"]
+
+
+@pytest.mark.parametrize(
+    ("properties", "fragment"),
+    [
+        pytest.param(
+            {"price": None, "categoryL1": "shoes"}, "price is null, but PRICE is not nullable", id="null"
+        ),
+        pytest.param(
+            {"price": 1, "categoryL1": "x" * (domain.CATEGORICAL_VALUE_MAX_LENGTH + 1)},
+            f"categorical value of {domain.CATEGORICAL_VALUE_MAX_LENGTH + 1} characters",
+            id="categorical-too-long",
+        ),
+        pytest.param(
+            {"price": 1, "categoryL1": "a|" + "x" * domain.CATEGORICAL_VALUE_MAX_LENGTH},
+            None,
+            id="each-value-fits",
+        ),
+    ],
+)
+def test_item_values_against_the_schema(
+    events: Any, group: dict[str, str], properties: dict[str, Any], fragment: str | None
+) -> None:
+    """Items dataset requirements: categorical values up to 1000 characters each ('|' separates them)."""
+    item = {"itemId": "i1", "properties": json.dumps(properties)}
+    if fragment is None:
+        events.put_items(datasetArn=group["ITEMS"], items=[item])
+        return
+    code, _, message = error_of(events.put_items, datasetArn=group["ITEMS"], items=[item])
+    assert code == "InvalidInputException" and fragment in message

@@ -210,3 +210,37 @@ def test_only_more_like_x_needs_items(clean_emulator: EmulatorServer, personaliz
         "aws-vod-top-picks": (domain.ACTIVE, None),
         "aws-vod-more-like-x": (domain.CREATE_FAILED, domain.reason_needs_items("aws-vod-more-like-x")),
     }
+
+
+def test_trending_now_counts_only_the_week_before_the_newest_interaction() -> None:
+    newest = 1_700_000_000
+    old = [[f"u{n}", "classic", "Watch", newest - 30 * 86_400] for n in range(10)]
+    recent = [[f"u{n}", "new-hit", "Watch", newest - n * 3600] for n in range(3)]
+    events = recommend.interactions(old + recent)
+    assert recommend.recommend(
+        "aws-vod-trending-now", events, [], user_id=None, item_id=None, num_results=1
+    ) == ["new-hit"]
+    assert recommend.recommend(
+        "aws-vod-most-popular", events, [], user_id="u9", item_id=None, num_results=1
+    ) == ["classic"]
+
+
+def test_personal_recommendations_follow_the_users_recent_history() -> None:
+    """Only the user's last HISTORY_LENGTH interactions seed the list: an old one no longer counts."""
+    start = 1_700_000_000
+    mine = [["me", "old", "View", start]] + [
+        ["me", f"new-{n}", "View", start + 1 + n] for n in range(recommend.HISTORY_LENGTH)
+    ]
+    others = [["u1", "old", "View", start], ["u1", "x-old", "View", start]]
+    others += [["u2", "new-5", "View", start], ["u2", "x-new", "View", start]]
+    others += [[f"fan-{n}", "x-old", "View", start] for n in range(3)]  # x-old is the more popular
+    ranked = recommend.recommend(
+        "aws-ecomm-recommended-for-you",
+        recommend.interactions(mine + others),
+        [],
+        user_id="me",
+        item_id=None,
+        num_results=30,
+    )
+    # Scored from u2 (who shares new-5), then filled by popularity: x-old, the most popular, comes next.
+    assert ranked[:3] == ["new-5", "x-new", "x-old"]
