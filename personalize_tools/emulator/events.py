@@ -9,8 +9,9 @@ bulk imports, or streamed events, or both") and which a FULL import does not rep
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lambda_handlers.personalize import domain
@@ -141,18 +142,23 @@ class EventsService:
 
 
 def _epoch(value: Any) -> float:
-    """botocore sends a timestamp in a REST-JSON body as epoch seconds; ISO 8601 strings are accepted too."""
-    if isinstance(value, int | float):
+    """A REST-JSON body carries a timestamp as epoch seconds, a JSON number (the protocol's default format,
+    which botocore sends); a string is refused rather than guessed at."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        datetime.fromtimestamp(value, tz=UTC)  # OverflowError / ValueError / OSError past year 9999
         return float(value)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    raise ValueError(value)
 
 
 def _event_problems(where: str, event: Mapping[str, Any], user_id: str, schema: str) -> list[str]:
     problems: list[str] = []
     try:
         _epoch(event["sentAt"])
-    except ValueError:
-        problems.append(f"{where}.sentAt {event['sentAt']!r} is not a timestamp")
+    except (ValueError, OverflowError, OSError):
+        problems.append(
+            f"{where}.sentAt {event['sentAt']!r} is not a timestamp: epoch seconds as a JSON number, "
+            "as the SDKs send it"
+        )
     filled: dict[str, Any] = {
         domain.USER_ID_FIELD: user_id,
         domain.ITEM_ID_FIELD: event.get("itemId"),

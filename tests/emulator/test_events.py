@@ -380,3 +380,24 @@ def test_item_values_against_the_schema(
         return
     code, _, message = error_of(events.put_items, datasetArn=group["ITEMS"], items=[item])
     assert code == "InvalidInputException" and fragment in message
+
+
+@pytest.mark.parametrize(
+    ("sent_at", "fragment"),
+    [
+        pytest.param("2024-01-01T00:00:00Z", "sentAt '2024-01-01T00:00:00Z' is not a timestamp", id="text"),
+        pytest.param(1e20, "sentAt 1e+20 is not a timestamp", id="past-year-9999"),
+    ],
+)
+def test_sent_at_is_epoch_seconds_as_a_number(
+    clean_emulator: EmulatorServer, group: dict[str, str], sent_at: Any, fragment: str
+) -> None:
+    """botocore turns any datetime into epoch seconds; what else reaches the wire is refused."""
+    body = {"trackingId": group["trackingId"], "sessionId": "s", "eventList": [event(sentAt=sent_at)]}
+    request = urllib.request.Request(
+        clean_emulator.url + "/events", data=json.dumps(body).encode(), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.headers["x-amzn-ErrorType"] == "InvalidInputException"
+    assert fragment in json.loads(caught.value.read())["message"]
