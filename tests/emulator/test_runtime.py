@@ -244,3 +244,11 @@ def test_personal_recommendations_follow_the_users_recent_history() -> None:
     )
     # Scored from u2 (who shares new-5), then filled by popularity: x-old, the most popular, comes next.
     assert ranked[:3] == ["new-5", "x-new", "x-old"]
+
+
+def test_campaigns_do_not_exist(runtime: Any, shop: dict[str, Any]) -> None:
+    """docs/emulator.md: the emulator has domain recommenders only, so any campaignArn is a 404."""
+    campaign = "arn:aws:personalize:us-east-1:123456789012:campaign/no-such-campaign"
+    code, status, message = error_of(runtime.get_recommendations, campaignArn=campaign, userId="u")
+    assert (code, status) == ("ResourceNotFoundException", 404)
+    assert "no-such-campaign does not exist" in message and "recommenderArn" in message
