@@ -9,9 +9,11 @@ emulator when AWS_ENDPOINT_URL_PERSONALIZE_EVENTS (or --endpoint-url) points the
 Columns: USER_ID, ITEM_ID, TIMESTAMP (epoch seconds), EVENT_TYPE and optionally SESSION_ID, EVENT_ID,
 EVENT_VALUE, IMPRESSION ('|'-separated), RECOMMENDATION_ID for events; USER_ID or ITEM_ID for users and
 items. Every other column goes into `properties`, keyed by its name in camel case, as the service expects.
+A PutEvents call carries one user's session, so events are grouped by session (SESSION_ID, else USER_ID)
+into calls of 10 even when users interleave in the file, up to MAX_OPEN_GROUPS sessions waiting at once.
 A run stops early, with its summary, when the first STOP_AFTER_REJECTED rows the service answered were all
 rejected for one and the same reason (a wrong tracking id or dataset ARN, a column the schema lacks): every
-further call would fail the same way. Ctrl-C stops it too; the summary says the last line answered.
+further call would fail the same way. Ctrl-C stops it too; the summary says up to which line all was answered.
 Exit status: 0 every row accepted, 1 some rejected (or stopped early for it), 2 usage errors or a file
 that cannot be read as UTF-8 CSV, 130 interrupted.
 """
@@ -59,9 +61,14 @@ SESSION_COLUMN = "SESSION_ID"
 SHOWN_LINES = 5  # line numbers kept per rejection reason
 MAX_REASONS = 50  # distinct reasons kept; the rest are counted under OTHER_REASONS
 OTHER_REASONS = f"other reasons (more than {MAX_REASONS} distinct ones)"
+MAX_OPEN_GROUPS = 1000  # user sessions waiting for a full batch at once
 STOP_AFTER_REJECTED = 30  # rows the service rejected for one reason, none accepted: stop
 EXIT_INTERRUPTED = 130
-HELP = (__doc__ or "").replace("STOP_AFTER_REJECTED", str(STOP_AFTER_REJECTED))
+HELP = (
+    (__doc__ or "")
+    .replace("STOP_AFTER_REJECTED", str(STOP_AFTER_REJECTED))
+    .replace("MAX_OPEN_GROUPS", f"{MAX_OPEN_GROUPS:,}")
+)
 
 
 @dataclass(frozen=True)
@@ -257,16 +264,50 @@ def _to_row(line: int, values: dict[str, str], kind: Kind) -> Row:
     return Row(line, event, (user, values.get(SESSION_COLUMN) or user))
 
 
+class Batcher:
+    """Rows into batches of one group each (events: one user's session, which a PutEvents call carries),
+    at most SIZE rows. A group's rows wait for more of the same group while at most MAX_OPEN groups are
+    open (the oldest is sent first beyond that), so a file ordered by time, users interleaved, still fills
+    batches; memory stays within MAX_OPEN * SIZE rows. A group's rows keep their order.
+    """
+
+    def __init__(self, rows: Iterable[Row], size: int, max_open: int = MAX_OPEN_GROUPS) -> None:
+        self._rows = rows
+        self._size = size
+        self._max_open = max_open
+        self._open: dict[tuple[str, str], list[Row]] = {}  # in the order the groups were opened
+        self._in_flight: list[Row] = []
+
+    def __iter__(self) -> Iterator[list[Row]]:
+        for row in self._rows:
+            batch = self._open.setdefault(row.group, [])
+            batch.append(row)
+            if len(batch) == self._size:
+                yield self._take(row.group)
+            elif len(self._open) > self._max_open:
+                yield self._take(next(iter(self._open)))
+        while self._open:
+            yield self._take(next(iter(self._open)))
+
+    def _take(self, group: tuple[str, str]) -> list[Row]:
+        self._in_flight = self._open.pop(group)
+        return self._in_flight
+
+    def answered(self) -> None:
+        """The batch last handed out has its answer."""
+        self._in_flight = []
+
+    def first_unanswered(self) -> int | None:
+        """The first line read whose call has not been answered (waiting, or in flight); None: none."""
+        firsts = [batch[0].line for batch in self._open.values()]
+        if self._in_flight:
+            firsts.append(self._in_flight[0].line)
+        return min(firsts, default=None)
+
+
 def batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """Consecutive rows of one group (for events: one user's session), at most SIZE per batch."""
-    batch: list[Row] = []
-    for row in rows:
-        if batch and (len(batch) == size or row.group != batch[0].group):
-            yield batch
-            batch = []
-        batch.append(row)
-    if batch:
-        yield batch
+    """Batches of at most SIZE rows of one group each (see Batcher)."""
+    return iter(Batcher(rows, size))
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -410,28 +451,35 @@ def record_file(
     started = time.monotonic()
     recorder = Recorder(client, kind, target, RateLimiter(rate), summary, max_attempts, backoff_seconds)
     bar = Progress(0, None)
+    batcher = Batcher(read_rows(path, kind, summary), recorder.batch_size)
     try:
         bar = Progress(count_rows(path), progress)
-        for batch in batches(read_rows(path, kind, summary), recorder.batch_size):
+        for batch in batcher:
             recorder.send(batch)
+            batcher.answered()
             bar.update(summary)
             reason = summary.hopeless()
             if reason is not None:
                 summary.stopped = (
                     f"the first {summary.service_rejected[reason]:,} rows sent were all rejected for the "
-                    f"same reason, so the rows after line {summary.last_line} were not sent; fix, rerun"
+                    f"same reason, so the run stopped; {_where(batcher, summary)}. Fix it and run again"
                 )
                 summary.exit_code = 1
                 break
     except KeyboardInterrupt:
-        summary.stopped = (
-            f"interrupted; calls were answered up to line {summary.last_line}, the rest was not sent "
-            "(a call in flight may have been recorded)"
-        )
+        summary.stopped = f"interrupted; {_where(batcher, summary)} (a call in flight may have been recorded)"
         summary.exit_code = EXIT_INTERRUPTED
     summary.seconds = time.monotonic() - started
     bar.update(summary, final=True)
     return summary
+
+
+def _where(batcher: Batcher, summary: Summary) -> str:
+    """Where a stopped run got to, for a rerun: rows are grouped by session, so answers are not in order."""
+    first = batcher.first_unanswered()
+    if first is None:
+        return f"every row read was answered, through line {summary.last_line}; later lines were not read"
+    return f"every line before {first} was answered; from line {first} on, only some were"
 
 
 def events_client(region: str | None = None, endpoint_url: str | None = None) -> Any:

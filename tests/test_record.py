@@ -227,7 +227,9 @@ def test_a_run_that_cannot_succeed_stops_early_with_its_summary(
     assert summary.exit_code == 1 and summary.accepted == 0
     assert record.STOP_AFTER_REJECTED <= summary.rejected_count < record.STOP_AFTER_REJECTED + 20
     assert clean_emulator.calls()["calls"]["PutEvents"] == summary.calls < 100
-    assert summary.stopped and f"after line {summary.last_line} were not sent" in summary.stopped
+    assert summary.stopped and f"answered, through line {summary.last_line}; later lines were not read" in (
+        summary.stopped
+    )
     assert "belongs to no event tracker" in summary.render() and "Stopped:" in summary.render()
     assert recorded(clean_emulator, shop["INTERACTIONS"]) == 0
 
@@ -305,7 +307,7 @@ def test_ctrl_c_prints_the_summary_and_no_traceback(
     out, err = process.communicate(timeout=60)
     assert process.returncode == record.EXIT_INTERRUPTED
     assert "Traceback" not in err
-    assert "Stopped: interrupted; calls were answered up to line" in out
+    assert "Stopped: interrupted; every line before" in out
     accepted = int(next(line for line in out.splitlines() if "accepted" in line).split()[-1].replace(",", ""))
     assert 0 < accepted < 2000 and recorded(clean_emulator, shop["INTERACTIONS"]) >= accepted
 
@@ -319,3 +321,30 @@ def test_memory_is_bounded_by_the_reasons_not_the_rows() -> None:
     assert summary.rejected_count == 100_000
     assert summary.rejected[record.OTHER_REASONS] == 100_000 - record.MAX_REASONS * 100
     assert "(lines 0, 1000, 2000, 3000, 4000 and 95 more)" in summary.render()
+
+
+def test_interleaved_users_still_fill_batches(
+    clean_emulator: EmulatorServer, shop: dict[str, str], tmp_path: Path
+) -> None:
+    """A log ordered by time interleaves users; each user's session still goes in calls of 10."""
+    rows = [f"user-{n % 20},item-{n % 37},{1_700_000_000 + n},View" for n in range(200)]
+    csv_file = write(tmp_path / "events.csv", "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE", rows)
+    summary = record.record_file(
+        csv_file, "events", {"trackingId": shop["trackingId"]}, client(clean_emulator), rate=0
+    )
+    assert (summary.accepted, summary.calls) == (200, 20)
+    assert recorded(clean_emulator, shop["INTERACTIONS"]) == 200
+
+
+def test_open_groups_are_bounded_and_keep_their_order() -> None:
+    rows = [record.Row(line, {}, (f"u{line % 3}", "s")) for line in range(2, 14)]
+    batcher = record.Batcher(rows, 10, max_open=2)
+    sent = [[row.line for row in batch] for batch in batcher]
+    # Three users round-robin, two open at most: the oldest goes out alone each time a third opens.
+    assert sent == [[line] for line in range(2, 14)]
+    half = record.Batcher(rows, 10, max_open=3)
+    assert [[row.line for row in batch] for batch in half] == [
+        [2, 5, 8, 11],
+        [3, 6, 9, 12],
+        [4, 7, 10, 13],
+    ]
