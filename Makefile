@@ -75,6 +75,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_validate
 	$(BIN)/python -m benchmarks.bench_synth
 	$(BIN)/python -m benchmarks.bench_iam
+	$(BIN)/python -m benchmarks.bench_record
 
 clean:
 	-$(BIN)/python -m personalize_tools.localdeploy services stop

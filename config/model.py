@@ -97,6 +97,24 @@ class ProviderSettings(_Model):
         return self
 
 
+NO_DATA_SOURCE_DESCRIPTION = (
+    "Where the bulk data comes from. Leave it out to create the dataset with no import job, "
+    "to fill with PutEvents, PutUsers or PutItems (python -m personalize_tools.record)."
+)
+
+
+def _check_import_settings(section: DatasetConfig | EnvironmentConfig) -> None:
+    """import_mode and data_version describe an import: without a data_source there is none."""
+    if section.data_source is not None:
+        return
+    stray = sorted({"import_mode", "data_version"} & section.model_fields_set)
+    if stray:
+        raise ValueError(
+            f"{', '.join(stray)} set without a data_source: they describe a "
+            "bulk import; add a data_source or remove them"
+        )
+
+
 class DatasetConfig(_Model):
     """An optional Users or Items dataset: its schema, its data and how to import it."""
 
@@ -105,11 +123,16 @@ class DatasetConfig(_Model):
         alias="schema",
         description="'default' for the domain's schema of this dataset type, or a path to an Avro JSON file.",
     )
-    data_source: DataSource
+    data_source: DataSource | None = Field(default=None, description=NO_DATA_SOURCE_DESCRIPTION)
     import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
     data_version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _import_settings_need_data(self) -> DatasetConfig:
+        _check_import_settings(self)
+        return self
 
 
 class RecommenderConfig(_Model):
@@ -194,7 +217,7 @@ class EnvironmentConfig(_Model):
         description="'default' for the domain's Interactions schema, or a path to an Avro JSON file "
         "(relative to the project root).",
     )
-    data_source: DataSource
+    data_source: DataSource | None = Field(default=None, description=NO_DATA_SOURCE_DESCRIPTION)
     import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
     data_version: str = Field(
         default="1",
@@ -202,6 +225,11 @@ class EnvironmentConfig(_Model):
         description="Change it to import the same data location again.",
     )
     event_tracker: bool = Field(default=True, description="Create an event tracker for PutEvents recording.")
+    interactions_recorded: bool = Field(
+        default=False,
+        description="Without an Interactions data_source, recommenders are refused at synth until you set "
+        "this: it says the minimum interactions have been recorded with PutEvents, so training can start.",
+    )
     requires_approval: bool = Field(
         default=False,
         description="In a pipeline, wait for a manual approval before deploying this environment.",
@@ -218,6 +246,29 @@ class EnvironmentConfig(_Model):
     recommenders: list[RecommenderConfig] = Field(default_factory=list, max_length=MAX_RECOMMENDERS)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _import_settings_need_data(self) -> EnvironmentConfig:
+        _check_import_settings(self)
+        return self
+
+    @model_validator(mode="after")
+    def _recommenders_need_interactions(self) -> EnvironmentConfig:
+        """The seed's rule: recommenders train on enough interactions, imported or recorded."""
+        if self.recommenders and self.data_source is None and not self.interactions_recorded:
+            use_cases = ", ".join(recommender.use_case for recommender in self.recommenders)
+            raise ValueError(
+                f"recommenders ({use_cases}) need interaction data, and this environment imports none "
+                f"(no data_source). Personalize's rule: {domain.RULE_MIN_INTERACTIONS} Deploy without "
+                "recommenders, record events with PutEvents (python -m personalize_tools.record), then set "
+                "interactions_recorded: true and add the recommenders"
+            )
+        if self.interactions_recorded and self.data_source is not None:
+            raise ValueError(
+                "interactions_recorded: true is for environments without an Interactions data_source; "
+                "this one imports data, so remove it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _recommenders_fit_the_domain(self) -> EnvironmentConfig:
@@ -367,7 +418,8 @@ class EnvironmentConfig(_Model):
             if path is None:
                 continue
             where = (
-                f"{plan.field_prefix}data_source.local_path: {_printable(str(plan.data_source.local_path))}"
+                f"{plan.field_prefix}data_source.local_path: "
+                f"{_printable(str(plan.data_source.local_path if plan.data_source else path))}"
             )
             if not path.exists():
                 raise ConfigError(f"{where} does not exist (make sample-data writes the demo's sample files)")
@@ -395,13 +447,13 @@ class DatasetPlan:
     dataset_type: str
     field_prefix: str  # where its fields sit in the file: "" for Interactions, "items." for Items
     schema_file: str
-    data_source: DataSource
+    data_source: DataSource | None  # None: no import job; data arrives through PutEvents/PutUsers/PutItems
     import_mode: str
     data_version: str
 
     @property
     def local_path(self) -> Path | None:
-        local = self.data_source.local_path
+        local = self.data_source.local_path if self.data_source else None
         return None if local is None else PROJECT_ROOT / local
 
     def schema_json(self) -> str:

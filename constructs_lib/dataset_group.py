@@ -433,8 +433,9 @@ class Recommender(Construct):
                 "RemovalPolicy": _removal(group.removal_policy),
             },
         )
-        # Training reads every dataset of the group: start only once each import is ACTIVE.
+        # Training reads every dataset of the group: start only once each dataset and import is ACTIVE.
         for dataset in group.datasets.values():
+            self.resource.node.add_dependency(dataset.resource)
             for job in dataset.import_jobs:
                 self.resource.node.add_dependency(job.resource)
         self.recommender_arn = self.resource.ref

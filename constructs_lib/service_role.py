@@ -47,9 +47,7 @@ class PersonalizeServiceRole(Construct):
                 },
             ),
         )
-        # A child of the role, so whatever depends on the role also waits for its permissions.
-        self.read_policy = iam.Policy(self.role, "ReadData")
-        self.role.attach_inline_policy(self.read_policy)
+        self._read_policy: iam.Policy | None = None
 
         if encryption_key is not None:
             self.read_policy.add_statements(
@@ -75,6 +73,15 @@ class PersonalizeServiceRole(Construct):
                         conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
                     )
                 )
+
+    @property
+    def read_policy(self) -> iam.Policy:
+        """Made on first use: without bulk data (no import, no key) the role needs no policy at all."""
+        if self._read_policy is None:
+            # A child of the role, so whatever depends on the role also waits for its permissions.
+            self._read_policy = iam.Policy(self.role, "ReadData")
+            self.role.attach_inline_policy(self._read_policy)
+        return self._read_policy
 
     def grant_read(self, bucket: s3.IBucket, key: str, label: str) -> None:
         """Let Personalize read one import's data location; `label` names the statements (Interactions)."""

@@ -3,7 +3,9 @@
 It writes the sample interactions file the environment uploads if it is missing, synthesizes the
 environment, starts moto's server and the Personalize emulator in the background (paced in seconds, so
 statuses visibly go CREATE PENDING → CREATE IN_PROGRESS → ACTIVE), deploys through the real
-custom-resource lifecycle, prints the stack events and what now exists, and says how to look around.
+custom-resource lifecycle, prints the stack events and what now exists, closes the loop (records a few
+events for a user with the stack's tracking id and shows that user's recommendations before and after),
+and says how to look around.
 The services keep running afterwards; `make destroy` deletes the stack, `make demo-stop` stops them.
 Running it again is an update ("No changes" unless the config changed).
 """
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from config import ConfigError, load_environment
+from lambda_handlers.personalize.domain import ACTIVE, EVENT_TYPES, RECOMMENDATION_REQUESTS
+from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import DEFAULT_CDK_OUT, DEFAULT_STATE_DIR, deploy_environment
 from personalize_tools.localdeploy.engine import DeployOptions
 from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError
@@ -25,6 +30,10 @@ from personalize_tools.localdeploy.state import StackState
 from personalize_tools.sample_data import write_environment_samples
 
 DEMO_ROWS = 20_000  # enough View and Purchase events for every ECOMMERCE recommender
+DEMO_USER = "demo-visitor"  # a user the sample data does not have: cold start, then what they did
+DEMO_RESULTS = 5
+ARN_OUTPUT_SUFFIX = "RecommenderArn"
+STATUS_OUTPUT_SUFFIX = "RecommenderStatus"
 
 
 def ensure_sample_data(environment: str, rows: int, out: TextIO) -> None:
@@ -39,10 +48,70 @@ def ensure_sample_data(environment: str, rows: int, out: TextIO) -> None:
             out.write(f"Sample data: {sample.detail}\n")
 
 
+def close_the_loop(
+    outputs: Mapping[str, Any], endpoints: Endpoints, out: TextIO, user_id: str = DEMO_USER
+) -> bool:
+    """Record a few events for a user with the stack's tracking id; show recommendations before and after.
+
+    Uses the first ACTIVE recommender whose use case needs no itemId; False (with a note) when there is none.
+    """
+    tracking_id = outputs.get("TrackingId")
+    candidates = [
+        (key.removesuffix(ARN_OUTPUT_SUFFIX), str(value))
+        for key, value in outputs.items()
+        if key.endswith(ARN_OUTPUT_SUFFIX)
+        and outputs.get(key.removesuffix(ARN_OUTPUT_SUFFIX) + STATUS_OUTPUT_SUFFIX) == ACTIVE
+    ]
+    personalize = endpoints.client("personalize")
+    runtime = endpoints.client("personalize-runtime")
+    for _, recommender_arn in candidates:
+        recommender = personalize.describe_recommender(recommenderArn=recommender_arn)["recommender"]
+        use_case = recommender["recipeArn"].rsplit("/", 1)[-1]
+        if "itemId" not in RECOMMENDATION_REQUESTS[use_case].required:
+            break
+    else:
+        out.write("\nClosing the loop: skipped (it needs an ACTIVE recommender that takes a userId).\n")
+        return False
+    if not tracking_id:
+        out.write("\nClosing the loop: skipped (the stack has no event tracker; set event_tracker: true).\n")
+        return False
+
+    def recommendations() -> list[str]:
+        response = runtime.get_recommendations(
+            recommenderArn=recommender_arn, userId=user_id, numResults=DEMO_RESULTS
+        )
+        return [item["itemId"] for item in response["itemList"]]
+
+    group = personalize.describe_dataset_group(datasetGroupArn=recommender["datasetGroupArn"])["datasetGroup"]
+    looked_at, acted_on = EVENT_TYPES[group["domain"]]
+    before = recommendations()
+    chosen = [(looked_at, item) for item in before[:3]] + [(acted_on, before[0])] if before else []
+    now = time.time()
+    endpoints.client("personalize-events").put_events(
+        trackingId=tracking_id,
+        userId=user_id,
+        sessionId=f"{user_id}-session",
+        eventList=[
+            {"eventType": event_type, "itemId": item, "sentAt": now + offset}
+            for offset, (event_type, item) in enumerate(chosen)
+        ],
+    )
+    after = recommendations()
+    out.write(
+        f"\nClosing the loop: {user_id} and {recommender['name']} ({use_case})\n"
+        f"  before   {', '.join(before) or '(nothing)'}\n"
+        f"  PutEvents (tracking id {tracking_id}): {', '.join(f'{kind} {item}' for kind, item in chosen)}\n"
+        f"  after    {', '.join(after) or '(nothing)'}\n"
+        "  (the emulator's recommendations: a deterministic stand-in computed from the data, not a model)\n"
+    )
+    return True
+
+
 def guide(state: StackState, services: LocalServices, state_dir: Path) -> str:
     """How to look at what the demo made, with the AWS CLI and with boto3."""
     endpoints = services.endpoints
     import_job = state.outputs.get("InteractionsImportJobArn", "ARN")
+    tracking_id = state.outputs.get("TrackingId", "ID")
     bucket = state.outputs.get("DataBucketName", "BUCKET")
     return f"""
 The local AWS keeps running, so you can look around:
@@ -53,6 +122,8 @@ The local AWS keeps running, so you can look around:
   .venv/bin/aws personalize describe-dataset-import-job --dataset-import-job-arn {import_job}
   .venv/bin/aws s3 ls s3://{bucket}/ --recursive
   curl -s {endpoints.personalize}/_emulator/state     # everything the emulator holds
+  .venv/bin/aws personalize-runtime get-recommendations --recommender-arn ARN --user-id {DEMO_USER}
+  .venv/bin/python -m personalize_tools.record events FILE.csv --tracking-id {tracking_id}
 
   # Python
   import boto3
@@ -90,6 +161,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except (LocalDeployError, ConfigError) as error:
         out.write(f"error: {error}\n")
         return 2
+    close_the_loop(state.outputs, services.endpoints, out)
     out.write(guide(state, services, arguments.state_dir))
     return 0
 

@@ -470,6 +470,9 @@ def write_environment_samples(
     for dataset_type, plan in config.datasets().items():
         kind = domain_facts.RECORD_NAMES[dataset_type]
         path = plan.local_path
+        if plan.data_source is None:
+            results.append(SampleFile(dataset_type, None, "skipped", f"{kind}: no data_source to write"))
+            continue
         if path is None:
             source = plan.data_source.bucket_key or plan.data_source.s3_uri
             results.append(SampleFile(dataset_type, None, "skipped", f"{kind}: {source} is not a local file"))

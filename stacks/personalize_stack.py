@@ -26,6 +26,12 @@ from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize.domain import RECORD_NAMES
 
 UPLOAD_PREFIX = "imports/"
+# The DataLocation output of a dataset without bulk data: what fills it instead.
+NO_IMPORT_OUTPUT = {
+    "INTERACTIONS": "none: no import job; record interactions with PutEvents (the TrackingId output)",
+    "USERS": "none: no import job; add users with PutUsers",
+    "ITEMS": "none: no import job; add items with PutItems",
+}
 
 
 class PersonalizeStack(Stack):
@@ -89,14 +95,16 @@ class PersonalizeStack(Stack):
         self.uploads: dict[str, s3deploy.BucketDeployment] = {}
         self.import_jobs: dict[str, DatasetImportJob] = {}
         self.import_job_outputs: dict[str, CfnOutput] = {}
-        for dataset_type, plan in config.datasets().items():
-            self.import_jobs[dataset_type] = self._add_dataset(plan)
-        self.import_job_output = self.import_job_outputs["INTERACTIONS"]
+        for plan in config.datasets().values():
+            self._add_dataset(plan)
+        # None when the Interactions dataset has no bulk data: it fills through PutEvents.
+        self.import_job_output = self.import_job_outputs.get("INTERACTIONS")
 
         if config.event_tracker:
             tracker = self.dataset_group.add_event_tracker(name=config.names.event_tracker)
             CfnOutput(self, "EventTrackerArn", value=tracker.event_tracker_arn)
             CfnOutput(self, "TrackingId", value=tracker.tracking_id)
+        self.recommender_outputs: list[CfnOutput] = []
         for recommender_config in config.recommenders:
             recommender = self.dataset_group.add_recommender(
                 recommender_config.use_case,
@@ -107,19 +115,26 @@ class PersonalizeStack(Stack):
                 wait_for_active=recommender_config.wait_for_active,
             )
             output_id = "".join(part.title() for part in recommender.recipe.use_case.split("-")[1:])
-            CfnOutput(self, f"{output_id}RecommenderArn", value=recommender.recommender_arn)
+            self.recommender_outputs.append(
+                CfnOutput(self, f"{output_id}RecommenderArn", value=recommender.recommender_arn)
+            )
             CfnOutput(self, f"{output_id}RecommenderStatus", value=recommender.status)
 
         self.smoke_test_role_output: CfnOutput | None = None
         if smoke_test_account is not None:
             self._smoke_test_role(config, smoke_test_account)
 
-    def _add_dataset(self, plan: DatasetPlan) -> DatasetImportJob:
-        """A dataset with its schema, its data uploaded if local, and its import job."""
+    def _add_dataset(self, plan: DatasetPlan) -> None:
+        """A dataset with its schema, its data uploaded if local, and its import job (if it has data)."""
         label = RECORD_NAMES[plan.dataset_type]
+        dataset = self.dataset_group.add_dataset(plan.dataset_type, schema=plan.schema_json())
+        CfnOutput(self, f"{label}SchemaArn", value=dataset.schema_arn)
+        CfnOutput(self, f"{label}DatasetArn", value=dataset.dataset_arn)
+        if plan.data_source is None:
+            CfnOutput(self, f"{label}DataLocation", value=NO_IMPORT_OUTPUT[plan.dataset_type])
+            return
         bucket, key = self._data_location(plan, label)
         self.service_role.grant_read(bucket, key, label)
-        dataset = self.dataset_group.add_dataset(plan.dataset_type, schema=plan.schema_json())
         job = dataset.import_data(
             bucket=bucket,
             key=key,
@@ -132,17 +147,16 @@ class PersonalizeStack(Stack):
         upload = self.uploads.get(plan.dataset_type)
         if upload is not None:
             job.node.add_dependency(upload)
-        CfnOutput(self, f"{label}SchemaArn", value=dataset.schema_arn)
-        CfnOutput(self, f"{label}DatasetArn", value=dataset.dataset_arn)
+        self.import_jobs[plan.dataset_type] = job
         self.import_job_outputs[plan.dataset_type] = CfnOutput(
             self, f"{label}ImportJobArn", value=job.import_job_arn
         )
         CfnOutput(self, f"{label}DataLocation", value=job.data_location)
-        return job
 
     def _data_location(self, plan: DatasetPlan, label: str) -> tuple[s3.IBucket, str]:
         """The bucket and key (or folder prefix) Personalize imports from; uploads local data first."""
         source = plan.data_source
+        assert source is not None
         if source.s3_uri:
             bucket_name, _, key = source.s3_uri.removeprefix("s3://").partition("/")
             return s3.Bucket.from_bucket_name(self, f"External{label}", bucket_name), key
@@ -219,13 +233,25 @@ class PersonalizeStack(Stack):
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["personalize:DescribeDatasetGroup", "personalize:DescribeDatasetImportJob"],
-                resources=[
-                    self.dataset_group.dataset_group_arn,
-                    self.import_jobs["INTERACTIONS"].import_job_arn,
-                ],
+                actions=["personalize:DescribeDatasetGroup"], resources=[self.dataset_group.dataset_group_arn]
             )
         )
+        recommenders = [recommender.recommender_arn for recommender in self.dataset_group.recommenders]
+        if recommenders:  # the smoke test asks ACTIVE recommenders for recommendations, never records events
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["personalize:DescribeRecommender", "personalize:GetRecommendations"],
+                    resources=recommenders,
+                )
+            )
+        interactions_import = self.import_jobs.get("INTERACTIONS")
+        if interactions_import is not None:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["personalize:DescribeDatasetImportJob"],
+                    resources=[interactions_import.import_job_arn],
+                )
+            )
         self.smoke_test_role_output = CfnOutput(self, "SmokeTestRoleArn", value=role.role_arn)
 
 

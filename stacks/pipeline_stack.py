@@ -102,20 +102,26 @@ class PipelineStack(cdk.Stack):
             f"arn:{self.partition}:iam::{environment.account}:role/"
             f"{environment.resource_name_prefix}-personalize-smoke-test"
         )
+        outputs = {
+            "DATASET_GROUP_ARN": stack.dataset_group_output,
+            "SMOKE_TEST_ROLE_ARN": stack.smoke_test_role_output,
+        }
+        extra_arguments = ""
+        if stack.import_job_output is not None:  # none when the Interactions dataset fills through PutEvents
+            outputs["IMPORT_JOB_ARN"] = stack.import_job_output
+            extra_arguments = ' --import-job-arn "$IMPORT_JOB_ARN"'
+        for number, output in enumerate(stack.recommender_outputs, start=1):
+            outputs[f"RECOMMENDER_ARN_{number}"] = output
+            extra_arguments += f' --recommender-arn "$RECOMMENDER_ARN_{number}"'
         return pipelines.CodeBuildStep(
             f"SmokeTest-{stage.stage_name}",
             input=source,
             install_commands=[f"pip install --quiet '{pinned_boto3()}'"],
             commands=[
-                "python3 -m personalize_tools.smoke"
-                ' --dataset-group-arn "$DATASET_GROUP_ARN" --import-job-arn "$IMPORT_JOB_ARN"'
-                f' --assume-role "$SMOKE_TEST_ROLE_ARN" --region {environment.region}'
+                'python3 -m personalize_tools.smoke --dataset-group-arn "$DATASET_GROUP_ARN"'
+                f'{extra_arguments} --assume-role "$SMOKE_TEST_ROLE_ARN" --region {environment.region}'
             ],
-            env_from_cfn_outputs={
-                "DATASET_GROUP_ARN": stack.dataset_group_output,
-                "IMPORT_JOB_ARN": stack.import_job_output,
-                "SMOKE_TEST_ROLE_ARN": stack.smoke_test_role_output,
-            },
+            env_from_cfn_outputs=outputs,
             role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
         )
 

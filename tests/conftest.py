@@ -55,6 +55,8 @@ def aws_credentials() -> Iterator[None]:
             "AWS_DEFAULT_PROFILE",
             "AWS_ENDPOINT_URL",
             "AWS_ENDPOINT_URL_PERSONALIZE",
+            "AWS_ENDPOINT_URL_PERSONALIZE_EVENTS",
+            "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME",
         ):
             patch.delenv(name, raising=False)
         yield

@@ -112,6 +112,11 @@ def reason_needs_items(use_case: str) -> str:
 # --- data rules ---------------------------------------------------------------------------------
 
 MIN_INTERACTIONS = 1000  # per import job (INCREMENTAL: new records) and per recommender after filtering
+# Developer guide, "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases", the data every use case needs:
+RULE_MIN_INTERACTIONS = (
+    f"At minimum {MIN_INTERACTIONS} item interactions records from users interacting with items in your "
+    "catalog. These interactions can be from bulk imports, or streamed events, or both."
+)
 MIN_TRAINING_USERS = 25
 MIN_INTERACTIONS_PER_TRAINING_USER = 2
 ID_MAX_LENGTH = 256
@@ -436,6 +441,13 @@ def schema_problems(schema: str | Mapping[str, Any], domain: str | None, dataset
     return problems
 
 
+def property_key(field_name: str) -> str:
+    """The key a PutEvents/PutUsers/PutItems `properties` member uses for a schema field: its name in
+    camel case (NUMBER_OF_RATINGS -> numberOfRatings, CATEGORY_L1 -> categoryL1; developer guide)."""
+    head, *rest = field_name.lower().split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def schema_field_names(schema: str | Mapping[str, Any]) -> list[str]:
     fields = parse_schema(schema).get("fields") or []
     return [spec["name"] for spec in fields if isinstance(spec, dict) and isinstance(spec.get("name"), str)]
@@ -575,6 +587,8 @@ class DomainRecipe:
     domain: str
     use_case: str
     event_types: tuple[str, ...]  # () means any event type counts
+    # The use case's "Datasets used when training" lists the Items dataset as required (VIDEO_ON_DEMAND
+    # use cases page: only More like X); config, constructs and the emulator all read this one flag.
     needs_items: bool = False
 
     @property
@@ -594,9 +608,39 @@ RECIPES: dict[str, DomainRecipe] = {
         DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-more-like-x", (), needs_items=True),
         DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-most-popular", ("Watch",)),
         DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-trending-now", ()),
-        DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-top-picks", (), needs_items=True),
+        # The use-case page lists Items as optional for Top picks ("Items dataset (optional)"); the
+        # archived 2022 guide listed it as required. The current page wins.
+        DomainRecipe("VIDEO_ON_DEMAND", "aws-vod-top-picks", ()),
     )
 }
+
+
+@dataclass(frozen=True)
+class RecommendationRequest:
+    """What GetRecommendations needs for a use case, and what the service filters out by itself."""
+
+    required: tuple[str, ...]  # request members: "userId", "itemId"
+    # The user's items of this event type are left out of the recommendations ("automatically filters").
+    excludes_users: str | None = None
+
+
+# Developer guide, "ECOMMERCE use cases" and "VIDEO_ON_DEMAND use cases": each use case's
+# "GetRecommendations requirements" and automatic filter. "Required only if you filter by CurrentUser"
+# (frequently bought together, trending now) counts as not required: filters are a separate request member.
+RECOMMENDATION_REQUESTS: dict[str, RecommendationRequest] = {
+    "aws-ecomm-popular-items-by-views": RecommendationRequest(("userId",)),
+    "aws-ecomm-popular-items-by-purchases": RecommendationRequest(("userId",)),
+    "aws-ecomm-frequently-bought-together": RecommendationRequest(("itemId",)),
+    "aws-ecomm-customers-who-viewed-x-also-viewed": RecommendationRequest(("userId", "itemId"), "Purchase"),
+    "aws-ecomm-recommended-for-you": RecommendationRequest(("userId",), "Purchase"),
+    "aws-vod-because-you-watched-x": RecommendationRequest(("userId", "itemId"), "Watch"),
+    "aws-vod-more-like-x": RecommendationRequest(("userId", "itemId"), "Watch"),
+    "aws-vod-most-popular": RecommendationRequest(("userId",)),
+    "aws-vod-trending-now": RecommendationRequest(()),
+    "aws-vod-top-picks": RecommendationRequest(("userId",), "Watch"),
+}
+RECOMMENDATIONS_MAX_RESULTS = 500  # GetRecommendations numResults: "The default is 25. The maximum is 500."
+RECOMMENDATIONS_DEFAULT_RESULTS = 25
 
 
 def recipes_for(domain: str) -> list[DomainRecipe]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.csv_header import parse_header
-from personalize_tools.emulator.state import ImportedData
+from personalize_tools.emulator.state import ROW_LIMIT, ImportedData
 
 S3ClientFactory = Callable[[], Any]
 CHUNK_BYTES = 64 * 1024
@@ -46,18 +46,22 @@ def read_import(
     required_columns: Sequence[str],
     event_column: str | None,
     s3_client: S3ClientFactory,
+    *,
     may_read: Callable[[str, list[str]], bool] | None = None,
+    row_columns: Sequence[str] = (),
 ) -> ImportResult:
     """Read every object at `location`; count rows (and `event_column` values when given).
 
     `may_read(bucket, keys)` is Personalize's own authorization (the passed role and the bucket policy);
     when it refuses, the job fails with the service's S3 access reason before any object is read.
+    The values of `row_columns` are kept for the latest ROW_LIMIT rows (the recommendation stand-in's input).
     """
     parts = urlsplit(location)
     if parts.scheme != "s3" or not parts.netloc:
         return ImportResult(None, domain.REASON_INVALID_LOCATION)
     bucket, key = parts.netloc, parts.path.lstrip("/")
     counts: Counter[str] = Counter()
+    kept: deque[list[str]] = deque(maxlen=ROW_LIMIT)
     records = 0
     try:
         client = s3_client()
@@ -67,12 +71,21 @@ def read_import(
         if may_read is not None and not may_read(bucket, keys):
             return ImportResult(None, domain.REASON_S3_ACCESS)
         for object_key in keys:
-            records += _read_object(client, bucket, object_key, required_columns, event_column, counts=counts)
+            records += _read_object(
+                client,
+                bucket,
+                object_key,
+                required_columns,
+                event_column,
+                counts=counts,
+                row_columns=row_columns,
+                kept=kept,
+            )
     except _ImportFailedError as failure:
         return ImportResult(None, failure.reason)
     except (ClientError, BotoCoreError):
         return ImportResult(None, domain.REASON_S3_ACCESS)
-    return ImportResult(ImportedData(records, dict(counts)))
+    return ImportResult(ImportedData(records, dict(counts), list(kept)))
 
 
 def _folder_keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
@@ -90,6 +103,8 @@ def _read_object(
     event_column: str | None,
     *,
     counts: Counter[str],
+    row_columns: Sequence[str],
+    kept: deque[list[str]],
 ) -> int:
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
     try:
@@ -110,6 +125,9 @@ def _read_object(
             raise _ImportFailedError(domain.reason_missing_columns(missing))
         names = list(header.names)
         event_index = names.index(event_column) if event_column in names else None
+        keep = [names.index(column) for column in row_columns if column in names]
+        if len(keep) != len(row_columns):
+            keep = []
         rest = itertools.chain([head[header.end :]], chunks)
         lines = codecs.iterdecode(_lines(rest), "utf-8", "replace")
         records = 0
@@ -120,6 +138,8 @@ def _read_object(
                 records += 1
                 if event_index is not None and event_index < len(row):
                     counts[row[event_index]] += 1
+                if keep and len(row) == len(names):
+                    kept.append([row[index] for index in keep])
         except csv.Error as error:
             where = f"s3://{bucket}/{key}"
             raise _ImportFailedError(

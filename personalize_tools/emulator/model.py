@@ -24,9 +24,10 @@ SERVICE_NAME = "personalize"
 
 
 @functools.cache
-def service_model() -> botocore.model.ServiceModel:
-    raw = botocore.loaders.Loader().load_service_model(SERVICE_NAME, "service-2")
-    return botocore.model.ServiceModel(raw, service_name=SERVICE_NAME)
+def service_model(service: str = SERVICE_NAME) -> botocore.model.ServiceModel:
+    """The control plane's model, or another Personalize service's (personalize-events, -runtime)."""
+    raw = botocore.loaders.Loader().load_service_model(service, "service-2")
+    return botocore.model.ServiceModel(raw, service_name=service)
 
 
 def target_prefix() -> str:
@@ -205,9 +206,9 @@ def _check_string(shape: botocore.model.Shape, value: Any, path: str, problems: 
         problems.constraint(value, path, shape, f"Member must satisfy regular expression pattern: {pattern}")
 
 
-def validate_request(operation: str, params: Mapping[str, Any]) -> None:
+def validate_request(operation: str, params: Mapping[str, Any], service: str = SERVICE_NAME) -> None:
     """Raise the error the service would give for a request that breaks the model's constraints."""
-    shape = service_model().operation_model(operation).input_shape
+    shape = service_model(service).operation_model(operation).input_shape
     if shape is None:
         return
     problems = _Problems()
@@ -239,9 +240,9 @@ def _project(shape: botocore.model.Shape, value: Any) -> Any:
     return value
 
 
-def shape_output(operation: str, result: Mapping[str, Any]) -> dict[str, Any]:
+def shape_output(operation: str, result: Mapping[str, Any], service: str = SERVICE_NAME) -> dict[str, Any]:
     """Keep only what the output shape declares (dropping None), so List summaries fall out of full views."""
-    shape = service_model().operation_model(operation).output_shape
+    shape = service_model(service).operation_model(operation).output_shape
     if shape is None:
         return {}
     projected: dict[str, Any] = _project(shape, result)

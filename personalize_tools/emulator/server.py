@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from lambda_handlers.personalize import authorization as authz
 from personalize_tools.emulator import model
 from personalize_tools.emulator.authorizer import Authorizer
+from personalize_tools.emulator.dataplane import DataPlane
 from personalize_tools.emulator.errors import (
     EmulatorConfigError,
     InternalFailureError,
@@ -126,6 +127,7 @@ class EmulatorServer:
         )
         if self.authorizer is not None:
             self.service.import_access = self.authorizer.import_read_allowed
+        self.data_plane = DataPlane(self.service, self._faults, self._call_log)  # events and runtime
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -406,6 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(400, SerializationError(message).body())
             return
         emulator = self.server.emulator
+        route = None if self.headers.get("X-Amz-Target") else emulator.data_plane.route("POST", self.path)
         if self.path.startswith(ADMIN_PREFIX):
             content_type = self.headers.get_content_type()
             if content_type != ADMIN_CONTENT_TYPE:
@@ -417,6 +420,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(415, {"__type": "InvalidAdminRequest", "message": message})
                 return
             self._send(*emulator.handle_admin("POST", self.path, body))
+        elif route is not None:
+            self._send(*emulator.data_plane.handle(route, body))
         else:
             target, authorization = self.headers.get("X-Amz-Target", ""), self.headers.get("Authorization")
             self._send(*emulator.handle_personalize(target, self.path, body, authorization))
@@ -495,10 +500,11 @@ class _Handler(BaseHTTPRequestHandler):
             while time.monotonic() < deadline and self.connection.recv(1 << 16):
                 pass
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", CONTENT_TYPE)
+        for name, value in (headers or {"Content-Type": CONTENT_TYPE}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         if self.close_connection:

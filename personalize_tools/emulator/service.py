@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import dataclasses
 import functools
 import json
 import threading
@@ -61,6 +62,7 @@ from personalize_tools.emulator.state import (
     IMPORT_JOB,
     KINDS,
     RECOMMENDER,
+    ROW_COLUMNS,
     SCHEMA,
     ImportedData,
     Kind,
@@ -203,6 +205,9 @@ class PersonalizeService:
                 if resource.data is not None:
                     entry["records"] = resource.data.records
                     entry["eventTypes"] = dict(resource.data.event_types)
+                if resource.recorded is not None:
+                    entry["recordedRecords"] = resource.recorded.records
+                    entry["recordedEventTypes"] = dict(resource.recorded.event_types)
                 resources[resource.kind.key].append(entry)
             return {
                 "region": self.region,
@@ -229,6 +234,20 @@ class PersonalizeService:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- for the data-plane services (events.py, runtime.py), which share this state ------------
+
+    @contextmanager
+    def locked(self) -> Iterator[float]:
+        """The state lock, lifecycles brought up to the clock; changes persist on the way out."""
+        with self._session() as now:
+            yield now
+
+    def resources_of(self, kind: Kind, **fields: Any) -> list[Resource]:
+        return self._of_kind(kind, **fields)
+
+    def changed(self) -> None:
+        self._dirty = True
 
     # --- state plumbing -------------------------------------------------------------------------
 
@@ -633,9 +652,10 @@ class PersonalizeService:
                 domain.required_columns(schema.fields["schema"]),
                 event_column,
                 self._s3_client,
-                functools.partial(access, job.fields["roleArn"], source_arn=job.arn)
+                may_read=functools.partial(access, job.fields["roleArn"], source_arn=job.arn)
                 if access is not None
                 else None,
+                row_columns=ROW_COLUMNS.get(dataset.fields["datasetType"], ()),
             )
         self._readers[job.arn] = future
         return future
@@ -666,7 +686,8 @@ class PersonalizeService:
         if job.fields["importMode"] == "INCREMENTAL" and dataset.data is not None:
             dataset.data = dataset.data.plus(job.data)
         else:
-            dataset.data = job.data
+            dataset.data = job.data  # bulk data only: records added one by one stay (`recorded`)
+        job.data = dataclasses.replace(job.data, rows=[])  # the dataset keeps the rows, once
 
     def _s3_client(self) -> Any:
         with self._s3_lock:
@@ -733,14 +754,14 @@ class PersonalizeService:
         recipe = _RECIPES_BY_ARN[recommender.fields["recipeArn"]]
         group_arn = recommender.fields["datasetGroupArn"]
         interactions = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="INTERACTIONS")
-        data = (interactions[0].data if interactions else None) or ImportedData()
+        data = interactions[0].held() if interactions else ImportedData()
         for event_type in recipe.event_types:
             if data.event_types.get(event_type, 0) < domain.MIN_INTERACTIONS:
                 return domain.CREATE_FAILED, domain.reason_too_few_interactions(event_type)
         if not recipe.event_types and data.records < domain.MIN_INTERACTIONS:
             return domain.CREATE_FAILED, domain.reason_too_few_records(data.records)
         items = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="ITEMS")
-        if recipe.needs_items and not (items and items[0].data):
+        if recipe.needs_items and not (items and items[0].held().records):
             return domain.CREATE_FAILED, domain.reason_needs_items(recipe.use_case)
         return domain.ACTIVE, None
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambda_handlers.personalize import domain
 from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.lifecycle import Track
 
@@ -54,18 +55,37 @@ RECOMMENDER = Kind(
 KINDS = {kind.key: kind for kind in (DATASET_GROUP, SCHEMA, DATASET, IMPORT_JOB, EVENT_TRACKER, RECOMMENDER)}
 
 
+# The columns ImportedData.rows keep, per dataset type.
+ROW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "INTERACTIONS": (
+        domain.USER_ID_FIELD,
+        domain.ITEM_ID_FIELD,
+        domain.EVENT_TYPE_FIELD,
+        domain.TIMESTAMP_FIELD,
+    ),
+    "USERS": (domain.USER_ID_FIELD,),
+    "ITEMS": (domain.ITEM_ID_FIELD,),
+}
+ROW_LIMIT = 100_000  # rows kept per dataset for the recommendation stand-in; counts are always complete
+
+
 @dataclass
 class ImportedData:
-    """Records an import read, or a dataset holds; event-type counts feed recommender checks."""
+    """Records an import read, or a dataset holds; event-type counts feed recommender checks.
+
+    `rows` keep what the recommendation stand-in reads (Interactions: [USER_ID, ITEM_ID, EVENT_TYPE,
+    TIMESTAMP]; Users and Items: [id]), the latest ROW_LIMIT of them, so state stays bounded.
+    """
 
     records: int = 0
     event_types: dict[str, int] = field(default_factory=dict)
+    rows: list[list[Any]] = field(default_factory=list)
 
     def plus(self, other: ImportedData) -> ImportedData:
         merged = dict(self.event_types)
         for event_type, count in other.event_types.items():
             merged[event_type] = merged.get(event_type, 0) + count
-        return ImportedData(self.records + other.records, merged)
+        return ImportedData(self.records + other.records, merged, [*self.rows, *other.rows][-ROW_LIMIT:])
 
 
 @dataclass
@@ -81,10 +101,16 @@ class Resource:
     tags: dict[str, str] = field(default_factory=dict)
     planned_failure: str | None = None  # injected by fail_name_pattern
     data: ImportedData | None = None  # datasets: what they hold; import jobs: what they read
+    recorded: ImportedData | None = None  # datasets: records added one by one (PutEvents/PutUsers/PutItems)
+    event_ids: set[str] = field(default_factory=set)  # Interactions: PutEvents eventIds already recorded
 
     @property
     def status(self) -> str | None:
         return self.track.status if self.track else None
+
+    def held(self) -> ImportedData:
+        """Bulk and individually recorded records together: what training and recommendations read."""
+        return (self.data or ImportedData()).plus(self.recorded or ImportedData())
 
     @property
     def busy(self) -> bool:
@@ -128,6 +154,8 @@ class Resource:
             "tags": self.tags,
             "planned_failure": self.planned_failure,
             "data": dataclasses.asdict(self.data) if self.data else None,
+            "recorded": dataclasses.asdict(self.recorded) if self.recorded else None,
+            "event_ids": sorted(self.event_ids),
         }
 
     @classmethod
@@ -144,6 +172,8 @@ class Resource:
             tags=data.get("tags", {}),
             planned_failure=data.get("planned_failure"),
             data=ImportedData(**data["data"]) if data.get("data") else None,
+            recorded=ImportedData(**data["recorded"]) if data.get("recorded") else None,
+            event_ids=set(data.get("event_ids", [])),
         )
 
 

@@ -13,6 +13,8 @@ DEFAULT_ACCOUNT = "123456789012"  # moto's default account; the emulator uses th
 DEFAULT_REGION = "us-east-1"
 DUMMY_ACCESS_KEY = "testing"
 DUMMY_SECRET_KEY = "testing"
+# The emulator serves all three on one endpoint (docs/emulator.md).
+PERSONALIZE_SERVICES = ("personalize", "personalize-events", "personalize-runtime")
 CLIENT_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=60)
 
 
@@ -33,7 +35,7 @@ class Endpoints:
             region_name=self.region,
         ).client(
             service,
-            endpoint_url=self.personalize if service == "personalize" else self.aws,
+            endpoint_url=self.personalize if service in PERSONALIZE_SERVICES else self.aws,
             config=CLIENT_CONFIG,
         )
 
@@ -56,6 +58,8 @@ class Endpoints:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ENDPOINT_URL": self.aws,
             "AWS_ENDPOINT_URL_PERSONALIZE": self.personalize,
+            "AWS_ENDPOINT_URL_PERSONALIZE_EVENTS": self.personalize,  # PutEvents/PutUsers/PutItems
+            "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME": self.personalize,  # GetRecommendations
             "AWS_ENDPOINT_URL_S3": self.aws,
         }
 

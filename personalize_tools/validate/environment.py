@@ -50,6 +50,10 @@ def validate_environment(
         plan = plans[dataset_type]
         schema_json = plan_schema(plan)
         location = data_location(plan)
+        if plan.data_source is None:
+            reason = "no bulk data: the dataset is filled with PutEvents/PutUsers/PutItems"
+            unchecked.append(UncheckedDataset(dataset_type, "no data_source", reason, error=False))
+            continue
         if location is None:
             source = f"bucket_key {plan.data_source.bucket_key}"
             reason = "an object in the stack's bucket; give its file or s3:// URI to validate it"
@@ -71,7 +75,8 @@ def validate_environment(
             )
         except SourceError as error:
             unchecked.append(UncheckedDataset(dataset_type, location, str(error), error=True))
-    if not reports and not any(item.error for item in unchecked):
+    without_data = all(plans[dataset_type].data_source is None for dataset_type in wanted)
+    if not reports and not without_data and not any(item.error for item in unchecked):
         raise UsageError(
             f"environment {config.name} imports only from the stack's bucket (bucket_key); "
             "give the file or s3:// URI to validate"
@@ -106,4 +111,4 @@ def data_location(plan: DatasetPlan) -> str | None:
     """The file, folder or s3:// URI to read, or None when the data sits in the stack's own bucket."""
     if plan.local_path is not None:
         return str(plan.local_path)
-    return plan.data_source.s3_uri
+    return plan.data_source.s3_uri if plan.data_source else None
