@@ -252,9 +252,12 @@ class EnvironmentConfig(_Model):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > domain.MAX_TAGS - 2:  # the app adds two tags of its own
-            raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - 2} allowed")
+        allowed = domain.MAX_TAGS - 3  # the app adds two tags of its own, the handlers the owner tag
+        if len(value) > allowed:
+            raise ValueError(f"{len(value)} tags given; at most {allowed} allowed")
         for key, tag_value in value.items():
+            if key == domain.OWNER_TAG_KEY:
+                raise ValueError(f"tag key {key!r} is reserved: the handlers set it to prove ownership")
             if not 1 <= len(key) <= domain.TAG_KEY_MAX_LENGTH:
                 raise ValueError(f"tag key {key!r} must be 1 to {domain.TAG_KEY_MAX_LENGTH} characters")
             if len(tag_value) > domain.TAG_VALUE_MAX_LENGTH:

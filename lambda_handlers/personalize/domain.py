@@ -32,6 +32,9 @@ SCHEMA_MAX_LENGTH = 20000
 TAG_KEY_MAX_LENGTH = 128
 TAG_VALUE_MAX_LENGTH = 256
 MAX_TAGS = 50
+# Set by the handlers, never by a template, on every resource they create: the proof of ownership that
+# rollback, destroy and replacement check before a delete (docs/custom-resources.md#ownership).
+OWNER_TAG_KEY = "personalize-cdk:owner"
 
 DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS")

@@ -9,7 +9,17 @@ import pytest
 from lambda_handlers.personalize.errors import NameConflictError, ResourceFailedError
 from personalize_tools.emulator import EmulatorServer
 
-from .support import ROLE_ARN, delete_of, drive, event, settle_import_job, start, update_of
+from .support import (
+    ROLE_ARN,
+    delete_of,
+    drive,
+    event,
+    owner_tag,
+    settle_import_job,
+    start,
+    template_tags,
+    update_of,
+)
 
 
 def start_import_outside_the_stack(personalize: Any, dataset_arn: str, data_location: str) -> str:
@@ -138,9 +148,9 @@ def test_tags_change_in_place(handlers: EmulatorServer, personalize: Any, datase
 
     updated = drive(update_of(create, dataset_arn, Tags=[{"Key": "environment", "Value": "staging"}]))
 
-    tags = personalize.list_tags_for_resource(resourceArn=dataset_arn)["tags"]
     assert updated.physical_id == dataset_arn
-    assert tags == [{"tagKey": "environment", "tagValue": "staging"}]
+    assert template_tags(personalize, dataset_arn) == {"environment": "staging"}
+    assert owner_tag(personalize, dataset_arn) is not None  # never removed by a tag update
 
 
 def test_delete_waits_until_gone_and_tolerates_gone(

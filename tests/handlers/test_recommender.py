@@ -63,14 +63,20 @@ def test_the_same_create_delivered_twice_makes_one_recommender(
     assert handlers.calls()["calls"]["CreateRecommender"] == 1
 
 
-def test_failed_training_surfaces_the_reason_verbatim(handlers: EmulatorServer, imported: str) -> None:
+def test_failed_training_surfaces_the_reason_verbatim(
+    handlers: EmulatorServer, personalize: Any, imported: str
+) -> None:
     with pytest.raises(ResourceFailedError) as failure:
         drive(event("recommender_create", properties={"RecipeArn": BY_PURCHASES}))
 
     assert str(failure.value) == (
         f"recommender pz-test-recommended-for-you ({ARN}) failed: "
         + domain.reason_too_few_interactions("Purchase")
+        + " (the failed recommender is being deleted, so that its name can be used again)"
     )
+    # The Provider framework sends no Delete after a failed Create: the handler deletes it itself.
+    statuses = {item["status"] for item in personalize.list_recommenders()["recommenders"]}
+    assert statuses <= {"DELETE PENDING", "DELETE IN_PROGRESS"}
 
 
 def test_config_change_updates_in_place_and_waits(
