@@ -79,10 +79,11 @@ class ProviderSettings(_Model):
 
     query_interval_seconds: int = Field(default=30, ge=5, le=300)
     total_timeout_seconds: int = Field(
-        default=3600,
+        default=domain.MAX_WAIT_SECONDS,
         ge=60,
-        le=3600,
-        description="CloudFormation waits at most one hour for a custom resource.",
+        le=domain.MAX_WAIT_SECONDS,
+        description="How long the waiter polls: CloudFormation waits at most one hour for a custom "
+        "resource, and on_event may take five minutes of it.",
     )
 
     @model_validator(mode="after")

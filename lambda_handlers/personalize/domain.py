@@ -36,6 +36,15 @@ MAX_TAGS = 50
 # rollback, destroy and replacement check before a delete (docs/custom-resources.md#ownership).
 OWNER_TAG_KEY = "personalize-cdk:owner"
 
+# CloudFormation waits at most this long for a custom resource (ServiceTimeout, 1 to 3600 s: template
+# reference, AWS::CloudFormation::CustomResource). The stack sets it explicitly; the Provider's on_event
+# Lambda may run up to HANDLER_TIMEOUT_SECONDS of it before the waiter starts, so the waiter gets at most
+# the rest, and CloudFormation's generic timeout never pre-empts the handler's own, specific message.
+SERVICE_TIMEOUT_SECONDS = 3600
+HANDLER_TIMEOUT_SECONDS = 300
+MAX_WAIT_SECONDS = SERVICE_TIMEOUT_SECONDS - HANDLER_TIMEOUT_SECONDS
+WAIT_SECONDS_ENV = "PERSONALIZE_WAIT_SECONDS"  # the handlers' own deadline, set on their Lambdas
+
 DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS")
 IMPORT_MODES = ("FULL", "INCREMENTAL")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import CustomResourceError, InvalidEventError
-from .framework import DELETE, IS_COMPLETE, ON_EVENT, ResourceEvent, log_decision
+from .framework import DELETE, IS_COMPLETE, ON_EVENT, WAIT_UNTIL, ResourceEvent, log_decision, wait_until
 from .resources import RESOURCE_TYPES
 
 # CloudFormation refuses a custom-resource response body over 4,096 bytes (user guide, custom resource
@@ -60,7 +60,11 @@ def _run(raw: Mapping[str, Any], phase: str, context: Any = None) -> dict[str, A
         )
     handler = resource_class(event, phase)
     try:
-        return handler.on_event() if phase == ON_EVENT else handler.is_complete()
+        if phase == IS_COMPLETE:
+            return handler.is_complete()
+        answer = handler.on_event()
+        deadline = wait_until()
+        return {**answer, WAIT_UNTIL: deadline} if deadline is not None else answer
     except Exception as error:
         log_decision(event, phase, "failed", error=type(error).__name__, message=str(error))
         short = shortened(str(error), event.request_id, context)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .errors import (
     InvalidPropertyError,
     ResourceFailedError,
     ResourceInUseError,
+    WaitTimedOutError,
 )
 
 LOGGER = logging.getLogger("personalize.custom_resources")
@@ -49,6 +51,15 @@ UPDATING_STATUSES = frozenset({domain.UPDATE_PENDING, domain.UPDATE_IN_PROGRESS}
 BUSY_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES | DELETING_STATUSES
 
 NOT_COMPLETE: dict[str, Any] = {"IsComplete": False}
+# on_event's answer carries the handlers' deadline to is_complete: the Provider framework passes
+# is_complete the request merged with on_event's answer (aws-cdk custom-resources README, "isComplete").
+WAIT_UNTIL = "PersonalizeWaitUntil"
+
+
+def wait_until(now: float | None = None) -> float | None:
+    """The deadline for the is_complete polls that follow an on_event starting now, if one is set."""
+    seconds = os.environ.get(domain.WAIT_SECONDS_ENV)
+    return (time.time() if now is None else now) + float(seconds) if seconds else None
 
 
 def error_code(error: ClientError) -> str:
@@ -245,6 +256,7 @@ class ResourceEvent:
     properties: Properties
     old_properties: Properties
     owner: Owner | None = None
+    wait_until: float | None = None  # epoch seconds; from on_event's answer
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ResourceEvent:
@@ -266,11 +278,19 @@ class ResourceEvent:
             properties=Properties(raw.get("ResourceProperties") or {}, owner),
             old_properties=Properties(raw.get("OldResourceProperties") or {}, owner),
             owner=Owner.of(str(raw.get("StackId", "")), logical_id, str(raw.get("RequestId", ""))),
+            wait_until=_number(raw.get(WAIT_UNTIL)),
         )
 
     def changed_properties(self) -> frozenset[str]:
         new, old = self.properties.raw, self.old_properties.raw
         return frozenset(key for key in new.keys() | old.keys() if new.get(key) != old.get(key))
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def log_decision(event: ResourceEvent, phase: str, decision: str, **details: Any) -> None:
@@ -325,6 +345,7 @@ class PersonalizeResource(ABC):
         self.event = event
         self.props = event.properties
         self.phase = phase
+        self.last_description: Mapping[str, Any] | None = None
         self.personalize = clients.personalize()
 
     # --- hooks -------------------------------------------------------------------------------
@@ -427,13 +448,48 @@ class PersonalizeResource(ABC):
     def is_complete(self) -> dict[str, Any]:
         try:
             if self.event.request_type == DELETE:
-                return self.deletion_progress()
-            return self.creation_progress()
+                answer = self.deletion_progress()
+            else:
+                answer = self.creation_progress()
         except ClientError as error:
             if not is_transient(error):
                 raise
             self.log("transient-error", error=error_code(error) or "HTTP 5xx", message=error_message(error))
-            return NOT_COMPLETE
+            answer = NOT_COMPLETE
+        if not answer.get("IsComplete"):
+            self.check_deadline()
+        return answer
+
+    def check_deadline(self) -> None:
+        """Past the deadline on_event set: say which resource, its last status and what to do, before
+        the Provider's waiter (and then CloudFormation) times out with a message that says neither."""
+        deadline = self.event.wait_until
+        if deadline is None or time.time() < deadline:
+            return
+        seen = self.last_description or {}
+        status = seen.get("status") or ("not created yet" if self.event.request_type != DELETE else "unknown")
+        arn = str(seen.get(self.arn_member) or self.event.physical_id or "")
+        if self.event.request_type == DELETE:
+            todo = (
+                "Personalize goes on deleting it (or refuses while something depends on it): once it is "
+                "gone, delete the stack again (or continue the rollback)."
+            )
+        else:
+            todo = (
+                "Personalize goes on working on it and this stack rolls back. Deploy again once it is ACTIVE "
+                f"(aws personalize {self.describe_operation.replace('_', '-')}); if it takes longer than "
+                "an hour by nature (recommender training), set wait_for_active: false."
+            )
+        started = int(time.time() - deadline + self.waited_seconds())
+        raise WaitTimedOutError(
+            f"{self.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
+            f"waiting ({self.event.request_type} started {started} s ago; provider total_timeout_seconds). "
+            f"{todo}"
+        )
+
+    @staticmethod
+    def waited_seconds() -> float:
+        return float(os.environ.get(domain.WAIT_SECONDS_ENV) or 0)
 
     # --- create and update ---------------------------------------------------------------------
 
@@ -673,6 +729,7 @@ class PersonalizeResource(ABC):
                 return None
             raise
         description: dict[str, Any] = response[self.describe_key]
+        self.last_description = description
         return description
 
     def paginate(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
