@@ -10,7 +10,7 @@ from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.errors import ResourceFailedError
 from personalize_tools.emulator import EmulatorServer
 
-from .support import drive, event, settle_import_job
+from .support import decisions, drive, event, settle_import_job
 
 ARN = "arn:aws:personalize:us-east-1:123456789012:recommender/pz-test-recommended-for-you"
 BY_PURCHASES = "arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-purchases"
@@ -90,6 +90,25 @@ def test_config_change_updates_in_place_and_waits(
     assert described["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 5
     assert described["latestRecommenderUpdate"]["status"] == "ACTIVE"
     assert handlers.calls()["calls"]["CreateRecommender"] == 1
+
+
+def test_config_change_while_training_waits_out_resource_in_use(
+    handlers: EmulatorServer, personalize: Any, imported: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An update's rollback can send UpdateRecommender while training or another update runs: Personalize
+    answers ResourceInUse, and the handler defers the update to is_complete instead of failing."""
+    create = event("recommender_create", properties={"WaitForActive": "false"})
+    created = drive(create)
+    assert recommender(personalize)["status"] != "ACTIVE"  # still training
+    update = event("recommender_update", physical_id=created.physical_id)
+    update["OldResourceProperties"]["WaitForActive"] = "false"
+
+    updated = drive(update, max_polls=60)
+
+    assert updated.physical_id == created.physical_id
+    lines = [line["decision"] for line in decisions(caplog.records)]
+    assert "config-update-deferred" in lines and "config-update-requested" in lines
+    assert recommender(personalize)["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 5
 
 
 def test_recipe_change_replaces(handlers: EmulatorServer, imported: str) -> None:

@@ -81,6 +81,10 @@ def test_schema_dataset_and_import_are_wired_in_order(template: dict[str, Any]) 
         if v["Type"] == "Custom::CDKBucketDeployment" and k.startswith("UploadInteractions")
     ]
     assert upload and upload[0] in job["DependsOn"], "the import starts only after the data is uploaded"
+    uploads = [v for v in template["Resources"].values() if v["Type"] == "Custom::CDKBucketDeployment"]
+    # Every upload prunes its own prefix: a FULL import reads exactly the local files of this deploy.
+    assert uploads and all(v["Properties"].get("Prune", True) is True for v in uploads)
+    assert len({json.dumps(v["Properties"]["DestinationBucketKeyPrefix"]) for v in uploads}) == len(uploads)
     role_policy = [k for k in template["Resources"] if k.startswith("PersonalizeRoleReadData")]
     assert role_policy and role_policy[0] in job["DependsOn"], "the import waits for the role's read policy"
     assert job["Properties"]["DataLocation"] == {

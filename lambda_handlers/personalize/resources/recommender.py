@@ -14,14 +14,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import domain
 from ..errors import InvalidPropertyError, NameConflictError, ResourceFailedError
 from ..framework import (
     DELETING_STATUSES,
+    IN_USE,
+    UPDATE,
     UPDATING_STATUSES,
     ArnParts,
     PersonalizeResource,
     Placement,
+    error_code,
+    error_message,
     with_status,
 )
 
@@ -116,14 +122,36 @@ class Recommender(PersonalizeResource):
 
     def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
         if "RecommenderConfig" in changed:
-            config = self.recommender_config()
-            self.personalize.update_recommender(recommenderArn=arn, recommenderConfig=config)
-            self.log("config-update-requested", arn=arn, recommender_config=config)
+            self.request_config_update(arn)
         super().update_in_place(arn, changed - {"RecommenderConfig", "WaitForActive"})
+
+    def request_config_update(self, arn: str) -> None:
+        """UpdateRecommender; while training, an update or a stop/start runs (ResourceInUse, as in an
+        update's rollback that follows a failed update) it is deferred to is_complete, never failed."""
+        config = self.recommender_config()
+        try:
+            self.personalize.update_recommender(recommenderArn=arn, recommenderConfig=config)
+        except ClientError as error:
+            if error_code(error) != IN_USE:
+                raise
+            self.log("config-update-deferred", arn=arn, reason=error_message(error))
+            return
+        self.log("config-update-requested", arn=arn, recommender_config=config)
+
+    def config_pending(self, description: Mapping[str, Any]) -> bool:
+        """An Update's RecommenderConfig that Personalize has not been asked for yet (it was deferred)."""
+        if self.event.request_type != UPDATE or "RecommenderConfig" not in self.event.changed_properties():
+            return False
+        latest = description.get("latestRecommenderUpdate") or {}
+        asked = latest.get("recommenderConfig") or description.get("recommenderConfig") or {}
+        return any(asked.get(key) != value for key, value in self.recommender_config().items())
 
     def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
         status = description.get("status")
         latest = description.get("latestRecommenderUpdate") or {}
+        if self.config_pending(description):
+            self.request_config_update(arn)
+            return False
         if latest.get("status") in domain.FAILED_STATUSES:
             reason = latest.get("failureReason") or f"status {latest.get('status')} without a failureReason"
             raise self.failed(arn, description, reason, action="update")
