@@ -8,6 +8,10 @@ cannot see each other's resources; every config is synthesized once for the modu
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +25,13 @@ from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import synthesize_config
+from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
 from personalize_tools.localdeploy.errors import DeployFailedError
+from personalize_tools.localdeploy.events import EventLog
+from personalize_tools.localdeploy.state import StateStore
 from personalize_tools.sample_data import generate_interactions
 
-from .conftest import DeployerFactory
+from .conftest import SESSION, DeployerFactory
 
 EXTERNAL_BUCKET = "pz-ownership-external-data"
 GOOD_ROWS, SHORT_ROWS = 1500, 200
@@ -66,6 +73,7 @@ SCENARIOS: dict[str, dict[str, dict[str, Any]]] = {
         "a": {**BASE, "name_prefix": "orena", **_s3_source("good/")},
         "b": {**BASE, "name_prefix": "orenb", **_s3_source("good/")},
     },
+    "killed": {"v1": {**BASE, "name_prefix": "okilled", **_s3_source("good/")}},  # the deployer killed
     "regroup": {  # 6: a new dataset group name replaces the group, its dataset and tracker
         "a": {**BASE, "name_prefix": "oregroup", **_s3_source("good/")},
         "b": {
@@ -387,3 +395,55 @@ def test_7_a_full_import_of_a_folder_reads_exactly_its_current_files(
     assert World(endpoints, "opruned").active_imports(_dataset_arn(second)) == 2  # a new FULL import
     deployer.destroy(second.stack_name)
     assert World(endpoints, "opruned").nothing()
+
+
+def _deploy_in_own_session(
+    endpoints: Endpoints, state_dir: Path, artifact: StackArtifact
+) -> None:  # pragma: no cover - runs in the child process that the test kills
+    os.setsid()  # its own process group: the kill takes its Lambda workers along
+    deployer = LocalDeployer(
+        endpoints,
+        store=StateStore(state_dir),
+        session=SESSION,
+        events=EventLog(stream=None),
+        options=DeployOptions(query_interval=0.05),
+    )
+    deployer.deploy(artifact, environment="killed")
+
+
+def test_a_deployer_killed_mid_way_and_run_again_converges_without_duplicates(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    endpoints: Endpoints,
+    faults: EmulatorServer,
+    put_data: Callable[[str, str], None],
+    tmp_path: Path,
+) -> None:
+    """SIGKILL while the import job runs (a replayed Create must adopt, not duplicate), then deploy again."""
+    put_data("good", "good")
+    artifact = assemblies[("killed", "v1")]
+    world = World(endpoints, "okilled")
+    child = multiprocessing.get_context("fork").Process(
+        target=_deploy_in_own_session, args=(endpoints, tmp_path / "state", artifact)
+    )
+    child.start()
+    deadline = time.monotonic() + 120
+    while not any(world.jobs(arn) for arn in world.datasets()):
+        assert child.is_alive() and time.monotonic() < deadline, "the import job never started"
+        time.sleep(0.05)
+    os.killpg(child.pid or 0, signal.SIGKILL)
+    child.join(timeout=10)
+
+    deployer = LocalDeployer(
+        endpoints,
+        store=StateStore(tmp_path / "state"),
+        session=SESSION,
+        events=EventLog(stream=None),
+        options=DeployOptions(query_interval=0.05),
+    )
+    state = deployer.deploy(artifact, environment="killed")
+    assert state.status.endswith("_COMPLETE") and "ROLLBACK" not in state.status
+    assert len(world.groups()) == len(world.datasets()) == len(world.trackers()) == 1
+    assert len(world.jobs(_dataset_arn(state))) == 1  # the killed run's job, adopted
+    assert world.active_imports(_dataset_arn(state)) == 1
+    deployer.destroy(state.stack_name)
+    assert world.nothing()
