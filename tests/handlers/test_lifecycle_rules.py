@@ -104,3 +104,18 @@ def test_a_wait_past_the_deadline_names_the_resource_its_status_and_what_to_do(
         f"dataset group pz-test-ecommerce ({answer['PhysicalResourceId']}) was still CREATE"
     )
     assert "Deploy again once it is ACTIVE (aws personalize describe-dataset-group)" in message
+
+
+def test_a_dataset_delete_waits_for_the_tracker_this_stack_deletes_at_the_same_time(
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str
+) -> None:
+    """A replaced group's cleanup deletes its dataset and tracker concurrently; DeleteDataset is refused
+    while the tracker exists, which is no reason to fail: the tracker's own Delete removes it."""
+    tracker = drive(event("event_tracker_create"))
+    dataset_delete = start(event("dataset_delete", physical_id=dataset_arn))
+    assert dataset_delete.poll() == {"IsComplete": False}  # deferred, not failed
+
+    drive(event("event_tracker_delete", physical_id=tracker.physical_id))
+    dataset_delete.finish()
+
+    assert personalize.list_datasets()["datasets"] == []

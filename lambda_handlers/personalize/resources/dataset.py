@@ -133,7 +133,28 @@ class Dataset(PersonalizeResource):
             for job in self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=arn)
             if job.get("status") in domain.IN_FLIGHT_CREATE_STATUSES
         ]
-        return f"import job(s) {', '.join(running)} still running" if running else None
+        if running:
+            return f"import job(s) {', '.join(running)} still running"
+        return self.dependents_going(description)
+
+    def dependents_going(self, description: Mapping[str, Any]) -> str | None:
+        """Recommenders and the event tracker block DeleteDataset. Those this stack created are removed by
+        their own Deletes, which CloudFormation may run at the same time (a replaced group's cleanup gives
+        no order), and those already being deleted will be gone: wait for them instead of failing."""
+        group_arn = str(description.get("datasetGroupArn") or "")
+        owner = self.event.owner
+        if not group_arn or owner is None:
+            return None
+        going = [
+            str(item[member])
+            for operation, key, member in (
+                ("list_recommenders", "recommenders", "recommenderArn"),
+                ("list_event_trackers", "eventTrackers", "eventTrackerArn"),
+            )
+            for item in self.paginate(operation, key, datasetGroupArn=group_arn)
+            if item.get("status") in DELETING_STATUSES or owner.same_stack(self.owner_tag(str(item[member])))
+        ]
+        return f"{', '.join(going)} to be deleted first" if going else None
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
