@@ -81,10 +81,11 @@ class ProviderSettings(_Model):
 
     query_interval_seconds: int = Field(default=30, ge=5, le=300)
     total_timeout_seconds: int = Field(
-        default=3600,
+        default=domain.MAX_WAIT_SECONDS,
         ge=60,
-        le=3600,
-        description="CloudFormation waits at most one hour for a custom resource.",
+        le=domain.MAX_WAIT_SECONDS,
+        description="How long the waiter polls: CloudFormation waits at most one hour for a custom "
+        "resource, and on_event may take five minutes of it.",
     )
 
     @model_validator(mode="after")
@@ -191,7 +192,8 @@ class ResourceNames(_Model):
 
 
 MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
-APP_TAGS = 3  # environment, managed-by (the stack) and authorization.SCOPE_TAG_KEY (the constructs)
+APP_TAGS = 4  # environment, managed-by (the stack), authorization.SCOPE_TAG_KEY (the constructs)
+# and domain.OWNER_TAG_KEY (the handlers, at create)
 
 
 class EnvironmentConfig(_Model):
@@ -330,7 +332,7 @@ class EnvironmentConfig(_Model):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > domain.MAX_TAGS - APP_TAGS:  # environment, managed-by and the scope tag
+        if len(value) > domain.MAX_TAGS - APP_TAGS:
             raise ValueError(f"{len(value)} tags given; at most {domain.MAX_TAGS - APP_TAGS} allowed")
         problems = domain.tag_problems(value)
         if problems:
@@ -339,6 +341,10 @@ class EnvironmentConfig(_Model):
             raise ValueError(
                 f"tag key {authorization.SCOPE_TAG_KEY!r} is set by the app "
                 "(it scopes the handlers' permissions)"
+            )
+        if domain.OWNER_TAG_KEY in value:
+            raise ValueError(
+                f"tag key {domain.OWNER_TAG_KEY!r} is reserved: the handlers set it to prove ownership"
             )
         return value
 

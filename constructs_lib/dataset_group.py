@@ -42,6 +42,7 @@ def _custom_resource(
         service_token=provider.service_token,
         resource_type=f"{RESOURCE_TYPE_PREFIX}{kind}",
         properties=dict(properties),
+        service_timeout=provider.service_timeout,
     )
 
 

@@ -16,12 +16,14 @@ from constructs import Construct
 
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize import authorization as authz
+from lambda_handlers.personalize import domain
 
 HANDLER_ASSET = Path(__file__).resolve().parent.parent / "lambda_handlers"
 # Synth-time facts that live next to the domain module but that no handler imports.
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "personalize/authorization.py"]
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
-MAX_TOTAL_TIMEOUT = Duration.hours(1)
+MAX_TOTAL_TIMEOUT = Duration.seconds(domain.MAX_WAIT_SECONDS)
+SERVICE_TIMEOUT = Duration.seconds(domain.SERVICE_TIMEOUT_SECONDS)
 
 # Every Personalize operation the handlers call (tests check this against lambda_handlers/): the policy
 # grants these and nothing else, each on the resource types the authorization table gives it.
@@ -111,7 +113,9 @@ class PersonalizeProvider(Construct):
         where = f"{scope.node.path}/{construct_id}"
         if total_seconds > MAX_TOTAL_TIMEOUT.to_seconds():
             raise ValueError(
-                f"{where}: total_timeout is {total_seconds:g} s; CloudFormation allows at most 3600"
+                f"{where}: total_timeout is {total_seconds:g} s; at most {domain.MAX_WAIT_SECONDS} s: "
+                f"CloudFormation waits {domain.SERVICE_TIMEOUT_SECONDS} s for a custom resource, and "
+                f"on_event may take {domain.HANDLER_TIMEOUT_SECONDS} s of them"
             )
         if total_seconds % query_interval.to_seconds():
             raise ValueError(f"{where}: total_timeout must be a multiple of query_interval")
@@ -145,10 +149,15 @@ class PersonalizeProvider(Construct):
                 code=code,
                 handler=f"personalize.entry.{entry}",
                 role=self.handler_role,
-                timeout=Duration.minutes(5),
+                timeout=Duration.seconds(domain.HANDLER_TIMEOUT_SECONDS),
                 memory_size=256,
                 log_group=self.log_group,
-                environment={"LOG_LEVEL": "INFO"},
+                # The handlers' own deadline: one poll before the waiter's, so a wait that runs out
+                # ends with their message (resource, last status, what to do), not "timed out".
+                environment={
+                    "LOG_LEVEL": "INFO",
+                    domain.WAIT_SECONDS_ENV: str(int(total_seconds - query_interval.to_seconds())),
+                },
                 description=f"Personalize custom resources: {entry}",
             )
             for name, entry in (("OnEvent", "on_event"), ("IsComplete", "is_complete"))
@@ -174,6 +183,9 @@ class PersonalizeProvider(Construct):
             ),
         )
         self._acknowledge_framework()
+
+    service_timeout = SERVICE_TIMEOUT
+    """Every Personalize custom resource's ServiceTimeout, set explicitly: CloudFormation's maximum."""
 
     @property
     def service_token(self) -> str:

@@ -179,7 +179,9 @@ class PersonalizeStack(Stack):
             sources=[source],
             destination_bucket=self.data.bucket,
             destination_key_prefix=prefix,
-            prune=False,
+            # Each upload owns its prefix: what the local folder no longer holds goes, so a FULL import
+            # reads exactly the files that were validated (issue 13 #7).
+            prune=True,
             memory_limit=512,
         )
         self.uploads[dataset_type] = upload

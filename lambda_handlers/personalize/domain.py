@@ -33,6 +33,18 @@ SCHEMA_MAX_LENGTH = 20000
 TAG_KEY_MAX_LENGTH = 128
 TAG_VALUE_MAX_LENGTH = 256
 MAX_TAGS = 50
+# Set by the handlers, never by a template, on every resource they create: the proof of ownership that
+# rollback, destroy and replacement check before a delete (docs/custom-resources.md#ownership).
+OWNER_TAG_KEY = "personalize-cdk:owner"
+
+# CloudFormation waits at most this long for a custom resource (ServiceTimeout, 1 to 3600 s: template
+# reference, AWS::CloudFormation::CustomResource). The stack sets it explicitly; the Provider's on_event
+# Lambda may run up to HANDLER_TIMEOUT_SECONDS of it before the waiter starts, so the waiter gets at most
+# the rest, and CloudFormation's generic timeout never pre-empts the handler's own, specific message.
+SERVICE_TIMEOUT_SECONDS = 3600
+HANDLER_TIMEOUT_SECONDS = 300
+MAX_WAIT_SECONDS = SERVICE_TIMEOUT_SECONDS - HANDLER_TIMEOUT_SECONDS
+WAIT_SECONDS_ENV = "PERSONALIZE_WAIT_SECONDS"  # the handlers' own deadline, set on their Lambdas
 
 # Tagging guide ("Guidelines and requirements", personalize-managing-tags.html): keys and values can't
 # start with aws: (reserved; the AWS-wide tagging rules say in any letter case); botocore's TagKey and

@@ -67,3 +67,7 @@ class PreflightError(CustomResourceError):
 
 class DataLocationError(CustomResourceError):
     """The import's S3 data could not be read for the header check."""
+
+
+class WaitTimedOutError(CustomResourceError):
+    """The handler's own deadline passed while Personalize was still busy with the resource."""

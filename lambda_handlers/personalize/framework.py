@@ -9,9 +9,11 @@ Describe, so a retried or replayed event converges on the same resources instead
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from .errors import (
     InvalidPropertyError,
     ResourceFailedError,
     ResourceInUseError,
+    WaitTimedOutError,
 )
 
 LOGGER = logging.getLogger("personalize.custom_resources")
@@ -48,6 +51,15 @@ UPDATING_STATUSES = frozenset({domain.UPDATE_PENDING, domain.UPDATE_IN_PROGRESS}
 BUSY_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES | DELETING_STATUSES
 
 NOT_COMPLETE: dict[str, Any] = {"IsComplete": False}
+# on_event's answer carries the handlers' deadline to is_complete: the Provider framework passes
+# is_complete the request merged with on_event's answer (aws-cdk custom-resources README, "isComplete").
+WAIT_UNTIL = "PersonalizeWaitUntil"
+
+
+def wait_until(now: float | None = None) -> float | None:
+    """The deadline for the is_complete polls that follow an on_event starting now, if one is set."""
+    seconds = os.environ.get(domain.WAIT_SECONDS_ENV)
+    return (time.time() if now is None else now) + float(seconds) if seconds else None
 
 
 def error_code(error: ClientError) -> str:
@@ -150,7 +162,13 @@ class Properties:
             if not (isinstance(tag, Mapping) and isinstance(tag.get("Key"), str)):
                 raise InvalidPropertyError(f"{self.owner}: tag {tag!r} is not a {{Key, Value}} pair")
             tags[tag["Key"]] = str(tag.get("Value", ""))
-        problems = [*domain.tag_problems(tags), *filter(None, [domain.too_many_tags(len(tags))])]
+        if domain.OWNER_TAG_KEY in tags:
+            raise InvalidPropertyError(
+                f"{self.owner}: tag {domain.OWNER_TAG_KEY!r} is reserved; "
+                "the handlers set it to prove ownership"
+            )
+        # room for the owner tag the handler adds at create
+        problems = [*domain.tag_problems(tags), *filter(None, [domain.too_many_tags(len(tags) + 1)])]
         if problems:
             raise InvalidPropertyError(f"{self.owner}: Tags: " + "; ".join(problems))
         return tags
@@ -170,6 +188,61 @@ class Properties:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """Who creates a resource: stack, stack incarnation, logical resource and request; the owner tag.
+
+    The StackId ends in a UUID CloudFormation gives each stack when it is created, so a stack deleted
+    and created again under the same name is another owner: it adopts what its predecessor retained
+    and never deletes it. The RequestId tells a failure of this request from one an earlier attempt left.
+    """
+
+    stack_name: str
+    stack_uuid: str
+    logical_id: str
+    request_id: str
+
+    @classmethod
+    def of(cls, stack_id: str, logical_id: str, request_id: str) -> Owner | None:
+        """None when the StackId is not a CloudFormation stack ARN: then nothing can be proved ours."""
+        parts = stack_id.split(":", 5)[-1].split("/")
+        if len(parts) != 3 or parts[0] != "stack" or not all(parts) or not logical_id:
+            return None
+        return cls(stack_name=parts[1], stack_uuid=parts[2], logical_id=logical_id, request_id=request_id)
+
+    def fields(self) -> tuple[str, str, str, str]:
+        logical = self.logical_id
+        if len(self.stack_name) + len(self.stack_uuid) + len(logical) + len(self.request_id) + 3 > (
+            domain.TAG_VALUE_MAX_LENGTH
+        ):
+            logical = hashlib.sha256(logical.encode()).hexdigest()[:32]
+        return (self.stack_name, self.stack_uuid, logical, self.request_id)
+
+    @property
+    def tag_value(self) -> str:
+        return "/".join(self.fields())
+
+    @staticmethod
+    def parse(tag_value: str | None) -> tuple[str, ...]:
+        return tuple((tag_value or "").split("/", 3))
+
+    def created(self, tag_value: str | None) -> bool:
+        """Created for this logical resource by this stack incarnation (in any of its requests)."""
+        return self.parse(tag_value)[:3] == self.fields()[:3]
+
+    def same_stack(self, tag_value: str | None) -> bool:
+        """Created by this stack incarnation, for any of its resources."""
+        return self.parse(tag_value)[:2] == self.fields()[:2]
+
+    def same_resource(self, tag_value: str | None) -> bool:
+        """Created for this logical resource by a stack of this name, in this incarnation or an earlier."""
+        theirs, ours = self.parse(tag_value), self.fields()
+        return len(theirs) == 4 and (theirs[0], theirs[2]) == (ours[0], ours[2])
+
+    def this_request(self, tag_value: str | None) -> bool:
+        return self.parse(tag_value) == self.fields()
+
+
+@dataclass(frozen=True)
 class ResourceEvent:
     request_type: str
     resource_type: str
@@ -178,6 +251,8 @@ class ResourceEvent:
     physical_id: str | None
     properties: Properties
     old_properties: Properties
+    owner: Owner | None = None
+    wait_until: float | None = None  # epoch seconds; from on_event's answer
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ResourceEvent:
@@ -198,11 +273,20 @@ class ResourceEvent:
             physical_id=str(physical_id) if physical_id else None,
             properties=Properties(raw.get("ResourceProperties") or {}, owner),
             old_properties=Properties(raw.get("OldResourceProperties") or {}, owner),
+            owner=Owner.of(str(raw.get("StackId", "")), logical_id, str(raw.get("RequestId", ""))),
+            wait_until=_number(raw.get(WAIT_UNTIL)),
         )
 
     def changed_properties(self) -> frozenset[str]:
         new, old = self.properties.raw, self.old_properties.raw
         return frozenset(key for key in new.keys() | old.keys() if new.get(key) != old.get(key))
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def log_decision(event: ResourceEvent, phase: str, decision: str, **details: Any) -> None:
@@ -257,6 +341,7 @@ class PersonalizeResource(ABC):
         self.event = event
         self.props = event.properties
         self.phase = phase
+        self.last_description: Mapping[str, Any] | None = None
         self.personalize = clients.personalize()
 
     # --- hooks -------------------------------------------------------------------------------
@@ -294,7 +379,9 @@ class PersonalizeResource(ABC):
             reason = (
                 description.get("failureReason") or f"{status} (Personalize gives no failureReason for it)"
             )
-            raise ResourceFailedError(self.label, self.display_name(description), arn, reason)
+            raise ResourceFailedError(
+                self.label, self.display_name(description), arn, reason + self.discard_failed(arn, status)
+            )
         if status in DELETING_STATUSES:
             raise CustomResourceError(
                 f"{self.label} {self.display_name(description)} ({arn}) is {status} while the stack waits "
@@ -302,6 +389,27 @@ class PersonalizeResource(ABC):
             )
         self.log("waiting", arn=arn, status=status)
         return False
+
+    def discard_failed(self, arn: str, status: object) -> str:
+        """Delete a resource this very request created that ended CREATE FAILED; what to add to the error.
+
+        After a failed Create the CDK Provider framework answers CloudFormation with a marker physical id
+        and skips the Delete that the rollback sends for it (and an Update that fails keeps the old
+        physical id), so no later request would ever delete the failed resource: it would block its name
+        and, for a recommender, the delete of its dataset. It holds nothing, so it goes now.
+        """
+        owner = self.event.owner
+        if (
+            status != domain.CREATE_FAILED
+            or self.delete_operation is None
+            or not self.tagged
+            or owner is None
+        ):
+            return ""
+        if not owner.this_request(self.owner_tag(arn)):
+            return ""
+        self.request_delete(arn)
+        return f" (the failed {self.label} is being deleted, so that its name can be used again)"
 
     def locate(self) -> tuple[str, Mapping[str, Any] | None]:
         """The resource is_complete waits for and its current description (None: not there)."""
@@ -336,13 +444,48 @@ class PersonalizeResource(ABC):
     def is_complete(self) -> dict[str, Any]:
         try:
             if self.event.request_type == DELETE:
-                return self.deletion_progress()
-            return self.creation_progress()
+                answer = self.deletion_progress()
+            else:
+                answer = self.creation_progress()
         except ClientError as error:
             if not is_transient(error):
                 raise
             self.log("transient-error", error=error_code(error) or "HTTP 5xx", message=error_message(error))
-            return NOT_COMPLETE
+            answer = NOT_COMPLETE
+        if not answer.get("IsComplete"):
+            self.check_deadline()
+        return answer
+
+    def check_deadline(self) -> None:
+        """Past the deadline on_event set: say which resource, its last status and what to do, before
+        the Provider's waiter (and then CloudFormation) times out with a message that says neither."""
+        deadline = self.event.wait_until
+        if deadline is None or time.time() < deadline:
+            return
+        seen = self.last_description or {}
+        status = seen.get("status") or ("not created yet" if self.event.request_type != DELETE else "unknown")
+        arn = str(seen.get(self.arn_member) or self.event.physical_id or "")
+        if self.event.request_type == DELETE:
+            todo = (
+                "Personalize goes on deleting it (or refuses while something depends on it): once it is "
+                "gone, delete the stack again (or continue the rollback)."
+            )
+        else:
+            todo = (
+                "Personalize goes on working on it and this stack rolls back. Deploy again once it is ACTIVE "
+                f"(aws personalize {self.describe_operation.replace('_', '-')}); if it takes longer than "
+                "an hour by nature (recommender training), set wait_for_active: false."
+            )
+        started = int(time.time() - deadline + self.waited_seconds())
+        raise WaitTimedOutError(
+            f"{self.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
+            f"waiting ({self.event.request_type} started {started} s ago; provider total_timeout_seconds). "
+            f"{todo}"
+        )
+
+    @staticmethod
+    def waited_seconds() -> float:
+        return float(os.environ.get(domain.WAIT_SECONDS_ENV) or 0)
 
     # --- create and update ---------------------------------------------------------------------
 
@@ -358,6 +501,9 @@ class PersonalizeResource(ABC):
 
     def creation_progress(self) -> dict[str, Any]:
         arn, description = self.locate()
+        if description is not None and self.leftover(description):
+            self.clear_leftover(arn, description)
+            return NOT_COMPLETE
         if description is None:
             self.ensure()
             return NOT_COMPLETE
@@ -380,6 +526,10 @@ class PersonalizeResource(ABC):
         A create that loses a race with a concurrent attempt (ResourceAlreadyExists) adopts the winner.
         """
         existing = find()
+        if existing is not None and self.leftover(existing):
+            arn = str(existing[self.arn_member])
+            self.clear_leftover(arn, existing)  # is_complete waits until it is gone, then creates anew
+            return Placement(arn)
         if existing is None:
             try:
                 arn = create()
@@ -420,27 +570,81 @@ class PersonalizeResource(ABC):
         return True
 
     def create_tags(self) -> dict[str, Any]:
-        tags = self.props.tags() if self.tagged else {}
+        """The template's tags plus the owner tag: what later proves this stack may delete the resource."""
+        if not self.tagged:
+            return {}
+        tags = self.props.tags()
+        if self.event.owner is not None:
+            tags[domain.OWNER_TAG_KEY] = self.event.owner.tag_value
         return {"tags": personalize_tags(tags)} if tags else {}
+
+    # --- ownership -----------------------------------------------------------------------------
+
+    def owner_tag(self, arn: str) -> str | None:
+        try:
+            tags = self.personalize.list_tags_for_resource(resourceArn=arn).get("tags", [])
+        except ClientError as error:
+            if error_code(error) == NOT_FOUND:
+                return None
+            raise
+        return next((str(tag["tagValue"]) for tag in tags if tag.get("tagKey") == domain.OWNER_TAG_KEY), None)
+
+    def created_here(self, arn: str) -> bool:
+        """True only when the owner tag names this stack incarnation and this logical resource."""
+        owner = self.event.owner
+        return owner is not None and owner.created(self.owner_tag(arn))
+
+    def leftover(self, existing: Mapping[str, Any]) -> bool:
+        """A CREATE FAILED resource (or one being deleted) that an earlier attempt at this very resource
+        left behind: it holds nothing and only blocks the name, so it is deleted and created again
+        instead of being adopted and failing forever. A failure of this request is not a leftover."""
+        status = existing.get("status")
+        if status not in DELETING_STATUSES | {domain.CREATE_FAILED} or not self.tagged:
+            return False
+        owner, tag = self.event.owner, self.owner_tag(str(existing[self.arn_member]))
+        return owner is not None and owner.same_resource(tag) and not owner.this_request(tag)
+
+    def clear_leftover(self, arn: str, existing: Mapping[str, Any]) -> None:
+        if existing.get("status") not in DELETING_STATUSES:
+            self.request_delete(arn)
+        self.log("replacing-failed-leftover", arn=arn, status=existing.get("status"))
 
     # --- delete --------------------------------------------------------------------------------
 
     def delete_skip_reason(self) -> str | None:
+        """Reasons to leave the resource alone that need no API call."""
         if self.delete_operation is None:
             return "not-deletable"
-        if self.has_removal_policy and self.props.removal_policy() == RETAIN:
-            return "retained"
         if not self.is_own_arn(self.event.physical_id):
             return "not-an-arn"  # e.g. a failed Create that never got as far as an ARN
         return None
 
+    def keep_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
+        """Why an existing resource outlives this Delete (None: delete it). The ownership rule of
+        docs/custom-resources.md: only what this stack created is ever deleted; a CREATE FAILED one always
+        is, because it holds no data; anything else only when its removal policy says destroy."""
+        if self.tagged and not self.created_here(arn):
+            return "adopted-kept"
+        if self.has_status and description.get("status") == domain.CREATE_FAILED:
+            return None
+        if self.has_removal_policy and self.props.removal_policy() == RETAIN:
+            return "retained"
+        return None
+
+    def try_delete(self, arn: str, description: Mapping[str, Any] | None) -> str | None:
+        """Request the delete unless the resource stays; the reason it stays (then the Delete is done)."""
+        if description is None:
+            return "already-gone"
+        reason = self.keep_reason(arn, description)
+        if reason is None:
+            self.request_delete(arn, description)
+        return reason
+
     def delete(self) -> dict[str, Any]:
         arn = self.event.physical_id or ""
-        reason = self.delete_skip_reason()
+        reason = self.delete_skip_reason() or self.try_delete(arn, self.describe(arn))
         if reason is not None:
-            self.log(reason)
-        else:
-            self.request_delete(arn)
+            self.log(reason, arn=arn)
         return {"PhysicalResourceId": arn, "Data": {}}
 
     def deletion_progress(self) -> dict[str, Any]:
@@ -456,11 +660,15 @@ class PersonalizeResource(ABC):
         status = description.get("status")
         if status in DELETING_STATUSES:
             self.log("waiting", status=status)
-        else:
-            self.request_delete(arn)  # refused or deferred earlier: try again
+            return NOT_COMPLETE
+        reason = self.try_delete(arn, description)  # refused or deferred earlier: try again
+        if reason is not None:
+            self.log("complete", reason=reason)
+            return {"IsComplete": True}
         return NOT_COMPLETE
 
-    def request_delete(self, arn: str) -> None:
+    def request_delete(self, arn: str, seen: Mapping[str, Any] | None = None) -> None:
+        """Delete; a refusal that waiting cures (by the status `seen` before the call, or now) is deferred."""
         if self.delete_operation is None or not self.ready_to_delete(arn):
             return
         try:
@@ -476,7 +684,9 @@ class PersonalizeResource(ABC):
             if description is None:
                 self.log("already-gone", arn=arn)
                 return
-            waiting_for = self.busy_reason(arn, description)
+            waiting_for = self.busy_reason(arn, description) or (
+                self.busy_reason(arn, seen) if seen is not None else None
+            )
             if waiting_for is None:
                 raise self.delete_refused(arn, error) from error
             self.log("delete-deferred", arn=arn, waiting_for=waiting_for)
@@ -515,6 +725,7 @@ class PersonalizeResource(ABC):
                 return None
             raise
         description: dict[str, Any] = response[self.describe_key]
+        self.last_description = description
         return description
 
     def paginate(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:

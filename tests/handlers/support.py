@@ -162,3 +162,14 @@ def decisions(records: Sequence[Any]) -> list[dict[str, Any]]:
     return [
         json.loads(record.getMessage()) for record in records if record.name == "personalize.custom_resources"
     ]
+
+
+def template_tags(personalize: Any, arn: str) -> dict[str, str]:
+    """The resource's tags without the owner tag, which the handlers add and the template never sets."""
+    tags = personalize.list_tags_for_resource(resourceArn=arn)["tags"]
+    return {tag["tagKey"]: tag["tagValue"] for tag in tags if tag["tagKey"] != domain.OWNER_TAG_KEY}
+
+
+def owner_tag(personalize: Any, arn: str) -> str | None:
+    tags = personalize.list_tags_for_resource(resourceArn=arn)["tags"]
+    return next((tag["tagValue"] for tag in tags if tag["tagKey"] == domain.OWNER_TAG_KEY), None)

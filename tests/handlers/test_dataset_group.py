@@ -14,13 +14,11 @@ from lambda_handlers.personalize.errors import (
 )
 from personalize_tools.emulator import EmulatorServer
 
-from .support import decisions, delete_of, drive, event, start, update_of
+from .support import decisions, delete_of, drive, event, owner_tag, start, template_tags, update_of
 
 
 def group_tags(personalize: Any, arn: str) -> dict[str, str]:
-    return {
-        tag["tagKey"]: tag["tagValue"] for tag in personalize.list_tags_for_resource(resourceArn=arn)["tags"]
-    }
+    return template_tags(personalize, arn)
 
 
 def test_create_waits_for_active_and_returns_the_arn(handlers: EmulatorServer, personalize: Any) -> None:
@@ -37,6 +35,15 @@ def test_create_waits_for_active_and_returns_the_arn(handlers: EmulatorServer, p
     assert group["status"] == "ACTIVE"
     assert outcome.polls > 1  # stepwise pace: is_complete really waited through the pending statuses
     assert group_tags(personalize, outcome.physical_id) == {"environment": "test", "managed-by": "cdk"}
+    create = event("dataset_group_create")
+    assert owner_tag(personalize, outcome.physical_id) == "/".join(
+        (
+            create["StackId"].split("/")[1],
+            create["StackId"].split("/")[2],
+            create["LogicalResourceId"],
+            create["RequestId"],
+        )
+    )  # the proof that this stack created it
 
 
 def test_the_same_create_delivered_twice_makes_one_group(handlers: EmulatorServer, personalize: Any) -> None:
@@ -100,7 +107,7 @@ def test_delete_of_a_group_already_gone_succeeds(handlers: EmulatorServer, perso
     again = drive(event("dataset_group_delete", physical_id=created.physical_id))
 
     assert again.physical_id == created.physical_id
-    assert handlers.calls()["errors"]["DeleteDatasetGroup"] == {"ResourceNotFoundException": 1}
+    assert handlers.calls()["calls"]["DeleteDatasetGroup"] == 1  # the second Delete found it gone
 
 
 def test_delete_after_a_failed_create_without_an_arn_is_a_no_op(

@@ -96,3 +96,19 @@ def test_delete_after_a_create_that_never_returned_an_arn_is_a_no_op(
     assert outcome.physical_id == delete["RequestId"]
     assert outcome.polls == 1
     assert handlers.calls()["total"] == 0
+
+
+def test_a_long_failure_message_is_cut_to_fit_and_points_to_the_log_group(handlers: EmulatorServer) -> None:
+    """CloudFormation refuses responses over 4,096 bytes: the reason is cut and says where the rest is."""
+
+    class Context:
+        log_group_name = "pz-dev-personalize-PersonalizeProviderLogs1234"
+
+    with pytest.raises(entry.MessageTooLongError) as failure:  # the message quotes the 5,000-byte value
+        entry.on_event(event("dataset_group_create", properties={"Tags": "x" * 5000}), Context())
+
+    message = str(failure.value)
+    assert len(message.encode()) <= entry.REASON_LIMIT_BYTES
+    assert message.startswith("Custom::PersonalizeDatasetGroup")
+    assert "CloudWatch Logs group pz-dev-personalize-PersonalizeProviderLogs1234" in message
+    assert isinstance(failure.value.__cause__, InvalidPropertyError)

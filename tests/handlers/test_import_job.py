@@ -1,7 +1,12 @@
-"""Custom::PersonalizeDatasetImportJob: one job per JobName, deferred while five imports run."""
+"""Custom::PersonalizeDatasetImportJob: one job per import of a dataset, deferred while five imports run.
+
+The job's real name is JobName plus a hash of the dataset's creation time and the data location: the
+handler computes it, so these tests read it from the outcome and check its shape and its stability.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -22,7 +27,8 @@ from .support import (
     update_of,
 )
 
-JOB_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset-import-job/pz-test-import-0a1b2c3d"
+JOB_ARN_BASE = "arn:aws:personalize:us-east-1:123456789012:dataset-import-job/pz-test-import-0a1b2c3d"
+JOB_ARN = re.compile(re.escape(JOB_ARN_BASE) + r"-[0-9a-f]{8}")
 
 
 def import_event(name: str, data_location: str, **properties: Any) -> dict[str, Any]:
@@ -39,15 +45,15 @@ def test_create_imports_and_returns_the_deterministic_arn(
 ) -> None:
     outcome = drive(import_event("import_job_create", data_location))
 
-    assert outcome.physical_id == JOB_ARN
+    assert JOB_ARN.fullmatch(outcome.physical_id)
     assert outcome.data == {
-        "DatasetImportJobArn": JOB_ARN,
-        "JobName": "pz-test-import-0a1b2c3d",
+        "DatasetImportJobArn": outcome.physical_id,
+        "JobName": outcome.physical_id.rsplit("/", 1)[1],
         "Status": "ACTIVE",
         "ImportMode": "FULL",
         "DataLocation": data_location,
     }
-    job = describe_job(personalize, JOB_ARN)
+    job = describe_job(personalize, outcome.physical_id)
     assert (job["status"], job["roleArn"], job["datasetArn"]) == ("ACTIVE", ROLE_ARN, dataset_arn)
 
 
@@ -57,7 +63,8 @@ def test_the_same_create_delivered_twice_makes_one_job(
     first = start(import_event("import_job_create", data_location))
     second = start(import_event("import_job_create", data_location))
 
-    assert (first.finish().physical_id, second.finish().physical_id) == (JOB_ARN, JOB_ARN)
+    arns = {first.finish().physical_id, second.finish().physical_id}
+    assert len(arns) == 1 and JOB_ARN.fullmatch(arns.pop())
     assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
     assert len(personalize.list_dataset_import_jobs(datasetArn=dataset_arn)["datasetImportJobs"]) == 1
 
@@ -66,11 +73,11 @@ def test_update_with_the_same_job_name_is_a_no_op(
     handlers: EmulatorServer, dataset_arn: str, data_location: str
 ) -> None:
     create = import_event("import_job_create", data_location)
-    drive(create)
+    job_arn = drive(create).physical_id
 
-    updated = drive(update_of(create, JOB_ARN, Tags=[], RoleArn=ROLE_ARN + "-v2"))
+    updated = drive(update_of(create, job_arn, Tags=[], RoleArn=ROLE_ARN + "-v2"))
 
-    assert updated.physical_id == JOB_ARN
+    assert updated.physical_id == job_arn
     assert updated.data["Status"] == "ACTIVE"
     assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
 
@@ -79,14 +86,18 @@ def test_new_job_name_is_a_new_job_and_delete_keeps_the_old(
     handlers: EmulatorServer, personalize: Any, dataset_arn: str, data_location: str
 ) -> None:
     create = import_event("import_job_create", data_location)
-    drive(create)
+    old_arn = drive(create).physical_id
 
-    new = drive(event("import_job_update", physical_id=JOB_ARN, properties={"DataLocation": data_location}))
-    drive(delete_of(create, JOB_ARN))  # CloudFormation's cleanup of the old physical id
+    new = drive(event("import_job_update", physical_id=old_arn, properties={"DataLocation": data_location}))
+    drive(delete_of(create, old_arn))  # CloudFormation's cleanup of the old physical id
 
-    assert new.physical_id.endswith("dataset-import-job/pz-test-import-9e8d7c6b")
+    assert "dataset-import-job/pz-test-import-9e8d7c6b-" in new.physical_id
     jobs = personalize.list_dataset_import_jobs(datasetArn=dataset_arn)["datasetImportJobs"]
-    assert sorted(job["jobName"] for job in jobs) == ["pz-test-import-0a1b2c3d", "pz-test-import-9e8d7c6b"]
+    names = sorted(job["jobName"] for job in jobs)
+    assert [name.rsplit("-", 1)[0] for name in names] == [
+        "pz-test-import-0a1b2c3d",
+        "pz-test-import-9e8d7c6b",
+    ]
 
 
 def test_delete_is_a_logged_no_op(
@@ -96,11 +107,11 @@ def test_delete_is_a_logged_no_op(
     data_location: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    drive(import_event("import_job_create", data_location))
+    job_arn = drive(import_event("import_job_create", data_location)).physical_id
 
     drive(import_event("import_job_delete", data_location))
 
-    assert describe_job(personalize, JOB_ARN)["status"] == "ACTIVE"
+    assert describe_job(personalize, job_arn)["status"] == "ACTIVE"
     assert "not-deletable" in [line["decision"] for line in decisions(caplog.records)]
 
 
@@ -141,10 +152,11 @@ def test_create_failed_is_raised_with_the_reason_verbatim(
     with pytest.raises(ResourceFailedError) as failure:
         drive(import_event("import_job_create", f"s3://{s3_bucket}/batch/"))
 
-    assert str(failure.value) == (
-        f"dataset import job pz-test-import-0a1b2c3d ({JOB_ARN}) failed: "
-        f"{domain.reason_missing_columns(['EVENT_TYPE'])}"
+    message = re.fullmatch(
+        r"dataset import job (pz-test-import-0a1b2c3d-[0-9a-f]{8}) \((.+)\) failed: (.+)", str(failure.value)
     )
+    assert message is not None and JOB_ARN.fullmatch(message[2]) and message[2].endswith(message[1])
+    assert message[3] == domain.reason_missing_columns(["EVENT_TYPE"])
 
 
 def test_injected_failure_is_raised_with_its_reason(
@@ -175,7 +187,7 @@ def test_limit_exceeded_defers_the_create_to_is_complete(
         assert settle_import_job(personalize, blocker) == "ACTIVE"
     outcome = waiter.finish()
 
-    assert waiter.physical_id == JOB_ARN  # known before the job existed
+    assert JOB_ARN.fullmatch(waiter.physical_id)  # known before the job existed
     assert deferred == {"IsComplete": False}
     assert handlers.calls()["errors"]["CreateDatasetImportJob"] == {"LimitExceededException": 2}
     assert outcome.data["Status"] == "ACTIVE"

@@ -10,7 +10,7 @@ from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.errors import ResourceFailedError
 from personalize_tools.emulator import EmulatorServer
 
-from .support import drive, event, settle_import_job
+from .support import decisions, drive, event, settle_import_job
 
 ARN = "arn:aws:personalize:us-east-1:123456789012:recommender/pz-test-recommended-for-you"
 BY_PURCHASES = "arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-purchases"
@@ -63,14 +63,20 @@ def test_the_same_create_delivered_twice_makes_one_recommender(
     assert handlers.calls()["calls"]["CreateRecommender"] == 1
 
 
-def test_failed_training_surfaces_the_reason_verbatim(handlers: EmulatorServer, imported: str) -> None:
+def test_failed_training_surfaces_the_reason_verbatim(
+    handlers: EmulatorServer, personalize: Any, imported: str
+) -> None:
     with pytest.raises(ResourceFailedError) as failure:
         drive(event("recommender_create", properties={"RecipeArn": BY_PURCHASES}))
 
     assert str(failure.value) == (
         f"recommender pz-test-recommended-for-you ({ARN}) failed: "
         + domain.reason_too_few_interactions("Purchase")
+        + " (the failed recommender is being deleted, so that its name can be used again)"
     )
+    # The Provider framework sends no Delete after a failed Create: the handler deletes it itself.
+    statuses = {item["status"] for item in personalize.list_recommenders()["recommenders"]}
+    assert statuses <= {"DELETE PENDING", "DELETE IN_PROGRESS"}
 
 
 def test_config_change_updates_in_place_and_waits(
@@ -84,6 +90,25 @@ def test_config_change_updates_in_place_and_waits(
     assert described["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 5
     assert described["latestRecommenderUpdate"]["status"] == "ACTIVE"
     assert handlers.calls()["calls"]["CreateRecommender"] == 1
+
+
+def test_config_change_while_training_waits_out_resource_in_use(
+    handlers: EmulatorServer, personalize: Any, imported: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An update's rollback can send UpdateRecommender while training or another update runs: Personalize
+    answers ResourceInUse, and the handler defers the update to is_complete instead of failing."""
+    create = event("recommender_create", properties={"WaitForActive": "false"})
+    created = drive(create)
+    assert recommender(personalize)["status"] != "ACTIVE"  # still training
+    update = event("recommender_update", physical_id=created.physical_id)
+    update["OldResourceProperties"]["WaitForActive"] = "false"
+
+    updated = drive(update, max_polls=60)
+
+    assert updated.physical_id == created.physical_id
+    lines = [line["decision"] for line in decisions(caplog.records)]
+    assert "config-update-deferred" in lines and "config-update-requested" in lines
+    assert recommender(personalize)["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 5
 
 
 def test_recipe_change_replaces(handlers: EmulatorServer, imported: str) -> None:

@@ -82,6 +82,10 @@ def test_schema_dataset_and_import_are_wired_in_order(template: dict[str, Any]) 
         if v["Type"] == "Custom::CDKBucketDeployment" and k.startswith("UploadInteractions")
     ]
     assert upload and upload[0] in job["DependsOn"], "the import starts only after the data is uploaded"
+    uploads = [v for v in template["Resources"].values() if v["Type"] == "Custom::CDKBucketDeployment"]
+    # Every upload prunes its own prefix: a FULL import reads exactly the local files of this deploy.
+    assert uploads and all(v["Properties"].get("Prune", True) is True for v in uploads)
+    assert len({json.dumps(v["Properties"]["DestinationBucketKeyPrefix"]) for v in uploads}) == len(uploads)
     role_policy = [k for k in template["Resources"] if k.startswith("PersonalizeRoleReadData")]
     assert role_policy and role_policy[0] in job["DependsOn"], "the import waits for the role's read policy"
     assert job["Properties"]["DataLocation"] == {
@@ -256,6 +260,8 @@ def test_provider_is_one_per_stack_and_checks_timeouts() -> None:
     other = cdk.Stack(cdk.App(), "T")
     with pytest.raises(ValueError, match="3600"):
         PersonalizeProvider.of(other, total_timeout=cdk.Duration.hours(2))
+    with pytest.raises(ValueError, match=f"at most {domain.MAX_WAIT_SECONDS} s"):
+        PersonalizeProvider.of(other, total_timeout=cdk.Duration.hours(1))  # on_event needs room too
     with pytest.raises(ValueError, match="multiple of query_interval"):
         PersonalizeProvider.of(
             other, query_interval=cdk.Duration.seconds(7), total_timeout=cdk.Duration.seconds(60)
@@ -279,3 +285,27 @@ def test_names_change_with_schema_content_and_differ_between_environments(
     new_version = names(dev_config.model_copy(update={"data_version": "2"}))
     changed = sorted(logical_id for logical_id in base if new_version[logical_id] != base[logical_id])
     assert len(changed) == 1 and changed[0].startswith("DatasetGroupInteractionsImport"), changed
+
+
+def test_every_custom_resource_sets_service_timeout_and_the_handlers_stop_first(
+    template: dict[str, Any], dev_config: EnvironmentConfig
+) -> None:
+    """CloudFormation's ServiceTimeout is explicit; the waiter ends before it, the handlers a poll earlier."""
+    timeouts = {
+        resource["Properties"].get("ServiceTimeout")
+        for resource in template["Resources"].values()
+        if resource["Type"].startswith("Custom::Personalize")
+    }
+    assert timeouts == {str(domain.SERVICE_TIMEOUT_SECONDS)}
+    handlers = [
+        resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and str(resource["Properties"].get("Handler", "")).startswith("personalize.entry.")
+    ]
+    settings = dev_config.provider
+    assert len(handlers) == 2
+    for function in handlers:
+        wait = int(function["Environment"]["Variables"][domain.WAIT_SECONDS_ENV])
+        assert wait == settings.total_timeout_seconds - settings.query_interval_seconds
+        assert function["Timeout"] + settings.total_timeout_seconds <= domain.SERVICE_TIMEOUT_SECONDS

@@ -171,7 +171,7 @@ class Dataset(PersonalizeResource):
                 f"recommender(s) of its dataset group still training: {', '.join(training)} (Personalize "
                 "deletes no dataset while a recommender of its group is CREATE PENDING or IN_PROGRESS)"
             )
-        return None
+        return self.dependents_going(description)
 
     def training_recommenders(self, group_arn: str) -> list[str]:
         """Guide, "Deleting a dataset": recommenders being created (or retrained by an update) block it."""
@@ -205,6 +205,25 @@ class Dataset(PersonalizeResource):
                 note="deleting a dataset halts automatic updates of recommenders that have them",
             )
         return True
+
+    def dependents_going(self, description: Mapping[str, Any]) -> str | None:
+        """Recommenders and the event tracker block DeleteDataset. Those this stack created are removed by
+        their own Deletes, which CloudFormation may run at the same time (a replaced group's cleanup gives
+        no order), and those already being deleted will be gone: wait for them instead of failing."""
+        group_arn = str(description.get("datasetGroupArn") or "")
+        owner = self.event.owner
+        if not group_arn or owner is None:
+            return None
+        going = [
+            str(item[member])
+            for operation, key, member in (
+                ("list_recommenders", "recommenders", "recommenderArn"),
+                ("list_event_trackers", "eventTrackers", "eventTrackerArn"),
+            )
+            for item in self.paginate(operation, key, datasetGroupArn=group_arn)
+            if item.get("status") in DELETING_STATUSES or owner.same_stack(self.owner_tag(str(item[member])))
+        ]
+        return f"{', '.join(going)} to be deleted first" if going else None
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}

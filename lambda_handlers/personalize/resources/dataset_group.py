@@ -96,14 +96,19 @@ class DatasetGroup(PersonalizeResource):
         return with_status(data, description)
 
     def ready_to_delete(self, arn: str) -> bool:
-        """No cascade: whatever the group still holds was not deleted by this stack, so say what it is."""
+        """No cascade. What this stack created in the group is waited for (its own Delete removes it, and
+        CloudFormation's cleanup after a replacement gives no order to rely on); anything else that the
+        group still holds was not made by this stack, so the delete fails and says what it is."""
         blocking: list[str] = []
         leaving: list[str] = []
+        owner = self.event.owner
         try:
             for label, operation, key, member in CONTENTS:
                 for item in self.paginate(operation, key, datasetGroupArn=arn):
                     entry = f"{label} {item[member]}"
-                    (leaving if item.get("status") in DELETING_STATUSES else blocking).append(entry)
+                    ours = owner is not None and owner.same_stack(self.owner_tag(str(item[member])))
+                    going = item.get("status") in DELETING_STATUSES or ours
+                    (leaving if going else blocking).append(entry)
         except ClientError as error:
             if error_code(error) == NOT_FOUND:
                 return True  # the group is gone; the delete call will say so

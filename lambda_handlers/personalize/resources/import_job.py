@@ -1,22 +1,29 @@
-"""Custom::PersonalizeDatasetImportJob: one job per JobName, checked before it is created.
+"""Custom::PersonalizeDatasetImportJob: one job per import, named so that names never collide.
 
-Import jobs cannot be deleted or changed, and their names can never be reused. The construct
-derives JobName from a hash of everything that defines the import, so a changed import arrives
-as a new JobName: a new job, and a new physical id that CloudFormation "deletes" (a no-op) later.
+Import jobs cannot be deleted or changed, and their names can never be reused. The construct derives
+JobName from a hash of everything in the template that defines the import (so a changed import is a
+new JobName, a replacement). The handler adds what the template cannot know: the dataset's creation
+time and the resolved data location, hashed into the job's real name. A dataset deleted and created
+again, or a bucket replaced, so gets a new job and is imported again, instead of adopting the old
+dataset's job; a replayed event computes the same name and adopts its own job. A job of that name
+that ended CREATE FAILED is never adopted: the next attempt number gets a new name.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .. import clients, domain, preflight
-from ..errors import IncrementalImportError, InvalidPropertyError, NameConflictError
+from ..errors import CustomResourceError, IncrementalImportError, InvalidPropertyError, NameConflictError
 from ..framework import (
     ALREADY_EXISTS,
     LIMIT_EXCEEDED,
+    NOT_FOUND,
     ArnParts,
     PersonalizeResource,
     Placement,
@@ -25,6 +32,9 @@ from ..framework import (
     is_transient,
     with_status,
 )
+
+JOB_SUFFIX_LENGTH = 8
+MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying new names
 
 
 class DatasetImportJob(PersonalizeResource):
@@ -37,7 +47,8 @@ class DatasetImportJob(PersonalizeResource):
     delete_operation = None  # the service has no DeleteDatasetImportJob
     name_property = "JobName"
     name_member = "jobName"
-    replacing_properties = frozenset({"JobName"})
+    # Each of these is in the job's real name: a change is a new job.
+    replacing_properties = frozenset({"JobName", "DatasetArn", "DataLocation", "ImportMode"})
     has_removal_policy = False
 
     def validate(self) -> None:
@@ -62,18 +73,55 @@ class DatasetImportJob(PersonalizeResource):
     def import_mode(self) -> str:
         return self.props.choice("ImportMode", domain.IMPORT_MODES, default="FULL")
 
-    def job_arn(self) -> str:
-        """Deterministic, so on_event can name the job even when its creation has to wait."""
+    def job_arn(self, job_name: str) -> str:
         dataset = ArnParts.parse(self.props.required("DatasetArn"))
-        return dataset.sibling(f"{self.arn_resource}/{self.props.name(self.name_property)}")
+        return dataset.sibling(f"{self.arn_resource}/{job_name}")
+
+    def job_name(self, attempt: int, dataset_created: str) -> str:
+        """JobName, shortened to make room, then a hash of what makes this import one of a kind."""
+        base = self.props.name(self.name_property)
+        material = [
+            base,
+            self.props.required("DatasetArn"),
+            dataset_created,
+            self.props.required("DataLocation"),
+            self.import_mode(),
+            *([attempt] if attempt > 1 else []),
+        ]
+        digest = hashlib.sha256(json.dumps(material).encode()).hexdigest()[:JOB_SUFFIX_LENGTH]
+        return f"{base[: domain.NAME_MAX_LENGTH - JOB_SUFFIX_LENGTH - 1].rstrip('-_')}-{digest}"
+
+    def dataset_created(self) -> str:
+        dataset_arn = self.props.required("DatasetArn")
+        try:
+            dataset = self.personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
+        except ClientError as error:
+            if error_code(error) == NOT_FOUND:
+                raise InvalidPropertyError(
+                    f"{self.props.owner}: dataset {dataset_arn} does not exist, so nothing can be imported "
+                    "into it; the dataset resource must be created first"
+                ) from error
+            raise
+        return str(dataset.get("creationDateTime") or "")
 
     def find_or_create(self) -> Placement:
-        arn = self.job_arn()
-        existing = self.describe(arn)
-        if existing is not None:
+        created = self.dataset_created()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            arn = self.job_arn(self.job_name(attempt, created))
+            existing = self.describe(arn)
+            if existing is None:
+                break
             self.check_adoptable(arn, existing)
+            if existing.get("status") in domain.FAILED_STATUSES:
+                self.log("failed-attempt-skipped", arn=arn, attempt=attempt)
+                continue
             self.log("adopted", arn=arn, status=existing.get("status"))
             return Placement(arn, existing)
+        else:
+            raise CustomResourceError(
+                f"dataset import job {self.name}: {MAX_ATTEMPTS} attempts at this import all failed; fix the "
+                "data (validate-data shows why) and change DataVersion (data_version) to try again"
+            )
         self.check_incremental()
         schema_arn = self.props.required("SchemaArn")
         schema = self.personalize.describe_schema(schemaArn=schema_arn)["schema"]
@@ -90,13 +138,13 @@ class DatasetImportJob(PersonalizeResource):
 
     def ensure(self) -> None:
         """The job is missing while is_complete waits: on_event deferred its creation, so retry it."""
-        self.submit(self.job_arn())
+        self.submit(self.physical_arn())
 
     def submit(self, arn: str) -> None:
         """Create the job; while Personalize's five-imports limit is reached, leave it for the next poll."""
         try:
             clients.personalize_single_attempt().create_dataset_import_job(
-                jobName=self.props.name(self.name_property),
+                jobName=arn.rsplit("/", 1)[1],
                 datasetArn=self.props.required("DatasetArn"),
                 dataSource={"dataLocation": self.props.required("DataLocation")},
                 roleArn=self.props.required("RoleArn"),
@@ -119,8 +167,9 @@ class DatasetImportJob(PersonalizeResource):
         if (existing.get("datasetArn"), location) != wanted:
             raise NameConflictError(
                 f"dataset import job {self.name} already exists ({arn}) and imported {location} into "
-                f"{existing.get('datasetArn')}, not {wanted[1]} into {wanted[0]}. Job names can never be "
-                "reused: change DataVersion (data_version) to get a new job name."
+                f"{existing.get('datasetArn')}, not {wanted[1]} into {wanted[0]}; its name was derived from "
+                "the same inputs, so something outside this stack created it. Change DataVersion "
+                "(data_version) to get a new job name."
             )
 
     def check_incremental(self) -> None:
@@ -143,7 +192,7 @@ class DatasetImportJob(PersonalizeResource):
         description = description or {}
         data = {
             "DatasetImportJobArn": arn,
-            "JobName": str(description.get("jobName") or self.name),
+            "JobName": str(description.get("jobName") or arn.rsplit("/", 1)[-1]),
             "ImportMode": str(description.get("importMode") or self.import_mode()),
             "DataLocation": str(
                 (description.get("dataSource") or {}).get("dataLocation")

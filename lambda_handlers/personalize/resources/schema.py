@@ -73,6 +73,19 @@ class Schema(PersonalizeResource):
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         return {"SchemaArn": arn, "Name": str((description or {}).get("name") or self.name)}
 
+    def keep_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
+        """A schema carries no tags (CreateSchema takes none), so ownership cannot be proved; it holds no
+        data either. One a dataset still uses (a kept, adopted or foreign dataset) stays, so a rollback or
+        destroy never fails over it; an unused one follows its removal policy."""
+        reason = super().keep_reason(arn, description)
+        if reason is not None:
+            return reason
+        users = self.datasets_using(arn)
+        if users:
+            self.log("in-use-kept", arn=arn, used_by=users)
+            return "in-use-kept"
+        return None
+
     def delete_refused(self, arn: str, error: ClientError) -> CustomResourceError:
         users = self.datasets_using(arn)
         named = ", ".join(users) if users else f"a dataset ({error_message(error)})"
