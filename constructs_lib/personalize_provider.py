@@ -57,6 +57,7 @@ HANDLER_OPERATIONS = (
     "ListFilters",
     "TagResource",
     "UntagResource",
+    "ListTagsForResource",
 )
 # Kinds whose Tags property the handlers apply in place on Update (UntagResource); every kind created
 # with tags also needs TagResource (tags on create).
@@ -292,12 +293,14 @@ class PersonalizeProvider(Construct):
 
     @staticmethod
     def _tagging_actions(kind: str) -> list[str]:
-        """TagResource for kinds created with tags; UntagResource where Tags change in place."""
+        """TagResource for kinds created with tags, and ListTagsForResource to read the owner tag those
+        carry before any delete (docs/custom-resources.md, ownership); UntagResource where Tags change
+        in place."""
         created_with_tags = any(
             authz.ACTIONS[operation].tags_on_create and authz.created_kind(operation) == kind
             for operation in HANDLER_OPERATIONS
         )
-        actions = ["personalize:TagResource"] if created_with_tags else []
+        actions = ["personalize:TagResource", "personalize:ListTagsForResource"] if created_with_tags else []
         if kind in TAGS_UPDATED_IN_PLACE:
             actions.append("personalize:UntagResource")
         return actions

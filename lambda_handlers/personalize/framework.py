@@ -167,8 +167,13 @@ class Properties:
                 f"{self.owner}: tag {domain.OWNER_TAG_KEY!r} is reserved; "
                 "the handlers set it to prove ownership"
             )
-        # room for the owner tag the handler adds at create
-        problems = [*domain.tag_problems(tags), *filter(None, [domain.too_many_tags(len(tags) + 1)])]
+        problems = domain.tag_problems(tags)
+        allowed = domain.MAX_TAGS - 1  # room for the owner tag the handler adds at create
+        if len(tags) > allowed:
+            problems.append(
+                f"{len(tags)} tags; at most {allowed} (a resource can have at most {domain.MAX_TAGS}, "
+                f"and the handlers add {domain.OWNER_TAG_KEY})"
+            )
         if problems:
             raise InvalidPropertyError(f"{self.owner}: Tags: " + "; ".join(problems))
         return tags

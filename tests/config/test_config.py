@@ -470,8 +470,10 @@ def test_pinned_names_of_its_own_or_without_the_delimiter_load(tmp_path: Path) -
         assert load_environment("ok", config_dir=tmp_path).names.dataset_group == name
 
 
-def test_tags_leave_room_for_the_apps_three(tmp_path: Path) -> None:
-    tags = {f"k{index}": "v" for index in range(48)}
-    assert "at most 47 allowed" in _error(tmp_path, {**VALID, "tags": tags})
+def test_tags_leave_room_for_the_apps_four(tmp_path: Path) -> None:
+    tags = {f"k{index}": "v" for index in range(47)}
+    assert "at most 46 allowed" in _error(tmp_path, {**VALID, "tags": tags})
+    owner = {"personalize-cdk:owner": "x"}
+    assert "reserved" in _error(tmp_path, {**VALID, "tags": owner})
     scope = {"personalize-domain-cdk:scope": "x"}
     assert "set by the app" in _error(tmp_path, {**VALID, "tags": scope})

@@ -164,7 +164,7 @@ def test_handler_role_grants_each_action_on_its_resource_types(template: dict[st
 def test_handler_role_grants_nothing_the_handlers_do_not_call(template: dict[str, Any]) -> None:
     granted = set().union(*(_actions(s) for s in _personalize_statements(template).values()))
     assert granted == {f"personalize:{operation}" for operation in HANDLER_OPERATIONS}
-    for useless in ("DescribeRecipe", "StartRecommender", "StopRecommender", "ListTagsForResource"):
+    for useless in ("DescribeRecipe", "StartRecommender", "StopRecommender"):
         assert f"personalize:{useless}" not in granted
     assert "recipe/" not in json.dumps(_handler_statements(template))
 
@@ -179,6 +179,7 @@ def test_event_trackers_are_scoped_by_tag(template: dict[str, Any]) -> None:
     assert _actions(own) == {
         "personalize:DeleteEventTracker",
         "personalize:TagResource",
+        "personalize:ListTagsForResource",  # the owner tag, read before a delete
         "personalize:UntagResource",
     }
     describe = statements["DescribeOwnEventTrackers"]
