@@ -134,11 +134,11 @@ def test_too_few_events_fail_the_recommender_with_the_service_reason(
     with pytest.raises(DeployFailedError) as raised:
         deployer.deploy(assemblies["ready"], environment="fresh")
     assert domain.reason_too_few_interactions("View") in str(raised.value)
-    # The rollback leaves the CREATE FAILED recommender in the group: after a failed Create the Provider
-    # framework handles the Delete itself, so the handler never deletes it (the same in AWS). It blocks
-    # the datasets' deletion, so it is deleted here before the stack is destroyed (reported, not fixed here).
+    # After a failed Create the Provider framework handles the rollback's Delete itself, so the handler
+    # deletes the CREATE FAILED recommender it created before it reports the failure (ownership, in
+    # docs/custom-resources.md): nothing is left to block the datasets deletion.
     personalize = endpoints.client("personalize")
-    for recommender in personalize.list_recommenders()["recommenders"]:
-        if recommender["name"].startswith("nh-fresh-"):
-            personalize.delete_recommender(recommenderArn=recommender["recommenderArn"])
+    assert [
+        r["name"] for r in personalize.list_recommenders()["recommenders"] if "nh-fresh" in r["name"]
+    ] == []
     assert deployer.destroy(assemblies["empty"].stack_name) is True
