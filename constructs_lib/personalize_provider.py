@@ -124,6 +124,9 @@ class PersonalizeProvider(Construct):
                 timeout=Duration.minutes(5),
                 memory_size=256,
                 log_group=self.log_group,
+                # Lambda's JSON log format: each line a JSON object (level, requestId, message); the
+                # handlers' decision records stay JSON strings in `message`.
+                logging_format=lambda_.LoggingFormat.JSON,
                 environment={"LOG_LEVEL": "INFO"},
                 description=f"Personalize custom resources: {entry}",
             )

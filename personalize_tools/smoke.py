@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from personalize_tools.cli_common import add_version, program
+
 ACTIVE = "ACTIVE"
 
 
@@ -51,8 +53,9 @@ def check(personalize: Any, dataset_group_arn: str, import_job_arn: str) -> list
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.smoke", description=__doc__.splitlines()[0]
+        prog=program("personalize-smoke-test", "personalize_tools.smoke"), description=__doc__.splitlines()[0]
     )
+    add_version(parser)
     parser.add_argument("--dataset-group-arn", required=True)
     parser.add_argument("--import-job-arn", required=True)
     parser.add_argument("--assume-role", metavar="ROLE_ARN", help="the environment's smoke-test role")

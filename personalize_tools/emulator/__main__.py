@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from personalize_tools.cli_common import add_version, program
 from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.faults import Faults
 from personalize_tools.emulator.lifecycle import Pace, parse_duration
@@ -20,9 +21,10 @@ from personalize_tools.emulator.server import EmulatorServer
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.emulator",
+        prog=program("personalize-emulator", "personalize_tools.emulator"),
         description="A local Amazon Personalize endpoint (JSON 1.1 over HTTP) for boto3 and the AWS CLI.",
     )
+    add_version(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
     parser.add_argument(
