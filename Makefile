@@ -1,6 +1,8 @@
 # Everything runs from the project's own .venv and node_modules, with the pinned Node.js 22 first on PATH.
 SHELL := /bin/bash
 PYTHON ?= python3
+# Found before PATH puts .venv/bin first, so a broken .venv never stands in for the Python that rebuilds it.
+HOST_PYTHON := $(or $(shell command -v $(PYTHON)),$(PYTHON))
 VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= dev
@@ -10,14 +12,24 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: install test lint format synth sample-data emulator demo deploy-local destroy status demo-stop \
-	validate-data bench config-schema clean
+	validate-data bench config-schema clean distclean
+
+# The project needs Python 3.11+. A .venv whose interpreter is missing, broken or older is rebuilt.
+PYTHON_OK := import sys; sys.exit(sys.version_info < (3, 11))
+ifneq ($(shell $(BIN)/python -c '$(PYTHON_OK)' >/dev/null 2>&1 && echo ok),ok)
+$(shell rm -f $(VENV)/.installed)
+endif
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@$(HOST_PYTHON) -c '$(PYTHON_OK)' 2>/dev/null || { echo "error: this project needs Python 3.11 or newer;" \
+		"$(HOST_PYTHON) is $$($(HOST_PYTHON) --version 2>&1 || echo missing). Run: make PYTHON=python3.11 ..." >&2; exit 1; }
+	@$(BIN)/python -c '$(PYTHON_OK)' >/dev/null 2>&1 || { echo "(Re)creating $(VENV) with $(HOST_PYTHON)"; \
+		rm -rf $(VENV) && $(HOST_PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -80,3 +92,7 @@ bench: install
 clean:
 	-$(BIN)/python -m personalize_tools.localdeploy services stop
 	rm -rf cdk.out .personalize-local .mypy_cache .ruff_cache
+
+# clean, and the installed .venv and node_modules too: the next make installs from scratch.
+distclean: clean
+	rm -rf $(VENV) node_modules

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The CDK app.
 
-`cdk synth -c env=NAME` builds the stage of config/NAME.yaml (default: dev); `cdk synth -c
-pipeline=NAME` builds the rollout pipeline of config/pipelines/NAME.yaml.
+`cdk synth -c env=NAME` builds config/NAME.yaml's stack (default: dev) as the app's only top-level
+stack, so plain `cdk ls/synth/diff/deploy/destroy` select it; `cdk synth -c pipeline=NAME` builds the
+rollout pipeline of config/pipelines/NAME.yaml, which deploys each environment as a CDK Stage.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from cdk_nag import AwsSolutionsChecks
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.pipeline import Rollout, load_rollout
 from personalize_tools.validate import validate_environment
+from stacks.github_oidc_stack import GitHubOidcStack, oidc_stack_name
+from stacks.personalize_stack import PersonalizeStack
 from stacks.pipeline_stack import PipelineStack
-from stacks.stage import PersonalizeStage
 
 
 def create_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
@@ -31,7 +33,13 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
     flags = json.loads((Path(__file__).parent / "cdk.json").read_text())["context"]
     app = cdk.App(context={**flags, **(context or {})}, outdir=outdir)
     pipeline = app.node.try_get_context("pipeline")
-    if pipeline:
+    github_repository = app.node.try_get_context("github_oidc")
+    if github_repository:
+        config = load_environment(str(app.node.try_get_context("env") or "dev"), check_data=False)
+        add_github_oidc(
+            app, config, str(github_repository), app.node.try_get_context("github_oidc_provider_arn")
+        )
+    elif pipeline:
         rollout = load_rollout(str(pipeline))
         for environment in rollout.environments:
             preflight_local_data(environment)
@@ -62,11 +70,37 @@ def preflight_local_data(config: EnvironmentConfig) -> None:
         )
 
 
-def add_environment(scope: cdk.App, config: EnvironmentConfig) -> PersonalizeStage:
-    """`cdk deploy -c env=NAME '**'`: the environment's stage, straight from this machine."""
-    return PersonalizeStage(
+def add_environment(scope: cdk.App, config: EnvironmentConfig) -> PersonalizeStack:
+    """`cdk deploy -c env=NAME`: the environment's stack at the top of the app, named as in the pipeline.
+
+    A top-level stack (not a Stage) because the CDK CLI selects only top-level stacks by default: inside a
+    Stage, `cdk diff` selected nothing and reported no differences.
+    """
+    return PersonalizeStack(
         scope,
+        config.stack_name,
+        stack_name=config.stack_name,
         config=config,
+        env=cdk.Environment(
+            account=config.account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
+            region=config.region or os.environ.get("CDK_DEFAULT_REGION"),
+        ),
+    )
+
+
+def add_github_oidc(
+    scope: cdk.App, config: EnvironmentConfig, repository: str, provider_arn: str | None
+) -> GitHubOidcStack:
+    """`cdk deploy -c env=NAME -c github_oidc=OWNER/REPO`: the roles GitHub Actions assumes.
+
+    docs/github-actions.md describes the one-time setup; the app then holds only this stack.
+    """
+    return GitHubOidcStack(
+        scope,
+        oidc_stack_name(config),
+        config=config,
+        repository=repository,
+        provider_arn=provider_arn,
         env=cdk.Environment(
             account=config.account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
             region=config.region or os.environ.get("CDK_DEFAULT_REGION"),

@@ -1,9 +1,9 @@
 """Deterministic Personalize resource names that never collide.
 
 A name is `PREFIX_SLUG-HASH`: the prefix says which environment owns it, the slug which construct,
-and the hash covers the stack, the construct path and every input whose change means a new
-resource in Personalize (a new schema body, a new data location). So replacements and second
-environments in one account never ask for a name that is taken.
+and the hash covers the stack's name, the construct's path within the stack and every input whose
+change means a new resource in Personalize (a new schema body, a new data location). So replacements
+and second environments in one account never ask for a name that is taken.
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ HASH_LENGTH = 8
 
 
 def fingerprint(scope: Construct, *inputs: Any) -> str:
-    """A short stable hash of inputs; tokens are hashed in their resolved CloudFormation form."""
+    """A short stable hash of inputs; tokens are hashed in their resolved CloudFormation form.
+
+    The path is taken within the stack, like logical ids: the same stack deployed by `cdk deploy` (a
+    top-level stack) or by the pipeline (inside a Stage) derives the same names, so neither replaces them.
+    """
     stack = Stack.of(scope)
     resolved = [stack.resolve(value) if Token.is_unresolved(value) else value for value in inputs]
-    material = json.dumps([stack.stack_name, scope.node.path, *resolved], sort_keys=True, default=str)
+    path_in_stack = scope.node.path.removeprefix(stack.node.path + "/")
+    material = json.dumps([stack.stack_name, path_in_stack, *resolved], sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()[:HASH_LENGTH]
 
 

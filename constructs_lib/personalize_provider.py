@@ -153,6 +153,9 @@ class PersonalizeProvider(Construct):
                 timeout=Duration.seconds(domain.HANDLER_TIMEOUT_SECONDS),
                 memory_size=256,
                 log_group=self.log_group,
+                # Lambda's JSON log format: each line a JSON object (level, requestId, message); the
+                # handlers' decision records stay JSON strings in `message`.
+                logging_format=lambda_.LoggingFormat.JSON,
                 # The handlers' own deadline: one poll before the waiter's, so a wait that runs out
                 # ends with their message (resource, last status, what to do), not "timed out".
                 environment={

@@ -21,8 +21,14 @@ from typing import Any, TextIO
 
 from config import ConfigError, load_environment
 from lambda_handlers.personalize.domain import ACTIVE, EVENT_TYPES, RECOMMENDATION_REQUESTS
+from personalize_tools.cli_common import add_version, program
 from personalize_tools.localdeploy.aws import Endpoints
-from personalize_tools.localdeploy.cli import DEFAULT_CDK_OUT, DEFAULT_STATE_DIR, deploy_environment
+from personalize_tools.localdeploy.cli import (
+    DEFAULT_CDK_OUT,
+    DEFAULT_STATE_DIR,
+    absolute_path,
+    deploy_environment,
+)
 from personalize_tools.localdeploy.engine import DeployOptions
 from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError
 from personalize_tools.localdeploy.services import LocalServices
@@ -139,12 +145,13 @@ Next: `make demo` again updates the stack, `make destroy` deletes it, `make demo
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.demo", description=__doc__.splitlines()[0]
+        prog=program("personalize-demo", "personalize_tools.demo"), description=__doc__.splitlines()[0]
     )
+    add_version(parser)
     parser.add_argument("--env", default="dev", help="environment to deploy (default dev)")
     parser.add_argument("--rows", type=int, default=DEMO_ROWS, help="rows of sample data to write if missing")
-    parser.add_argument("--cdk-out", type=Path, default=DEFAULT_CDK_OUT)
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--cdk-out", type=absolute_path, default=str(DEFAULT_CDK_OUT))
+    parser.add_argument("--state-dir", type=absolute_path, default=str(DEFAULT_STATE_DIR))
     arguments = parser.parse_args(argv)
     try:
         ensure_sample_data(arguments.env, arguments.rows, out)

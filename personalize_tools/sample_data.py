@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lambda_handlers.personalize import domain as domain_facts
+from personalize_tools.cli_common import add_version, program
 
 if TYPE_CHECKING:
     from config.model import EnvironmentConfig
@@ -536,9 +537,10 @@ _INTERACTIONS_ONLY = ("users", "items", "start", "days", "crlf", "defect")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.sample_data",
+        prog=program("personalize-sample-data", "personalize_tools.sample_data"),
         description="Write realistic, deterministic Interactions, Users or Items CSVs for a domain.",
     )
+    add_version(parser)
     parser.add_argument(
         "--env",
         metavar="NAME",

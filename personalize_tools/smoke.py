@@ -19,6 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_handlers.personalize.domain import ACTIVE, FAILED_STATUSES, RECOMMENDATION_REQUESTS
+from personalize_tools.cli_common import add_version, program
 
 SMOKE_USER = "personalize-smoke-test"  # an unknown user: the answer is the cold-start one, read-only
 
@@ -92,8 +93,9 @@ def check_recommendations(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.smoke", description=__doc__.splitlines()[0]
+        prog=program("personalize-smoke-test", "personalize_tools.smoke"), description=__doc__.splitlines()[0]
     )
+    add_version(parser)
     parser.add_argument("--dataset-group-arn", required=True)
     parser.add_argument("--import-job-arn", help="the Interactions import job; none without historical data")
     parser.add_argument(

@@ -46,8 +46,9 @@ class PersonalizeStack(Stack):
         smoke_test_account: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
         tags = {**config.tags, "environment": config.name, "managed-by": "personalize-domain-cdk"}
+        # Stack tags explicitly (the @aws-cdk/core:explicitStackTags flag), and on each resource below.
+        super().__init__(scope, construct_id, tags=tags, **kwargs)
         for tag_key, tag_value in tags.items():
             Tags.of(self).add(tag_key, tag_value)
         removal_policy = RemovalPolicy.DESTROY if config.removal_policy == "destroy" else RemovalPolicy.RETAIN

@@ -1,4 +1,4 @@
-"""One environment's stacks as a CDK Stage: the same class for `cdk deploy -c env=NAME` and the pipeline."""
+"""One environment's stack as a CDK Stage, for the pipeline (`cdk deploy -c env=NAME` deploys the stack)."""
 
 from __future__ import annotations
 

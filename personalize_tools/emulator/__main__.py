@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from personalize_tools.cli_common import add_version, program
 from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.faults import Faults
 from personalize_tools.emulator.lifecycle import Pace, parse_duration
@@ -23,9 +24,10 @@ MAX_PORT = 65535
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.emulator",
+        prog=program("personalize-emulator", "personalize_tools.emulator"),
         description="A local Amazon Personalize endpoint (JSON 1.1 over HTTP) for boto3 and the AWS CLI.",
     )
+    add_version(parser)
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn on stderr)"
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from config import ConfigError, EnvironmentConfig, load_environment
+from personalize_tools.cli_common import add_version, program
 from personalize_tools.emulator.lifecycle import parse_duration
 from personalize_tools.localdeploy.assembly import CloudAssembly, StackArtifact
 from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
@@ -30,8 +31,17 @@ from personalize_tools.localdeploy.services import DEMO_PACE, LocalServices, Ser
 from personalize_tools.localdeploy.state import StackState
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CDK_OUT = PROJECT_ROOT / "cdk.out"
-DEFAULT_STATE_DIR = PROJECT_ROOT / ".personalize-local"
+# Relative to the folder the command runs in, like the CDK CLI's cdk.out; made absolute when parsed,
+# because the handler workers run in the project's folder.
+DEFAULT_CDK_OUT = Path("cdk.out")
+DEFAULT_STATE_DIR = Path(".personalize-local")
+
+
+def absolute_path(text: str) -> Path:
+    """A path argument resolved against the current folder now, not wherever a worker later runs."""
+    return Path(text).expanduser().resolve()
+
+
 ID_COLUMN_MAX = 48
 
 
@@ -94,6 +104,7 @@ def deploy_environment(
     out: TextIO = sys.stdout,
 ) -> tuple[StackState, LocalServices]:
     """Synthesize (unless told not to), start the services if needed, deploy and print the stack's table."""
+    cdk_out, state_dir = cdk_out.resolve(), state_dir.resolve()
     if synth:
         out.write(f"Synthesizing config/{environment}.yaml into {cdk_out} ...\n")
         out.flush()
@@ -213,12 +224,16 @@ def _parameter(text: str) -> tuple[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.localdeploy",
+        prog=program("personalize-local", "personalize_tools.localdeploy"),
         description="Deploy the CDK app to a local AWS: moto's server plus the Personalize emulator.",
     )
+    add_version(parser)
     state_dir = argparse.ArgumentParser(add_help=False)
     state_dir.add_argument(
-        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="state folder (default .personalize-local)"
+        "--state-dir",
+        type=absolute_path,
+        default=str(DEFAULT_STATE_DIR),
+        help="state folder (default .personalize-local in the current folder)",
     )
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument("--env", help="environment name (config/ENV.yaml)")
@@ -228,7 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", parents=[state_dir], help="synthesize and deploy an environment")
     deploy.add_argument("--env", default="dev", help="environment name (config/ENV.yaml; default dev)")
     deploy.add_argument("--stack", help="stack to deploy from cdk.out (default: the environment's)")
-    deploy.add_argument("--cdk-out", type=Path, default=DEFAULT_CDK_OUT, help="cloud assembly folder")
+    deploy.add_argument(
+        "--cdk-out",
+        type=absolute_path,
+        default=str(DEFAULT_CDK_OUT),
+        help="cloud assembly folder (default cdk.out in the current folder)",
+    )
     deploy.add_argument("--no-synth", action="store_true", help="deploy cdk.out as it is")
     deploy.add_argument(
         "--query-interval",

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lambda_handlers.personalize import domain
+from personalize_tools.cli_common import add_version, program
 from personalize_tools.validate import validate_environment, validate_path
 from personalize_tools.validate.environment import dataset_plan, plan_schema
 from personalize_tools.validate.errors import SchemaError, UsageError
@@ -26,11 +27,12 @@ EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.validate",
+        prog=program("validate-data", "personalize_tools.validate"),
         description="Check an Interactions, Users or Items CSV (local file or folder, s3:// object or "
         "s3:// prefix/) before Amazon Personalize imports it.",
         epilog="Exit codes: 0 valid, 1 data errors, 2 usage errors.",
     )
+    add_version(parser)
     parser.add_argument(
         "location",
         nargs="?",

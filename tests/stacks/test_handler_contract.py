@@ -34,8 +34,7 @@ ARN_KINDS = {
 def templates(dev_config: EnvironmentConfig) -> list[dict[str, Any]]:
     kms_vod = EnvironmentConfig.model_validate({**RECOMMENDERS_CONFIG, "name": "contract", "kms": "create"})
     return [
-        Template.from_stack(add_environment(cdk.App(), config).stack).to_json()
-        for config in (dev_config, kms_vod)
+        Template.from_stack(add_environment(cdk.App(), config)).to_json() for config in (dev_config, kms_vod)
     ]
 
 

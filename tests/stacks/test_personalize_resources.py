@@ -19,7 +19,7 @@ from lambda_handlers.personalize import authorization, domain
 @pytest.fixture(scope="module")
 def template(dev_config: EnvironmentConfig) -> dict[str, Any]:
     app = cdk.App()
-    return Template.from_stack(add_environment(app, dev_config).stack).to_json()
+    return Template.from_stack(add_environment(app, dev_config)).to_json()
 
 
 def _custom(template: dict[str, Any], kind: str, logical_prefix: str = "") -> tuple[str, dict[str, Any]]:
@@ -273,7 +273,7 @@ def test_names_change_with_schema_content_and_differ_between_environments(
     dev_config: EnvironmentConfig,
 ) -> None:
     def names(config: EnvironmentConfig) -> dict[str, str]:
-        resources = Template.from_stack(add_environment(cdk.App(), config).stack).to_json()["Resources"]
+        resources = Template.from_stack(add_environment(cdk.App(), config)).to_json()["Resources"]
         return {
             logical_id: v["Properties"].get("Name") or v["Properties"].get("JobName")
             for logical_id, v in resources.items()

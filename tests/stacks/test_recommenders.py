@@ -35,8 +35,8 @@ CONFIG: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def resources() -> dict[str, Any]:
-    stage = add_environment(cdk.App(), EnvironmentConfig.model_validate(CONFIG))
-    return Template.from_stack(stage.stack).to_json()
+    stack = add_environment(cdk.App(), EnvironmentConfig.model_validate(CONFIG))
+    return Template.from_stack(stack).to_json()
 
 
 def _of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -1,0 +1,29 @@
+"""What every console script shares: its name in usage lines and `--version`, from pyproject.toml once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+DISTRIBUTION = "personalize-domain-cdk"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+
+def version() -> str:
+    """The installed distribution's version, or the checkout's pyproject.toml when run with `python -m`."""
+    if PYPROJECT.is_file():
+        return str(tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"])
+    return metadata.version(DISTRIBUTION)
+
+
+def program(script: str, module: str) -> str:
+    """`validate-data` when started as the console script, `python -m MODULE` otherwise."""
+    return script if Path(sys.argv[0]).name == script else f"python -m {module}"
+
+
+def add_version(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()} ({DISTRIBUTION})")
+    return parser

@@ -1,0 +1,52 @@
+"""What cdk.json runs: the CDK app under the project's .venv when there is one, else the active Python.
+
+`python3 run_app.py` works for a user who follows `cdk init`'s convention (their own activated
+virtual environment) and for `make install`'s .venv alike; a .venv whose interpreter is missing or
+broken is skipped, not fatal.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+# Finding the package is enough (importing aws_cdk starts its Node.js runtime: seconds).
+HAS_CDK = "import importlib.util, sys; sys.exit(importlib.util.find_spec('aws_cdk') is None)"
+VENV_PYTHON = PROJECT_ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def project_interpreter() -> Path | None:
+    """The .venv's interpreter when it exists, runs, and is not the one already running."""
+    if not VENV_PYTHON.is_file() or Path(sys.prefix).resolve() == VENV_PYTHON.parent.parent.resolve():
+        return None
+    try:
+        probe = subprocess.run([VENV_PYTHON, "-c", HAS_CDK], capture_output=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return VENV_PYTHON if probe.returncode == 0 else None
+
+
+def main() -> None:
+    interpreter = project_interpreter()
+    if interpreter is not None:
+        command = [str(interpreter), str(PROJECT_ROOT / "app.py"), *sys.argv[1:]]
+        if os.name == "nt":
+            sys.exit(subprocess.run(command, check=False).returncode)
+        os.execv(interpreter, command)
+    if importlib.util.find_spec("aws_cdk") is None:
+        sys.exit(
+            f"error: {sys.executable} has no aws-cdk-lib and {VENV_PYTHON} is missing or broken; run "
+            "`make install`, or activate a virtual environment with `pip install -r requirements.txt`"
+        )
+    sys.path.insert(0, str(PROJECT_ROOT))
+    import app  # noqa: PLC0415 - after the interpreter is settled
+
+    app.main()
+
+
+if __name__ == "__main__":
+    main()
