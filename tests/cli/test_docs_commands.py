@@ -115,7 +115,8 @@ def check_program(words: list[str]) -> None:
     assert name in SCRIPTS or name == "aws", f"{name} is neither a console script nor the AWS CLI"
     assert (BIN / name).is_file(), f"{name} is not installed in {BIN}"
     if name == "aws":
-        assert words[1] in {"personalize", "s3"}, f"aws {words[1]}: only personalize and s3 are local"
+        local = {"personalize", "personalize-events", "personalize-runtime", "s3"}  # what env.sh routes
+        assert words[1] in local, f"aws {words[1]}: only {', '.join(sorted(local))} are local"
 
 
 def check_source(words: list[str]) -> None:
@@ -130,7 +131,7 @@ def check_export(words: list[str]) -> None:
 
 def check_curl(words: list[str]) -> None:
     (url,) = [word for word in words if "/_emulator/" in word]
-    assert url.partition("/_emulator/")[2] in {"calls", "state", "faults"}
+    assert url.partition("/_emulator/")[2] in {"calls", "state", "faults", "reset"}
     assert ADMIN_PREFIX == "/_emulator/"
 
 
@@ -146,8 +147,10 @@ CHECKERS: dict[str, Callable[[list[str]], None]] = {
 @pytest.mark.parametrize(("where", "command"), COMMANDS, ids=[f"{w}: {c}"[:90] for w, c in COMMANDS])
 def test_documented_command_resolves(where: str, command: str) -> None:
     words = shlex.split(command)
-    checker = CHECKERS.get(words[0], check_program)
-    checker(words)
+    while words:  # `a && b`: each command in turn
+        part = words[: words.index("&&")] if "&&" in words else words
+        words = words[len(part) + 1 :]
+        CHECKERS.get(part[0], check_program)(part)
 
 
 def test_the_documents_hold_the_commands_this_test_reads() -> None:

@@ -32,8 +32,8 @@ NO_HISTORY: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    stage = add_environment(cdk.App(), EnvironmentConfig.model_validate(NO_HISTORY))
-    return Template.from_stack(stage.stack).to_json()
+    stack = add_environment(cdk.App(), EnvironmentConfig.model_validate(NO_HISTORY))
+    return Template.from_stack(stack).to_json()
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -86,8 +86,8 @@ def test_opting_in_creates_the_recommender(tmp_path: Path) -> None:
             "recommenders": [{"use_case": "aws-ecomm-recommended-for-you"}],
         }
     )
-    stage = add_environment(cdk.App(), config)
-    recommenders = _of_type(Template.from_stack(stage.stack).to_json(), "Recommender")
+    stack = add_environment(cdk.App(), config)
+    recommenders = _of_type(Template.from_stack(stack).to_json(), "Recommender")
     assert len(recommenders) == 1
     recommender = next(iter(recommenders.values()))
     # It waits for every dataset, with or without an import job.
@@ -118,8 +118,8 @@ def test_the_smoke_test_role_reads_the_recommenders_and_no_import_job() -> None:
             "recommenders": [{"use_case": "aws-ecomm-recommended-for-you"}],
         }
     )
-    stage = PersonalizeStage(cdk.App(), config=config, smoke_test_account="222222222222")
-    resources = Template.from_stack(stage.stack).to_json()["Resources"]
+    stack = PersonalizeStage(cdk.App(), config=config, smoke_test_account="222222222222").stack
+    resources = Template.from_stack(stack).to_json()["Resources"]
     policies = [
         resource["Properties"]["PolicyDocument"]["Statement"]
         for resource in resources.values()
