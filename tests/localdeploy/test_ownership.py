@@ -287,11 +287,11 @@ def test_3_a_failed_import_is_not_adopted_once_the_file_is_fixed(
 
 
 FAILING_RESOURCES = {  # a name pattern for each resource kind that has a CREATE FAILED status
-    "dataset group": r"^orecfail[_-](.*-)?datasetgroup-",
-    "dataset": r"^orecfail[_-](.*-)?interactions-",
-    "import job": r"^orecfail[_-](.*-)?import-",
-    "event tracker": r"^orecfail[_-](.*-)?eventtracker-",
-    "recommender": r"^orecfail[_-](.*-)?ecomm-recommended-for-you-",
+    "dataset group": r"^orecfail[_-](.*[_-])?datasetgroup-",
+    "dataset": r"^orecfail[_-](.*[_-])?interactions-",
+    "import job": r"^orecfail[_-](.*[_-])?import-",
+    "event tracker": r"^orecfail[_-](.*[_-])?eventtracker-",
+    "recommender": r"^orecfail[_-](.*[_-])?ecomm-recommended-for-you-",
 }
 
 
