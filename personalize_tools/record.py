@@ -39,6 +39,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from lambda_handlers.personalize import domain
+from personalize_tools.cli_common import add_version, program
 
 RETRYABLE_CODES = frozenset(
     {"ThrottlingException", "TooManyRequestsException", "ServiceUnavailableException", "InternalFailure"}
@@ -495,11 +496,12 @@ def events_client(region: str | None = None, endpoint_url: str | None = None) ->
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m personalize_tools.record",
+        prog=program("personalize-record", "personalize_tools.record"),
         description=HELP.split("\n\n")[0],
         epilog="\n\n".join(HELP.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version(parser)
     parser.add_argument("kind", choices=sorted(KINDS), help="what the CSV holds")
     parser.add_argument("csv", type=Path, help="the CSV file, in the bulk-import layout")
     parser.add_argument(

@@ -18,7 +18,14 @@ BIN = Path(sys.executable).parent
 
 
 def test_the_user_facing_tools_are_console_scripts() -> None:
-    assert {"validate-data", "personalize-emulator", "personalize-local", "personalize-demo"} <= set(SCRIPTS)
+    tools = {
+        "validate-data",
+        "personalize-emulator",
+        "personalize-local",
+        "personalize-demo",
+        "personalize-record",
+    }
+    assert tools <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
