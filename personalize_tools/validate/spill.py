@@ -20,6 +20,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from personalize_tools.validate.hashing import uint64_series
+
 FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
 TARGET_PARTITION_ITEMS = 1 << 21
 MAX_PARTITIONS = 4096
@@ -130,9 +132,7 @@ def later_duplicates(
     hash table on both cores, where a sort would cost about three times as much. Originals are
     looked up only for the LIMIT repeats shown, so a clean input pays nothing for them.
     """
-    import polars as pl  # noqa: PLC0415 - loaded by hashing.preload_polars
-
-    first = pl.Series(hashes).is_first_distinct().to_numpy()
+    first = uint64_series(hashes).is_first_distinct().to_numpy()
     later = ~first
     count = int(np.count_nonzero(later))
     if not count or not limit:
@@ -151,5 +151,6 @@ def qualified_count(hashes: np.ndarray, counts: np.ndarray, minimum: int) -> int
     """How many distinct hashes have counts adding up to at least MINIMUM."""
     import polars as pl  # noqa: PLC0415 - loaded by hashing.preload_polars
 
-    totals = pl.DataFrame({"hash": hashes, "count": counts}).group_by("hash").agg(pl.col("count").sum())
+    frame = pl.DataFrame({"hash": uint64_series(hashes), "count": uint64_series(counts)})
+    totals = frame.group_by("hash").agg(pl.col("count").sum())
     return int((totals["count"] >= minimum).sum())
