@@ -139,7 +139,8 @@ def later_duplicates(
     empty = np.zeros(0, dtype=np.uint64)
     if not count or not limit:
         return count, empty, empty
-    repeated = np.unique(ordered[1:][repeats_sorted])
+    repeats = ordered[1:][repeats_sorted]  # sorted, so distinct values are where a neighbour differs
+    repeated = repeats[np.concatenate(([True], repeats[1:] != repeats[:-1]))]  # np.unique imports numpy.ma
     slots = np.minimum(np.searchsorted(repeated, hashes), len(repeated) - 1)
     involved = np.flatnonzero(repeated[slots] == hashes)
     group_hashes, group_payloads = hashes[involved], payloads[involved]
