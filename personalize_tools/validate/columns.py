@@ -95,6 +95,23 @@ def as_numpy(array: pa.Array) -> np.ndarray:
     return values[array.offset : array.offset + len(array)]
 
 
+def arrow_mask(mask: np.ndarray) -> pa.Array:
+    """A numpy bool mask as an Arrow boolean array.
+
+    pa.array(numpy_array) imports pandas (0.1-0.3 s of start-up) to check for pandas input; building
+    the array from its bit buffer does not.
+    """
+    bits = np.packbits(mask, bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
+
+
+def _constant(value: bytes, value_type: pa.DataType) -> pa.Scalar:
+    """A binary or string scalar; pa.scalar(python_value) imports pandas, like pa.array (above)."""
+    bounds = np.array([0, len(value)], dtype=np.int32)
+    array = pa.Array.from_buffers(value_type, 1, [None, pa.py_buffer(bounds), pa.py_buffer(value)])
+    return array[0]
+
+
 def offsets(array: pa.Array) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
 
@@ -187,7 +204,7 @@ def _diagnose(name: str, spec: FieldSpec, raw: pa.Array) -> Column:
     empty = np.diff(offsets(raw)) == 0
     bad_utf8 = invalid_utf8(raw)
     usable = ~empty if bad_utf8 is None else ~empty & ~bad_utf8
-    cleaned = raw if bad_utf8 is None else pc.if_else(pa.array(bad_utf8), pa.scalar(b"", pa.binary()), raw)
+    cleaned = raw if bad_utf8 is None else pc.if_else(arrow_mask(bad_utf8), _constant(b"", pa.binary()), raw)
     text = cleaned.cast(pa.string())
     matches = as_numpy(pc.match_substring_regex(text, VALUE_PATTERNS[spec.avro_type]))
     parseable = matches & usable
@@ -213,7 +230,7 @@ def _parse_where(text: pa.Array, parseable: np.ndarray, avro_type: str) -> tuple
     target = _ARROW_TYPES[avro_type]
 
     def cast(mask: np.ndarray) -> np.ndarray:
-        candidates = pc.if_else(pa.array(mask), text, pa.scalar("0", pa.string()))
+        candidates = pc.if_else(arrow_mask(mask), text, _constant(b"0", pa.string()))
         return as_numpy(candidates.cast(target))
 
     try:

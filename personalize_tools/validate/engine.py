@@ -35,6 +35,7 @@ from personalize_tools.validate import spill
 from personalize_tools.validate.columns import (
     Column,
     FieldSpec,
+    arrow_mask,
     as_numpy,
     invalid_utf8,
     offsets,
@@ -581,7 +582,7 @@ class _Run:
     def _count_event_types(self, column: Column | None, keep: np.ndarray | None) -> None:
         if column is None:
             return
-        values = column.raw if keep is None else column.raw.filter(pa.array(keep))
+        values = column.raw if keep is None else column.raw.filter(arrow_mask(keep))
         counted = pc.value_counts(values)
         values_and_counts = zip(
             counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
@@ -602,7 +603,7 @@ class _Run:
     def _count_users(self, column: Column | None, keep: np.ndarray | None) -> None:
         if self.users is None or column is None:
             return
-        encoded = pc.dictionary_encode(column.raw if keep is None else column.raw.filter(pa.array(keep)))
+        encoded = pc.dictionary_encode(column.raw if keep is None else column.raw.filter(arrow_mask(keep)))
         dictionary = encoded.dictionary
         counts = np.bincount(as_numpy(encoded.indices), minlength=len(dictionary))
         unusable = np.diff(offsets(dictionary)) == 0

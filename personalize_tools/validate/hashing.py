@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import importlib
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _preload: threading.Thread | None = None
 
@@ -31,21 +35,48 @@ def preload_polars() -> None:
         _preload.start()
 
 
+def _as_view(values: pa.Array) -> pa.Array:
+    """Binary values in polars' own layout (binary view), so that handing them over copies nothing.
+
+    pyarrow's cast to binary_view cost half of polars' conversion of the same binary column
+    (0.021 against 0.044 CPU-seconds for 1M rows of four columns); the hashes are the same.
+    """
+    return values.cast(pa.binary_view()) if values.type == pa.binary() else values
+
+
 def row_hashes(columns: list[pa.Array]) -> np.ndarray:
     """One uint64 per row over the raw bytes of COLUMNS, in the order given."""
     import polars as pl  # noqa: PLC0415 - see preload_polars
 
     frame = pl.from_arrow(
-        pa.RecordBatch.from_arrays(columns, names=[f"c{index}" for index in range(len(columns))])
+        pa.RecordBatch.from_arrays(
+            [_as_view(column) for column in columns], names=[f"c{index}" for index in range(len(columns))]
+        )
     )
     assert isinstance(frame, pl.DataFrame)
     return frame.hash_rows().to_numpy()
+
+
+def uint64_series(values: np.ndarray) -> pl.Series:
+    """A polars Series over a uint64 array, zero-copy.
+
+    pl.Series(numpy_array) imports numpy.ma (0.1-0.2 s of start-up, more than hashing 1M rows);
+    going through an Arrow array built on the same buffer does not.
+    """
+    import polars as pl  # noqa: PLC0415 - see preload_polars
+
+    contiguous = np.ascontiguousarray(values, dtype=np.uint64)
+    series = pl.from_arrow(
+        pa.Array.from_buffers(pa.uint64(), len(contiguous), [None, pa.py_buffer(contiguous)])
+    )
+    assert isinstance(series, pl.Series)
+    return series
 
 
 def value_hashes(values: pa.Array) -> np.ndarray:
     """One uint64 per value; equal bytes, equal hash."""
     import polars as pl  # noqa: PLC0415 - see preload_polars
 
-    series = pl.from_arrow(values)
+    series = pl.from_arrow(_as_view(values))
     assert isinstance(series, pl.Series)
     return series.hash().to_numpy()

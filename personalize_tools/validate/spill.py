@@ -20,6 +20,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from personalize_tools.validate.hashing import uint64_series
+
 FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
 TARGET_PARTITION_ITEMS = 1 << 21
 MAX_PARTITIONS = 4096
@@ -126,30 +128,36 @@ def later_duplicates(
     """(how many items repeat the hash of an earlier item, the smallest LIMIT of their payloads, and
     for each of those the payload of the first item with its hash).
 
-    "Earlier" is insertion order, which a partition keeps; polars finds first occurrences with a
-    hash table on both cores, where a sort would cost about three times as much. Originals are
-    looked up only for the LIMIT repeats shown, so a clean input pays nothing for them.
+    "Earlier" is payload order, which is insertion order (file index, then line). Counting needs
+    only a sort of the hashes: numpy's vectorized sort of 2.5M uint64 took 0.02 CPU-seconds where
+    polars' is_first_distinct took 0.24. Only items whose hash repeats are then ordered by
+    (hash, payload) to name each repeat's original, so a clean input pays for the sort alone.
     """
-    import polars as pl  # noqa: PLC0415 - loaded by hashing.preload_polars
-
-    first = pl.Series(hashes).is_first_distinct().to_numpy()
-    later = ~first
-    count = int(np.count_nonzero(later))
+    ordered = np.sort(hashes)
+    repeats_sorted = ordered[1:] == ordered[:-1]
+    count = int(np.count_nonzero(repeats_sorted))
+    empty = np.zeros(0, dtype=np.uint64)
     if not count or not limit:
-        empty = np.zeros(0, dtype=np.uint64)
         return count, empty, empty
-    repeats, repeat_hashes = payloads[later], hashes[later]
-    shown = np.argsort(repeats, kind="stable")[:limit]
-    first_hashes = hashes[first]
-    wanted = np.isin(first_hashes, repeat_hashes[shown])
-    original_of = dict(zip(first_hashes[wanted].tolist(), payloads[first][wanted].tolist(), strict=True))
-    originals = np.array([original_of[value] for value in repeat_hashes[shown].tolist()], dtype=np.uint64)
-    return count, repeats[shown], originals
+    repeats = ordered[1:][repeats_sorted]  # sorted, so distinct values are where a neighbour differs
+    repeated = repeats[np.concatenate(([True], repeats[1:] != repeats[:-1]))]  # np.unique imports numpy.ma
+    slots = np.minimum(np.searchsorted(repeated, hashes), len(repeated) - 1)
+    involved = np.flatnonzero(repeated[slots] == hashes)
+    group_hashes, group_payloads = hashes[involved], payloads[involved]
+    order = np.lexsort((group_payloads, group_hashes))
+    group_hashes, group_payloads = group_hashes[order], group_payloads[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = group_hashes[1:] != group_hashes[:-1]
+    original = group_payloads[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
+    later, originals = group_payloads[~first], original[~first]
+    shown = np.argsort(later, kind="stable")[:limit]
+    return count, later[shown], originals[shown]
 
 
 def qualified_count(hashes: np.ndarray, counts: np.ndarray, minimum: int) -> int:
     """How many distinct hashes have counts adding up to at least MINIMUM."""
     import polars as pl  # noqa: PLC0415 - loaded by hashing.preload_polars
 
-    totals = pl.DataFrame({"hash": hashes, "count": counts}).group_by("hash").agg(pl.col("count").sum())
+    frame = pl.DataFrame({"hash": uint64_series(hashes), "count": uint64_series(counts)})
+    totals = frame.group_by("hash").agg(pl.col("count").sum())
     return int((totals["count"] >= minimum).sum())

@@ -1,0 +1,80 @@
+"""The exact repeat search behind duplicate_rows and duplicate_ids, against a brute-force reference."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from personalize_tools.validate import spill
+from tests.validate.support import GOOD_ROW, rows_csv, write
+
+
+def reference(hashes: list[int], payloads: list[int], limit: int) -> tuple[int, list[int], list[int]]:
+    """Repeats of an earlier hash (payload order), the smallest LIMIT, each with its first payload."""
+    first: dict[int, int] = {}
+    repeats: list[tuple[int, int]] = []
+    for value, payload in sorted(zip(hashes, payloads, strict=True), key=lambda pair: pair[1]):
+        if value in first:
+            repeats.append((payload, first[value]))
+        else:
+            first[value] = payload
+    shown = sorted(repeats)[:limit]
+    return len(repeats), [later for later, _ in shown], [earlier for _, earlier in shown]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_repeats_match_a_brute_force_search_across_partitions_and_flushes(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    distinct = int(rng.integers(1, 300))  # few distinct values: many repeats, some in every partition
+    batches = [
+        rng.integers(0, distinct, int(rng.integers(0, 200))).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        for _ in range(int(rng.integers(1, 10)))
+    ]
+    limit = int(rng.choice([0, 1, 10, 10_000]))
+    # expected_items decides the partition count (1 to 16 here); a small flush_items forces files.
+    with spill.HashSpill(int(rng.integers(1, 1 << 25)), flush_items=int(rng.integers(1, 300))) as pairs:
+        hashes: list[int] = []
+        for batch in batches:
+            payloads = np.arange(len(hashes), len(hashes) + len(batch), dtype=np.uint64) * np.uint64(3)
+            pairs.add(batch, payloads)
+            hashes.extend(batch.tolist())
+        parts = pairs.map_partitions(lambda h, p: spill.later_duplicates(h, p, limit), 2)
+    count = sum(part[0] for part in parts)
+    later = sorted(zip(*(np.concatenate([part[i] for part in parts]).tolist() for i in (1, 2)), strict=True))
+    expected_count, expected_later, expected_earlier = reference(
+        hashes, [index * 3 for index in range(len(hashes))], limit
+    )
+    assert count == expected_count
+    assert later[:limit] == list(zip(expected_later, expected_earlier, strict=True))
+
+
+def test_no_repeats_in_a_partition_of_distinct_hashes() -> None:
+    hashes = np.array([5, 1, 9, 3], dtype=np.uint64)
+    count, later, earlier = spill.later_duplicates(hashes, np.arange(4, dtype=np.uint64), 10)
+    assert (count, later.tolist(), earlier.tolist()) == (0, [], [])
+
+
+def test_a_file_with_blank_lines_and_bad_values_does_not_import_pandas(tmp_path: Path) -> None:
+    """pa.array(numpy) and pl.Series(numpy) import pandas and numpy.ma: 0.25 s of start-up (docs)."""
+    path = write(tmp_path, rows_csv(GOOD_ROW, "", "u2,i2,17x,View", "u3,i3,,View", GOOD_ROW))
+    program = (
+        "import sys\n"
+        "from tests.validate.support import check\n"
+        f"report = check({str(path)!r})\n"
+        "failed = sorted(r.rule for r in report.rules if r.status != 'pass')\n"
+        "print(failed, 'pandas' in sys.modules, 'numpy.ma' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    failed, *imported = result.stdout.rsplit(" ", 2)
+    assert all(rule in failed for rule in ("blank_lines", "null_values", "value_types", "duplicate_rows"))
+    assert imported == ["False", "False\n"]
