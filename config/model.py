@@ -437,12 +437,21 @@ class EnvironmentConfig(_Model):
 
 
 def has_data_file(folder: Path) -> bool:
-    """Whether a local data folder holds a file to import: any file under it but hidden ones ('.name').
+    """Whether a local data folder holds a file to import (`is_data_file`).
 
-    The same rule as the validator's folder reading (personalize_tools/validate/sources.py). It stops at
-    the first such file: listing a folder of 100,000 files to the end took seconds at every synth.
+    It stops at the first such file: listing a folder of 100,000 files to the end took seconds at every synth.
     """
-    return any(path.is_file() and not path.name.startswith(".") for path in folder.rglob("*"))
+    return any(is_data_file(path, folder) for path in folder.rglob("*"))
+
+
+# What a local data folder uploads, validates and imports: every file but hidden ones (a name, or a folder
+# on its path, starting with '.'). The upload excludes them with these asset patterns, the validator and
+# the synth check skip them with `is_data_file`: one rule, so what was validated is what gets imported.
+HIDDEN_PATTERNS = (".*", "**/.*")
+
+
+def is_data_file(path: Path, folder: Path) -> bool:
+    return path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from config import EnvironmentConfig
-from config.model import DatasetPlan
+from config.model import HIDDEN_PATTERNS, DatasetPlan
 from constructs_lib import (
     DatasetImportJob,
     DomainDatasetGroup,
@@ -171,7 +171,7 @@ class PersonalizeStack(Stack):
 
     def _upload(self, dataset_type: str, label: str, local: Path, prefix: str) -> None:
         if local.is_dir():
-            source = s3deploy.Source.asset(str(local))
+            source = s3deploy.Source.asset(str(local), exclude=list(HIDDEN_PATTERNS))
         else:
             source = s3deploy.Source.asset(str(local.parent), exclude=["*", f"!{local.name}"])
         upload = s3deploy.BucketDeployment(

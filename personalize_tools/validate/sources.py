@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from config.model import is_data_file
 from personalize_tools.validate.errors import SourceError
 
 
@@ -39,11 +40,7 @@ def _resolve_local(path: Path) -> list[InputFile]:
         return [_local_file(path, str(path))]
     if path.is_dir():
         found = sorted(
-            (
-                candidate
-                for candidate in path.rglob("*")
-                if candidate.is_file() and not candidate.name.startswith(".")
-            ),
+            (candidate for candidate in path.rglob("*") if is_data_file(candidate, path)),
             key=lambda candidate: candidate.relative_to(path).as_posix(),
         )
         if not found:

@@ -91,3 +91,32 @@ def test_invalid_local_data_fails_synth_with_the_validation_report(
     assert "config/bad-data.yaml uploads is not valid" in message
     assert "FAIL  timestamp_milliseconds" in message
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_a_folder_uploads_exactly_the_files_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hidden files (`.DS_Store`, `.git/…`) are neither validated nor uploaded: what passed is imported."""
+    from config import model
+    from personalize_tools.sample_data import generate_interactions
+    from personalize_tools.validate.sources import resolve
+
+    folder = tmp_path / "data"
+    generate_interactions(folder / "part-1.csv", domain="ECOMMERCE", rows=1200)
+    (folder / ".DS_Store").write_bytes(b"\x00\x01not csv")
+    (folder / ".cache").mkdir()
+    (folder / ".cache" / "old.csv").write_text("USER_ID,ITEM_ID\n")
+    config = {"name_prefix": "pz", "domain": "ECOMMERCE", "data_source": {"local_path": str(folder)}}
+    (tmp_path / "hidden.yaml").write_text(json.dumps(config))
+    monkeypatch.setattr(model, "CONFIG_DIR", tmp_path)
+
+    validated = {Path(found.name).relative_to(folder).as_posix() for found in resolve(str(folder))}
+    app_module.create_app({"env": "hidden"}, outdir=str(tmp_path / "out"))
+    staged = [
+        path
+        for path in (tmp_path / "out").glob("asset.*")
+        if path.is_dir() and any(part.name == "part-1.csv" for part in path.rglob("*"))
+    ]
+    assert len(staged) == 1
+    uploaded = {path.relative_to(staged[0]).as_posix() for path in staged[0].rglob("*") if path.is_file()}
+    assert validated == uploaded == {"part-1.csv"}
