@@ -37,7 +37,7 @@ from personalize_tools.localdeploy.state import ResourceRecord
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HANDLER_MODULE = "lambda_handlers.personalize.entry"
-DEFAULT_QUERY_INTERVAL = 30.0  # the Provider framework's defaults
+DEFAULT_QUERY_INTERVAL = 5.0  # the CDK Provider framework's defaults: queryInterval 5 s, totalTimeout 30 min
 DEFAULT_TOTAL_TIMEOUT = 1800.0
 DEFAULT_FUNCTION_TIMEOUT = 3.0
 RESPONSE_LIMIT_BYTES = 4096  # CloudFormation rejects larger custom-resource responses
