@@ -9,7 +9,6 @@ models; errors are answered the REST-JSON way: the status from the model's error
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import traceback
@@ -22,9 +21,9 @@ from botocore.model import NoShapeFoundError
 from personalize_tools.emulator import model
 from personalize_tools.emulator.errors import (
     InternalFailureError,
-    SerializationError,
     ServiceError,
     UnsupportedOperationError,
+    parse_json_object,
 )
 from personalize_tools.emulator.events import EventsService
 from personalize_tools.emulator.faults import FaultInjector
@@ -81,7 +80,7 @@ class DataPlane:
                     f"{route.operation} is a {route.service} operation the emulator does not implement; it "
                     f"supports: {', '.join(sorted(self._handlers[route.service]))}"
                 )
-            params = _parse_json(raw_body)
+            params = parse_json_object(raw_body)
             model.validate_request(route.operation, params, route.service)
             result = model.shape_output(route.operation, handler(params), route.service)
         except ServiceError as error:
@@ -108,15 +107,3 @@ class DataPlane:
             {"message": error.message},
             {"Content-Type": CONTENT_TYPE, "x-amzn-ErrorType": error.code},
         )
-
-
-def _parse_json(raw_body: bytes) -> dict[str, Any]:
-    if not raw_body.strip():
-        return {}
-    try:
-        parsed = json.loads(raw_body)
-    except ValueError as error:
-        raise SerializationError(f"The request body is not JSON: {error}") from error
-    if not isinstance(parsed, dict):
-        raise SerializationError("The request body must be a JSON object")
-    return parsed

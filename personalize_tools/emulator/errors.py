@@ -6,7 +6,8 @@ the server turns any of them into the JSON 1.1 error body botocore parses into a
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+from typing import Any, ClassVar
 
 
 class ServiceError(Exception):
@@ -108,3 +109,25 @@ class InvalidSignatureError(ServiceError):
 
     code = "InvalidSignatureException"
     status = 403
+
+
+def parse_json_object(raw_body: bytes) -> dict[str, Any]:
+    """A request body as the JSON object every Personalize API takes; an empty body is `{}`.
+
+    Shared by the control plane, the data plane and the admin endpoints, so all three answer a bad or too
+    deeply nested body the same way: SerializationException, never a 500.
+    """
+    if not raw_body.strip():
+        return {}
+    try:
+        parsed = json.loads(raw_body)
+    except ValueError as error:
+        raise SerializationError(f"The request body is not JSON: {error}") from error
+    except RecursionError as error:
+        raise SerializationError(
+            f"The request body nests JSON too deeply to parse ({error}); "
+            "Personalize requests nest a few levels"
+        ) from error
+    if not isinstance(parsed, dict):
+        raise SerializationError("The request body must be a JSON object")
+    return parsed

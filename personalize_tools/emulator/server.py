@@ -35,6 +35,7 @@ from personalize_tools.emulator.errors import (
     SerializationError,
     ServiceError,
     UnknownOperationError,
+    parse_json_object,
 )
 from personalize_tools.emulator.faults import FaultInjector, Faults
 from personalize_tools.emulator.lifecycle import Clock, Pace
@@ -267,7 +268,7 @@ class EmulatorServer:
             injected = self._faults.draw()
             if injected is not None:
                 raise injected
-            params = _parse_json(raw_body)
+            params = parse_json_object(raw_body)
             if self.authorizer is not None and operation in authz.ACTIONS:
                 model.validate_request(operation, params)
                 caller = self.authorizer.caller(authorization or "")
@@ -300,7 +301,7 @@ class EmulatorServer:
             ("GET", "calls"): self.calls,
             ("POST", "calls/reset"): reset_calls,
             ("GET", "faults"): self.faults.to_json,
-            ("POST", "faults"): lambda: self.set_faults(**_parse_json(raw_body)).to_json(),
+            ("POST", "faults"): lambda: self.set_faults(**parse_json_object(raw_body)).to_json(),
         }
         route = routes.get((method, path[len(ADMIN_PREFIX) :].strip("/")))
         if route is None:
@@ -331,23 +332,6 @@ def _hostname(host: str) -> str | None:
         return urlsplit(f"//{host}").hostname
     except ValueError:  # e.g. an unclosed `[::1`
         return None
-
-
-def _parse_json(raw_body: bytes) -> dict[str, Any]:
-    if not raw_body.strip():
-        return {}
-    try:
-        parsed = json.loads(raw_body)
-    except ValueError as error:
-        raise SerializationError(f"The request body is not JSON: {error}") from error
-    except RecursionError as error:
-        raise SerializationError(
-            f"The request body nests JSON too deeply to parse ({error}); "
-            "Personalize requests nest a few levels"
-        ) from error
-    if not isinstance(parsed, dict):
-        raise SerializationError("The request body must be a JSON object")
-    return parsed
 
 
 class _HTTPServer(ThreadingHTTPServer):

@@ -315,6 +315,16 @@ def test_deeply_nested_json_is_a_serialization_exception(clean_emulator: Emulato
     assert raw_call(clean_emulator.url, LIST_GROUPS, "{}")[0] == 200
 
 
+def test_the_data_plane_answers_deep_nesting_the_same_way(clean_emulator: EmulatorServer) -> None:
+    """personalize-events and -runtime parse bodies with the control plane's function: a 400, not a 500."""
+    nested = '{"trackingId": "t", "sessionId": "s", "eventList": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    status, body = request(
+        clean_emulator, "POST", "/events", nested.encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 400
+    assert body["message"].startswith("The request body nests JSON too deeply to parse")
+
+
 def _largest_json(shape: botocore.model.Shape) -> int:
     """Bytes of the largest JSON botocore's model allows for SHAPE, each character \\u-escaped (12 bytes
     for a character outside the BMP, as botocore's json.dumps writes it)."""
