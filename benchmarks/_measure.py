@@ -53,7 +53,11 @@ def measure(
 
 def best_of(command: Sequence[str], repeats: int, *, env: dict[str, str] | None = None) -> Measurement:
     """The fastest of REPEATS runs (other processes only ever add time); peak RSS is the largest seen."""
-    runs = [measure(command, env=env) for _ in range(max(1, repeats))]
+    return best_measurement([measure(command, env=env) for _ in range(max(1, repeats))])
+
+
+def best_measurement(runs: Sequence[Measurement]) -> Measurement:
+    """The fastest run's time, the least CPU, the largest peak RSS."""
     fastest = min(runs, key=lambda run: run.seconds)
     return Measurement(
         seconds=fastest.seconds,

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._measure import Measurement, measure
+from benchmarks._measure import Measurement, best_measurement, measure
 from lambda_handlers.personalize import domain
 from personalize_tools.sample_data import generate_interactions
 
@@ -136,18 +136,7 @@ def compare(rows: int, repeats: int) -> dict[str, Measurement]:
                 continue
             print(f"  {rows:>11,} rows: {name} run {repeat + 1} ...", file=sys.stderr)
             runs.setdefault(name, []).append(measure(command))
-    return {name: _best(measured) for name, measured in runs.items()}
-
-
-def _best(runs: list[Measurement]) -> Measurement:
-    """The fastest run's time, the least CPU, the largest peak RSS."""
-    fastest = min(runs, key=lambda run: run.seconds)
-    return Measurement(
-        seconds=fastest.seconds,
-        cpu_seconds=min(run.cpu_seconds for run in runs),
-        peak_rss_mb=max(run.peak_rss_mb for run in runs),
-        returncode=fastest.returncode,
-    )
+    return {name: best_measurement(measured) for name, measured in runs.items()}
 
 
 def table(measured: dict[int, dict[str, Measurement]]) -> str:

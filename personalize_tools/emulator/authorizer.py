@@ -104,21 +104,19 @@ class Authorizer:
 
     def role_policies(self, role_name: str) -> tuple[Mapping[str, Any], ...]:
         """The role's inline and attached managed policies, read from moto's IAM at each request."""
-        iam = self._iam_client()
-        inline = [
-            _document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
-            for name in _all(iam, "list_role_policies", "PolicyNames", RoleName=role_name)
-        ]
-        attached = _all(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role_name)
-        return tuple(inline + [self._managed(entry["PolicyArn"]) for entry in attached])
+        return self._identity_policies("role", RoleName=role_name)
 
     def user_policies(self, user_name: str) -> tuple[Mapping[str, Any], ...]:
+        return self._identity_policies("user", UserName=user_name)
+
+    def _identity_policies(self, kind: str, **identity: str) -> tuple[Mapping[str, Any], ...]:
+        """Inline (`get_KIND_policy`) and attached managed policies of one IAM role or user."""
         iam = self._iam_client()
         inline = [
-            _document(iam.get_user_policy(UserName=user_name, PolicyName=name)["PolicyDocument"])
-            for name in _all(iam, "list_user_policies", "PolicyNames", UserName=user_name)
+            _document(getattr(iam, f"get_{kind}_policy")(PolicyName=name, **identity)["PolicyDocument"])
+            for name in _all(iam, f"list_{kind}_policies", "PolicyNames", **identity)
         ]
-        attached = _all(iam, "list_attached_user_policies", "AttachedPolicies", UserName=user_name)
+        attached = _all(iam, f"list_attached_{kind}_policies", "AttachedPolicies", **identity)
         return tuple(inline + [self._managed(entry["PolicyArn"]) for entry in attached])
 
     def _managed(self, policy_arn: str) -> Mapping[str, Any]:
