@@ -192,8 +192,16 @@ class ResourceNames(_Model):
 
 
 MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
-APP_TAGS = 4  # environment, managed-by (the stack), authorization.SCOPE_TAG_KEY (the constructs)
-# and domain.OWNER_TAG_KEY (the handlers, at create)
+MANAGED_BY = "personalize-domain-cdk"
+# The tag keys the app sets itself, and who sets them: a user tag may use none of them, and they count
+# against Personalize's 50 tags per resource.
+APP_TAG_KEYS = {
+    "environment": "the stack, on every resource",
+    "managed-by": "the stack, on every resource",
+    authorization.SCOPE_TAG_KEY: "the constructs; it scopes the handlers' permissions",
+    domain.OWNER_TAG_KEY: "the handlers at create; it proves ownership",
+}
+APP_TAGS = len(APP_TAG_KEYS)
 
 
 class EnvironmentConfig(_Model):
@@ -337,15 +345,8 @@ class EnvironmentConfig(_Model):
         problems = domain.tag_problems(value)
         if problems:
             raise ValueError("; ".join(problems))
-        if authorization.SCOPE_TAG_KEY in value:
-            raise ValueError(
-                f"tag key {authorization.SCOPE_TAG_KEY!r} is set by the app "
-                "(it scopes the handlers' permissions)"
-            )
-        if domain.OWNER_TAG_KEY in value:
-            raise ValueError(
-                f"tag key {domain.OWNER_TAG_KEY!r} is reserved: the handlers set it to prove ownership"
-            )
+        for key in sorted(value.keys() & APP_TAG_KEYS.keys()):
+            raise ValueError(f"tag key {key!r} is reserved: it is set by the app ({APP_TAG_KEYS[key]})")
         return value
 
     @model_validator(mode="after")
@@ -372,6 +373,11 @@ class EnvironmentConfig(_Model):
         if self.kms in ("none", "create"):
             return self.kms  # type: ignore[return-value]
         return "existing"
+
+    @property
+    def resource_tags(self) -> dict[str, str]:
+        """The user's tags and the two the stack puts on every resource (APP_TAG_KEYS)."""
+        return {**self.tags, "environment": self.name, "managed-by": MANAGED_BY}
 
     @property
     def stack_name(self) -> str:

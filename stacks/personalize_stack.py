@@ -46,7 +46,7 @@ class PersonalizeStack(Stack):
         smoke_test_account: str | None = None,
         **kwargs: Any,
     ) -> None:
-        tags = {**config.tags, "environment": config.name, "managed-by": "personalize-domain-cdk"}
+        tags = config.resource_tags
         # Stack tags explicitly (the @aws-cdk/core:explicitStackTags flag), and on each resource below.
         super().__init__(scope, construct_id, tags=tags, **kwargs)
         for tag_key, tag_value in tags.items():

@@ -475,5 +475,9 @@ def test_tags_leave_room_for_the_apps_four(tmp_path: Path) -> None:
     assert "at most 46 allowed" in _error(tmp_path, {**VALID, "tags": tags})
     owner = {"personalize-cdk:owner": "x"}
     assert "reserved" in _error(tmp_path, {**VALID, "tags": owner})
+    # the stack's own tags would silently overwrite these
+    assert "reserved: it is set by the app (the stack" in _error(
+        tmp_path, {**VALID, "tags": {"environment": "x"}}
+    )
     scope = {"personalize-domain-cdk:scope": "x"}
     assert "set by the app" in _error(tmp_path, {**VALID, "tags": scope})
