@@ -93,6 +93,19 @@ def start_services(
     return services
 
 
+def _stack_to_deploy(
+    environment: str, cdk_out: Path, *, synth: bool, stack_name: str | None, out: TextIO
+) -> StackArtifact:
+    """The stack artifact a deploy works from: synthesized now, or read from cdk.out as it is."""
+    if synth:
+        out.write(f"Synthesizing config/{environment}.yaml into {cdk_out} ...\n")
+        out.flush()
+        stack_name = synthesize(environment, cdk_out)
+    elif stack_name is None:
+        stack_name = load_environment(environment).stack_name
+    return CloudAssembly(cdk_out).stack(stack_name)
+
+
 def deploy_environment(
     environment: str,
     *,
@@ -105,13 +118,8 @@ def deploy_environment(
 ) -> tuple[StackState, LocalServices]:
     """Synthesize (unless told not to), start the services if needed, deploy and print the stack's table."""
     cdk_out, state_dir = cdk_out.resolve(), state_dir.resolve()
-    if synth:
-        out.write(f"Synthesizing config/{environment}.yaml into {cdk_out} ...\n")
-        out.flush()
-        stack_name = synthesize(environment, cdk_out)
-    elif stack_name is None:
-        stack_name = load_environment(environment).stack_name
-    artifact = CloudAssembly(cdk_out).stack(stack_name)
+    artifact = _stack_to_deploy(environment, cdk_out, synth=synth, stack_name=stack_name, out=out)
+    stack_name = artifact.stack_name
     manager = ServiceManager(state_dir)
     services = start_services(manager, out)
     deployer = LocalDeployer(
@@ -128,6 +136,24 @@ def deploy_environment(
         raise
     out.write("\n" + render(state, services.endpoints) + "\n")
     return state, services
+
+
+def _deploy(arguments: argparse.Namespace, out: TextIO) -> int:
+    options = DeployOptions(
+        query_interval=arguments.query_interval,
+        parameters=dict(arguments.parameter),
+        watch_service_status=not arguments.no_service_status,
+    )
+    deploy_environment(
+        arguments.env,
+        cdk_out=arguments.cdk_out,
+        state_dir=arguments.state_dir,
+        synth=not arguments.no_synth,
+        stack_name=arguments.stack,
+        options=options,
+        out=out,
+    )
+    return 0
 
 
 def _find_state(manager: ServiceManager, arguments: argparse.Namespace) -> StackState | None:
@@ -240,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--stack", help="stack name, instead of --env")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    _add_deploy_command(commands, state_dir)
+    commands.add_parser("destroy", parents=[state_dir, target], help="delete a deployed stack")
+    commands.add_parser("status", parents=[state_dir, target], help="show local stacks, live")
+    _add_services_command(commands, state_dir)
+    return parser
+
+
+def _add_deploy_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], state_dir: argparse.ArgumentParser
+) -> None:
     deploy = commands.add_parser("deploy", parents=[state_dir], help="synthesize and deploy an environment")
     deploy.add_argument("--env", default="dev", help="environment name (config/ENV.yaml; default dev)")
     deploy.add_argument("--stack", help="stack to deploy from cdk.out (default: the environment's)")
@@ -261,9 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-service-status", action="store_true", help="do not Describe resources to show their status"
     )
 
-    commands.add_parser("destroy", parents=[state_dir, target], help="delete a deployed stack")
-    commands.add_parser("status", parents=[state_dir, target], help="show local stacks, live")
 
+def _add_services_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], state_dir: argparse.ArgumentParser
+) -> None:
     services = commands.add_parser("services", parents=[state_dir], help="the background services")
     services.add_argument("action", choices=["start", "stop", "status", "env"])
     services.add_argument(
@@ -276,28 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     services.add_argument("--moto-port", type=int, default=0, help="default: a free port")
     services.add_argument("--emulator-port", type=int, default=0, help="default: a free port")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         if arguments.command == "deploy":
-            options = DeployOptions(
-                query_interval=arguments.query_interval,
-                parameters=dict(arguments.parameter),
-                watch_service_status=not arguments.no_service_status,
-            )
-            deploy_environment(
-                arguments.env,
-                cdk_out=arguments.cdk_out,
-                state_dir=arguments.state_dir,
-                synth=not arguments.no_synth,
-                stack_name=arguments.stack,
-                options=options,
-                out=out,
-            )
-            return 0
+            return _deploy(arguments, out)
         if arguments.command == "destroy":
             if arguments.env is None and arguments.stack is None:
                 arguments.env = "dev"

@@ -54,7 +54,7 @@ from personalize_tools.localdeploy.provider import (
     default_setup,
     discover_setup,
 )
-from personalize_tools.localdeploy.resources import DeployContext, Operation, ResourceType
+from personalize_tools.localdeploy.resources import DeployContext, Operation, Outcome, ResourceType
 from personalize_tools.localdeploy.state import ResourceRecord, StackState, StateStore
 
 ChangeKind = Literal["create", "update", "replace", "update_failed"]
@@ -237,6 +237,24 @@ class _Run:
         physical resources (UpdateReplacePolicy applies, except in a rollback), deleted before whatever they
         depended on. Kept resources are forgotten, as CloudFormation forgets them.
         """
+        nodes, dependencies = self.deletion_plan(current, retired, rollback=rollback)
+
+        def work(key: str) -> None:
+            record, retain = nodes[key]
+            self.delete_one(record, retain=retain)
+            self.forget(key, record)
+
+        run = run_graph(
+            reverse(dependencies), work, max_workers=self.options.max_workers, continue_after_failure=True
+        )
+        return {key: nodes[key][0] for key in [*run.failed, *run.not_started]}
+
+    @staticmethod
+    def deletion_plan(
+        current: Iterable[ResourceRecord], retired: Iterable[ResourceRecord], *, rollback: bool
+    ) -> tuple[dict[str, tuple[ResourceRecord, bool]], dict[str, set[str]]]:
+        """Nodes to delete (key → record, whether its policy keeps it) and what each depends on.
+        Retired records are keyed `LOGICAL_ID#N`, since a logical id can leave several behind."""
         kept_policies = {"Retain"} if rollback else {"Retain", "RetainExceptOnCreate"}
         nodes: dict[str, tuple[ResourceRecord, bool]] = {}
         for record in current:
@@ -251,21 +269,16 @@ class _Run:
             key: {by_logical_id[lid] for lid in record.dependencies if lid in by_logical_id}
             for key, (record, _) in nodes.items()
         }
+        return nodes, dependencies
 
-        def work(key: str) -> None:
-            record, retain = nodes[key]
-            self.delete_one(record, retain=retain)
-            with self.lock:
-                if "#" in key:
-                    self.retired = [item for item in self.retired if item is not record]
-                elif self.records.get(record.logical_id) is record:
-                    del self.records[record.logical_id]
-            self.save()
-
-        run = run_graph(
-            reverse(dependencies), work, max_workers=self.options.max_workers, continue_after_failure=True
-        )
-        return {key: nodes[key][0] for key in [*run.failed, *run.not_started]}
+    def forget(self, key: str, record: ResourceRecord) -> None:
+        """A deleted (or kept) resource leaves the record, which is saved at once."""
+        with self.lock:
+            if "#" in key:
+                self.retired = [item for item in self.retired if item is not record]
+            elif self.records.get(record.logical_id) is record:
+                del self.records[record.logical_id]
+        self.save()
 
     def close(self) -> None:
         self.runtime.close()
@@ -292,6 +305,8 @@ class _Deployment(_Run):
     # --- planning (nothing is touched before it passes) ----------------------------------------
 
     def plan(self) -> tuple[dict[str, set[str]], dict[str, str]]:
+        """The dependency graph of the active resources and the skipped ones (logical id → why);
+        refuses, by name, what the local deployer cannot do."""
         if "Transform" in self.template:
             raise TemplateError(
                 f"stack {self.state.stack_name} uses Transform {self.template['Transform']}, "
@@ -306,8 +321,15 @@ class _Deployment(_Run):
         skipped = skipped_resources(
             {"Resources": {k: v for k, v in resources.items() if k in active}}, self.resolver
         )
+        self.refuse_unsupported(sorted(active - set(skipped)))
+        return dependency_graph(self.template, active), skipped
+
+    def refuse_unsupported(self, created: Iterable[str]) -> None:
+        """Unsupported intrinsic functions in the created resources and the outputs, and resource types
+        without a local implementation, fail the plan before anything is touched."""
+        resources: Mapping[str, Any] = self.template.get("Resources", {})
         unsupported = []
-        for logical_id in sorted(active - set(skipped)):
+        for logical_id in created:
             resource = resources[logical_id]
             function = unsupported_function(resource.get("Properties", {}))
             if function:
@@ -325,16 +347,28 @@ class _Deployment(_Run):
                 + " (it creates S3 buckets and policies, IAM roles and policies, KMS keys and aliases, "
                 "CDK BucketDeployments and auto-delete, and Custom::Personalize* resources)"
             )
-        return dependency_graph(self.template, active), skipped
 
     # --- the run ------------------------------------------------------------------------------
 
     def run(self) -> StackState:
+        """Plan (nothing is touched before it passes), create and update, then clean up or roll back."""
         try:
             dependencies, skipped = self.plan()
         except LocalDeployError:
             self.close()
             raise
+        self.announce()
+        failed = self.execute_graph(dependencies, skipped)
+        try:
+            if failed:
+                self.roll_back(sorted(failed))
+            self.finish(dependencies)
+            return self.state
+        finally:
+            self.close()
+
+    def announce(self) -> None:
+        """The stack's first event: what starts, and what the reader should know about this run."""
         verb = "CREATE" if self.first else "UPDATE"
         notes = ["User Initiated"]
         if not self.first and self.state.status.endswith("_IN_PROGRESS"):
@@ -351,6 +385,12 @@ class _Deployment(_Run):
             )
         self.stack_event(f"{verb}_IN_PROGRESS", "; ".join(notes))
         self.save(f"{verb}_IN_PROGRESS")
+
+    def execute_graph(
+        self, dependencies: Mapping[str, set[str]], skipped: Mapping[str, str]
+    ) -> dict[str, BaseException]:
+        """Every create and update in dependency order, then the deferred settings and the outputs;
+        returns what failed (the stack's own name for a failure of the whole run)."""
         try:
             outcome = run_graph(
                 dependencies,
@@ -372,13 +412,7 @@ class _Deployment(_Run):
         except LocalDeployError as error:
             failed = {self.state.stack_name: error}
             self.failures[self.state.stack_name] = str(error)
-        try:
-            if failed:
-                self.roll_back(sorted(failed))
-            self.finish(dependencies)
-            return self.state
-        finally:
-            self.close()
+        return failed
 
     def apply(self, logical_id: str, dependencies: set[str], skipped: Mapping[str, str]) -> None:
         """Create, update or leave one resource, as its resolved properties say."""
@@ -395,65 +429,93 @@ class _Deployment(_Run):
                 self.retired.append(before)  # a different kind of resource now: the old one goes in cleanup
         if logical_id in skipped:
             if fresh:
-                outcome = virtual_outcome(
-                    self.context, logical_id, resource_type, resource.get("Properties", {})
-                )
-                self.event(logical_id, resource_type, SKIPPED, skipped[logical_id])
-                self.set_record(
-                    ResourceRecord(
-                        logical_id,
-                        resource_type,
-                        outcome.physical_id,
-                        attributes=outcome.attributes,
-                        dependencies=sorted(dependencies),
-                        skipped=True,
-                    )
-                )
+                self.record_skipped(logical_id, resource, dependencies, skipped[logical_id])
             return
-        failed_status = "CREATE_FAILED" if fresh else "UPDATE_FAILED"
-        attempted: ResourceRecord | None = None
         try:
-            properties = self.resolver.resolve(resource.get("Properties", {}), f"resource {logical_id}")
-            if is_custom(resource_type):
-                properties = cloudformation_strings(properties)
-            if is_personalize(resource_type):
-                self.setups[logical_id] = self.setup_for(logical_id)
-            record = ResourceRecord(
-                logical_id,
-                resource_type,
-                None,
-                properties=properties,
-                dependencies=sorted(dependencies),
-                deletion_policy=str(resource.get("DeletionPolicy", "Delete")),
-                update_replace_policy=str(resource.get("UpdateReplacePolicy", "Delete")),
-                provider=self.setups[logical_id].to_json() if logical_id in self.setups else {},
-            )
-            implementation = self.implementation(resource_type)
-            if fresh:
-                self.event(logical_id, resource_type, "CREATE_IN_PROGRESS")
-                outcome = implementation.create(
-                    self.context, Operation(logical_id, resource_type, properties)
-                )
-                kind: ChangeKind = "create"
-            else:
-                assert before is not None
-                if before.properties == properties:
-                    if record.provider != before.provider:  # new handler code serves its later events
-                        self.set_record(dataclasses.replace(before, provider=record.provider))
-                    return
-                self.event(logical_id, resource_type, "UPDATE_IN_PROGRESS")
-                attempted = dataclasses.replace(before, properties=properties, provider=record.provider)
-                outcome = implementation.update(
-                    self.context, Operation(logical_id, resource_type, properties, before)
-                )
-                kind = "update" if outcome.physical_id == before.physical_id else "replace"
+            record = self.planned_record(logical_id, resource, dependencies)
+            executed = self.execute(record, before if not fresh else None)
         except Exception as error:  # anything that stops a resource fails it and rolls the deploy back
             self.failures[logical_id] = describe_error(error)
+            failed_status = "CREATE_FAILED" if fresh else "UPDATE_FAILED"
             self.event(logical_id, resource_type, failed_status, self.failures[logical_id])
-            if attempted is not None:
-                with self.lock:
-                    self.changes.append(Change("update_failed", logical_id, before, attempted))
             raise
+        if executed is not None:
+            kind, outcome = executed
+            self.record_change(kind, before, record, outcome)
+
+    def record_skipped(
+        self, logical_id: str, resource: Mapping[str, Any], dependencies: set[str], reason: str
+    ) -> None:
+        """A handler-only resource: no call, only the names and ARNs it would have."""
+        resource_type = resource["Type"]
+        outcome = virtual_outcome(self.context, logical_id, resource_type, resource.get("Properties", {}))
+        self.event(logical_id, resource_type, SKIPPED, reason)
+        self.set_record(
+            ResourceRecord(
+                logical_id,
+                resource_type,
+                outcome.physical_id,
+                attributes=outcome.attributes,
+                dependencies=sorted(dependencies),
+                skipped=True,
+            )
+        )
+
+    def planned_record(
+        self, logical_id: str, resource: Mapping[str, Any], dependencies: set[str]
+    ) -> ResourceRecord:
+        """Plan: the record this resource should have, with its properties resolved as CloudFormation
+        would deliver them and (custom resources) the handler setup that serves it; no physical id yet."""
+        resource_type = resource["Type"]
+        properties = self.resolver.resolve(resource.get("Properties", {}), f"resource {logical_id}")
+        if is_custom(resource_type):
+            properties = cloudformation_strings(properties)
+        if is_personalize(resource_type):
+            self.setups[logical_id] = self.setup_for(logical_id)
+        return ResourceRecord(
+            logical_id,
+            resource_type,
+            None,
+            properties=properties,
+            dependencies=sorted(dependencies),
+            deletion_policy=str(resource.get("DeletionPolicy", "Delete")),
+            update_replace_policy=str(resource.get("UpdateReplacePolicy", "Delete")),
+            provider=self.setups[logical_id].to_json() if logical_id in self.setups else {},
+        )
+
+    def execute(
+        self, record: ResourceRecord, current: ResourceRecord | None
+    ) -> tuple[ChangeKind, Outcome] | None:
+        """Execute: create the resource (`current` is None) or update it when its properties changed;
+        None when nothing changed. A failed update is remembered, so the rollback sends it back."""
+        logical_id, resource_type, properties = record.logical_id, record.resource_type, record.properties
+        implementation = self.implementation(resource_type)
+        if current is None:
+            self.event(logical_id, resource_type, "CREATE_IN_PROGRESS")
+            return "create", implementation.create(
+                self.context, Operation(logical_id, resource_type, properties)
+            )
+        if current.properties == properties:
+            if record.provider != current.provider:  # new handler code serves its later events
+                self.set_record(dataclasses.replace(current, provider=record.provider))
+            return None
+        self.event(logical_id, resource_type, "UPDATE_IN_PROGRESS")
+        attempted = dataclasses.replace(current, properties=properties, provider=record.provider)
+        try:
+            outcome = implementation.update(
+                self.context, Operation(logical_id, resource_type, properties, current)
+            )
+        except Exception:
+            with self.lock:
+                self.changes.append(Change("update_failed", logical_id, current, attempted))
+            raise
+        return ("update" if outcome.physical_id == current.physical_id else "replace"), outcome
+
+    def record_change(
+        self, kind: ChangeKind, before: ResourceRecord | None, record: ResourceRecord, outcome: Outcome
+    ) -> None:
+        """Clean up after one resource: record what it became and what the rollback would need."""
+        logical_id, resource_type = record.logical_id, record.resource_type
         after = dataclasses.replace(record, physical_id=outcome.physical_id, attributes=outcome.attributes)
         with self.lock:
             replaced_kind = before is not None and not before.skipped
@@ -568,42 +630,41 @@ class _Deployment(_Run):
         """
         reverts = {change.logical_id: change for change in self.changes if change.kind != "create"}
         dependencies = {logical_id: set(change.after.dependencies) for logical_id, change in reverts.items()}
-
-        def work(logical_id: str) -> None:
-            change = reverts[logical_id]
-            before, after = change.before, change.after
-            assert before is not None
-            resource_type = before.resource_type
-            self.event(
-                logical_id, resource_type, "UPDATE_IN_PROGRESS", "rolling back to the previous properties"
-            )
-            try:
-                if change.kind == "replace" and not is_custom(resource_type):
-                    restored, left = before, after
-                else:
-                    self.ensure_setup(after)
-                    outcome = self.implementation(resource_type).update(
-                        self.context, Operation(logical_id, resource_type, before.properties, after)
-                    )
-                    restored = dataclasses.replace(
-                        before, physical_id=outcome.physical_id, attributes=outcome.attributes
-                    )
-                    left = after
-            except Exception as error:
-                self.event(logical_id, resource_type, "UPDATE_FAILED", describe_error(error))
-                raise
-            with self.lock:
-                if left.physical_id != restored.physical_id and all(
-                    r.physical_id != left.physical_id for r in self.retired
-                ):
-                    self.retired.append(left)
-            self.set_record(restored)
-            self.event(logical_id, resource_type, "UPDATE_COMPLETE")
-
         run = run_graph(
-            reverse(dependencies), work, max_workers=self.options.max_workers, continue_after_failure=True
+            reverse(dependencies),
+            lambda logical_id: self.revert_one(reverts[logical_id]),
+            max_workers=self.options.max_workers,
+            continue_after_failure=True,
         )
         return run.succeeded
+
+    def revert_one(self, change: Change) -> None:
+        """One resource back to its previous properties; the physical resource it leaves is retired."""
+        logical_id, before, after = change.logical_id, change.before, change.after
+        assert before is not None
+        resource_type = before.resource_type
+        self.event(logical_id, resource_type, "UPDATE_IN_PROGRESS", "rolling back to the previous properties")
+        try:
+            if change.kind == "replace" and not is_custom(resource_type):
+                restored = before
+            else:
+                self.ensure_setup(after)
+                outcome = self.implementation(resource_type).update(
+                    self.context, Operation(logical_id, resource_type, before.properties, after)
+                )
+                restored = dataclasses.replace(
+                    before, physical_id=outcome.physical_id, attributes=outcome.attributes
+                )
+        except Exception as error:
+            self.event(logical_id, resource_type, "UPDATE_FAILED", describe_error(error))
+            raise
+        with self.lock:
+            if after.physical_id != restored.physical_id and all(
+                r.physical_id != after.physical_id for r in self.retired
+            ):
+                self.retired.append(after)
+        self.set_record(restored)
+        self.event(logical_id, resource_type, "UPDATE_COMPLETE")
 
     def failure_summary(self, failed: list[str] | None = None) -> str:
         names = failed if failed is not None else sorted(self.failures)

@@ -381,6 +381,19 @@ class IamRole(ResourceType):
         if any(new.get(key) != old.get(key) for key in ("RoleName", "Path")):
             return self.create(context, operation)
         iam, name = context.client("iam"), operation.old.physical_id
+        self._update_role_settings(iam, name, new, old)
+        self._sync_policies(iam, name, new, old)
+        self._sync_tags(iam, name, new, old)
+        role = aws_call(f"GetRole {name}", iam.get_role, RoleName=name)["Role"]
+        return Outcome(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
+
+    def delete(self, context: DeployContext, record: ResourceRecord) -> None:
+        assert record.physical_id is not None
+        self._delete_role(context.client("iam"), record.physical_id)
+
+    @staticmethod
+    def _update_role_settings(iam: Any, name: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> None:
+        """Trust policy, description, session duration and permissions boundary, where they changed."""
         if new["AssumeRolePolicyDocument"] != old.get("AssumeRolePolicyDocument"):
             aws_call(
                 f"UpdateAssumeRolePolicy {name}",
@@ -413,7 +426,9 @@ class IamRole(ResourceType):
                     iam.delete_role_permissions_boundary,
                     RoleName=name,
                 )
-        self._sync_policies(iam, name, new, old)
+
+    @staticmethod
+    def _sync_tags(iam: Any, name: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> None:
         old_tags = {tag["Key"]: tag["Value"] for tag in old.get("Tags", [])}
         new_tags = {tag["Key"]: tag["Value"] for tag in new.get("Tags", [])}
         if set(old_tags) - set(new_tags):
@@ -425,12 +440,6 @@ class IamRole(ResourceType):
             )
         if new_tags != old_tags and new_tags:
             aws_call(f"TagRole {name}", iam.tag_role, RoleName=name, Tags=new.get("Tags", []))
-        role = aws_call(f"GetRole {name}", iam.get_role, RoleName=name)["Role"]
-        return Outcome(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
-
-    def delete(self, context: DeployContext, record: ResourceRecord) -> None:
-        assert record.physical_id is not None
-        self._delete_role(context.client("iam"), record.physical_id)
 
     @staticmethod
     def _sync_policies(iam: Any, name: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> None:
