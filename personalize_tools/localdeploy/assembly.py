@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from personalize_tools.localdeploy.cdk_internals import (
+    ASSET_MANIFEST_ARTIFACT,
+    NESTED_ASSEMBLY_ARTIFACT,
+    STACK_ARTIFACT,
+)
 from personalize_tools.localdeploy.errors import AssemblyError
 
-STACK_ARTIFACT = "aws:cloudformation:stack"
-ASSET_MANIFEST_ARTIFACT = "cdk:asset-manifest"
-NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
 UNKNOWN_ACCOUNT = "unknown-account"
 UNKNOWN_REGION = "unknown-region"
 

@@ -16,6 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from personalize_tools.localdeploy.cdk_custom import CDK_CUSTOM_TYPES
+from personalize_tools.localdeploy.cdk_internals import (
+    CDK_METADATA_TYPE,
+    LOG_RETENTION_TYPE,
+    user_function_roles,
+)
 from personalize_tools.localdeploy.errors import LocalDeployError
 from personalize_tools.localdeploy.intrinsics import Resolver
 from personalize_tools.localdeploy.native import NATIVE_TYPES
@@ -28,8 +33,8 @@ SKIPPED_TYPES = {
     "AWS::Lambda::Permission": "lets AWS invoke a handler function",
     "AWS::Logs::LogGroup": "handler log group: handler logs go to .personalize-local/logs/",
     "AWS::StepFunctions::StateMachine": "the Provider's waiter: is_complete is polled locally instead",
-    "AWS::CDK::Metadata": "CDK usage metadata",
-    "Custom::LogRetention": "sets the retention of a handler log group",
+    CDK_METADATA_TYPE: "CDK usage metadata",
+    LOG_RETENTION_TYPE: "sets the retention of a handler log group",
 }
 HANDLER_ROLE_REASON = "role that only lets a handler run in AWS (trusted by Lambda or Step Functions)"
 HANDLER_POLICY_REASON = "policy of a handler role"
@@ -61,34 +66,10 @@ def _trusted_services(document: Any) -> set[str] | None:
     return services
 
 
-def _get_att_target(value: Any) -> str | None:
-    if not isinstance(value, Mapping) or "Fn::GetAtt" not in value:
-        return None
-    target = value["Fn::GetAtt"]
-    return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
-
-
-def played_roles(template: Mapping[str, Any]) -> set[str]:
-    """Roles of the user handler functions behind a CDK Provider: the local handlers run as them."""
-    resources: Mapping[str, Any] = template.get("Resources", {})
-    roles: set[str] = set()
-    for resource in resources.values():
-        if resource.get("Type") != "AWS::Lambda::Function":
-            continue
-        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
-        for variable in ("USER_ON_EVENT_FUNCTION_ARN", "USER_IS_COMPLETE_FUNCTION_ARN"):
-            function_id = _get_att_target(variables.get(variable))
-            function = resources.get(function_id or "", {})
-            role_id = _get_att_target(function.get("Properties", {}).get("Role"))
-            if role_id is not None and role_id in resources:
-                roles.add(role_id)
-    return roles
-
-
 def skipped_resources(template: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
     """Logical id → why it is skipped, for the resources that only run handlers in the cloud."""
     resources: Mapping[str, Any] = template.get("Resources", {})
-    played = played_roles(template)
+    played = user_function_roles(template)
     skipped = {
         logical_id: SKIPPED_TYPES[resource["Type"]]
         for logical_id, resource in resources.items()

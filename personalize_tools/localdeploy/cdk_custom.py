@@ -18,6 +18,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from personalize_tools.localdeploy.cdk_internals import (
+    AUTO_DELETE_OBJECTS_TYPE,
+    AUTO_DELETE_TAG,
+    BUCKET_DEPLOYMENT_PROPERTIES,
+    BUCKET_DEPLOYMENT_TYPE,
+    CR_OWNED_TAG,
+)
 from personalize_tools.localdeploy.errors import ResourceFailedError
 from personalize_tools.localdeploy.resources import (
     DeployContext,
@@ -29,8 +36,6 @@ from personalize_tools.localdeploy.resources import (
 )
 from personalize_tools.localdeploy.state import ResourceRecord
 
-AUTO_DELETE_TAG = "aws-cdk:auto-delete-objects"
-CR_OWNED_TAG = "aws-cdk:cr-owned"
 DELETE_BATCH = 1000
 
 
@@ -132,13 +137,15 @@ class BucketDeployment(ResourceType):
                 if relative not in contents and _included(relative, exclude, include):
                     aws_call(f"DeleteObject s3://{bucket}/{key}", s3.delete_object, Bucket=bucket, Key=key)
         uploaded = sum(1 for key in contents if _included(key, exclude, include))
+        unknown = sorted(set(properties) - BUCKET_DEPLOYMENT_PROPERTIES)
         data = {
             "DestinationBucketArn": properties.get("DestinationBucketArn"),
             "SourceObjectKeys": properties["SourceObjectKeys"]
             if _flag(properties, "OutputObjectKeys", True)
             else [],
         }
-        return Outcome(physical_id, data, f"{uploaded} file(s) to s3://{bucket}/{prefix}")
+        note = f"{uploaded} file(s) to s3://{bucket}/{prefix}"
+        return Outcome(physical_id, data, note + (f"; not emulated: {', '.join(unknown)}" if unknown else ""))
 
     @staticmethod
     def _contents(context: DeployContext, properties: Mapping[str, Any]) -> dict[str, bytes]:
@@ -252,6 +259,6 @@ def empty_auto_delete_bucket(context: DeployContext, bucket: str) -> bool:
 
 
 CDK_CUSTOM_TYPES: dict[str, ResourceType] = {
-    "Custom::CDKBucketDeployment": BucketDeployment(),
-    "Custom::S3AutoDeleteObjects": AutoDeleteObjects(),
+    BUCKET_DEPLOYMENT_TYPE: BucketDeployment(),
+    AUTO_DELETE_OBJECTS_TYPE: AutoDeleteObjects(),
 }

@@ -1,7 +1,7 @@
 """The CDK Provider framework, played locally for Custom::Personalize* resources.
 
 What the framework's onEvent Lambda, waiter state machine and isComplete Lambda do in AWS happens here:
-the user's `on_event` gets the real CloudFormation event (ResponseURL hidden, as the framework hides it),
+the user's `on_event` gets the CloudFormation event as the framework passes it on (ResponseURL included),
 its PhysicalResourceId defaults as the framework's does, `is_complete` is polled at the waiter's
 interval (shortened locally) until the waiter's total timeout, and the Data of both answers is merged.
 
@@ -25,28 +25,42 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.assets import AssetStore
+from personalize_tools.localdeploy.cdk_internals import (
+    CREATE_FAILED_MARKER,
+    DEFAULT_WAITER,
+    WaiterRetry,
+    provider_wiring,
+    waiter_retry,
+)
 from personalize_tools.localdeploy.errors import HandlerError, ResourceFailedError, TemplateError
-from personalize_tools.localdeploy.intrinsics import function_name
+from personalize_tools.localdeploy.intrinsics import StackContext
 from personalize_tools.localdeploy.resources import DeployContext, Operation, Outcome, ResourceType
 from personalize_tools.localdeploy.state import ResourceRecord
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HANDLER_MODULE = "lambda_handlers.personalize.entry"
-DEFAULT_QUERY_INTERVAL = 5.0  # the CDK Provider framework's defaults: queryInterval 5 s, totalTimeout 30 min
-DEFAULT_TOTAL_TIMEOUT = 1800.0
+DEFAULT_QUERY_INTERVAL = DEFAULT_WAITER.interval_seconds
+DEFAULT_TOTAL_TIMEOUT = DEFAULT_WAITER.total_timeout_seconds
 DEFAULT_FUNCTION_TIMEOUT = 3.0
 RESPONSE_LIMIT_BYTES = 4096  # CloudFormation rejects larger custom-resource responses
-HIDDEN_RESPONSE_URL = "..."  # what the framework passes its user functions instead of the presigned URL
 PERSONALIZE_TYPE_PREFIX = "Custom::Personalize"
 # What a worker keeps from the deployer's environment: enough to start Python, never AWS settings.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
 Resolve = Callable[[Any, str], Any]
+
+
+def response_url(stack: StackContext, logical_id: str, request_id: str) -> str:
+    """Where CloudFormation would take the answer: a presigned S3 URL, which the framework passes to the
+    user's functions as it is. Locally it has CloudFormation's shape, unsigned, and nothing listens."""
+    bucket = f"cloudformation-custom-resource-response-{stack.region.replace('-', '')}"
+    return f"https://{bucket}.s3.amazonaws.com/{quote(stack.stack_id, safe='')}%7C{logical_id}%7C{request_id}"
 
 
 def cloudformation_strings(value: Any) -> Any:
@@ -111,24 +125,6 @@ def default_setup(account: str, region: str, module: str = DEFAULT_HANDLER_MODUL
     )
 
 
-def _get_att_target(value: Any) -> str | None:
-    if function_name(value) != "Fn::GetAtt":
-        return None
-    target = value["Fn::GetAtt"]
-    return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
-
-
-def _waiter_timing(definition: Mapping[str, Any]) -> tuple[float, float] | None:
-    """(interval, total timeout) from the waiter state machine's retry policy."""
-    for state in definition.get("States", {}).values():
-        for retry in state.get("Retry", []):
-            interval = float(retry.get("IntervalSeconds", 1))
-            attempts = int(retry.get("MaxAttempts", 3))
-            rate = float(retry.get("BackoffRate", 2))
-            return interval, sum(interval * rate**attempt for attempt in range(attempts))
-    return None
-
-
 def discover_setup(
     logical_id: str,
     *,
@@ -139,58 +135,75 @@ def discover_setup(
     fallback: ProviderSetup,
 ) -> ProviderSetup:
     """Trace a custom resource's ServiceToken to the Provider framework and the user's handler functions."""
-    resources = template.get("Resources", {})
-    token_target = _get_att_target(resources[logical_id].get("Properties", {}).get("ServiceToken"))
-    if token_target is None or resources.get(token_target, {}).get("Type") != "AWS::Lambda::Function":
+    wiring = provider_wiring(template, logical_id)
+    if wiring is None:
         return fallback
-    framework = resources[token_target].get("Properties", {})
-    variables = framework.get("Environment", {}).get("Variables", {})
-    on_event_id = _get_att_target(variables.get("USER_ON_EVENT_FUNCTION_ARN"))
-    is_complete_id = _get_att_target(variables.get("USER_IS_COMPLETE_FUNCTION_ARN"))
-    if on_event_id is None:  # a plain Lambda-backed custom resource: the token's function is the handler
-        on_event_id, is_complete_id = token_target, None
+    resources = template["Resources"]
 
     def function(function_id: str) -> HandlerFunction:
-        properties = resources[function_id].get("Properties", {})
-        where = f"resource {logical_id} (handler function {function_id})"
-        runtime = str(properties.get("Runtime", ""))
-        if not runtime.startswith("python"):
-            raise TemplateError(
-                f"{where}: runtime {runtime or 'unknown'} cannot run locally; only Python handlers can"
-            )
-        code = properties.get("Code", {})
-        if "ZipFile" in code:
-            code_dir: Path | None = assets.inline(function_id, str(resolve(code["ZipFile"], where)))
-        else:
-            code_dir = assets.get(artifact, str(resolve(code.get("S3Key", ""), where)))
-            if code_dir is not None and code_dir.is_file():
-                code_dir = assets.unpacked(code_dir)
-        if code_dir is None:
-            raise TemplateError(f"{where}: its code asset is not in cdk.out; synthesize again")
-        environment = resolve(properties.get("Environment", {}).get("Variables", {}), where)
-        role = properties.get("Role")
-        return HandlerFunction(
-            handler=str(properties["Handler"]),
-            function_arn=str(resolve({"Fn::GetAtt": [function_id, "Arn"]}, where)),
-            code_dir=str(code_dir),
-            environment={key: str(value) for key, value in environment.items()},
-            timeout_seconds=float(properties.get("Timeout", DEFAULT_FUNCTION_TIMEOUT)),
-            role_arn=str(resolve(role, where)) if role is not None else None,
+        return _handler_function(
+            function_id,
+            resources[function_id].get("Properties", {}),
+            logical_id=logical_id,
+            artifact=artifact,
+            resolve=resolve,
+            assets=assets,
         )
 
-    timing: tuple[float, float] | None = None
-    waiter_id = variables.get("WAITER_STATE_MACHINE_ARN", {}).get("Ref") if is_complete_id else None
-    if isinstance(waiter_id, str) and waiter_id in resources:
-        definition = resolve(
-            resources[waiter_id].get("Properties", {}).get("DefinitionString", "{}"), waiter_id
-        )
-        timing = _waiter_timing(json.loads(definition))
-    interval, total = timing or (fallback.query_interval, fallback.total_timeout)
+    interval, total = fallback.query_interval, fallback.total_timeout
+    if wiring.waiter_state_machine is not None:
+        retry = _waiter(wiring.waiter_state_machine, resources, resolve)
+        interval, total = retry.interval_seconds, retry.total_timeout_seconds
     return ProviderSetup(
-        on_event=function(on_event_id),
-        is_complete=function(is_complete_id) if is_complete_id else None,
+        on_event=function(wiring.on_event_function),
+        is_complete=function(wiring.is_complete_function) if wiring.is_complete_function else None,
         query_interval=interval,
         total_timeout=total,
+    )
+
+
+def _waiter(state_machine_id: str, resources: Mapping[str, Any], resolve: Resolve) -> WaiterRetry:
+    definition = resolve(
+        resources[state_machine_id].get("Properties", {}).get("DefinitionString", "{}"), state_machine_id
+    )
+    return waiter_retry(str(definition), f"waiter state machine {state_machine_id}")
+
+
+def _handler_function(
+    function_id: str,
+    properties: Mapping[str, Any],
+    *,
+    logical_id: str,
+    artifact: StackArtifact,
+    resolve: Resolve,
+    assets: AssetStore,
+) -> HandlerFunction:
+    """A handler function of the template as the local runtime plays it: its published code and
+    resolved environment, timeout and execution role."""
+    where = f"resource {logical_id} (handler function {function_id})"
+    runtime = str(properties.get("Runtime", ""))
+    if not runtime.startswith("python"):
+        raise TemplateError(
+            f"{where}: runtime {runtime or 'unknown'} cannot run locally; only Python handlers can"
+        )
+    code = properties.get("Code", {})
+    if "ZipFile" in code:
+        code_dir: Path | None = assets.inline(function_id, str(resolve(code["ZipFile"], where)))
+    else:
+        code_dir = assets.get(artifact, str(resolve(code.get("S3Key", ""), where)))
+        if code_dir is not None and code_dir.is_file():
+            code_dir = assets.unpacked(code_dir)
+    if code_dir is None:
+        raise TemplateError(f"{where}: its code asset is not in cdk.out; synthesize again")
+    environment = resolve(properties.get("Environment", {}).get("Variables", {}), where)
+    role = properties.get("Role")
+    return HandlerFunction(
+        handler=str(properties["Handler"]),
+        function_arn=str(resolve({"Fn::GetAtt": [function_id, "Arn"]}, where)),
+        code_dir=str(code_dir),
+        environment={key: str(value) for key, value in environment.items()},
+        timeout_seconds=float(properties.get("Timeout", DEFAULT_FUNCTION_TIMEOUT)),
+        role_arn=str(resolve(role, where)) if role is not None else None,
     )
 
 
@@ -350,10 +363,17 @@ def describe_personalize(personalize: Any, arn: str) -> dict[str, Any] | None:
     return answer
 
 
+def _keep_id_on_delete(request_type: str, physical_id: str | None, new_physical_id: str) -> None:
+    """The framework refuses a Delete that answers with another physical id."""
+    if request_type == "Delete" and new_physical_id != physical_id:
+        raise HandlerError(
+            f'DELETE: cannot change the physical resource ID from "{physical_id}" to '
+            f'"{new_physical_id}" during deletion'
+        )
+
+
 class CustomResourceProvider(ResourceType):
     """Custom::Personalize* (and any Provider-framework resource): the on_event/is_complete lifecycle."""
-
-    CREATE_FAILED_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
 
     def __init__(self, setups: Mapping[str, ProviderSetup], runtime: LambdaRuntime) -> None:
         self.setups = setups
@@ -377,7 +397,7 @@ class CustomResourceProvider(ResourceType):
         )
 
     def delete(self, context: DeployContext, record: ResourceRecord) -> None:
-        if record.physical_id in (None, self.CREATE_FAILED_MARKER):
+        if record.physical_id in (None, CREATE_FAILED_MARKER):
             return  # the framework skips the Delete that follows a failed Create
         self._run(
             context,
@@ -400,30 +420,18 @@ class CustomResourceProvider(ResourceType):
         physical_id: str | None = None,
     ) -> Outcome:
         setup = self.setups[logical_id]
-        request_id = str(uuid.uuid4())
-        event: dict[str, Any] = {
-            "RequestType": request_type,
-            "ServiceToken": properties.get("ServiceToken", ""),
-            "ResponseURL": HIDDEN_RESPONSE_URL,
-            "StackId": context.stack.stack_id,
-            "RequestId": request_id,
-            "LogicalResourceId": logical_id,
-            "ResourceType": resource_type,
-            "ResourceProperties": properties,
-        }
-        if physical_id is not None:
-            event["PhysicalResourceId"] = physical_id
-        if old_properties is not None:
-            event["OldResourceProperties"] = old_properties
-        answer = self.runtime.invoke(setup.on_event, event) or {}
-        if not isinstance(answer, dict):
-            raise HandlerError(f"on_event must return an object or nothing, got {answer!r}")
-        new_physical_id = str(answer.get("PhysicalResourceId") or (physical_id or request_id))
-        if request_type == "Delete" and new_physical_id != physical_id:
-            raise HandlerError(
-                f'DELETE: cannot change the physical resource ID from "{physical_id}" to '
-                f'"{new_physical_id}" during deletion'
-            )
+        event = self._request(
+            context,
+            request_type,
+            logical_id,
+            resource_type,
+            properties,
+            old_properties=old_properties,
+            physical_id=physical_id,
+        )
+        answer = self._start(setup, event)
+        new_physical_id = str(answer.get("PhysicalResourceId") or (physical_id or event["RequestId"]))
+        _keep_id_on_delete(request_type, physical_id, new_physical_id)
         data = dict(answer.get("Data") or {})
         if setup.is_complete is not None:
             waiting = {**event, **answer, "PhysicalResourceId": new_physical_id}
@@ -436,22 +444,61 @@ class CustomResourceProvider(ResourceType):
             data.update(finished.get("Data") or {})
             # As in the framework, whose answer is {**event, **is_complete's answer}: its id prevails.
             new_physical_id = str(finished.get("PhysicalResourceId") or new_physical_id)
-            if request_type == "Delete" and new_physical_id != physical_id:
-                raise HandlerError(
-                    f'DELETE: cannot change the physical resource ID from "{physical_id}" to '
-                    f'"{new_physical_id}" during deletion'
-                )
-        response = {
-            "Status": "SUCCESS",
-            "PhysicalResourceId": new_physical_id,
+            _keep_id_on_delete(request_type, physical_id, new_physical_id)
+        return self._respond(context, event, new_physical_id, data)
+
+    @staticmethod
+    def _request(
+        context: DeployContext,
+        request_type: str,
+        logical_id: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        *,
+        old_properties: dict[str, Any] | None,
+        physical_id: str | None,
+    ) -> dict[str, Any]:
+        """The event CloudFormation sends, as the framework passes it on to the user's functions."""
+        request_id = str(uuid.uuid4())
+        event: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": properties.get("ServiceToken", ""),
+            "ResponseURL": response_url(context.stack, logical_id, request_id),
             "StackId": context.stack.stack_id,
             "RequestId": request_id,
             "LogicalResourceId": logical_id,
+            "ResourceType": resource_type,
+            "ResourceProperties": properties,
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        if old_properties is not None:
+            event["OldResourceProperties"] = old_properties
+        return event
+
+    def _start(self, setup: ProviderSetup, event: Mapping[str, Any]) -> dict[str, Any]:
+        """on_event's answer: an object, or nothing (an empty one)."""
+        answer = self.runtime.invoke(setup.on_event, event) or {}
+        if not isinstance(answer, dict):
+            raise HandlerError(f"on_event must return an object or nothing, got {answer!r}")
+        return answer
+
+    @staticmethod
+    def _respond(
+        context: DeployContext, event: Mapping[str, Any], physical_id: str, data: dict[str, Any]
+    ) -> Outcome:
+        """The SUCCESS response CloudFormation would get, refused as it refuses one that is too long."""
+        response = {
+            "Status": "SUCCESS",
+            "PhysicalResourceId": physical_id,
+            "StackId": context.stack.stack_id,
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
             "Data": data,
         }
         if len(json.dumps(response)) > RESPONSE_LIMIT_BYTES:
             raise ResourceFailedError("Response object is too long.")
-        return Outcome(new_physical_id, data)
+        return Outcome(physical_id, data)
 
     def _wait(
         self, context: DeployContext, setup: ProviderSetup, event: dict[str, Any], watch: StatusWatch | None
