@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -49,6 +50,13 @@ DEFAULT_QUERY_INTERVAL = DEFAULT_WAITER.interval_seconds
 DEFAULT_TOTAL_TIMEOUT = DEFAULT_WAITER.total_timeout_seconds
 DEFAULT_FUNCTION_TIMEOUT = 3.0
 RESPONSE_LIMIT_BYTES = 4096  # CloudFormation rejects larger custom-resource responses
+# AWS::CloudFormation::CustomResource ServiceTimeout (template reference): how long CloudFormation waits
+# for an operation's response, an integer from 1 to 3600 seconds, 3600 when absent. The user guide says a
+# request without a response in time is unsuccessful and the stack operation fails; it does not give the
+# reason's wording: this is the one CloudFormation's stack events show (e.g. aws/aws-cdk#2126).
+SERVICE_TIMEOUT_PROPERTY = "ServiceTimeout"
+SERVICE_TIMEOUT_RANGE = (1, 3600)
+SERVICE_TIMEOUT_REASON = "Custom Resource failed to stabilize in expected time"
 PERSONALIZE_TYPE_PREFIX = "Custom::Personalize"
 # What a worker keeps from the deployer's environment: enough to start Python, never AWS settings.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
@@ -61,6 +69,25 @@ def response_url(stack: StackContext, logical_id: str, request_id: str) -> str:
     user's functions as it is. Locally it has CloudFormation's shape, unsigned, and nothing listens."""
     bucket = f"cloudformation-custom-resource-response-{stack.region.replace('-', '')}"
     return f"https://{bucket}.s3.amazonaws.com/{quote(stack.stack_id, safe='')}%7C{logical_id}%7C{request_id}"
+
+
+def service_timeout(properties: Mapping[str, Any], logical_id: str) -> float:
+    """The seconds CloudFormation gives one operation of this custom resource."""
+    low, high = SERVICE_TIMEOUT_RANGE
+    value = properties.get(SERVICE_TIMEOUT_PROPERTY)
+    if value is None:
+        return float(high)
+    text = str(value)
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ResourceFailedError(
+            f"{logical_id}: {SERVICE_TIMEOUT_PROPERTY} {value!r} is not an integer from {low} to {high} "
+            "(seconds; AWS::CloudFormation::CustomResource)"
+        )
+    return float(text)
+
+
+class InvocationTimeoutError(Exception):
+    """A handler invocation outlived its deadline; its worker process was stopped."""
 
 
 def cloudformation_strings(value: Any) -> Any:
@@ -235,11 +262,15 @@ class _Worker:
             text=True,
         )
 
-    def call(self, request: Mapping[str, Any]) -> dict[str, Any]:
+    def call(self, request: Mapping[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """One invocation; InvocationTimeoutError when no answer came within `timeout` seconds."""
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
+            # The worker writes one whole line per request, so a readable pipe holds the answer.
+            if timeout is not None and not select.select([self.process.stdout], [], [], max(0.0, timeout))[0]:
+                raise InvocationTimeoutError(f"no answer within {timeout:g} s")
             line = self.process.stdout.readline()
         except OSError:
             line = ""
@@ -251,11 +282,11 @@ class _Worker:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def close(self) -> None:
+    def close(self, *, wait: float = 10) -> None:
         if self.process.stdin is not None:
             self.process.stdin.close()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -304,8 +335,11 @@ class LambdaRuntime:
                 return worker
         return idle.get()
 
-    def invoke(self, function: HandlerFunction, event: Mapping[str, Any]) -> Any:
-        """The handler's return value; its exception becomes HandlerError carrying the message."""
+    def invoke(
+        self, function: HandlerFunction, event: Mapping[str, Any], *, deadline: float | None = None
+    ) -> Any:
+        """The handler's return value; its exception becomes HandlerError carrying the message. Past the
+        `deadline` (time.monotonic()) the invocation is abandoned and its worker stopped."""
         worker = self._acquire(function)
         request = {
             "handler": function.handler,
@@ -314,11 +348,11 @@ class LambdaRuntime:
             "timeout_seconds": function.timeout_seconds,
         }
         try:
-            answer = worker.call(request)
-        except HandlerError:
+            answer = worker.call(request, None if deadline is None else deadline - time.monotonic())
+        except (HandlerError, InvocationTimeoutError) as error:
             with self._lock:
                 self._started[function.pool_key].remove(worker)
-            worker.close()
+            worker.close(wait=0 if isinstance(error, InvocationTimeoutError) else 10)
             raise
         self._idle[function.pool_key].put(worker)
         if "errorMessage" in answer:
@@ -420,6 +454,7 @@ class CustomResourceProvider(ResourceType):
         physical_id: str | None = None,
     ) -> Outcome:
         setup = self.setups[logical_id]
+        deadline = time.monotonic() + service_timeout(properties, logical_id)
         event = self._request(
             context,
             request_type,
@@ -429,7 +464,7 @@ class CustomResourceProvider(ResourceType):
             old_properties=old_properties,
             physical_id=physical_id,
         )
-        answer = self._start(setup, event)
+        answer = self._start(setup, event, deadline)
         new_physical_id = str(answer.get("PhysicalResourceId") or (physical_id or event["RequestId"]))
         _keep_id_on_delete(request_type, physical_id, new_physical_id)
         data = dict(answer.get("Data") or {})
@@ -440,7 +475,7 @@ class CustomResourceProvider(ResourceType):
                 if context.watch_service_status
                 else None
             )
-            finished = self._wait(context, setup, waiting, watch)
+            finished = self._wait(context, setup, waiting, watch, deadline)
             data.update(finished.get("Data") or {})
             # As in the framework, whose answer is {**event, **is_complete's answer}: its id prevails.
             new_physical_id = str(finished.get("PhysicalResourceId") or new_physical_id)
@@ -476,9 +511,17 @@ class CustomResourceProvider(ResourceType):
             event["OldResourceProperties"] = old_properties
         return event
 
-    def _start(self, setup: ProviderSetup, event: Mapping[str, Any]) -> dict[str, Any]:
+    def _invoke(self, function: HandlerFunction, event: Mapping[str, Any], deadline: float) -> Any:
+        """One handler call within the resource's ServiceTimeout. When it elapses CloudFormation fails
+        the resource whatever the handler is doing; locally the invocation in flight is stopped."""
+        try:
+            return self.runtime.invoke(function, event, deadline=deadline)
+        except InvocationTimeoutError:
+            raise ResourceFailedError(SERVICE_TIMEOUT_REASON) from None
+
+    def _start(self, setup: ProviderSetup, event: Mapping[str, Any], deadline: float) -> dict[str, Any]:
         """on_event's answer: an object, or nothing (an empty one)."""
-        answer = self.runtime.invoke(setup.on_event, event) or {}
+        answer = self._invoke(setup.on_event, event, deadline) or {}
         if not isinstance(answer, dict):
             raise HandlerError(f"on_event must return an object or nothing, got {answer!r}")
         return answer
@@ -501,17 +544,23 @@ class CustomResourceProvider(ResourceType):
         return Outcome(physical_id, data)
 
     def _wait(
-        self, context: DeployContext, setup: ProviderSetup, event: dict[str, Any], watch: StatusWatch | None
+        self,
+        context: DeployContext,
+        setup: ProviderSetup,
+        event: dict[str, Any],
+        watch: StatusWatch | None,
+        service_deadline: float,
     ) -> dict[str, Any]:
-        """Poll is_complete like the waiter: at once, then every interval, until the total timeout;
-        returns its final answer."""
+        """Poll is_complete like the waiter: at once, then every interval, until the waiter's total
+        timeout (which starts once on_event answered) or CloudFormation's ServiceTimeout (which started
+        with the request), whichever comes first; returns its final answer."""
         assert setup.is_complete is not None
         interval = min(context.query_interval, setup.query_interval)
         deadline = time.monotonic() + setup.total_timeout
         while True:
             if watch is not None:
                 watch.check()
-            answer = self.runtime.invoke(setup.is_complete, event)
+            answer = self._invoke(setup.is_complete, event, service_deadline)
             if not isinstance(answer, dict) or not isinstance(answer.get("IsComplete"), bool):
                 raise HandlerError(f"is_complete must return {{IsComplete: bool, ...}}, got {answer!r}")
             if answer["IsComplete"]:
@@ -525,8 +574,10 @@ class CustomResourceProvider(ResourceType):
                     f"Operation timed out: is_complete did not answer true within the provider's total "
                     f"timeout of {setup.total_timeout:g} s"
                 )
-            if context.cancel.wait(interval):
+            if context.cancel.wait(max(0.0, min(interval, service_deadline - time.monotonic()))):
                 raise ResourceFailedError("Resource operation cancelled")
+            if time.monotonic() >= service_deadline:
+                raise ResourceFailedError(SERVICE_TIMEOUT_REASON)
 
 
 class StatusWatch:

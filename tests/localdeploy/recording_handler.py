@@ -9,6 +9,8 @@ Properties, as CloudFormation delivers them (strings):
 - `RenameOnComplete`: "true" makes is_complete answer another PhysicalResourceId (`...:renamed`).
 - `WaitFor`: comma-separated logical ids that must have started too before on_event returns (a
   barrier that only passes when those resources are created concurrently).
+- `SleepOnEvent`: seconds on_event sleeps before it answers (it records `on_event_done` then).
+- `DeletePolls`: like `Polls`, for Delete requests.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{logical_id} waited for {other}, which did not start alongside it")
             time.sleep(0.02)
+    if properties.get("SleepOnEvent"):
+        time.sleep(float(properties["SleepOnEvent"]))
+        _record(event, "on_event_done")
     if event["RequestType"] == "Delete":
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     return {
@@ -57,7 +62,8 @@ def is_complete(event: dict[str, Any], context: Any) -> dict[str, Any]:
     polls = sum(
         1 for entry in entries if entry["phase"] == "is_complete" and entry["RequestId"] == event["RequestId"]
     )
-    if polls < int(event["ResourceProperties"].get("Polls", "1")):
+    wanted = "DeletePolls" if event["RequestType"] == "Delete" else "Polls"
+    if polls < int(event["ResourceProperties"].get(wanted, "1")):
         return {"IsComplete": False}
     answer: dict[str, Any] = {
         "IsComplete": True,
