@@ -73,6 +73,14 @@ def _included(key: str, exclude: list[str], include: list[str]) -> bool:
     return decision
 
 
+def _key_prefix(properties: Mapping[str, Any]) -> str:
+    """DestinationBucketKeyPrefix as a folder: empty for none or "/", else ending in "/"."""
+    prefix = str(properties.get("DestinationBucketKeyPrefix", ""))
+    if prefix == "/":
+        return ""
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
 class BucketDeployment(ResourceType):
     """Custom::CDKBucketDeployment: unpack each source asset found in cdk.out and sync it to the bucket."""
 
@@ -98,25 +106,44 @@ class BucketDeployment(ResourceType):
             self._remove(context, bucket, prefix)
 
     def _deploy(self, context: DeployContext, operation: Operation, physical_id: str) -> Outcome:
+        """Plan the files (sources merged, filters applied), put them, prune what the sources lack."""
         properties = operation.properties
         if properties.get("DistributionId"):
             raise ResourceFailedError("DistributionId: CloudFront invalidation is not emulated locally")
-        bucket = properties["DestinationBucketName"]
-        prefix = (
-            ""
-            if properties.get("DestinationBucketKeyPrefix", "") == "/"
-            else properties.get("DestinationBucketKeyPrefix", "")
-        )
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
+        bucket, prefix = properties["DestinationBucketName"], _key_prefix(properties)
         exclude, include = list(properties.get("Exclude", [])), list(properties.get("Include", []))
         contents = self._contents(context, properties)
+        wanted = {key: body for key, body in contents.items() if _included(key, exclude, include)}
+        self._put(context, bucket, prefix, wanted, properties)
+        if _flag(properties, "Prune", True):
+            s3 = context.client("s3")
+            for key in self._keys(context, bucket, prefix):
+                relative = key[len(prefix) :]
+                if relative not in contents and _included(relative, exclude, include):
+                    aws_call(f"DeleteObject s3://{bucket}/{key}", s3.delete_object, Bucket=bucket, Key=key)
+        unknown = sorted(set(properties) - BUCKET_DEPLOYMENT_PROPERTIES)
+        data = {
+            "DestinationBucketArn": properties.get("DestinationBucketArn"),
+            "SourceObjectKeys": properties["SourceObjectKeys"]
+            if _flag(properties, "OutputObjectKeys", True)
+            else [],
+        }
+        note = f"{len(wanted)} file(s) to s3://{bucket}/{prefix}"
+        return Outcome(physical_id, data, note + (f"; not emulated: {', '.join(unknown)}" if unknown else ""))
+
+    @staticmethod
+    def _put(
+        context: DeployContext,
+        bucket: str,
+        prefix: str,
+        files: Mapping[str, bytes],
+        properties: Mapping[str, Any],
+    ) -> None:
+        """PutObject each file with the deployment's user metadata, content type and cache control."""
         s3 = context.client("s3")
         metadata = {key.lower(): value for key, value in properties.get("UserMetadata", {}).items()}
         system = {key.lower(): value for key, value in properties.get("SystemMetadata", {}).items()}
-        for key, body in sorted(contents.items()):
-            if not _included(key, exclude, include):
-                continue
+        for key, body in sorted(files.items()):
             extra: dict[str, Any] = {"Metadata": metadata} if metadata else {}
             content_type = system.get("content-type") or mimetypes.guess_type(key)[0]
             if content_type:
@@ -131,21 +158,6 @@ class BucketDeployment(ResourceType):
                 Body=body,
                 **extra,
             )
-        if _flag(properties, "Prune", True):
-            for key in self._keys(context, bucket, prefix):
-                relative = key[len(prefix) :]
-                if relative not in contents and _included(relative, exclude, include):
-                    aws_call(f"DeleteObject s3://{bucket}/{key}", s3.delete_object, Bucket=bucket, Key=key)
-        uploaded = sum(1 for key in contents if _included(key, exclude, include))
-        unknown = sorted(set(properties) - BUCKET_DEPLOYMENT_PROPERTIES)
-        data = {
-            "DestinationBucketArn": properties.get("DestinationBucketArn"),
-            "SourceObjectKeys": properties["SourceObjectKeys"]
-            if _flag(properties, "OutputObjectKeys", True)
-            else [],
-        }
-        note = f"{uploaded} file(s) to s3://{bucket}/{prefix}"
-        return Outcome(physical_id, data, note + (f"; not emulated: {', '.join(unknown)}" if unknown else ""))
 
     @staticmethod
     def _contents(context: DeployContext, properties: Mapping[str, Any]) -> dict[str, bytes]:

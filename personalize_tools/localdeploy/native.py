@@ -51,23 +51,9 @@ def _not_emulated(properties: Mapping[str, Any], handled: set[str]) -> str:
 
 def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """A CloudFormation lifecycle rule in the S3 API's shape (the two name several fields differently)."""
-    converted: dict[str, Any] = {"Status": rule["Status"]}
+    converted: dict[str, Any] = {"Status": rule["Status"], "Filter": _lifecycle_filter(rule)}
     if "Id" in rule:
         converted["ID"] = rule["Id"]
-    conditions: dict[str, Any] = {}
-    if "Prefix" in rule:
-        conditions["Prefix"] = rule["Prefix"]
-    if "TagFilters" in rule:
-        conditions["Tags"] = rule["TagFilters"]
-    for size in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
-        if size in rule:
-            conditions[size] = int(rule[size])
-    if len(conditions) > 1:
-        converted["Filter"] = {"And": conditions}
-    elif "Tags" in conditions:
-        converted["Filter"] = {"Tag": conditions["Tags"][0]}
-    else:
-        converted["Filter"] = conditions
     expiration: dict[str, Any] = {}
     if "ExpirationInDays" in rule:
         expiration["Days"] = int(rule["ExpirationInDays"])
@@ -85,6 +71,29 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     if "AbortIncompleteMultipartUpload" in rule:
         days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
         converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
+    converted.update(_lifecycle_transitions(rule))
+    return converted
+
+
+def _lifecycle_filter(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """Prefix, tags and sizes: one condition as it is, several under And."""
+    conditions: dict[str, Any] = {}
+    if "Prefix" in rule:
+        conditions["Prefix"] = rule["Prefix"]
+    if "TagFilters" in rule:
+        conditions["Tags"] = rule["TagFilters"]
+    for size in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
+        if size in rule:
+            conditions[size] = int(rule[size])
+    if len(conditions) > 1:
+        return {"And": conditions}
+    if "Tags" in conditions:
+        return {"Tag": conditions["Tags"][0]}
+    return conditions
+
+
+def _lifecycle_transitions(rule: Mapping[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {}
     transitions = [*rule.get("Transitions", []), *([rule["Transition"]] if "Transition" in rule else [])]
     if transitions:
         converted["Transitions"] = [

@@ -153,6 +153,21 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def _service_environment(region: str, account: str) -> dict[str, str]:
+    """The services' environment: the user's, without any AWS setting of theirs, plus dummy credentials,
+    so a profile or real keys can never reach them."""
+    credentials = Endpoints(personalize="", aws="", region=region, account=account).environment()
+    return {
+        **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+        "AWS_ACCESS_KEY_ID": credentials["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": credentials["AWS_SECRET_ACCESS_KEY"],
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
 class ServiceManager:
     """Starts, finds and stops the background services of one state folder."""
 
@@ -209,16 +224,7 @@ class ServiceManager:
                 )
         logs = self.store.logs_dir
         logs.mkdir(parents=True, exist_ok=True)
-        credentials = Endpoints(personalize="", aws="", region=region, account=account).environment()
-        base_environment = {
-            **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-            "AWS_ACCESS_KEY_ID": credentials["AWS_ACCESS_KEY_ID"],
-            "AWS_SECRET_ACCESS_KEY": credentials["AWS_SECRET_ACCESS_KEY"],
-            "AWS_DEFAULT_REGION": region,
-            "AWS_REGION": region,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
+        base_environment = _service_environment(region, account)
         moto = self._start_moto(moto_port or free_port(), logs, base_environment)
         try:
             emulator = self._start_emulator(
@@ -241,10 +247,14 @@ class ServiceManager:
             emulator=emulator,
             pace=dict(pace or {}),
         )
+        self._record(services)
+        return services, True
+
+    def _record(self, services: LocalServices) -> None:
+        """services.json for the next command, env.sh for the user's shell."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.services_file.write_text(json.dumps(services.to_json(), indent=1), encoding="utf-8")
         self.env_file.write_text(env_script(services.endpoints), encoding="utf-8")
-        return services, True
 
     def stop(self) -> LocalServices | None:
         """Stop the recorded services (if any) and forget the stacks that lived in them."""
