@@ -74,6 +74,15 @@ SCENARIOS: dict[str, dict[str, dict[str, Any]]] = {
         "b": {**BASE, "name_prefix": "orenb", **_s3_source("good/")},
     },
     "killed": {"v1": {**BASE, "name_prefix": "okilled", **_s3_source("good/")}},  # the deployer killed
+    "kms": {  # 8: a key the stack creates, everything retained, a first deploy that fails
+        "v1": {
+            **BASE,
+            "name_prefix": "okms",
+            **_s3_source("kms/"),
+            "kms": "create",
+            "removal_policy": "retain",
+        }
+    },
     "regroup": {  # 6: a new dataset group name replaces the group, its dataset and tracker
         "a": {**BASE, "name_prefix": "oregroup", **_s3_source("good/")},
         "b": {
@@ -447,3 +456,39 @@ def test_a_deployer_killed_mid_way_and_run_again_converges_without_duplicates(
     assert world.active_imports(_dataset_arn(state)) == 1
     deployer.destroy(state.stack_name)
     assert world.nothing()
+
+
+def _group_settings(world: World) -> dict[str, tuple[str, str]]:
+    out = {}
+    for arn in world.groups():
+        group = world.personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
+        out[arn] = (str(group.get("kmsKeyArn")), str(group.get("roleArn")))
+    return out
+
+
+def test_8_a_kms_group_left_empty_by_a_failed_first_deploy_is_replaced_on_the_next(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    make_deployer: DeployerFactory,
+    endpoints: Endpoints,
+    faults: EmulatorServer,
+    put_data: Callable[[str, str], None],
+) -> None:
+    """kms: create + retain: the failed attempt's group (its key and role) holds no data, so the next
+    deploy, with a new key and role under the same derived name, replaces it instead of failing forever."""
+    put_data("kms", "short")
+    deployer, _ = make_deployer()
+    world = World(endpoints, "okms")
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(assemblies[("kms", "v1")], environment="kms")
+    assert raised.value.final_status == "ROLLBACK_COMPLETE"
+    ((old_group, (old_key, old_role)),) = _group_settings(world).items()  # retained
+    assert old_key.startswith("arn:aws:kms:")
+
+    put_data("kms", "good")  # the cause fixed; nothing else changed
+    state = deployer.deploy(assemblies[("kms", "v1")], environment="kms")
+    assert state.status == "CREATE_COMPLETE"
+    ((group, (key, role)),) = _group_settings(world).items()  # no orphan: the empty group was replaced
+    assert group == old_group == state.outputs["DatasetGroupArn"]  # the same derived name
+    assert (key, role) != (old_key, old_role)
+    assert len(world.datasets()) == len(world.trackers()) == 1
+    assert world.active_imports_of_this_dataset(_dataset_arn(state)) == 1
