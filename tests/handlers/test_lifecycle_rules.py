@@ -205,3 +205,41 @@ def test_a_keyed_group_an_earlier_stack_left_without_data_is_cleared_and_made_an
     assert group["kmsKeyArn"] == KEY_ARN.format("2222")
     assert personalize.list_datasets()["datasets"] == []
     assert personalize.list_event_trackers()["eventTrackers"] == []
+
+
+def test_a_create_that_timed_out_is_taken_over_by_the_next_stack_and_deleted_by_its_destroy(
+    handlers: EmulatorServer, personalize: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation's rollback Delete after the timed-out Create is dropped by the Provider framework
+    (the FAILED response carries its marker physical id), and a group still being created cannot be
+    deleted anyway: the resource stays. The next stack of that name adopts it as its own."""
+    monkeypatch.setenv(domain.WAIT_SECONDS_ENV, "600")
+    create = event("dataset_group_create")
+    answer = entry.on_event(create)
+    arn = answer["PhysicalResourceId"]
+    with pytest.raises(WaitTimedOutError, match="The next deploy of this stack takes it over"):
+        entry.is_complete({**create, **answer, "PersonalizeWaitUntil": time.time() - 1})
+    assert str(owner_tag(personalize, arn)).endswith("/abandoned-" + create["RequestId"])
+
+    retry = _another_stack(create)  # the rolled-back stack is deleted and created anew (cdk deploy)
+    assert drive(retry).physical_id == arn
+    assert owner_tag(personalize, arn) == "/".join(
+        [*retry["StackId"].split("/")[1:], retry["LogicalResourceId"], retry["RequestId"]]
+    )
+
+    destroy = {**retry, "RequestType": "Delete", "PhysicalResourceId": arn}
+    drive(destroy)  # removal policy destroy: it is this stack's now, so its destroy deletes it
+    assert personalize.list_dataset_groups()["datasetGroups"] == []
+
+
+def test_a_create_that_timed_out_on_an_adopted_resource_leaves_its_owner_tag_alone(
+    handlers: EmulatorServer, personalize: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = personalize.create_dataset_group(name="pz-test-ecommerce", domain="ECOMMERCE")["datasetGroupArn"]
+    monkeypatch.setenv(domain.WAIT_SECONDS_ENV, "600")
+    create = event("dataset_group_create")
+    answer = entry.on_event(create)
+    with pytest.raises(WaitTimedOutError) as timed_out:
+        entry.is_complete({**create, **answer, "PersonalizeWaitUntil": time.time() - 1})
+    assert "takes it over" not in str(timed_out.value)
+    assert owner_tag(personalize, arn) is None
