@@ -50,6 +50,14 @@ def _s3_source(key: str) -> dict[str, Any]:
     return {"data_source": {"s3_uri": f"s3://{EXTERNAL_BUCKET}/{key}"}}
 
 
+MATRIX_RECOMMENDER: dict[str, Any] = {"use_case": RECIPE, "wait_for_active": True}
+MATRIX: dict[str, Any] = {
+    **BASE,
+    "name_prefix": "omatrix",
+    **_s3_source("good/"),
+    "recommenders": [MATRIX_RECOMMENDER],
+}
+
 # environment -> variant -> config. Prefixes are unique per environment.
 SCENARIOS: dict[str, dict[str, dict[str, Any]]] = {
     "kept": {  # 1: retain, destroy, then the same stack with removal_policy destroy
@@ -82,6 +90,29 @@ SCENARIOS: dict[str, dict[str, dict[str, Any]]] = {
             "kms": "create",
             "removal_policy": "retain",
         }
+    },
+    "matrix": {  # one stack through an update of each kind, two of them failing first
+        "v0": MATRIX,
+        "in-place": {
+            **MATRIX,
+            "tags": {"team": "search"},
+            "recommenders": [{**MATRIX_RECOMMENDER, "min_recommendation_requests_per_second": 2}],
+        },
+        "new-import": {
+            **MATRIX,
+            **_s3_source("matrix-incremental/"),
+            "data_version": "2",
+            "import_mode": "INCREMENTAL",
+        },
+        "new-recommender": {
+            **MATRIX,
+            "recommenders": [{**MATRIX_RECOMMENDER, "name": "omatrix-matrix_picks"}],
+        },
+        "new-tracker": {
+            **MATRIX,
+            "recommenders": [{**MATRIX_RECOMMENDER, "name": "omatrix-matrix_picks"}],
+            "names": {"event_tracker": "omatrix-matrix_tracker-2"},
+        },
     },
     "regroup": {  # 6: a new dataset group name replaces the group, its dataset and tracker
         "a": {**BASE, "name_prefix": "oregroup", **_s3_source("good/")},
@@ -492,3 +523,93 @@ def test_8_a_kms_group_left_empty_by_a_failed_first_deploy_is_replaced_on_the_ne
     assert (key, role) != (old_key, old_role)
     assert len(world.datasets()) == len(world.trackers()) == 1
     assert world.active_imports_of_this_dataset(_dataset_arn(state)) == 1
+
+
+def _arns(world: World) -> dict[str, set[str]]:
+    return {
+        "group": set(world.groups()),
+        "dataset": set(world.datasets()),
+        "tracker": set(world.trackers()),
+        "recommender": set(world.recommenders()),
+    }
+
+
+def test_updates_of_each_kind_and_failed_updates_end_in_a_whole_world(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    make_deployer: DeployerFactory,
+    endpoints: Endpoints,
+    faults: EmulatorServer,
+    put_data: Callable[[str, str], None],
+) -> None:
+    """One stack (deploying shares the work) through: in-place updates (tags, recommender config); a new
+    INCREMENTAL import whose data is too short (rolled back, then fixed in place); a recommender replaced
+    by a new name, failing first (rolled back), then working; an event tracker renamed; and destroy.
+    After each step: one of everything, ACTIVE, the expected ids changed or kept, nothing lost."""
+    put_data("good", "good")
+    deployer, events = make_deployer()
+    world = World(endpoints, "omatrix")
+    personalize = world.personalize
+
+    def deploy(variant: str) -> Any:
+        return deployer.deploy(assemblies[("matrix", variant)], environment="matrix")
+
+    def whole() -> dict[str, set[str]]:
+        arns = _arns(world)
+        assert {kind: len(found) for kind, found in arns.items()} == dict.fromkeys(arns, 1), arns
+        assert set(world.groups().values()) | set(world.datasets().values()) == {domain.ACTIVE}
+        assert set(world.trackers().values()) | set(world.recommenders().values()) == {domain.ACTIVE}
+        return arns
+
+    first = deploy("v0")
+    dataset_arn = _dataset_arn(first)
+    start = whole()
+    assert world.active_imports(dataset_arn) == 1
+
+    updated = deploy("in-place")  # tags everywhere, the recommender's config: no new ids, no new import
+    assert updated.status == "UPDATE_COMPLETE" and whole() == start
+    (recommender_arn,) = start["recommender"]
+    recommender = personalize.describe_recommender(recommenderArn=recommender_arn)["recommender"]
+    assert recommender["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 2
+    for arn in (*start["group"], *start["dataset"], *start["tracker"], recommender_arn):
+        tags = personalize.list_tags_for_resource(resourceArn=arn)["tags"]
+        assert {"tagKey": "team", "tagValue": "search"} in tags, arn
+    assert world.active_imports(dataset_arn) == 1
+
+    put_data("matrix-incremental", "short")  # the new INCREMENTAL import fails: fewer than 1,000 rows
+    with pytest.raises(DeployFailedError) as failed:
+        deploy("new-import")
+    assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert domain.reason_too_few_records(SHORT_ROWS) in str(failed.value)
+    assert whole() == start and world.active_imports(dataset_arn) == 1  # the earlier import's data stays
+    put_data("matrix-incremental", "good")  # fixed in place, nothing else changed
+    imported = deploy("new-import")
+    assert imported.status == "UPDATE_COMPLETE" and whole() == start
+    jobs = world.jobs(dataset_arn)
+    assert sorted(job["status"] for job in jobs) == [domain.ACTIVE, domain.ACTIVE, domain.CREATE_FAILED]
+    newest = max(jobs, key=lambda job: job["creationDateTime"])
+    described = personalize.describe_dataset_import_job(datasetImportJobArn=newest["datasetImportJobArn"])
+    assert described["datasetImportJob"]["importMode"] == "INCREMENTAL"
+
+    faults.set_faults(fail_name_pattern=r"^omatrix-matrix_picks$")  # the replacement recommender fails
+    with pytest.raises(DeployFailedError) as failed:
+        deploy("new-recommender")
+    assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert whole() == start  # the old recommender stays; the failed one is gone, not orphaned
+    faults.set_faults(fail_name_pattern=None)
+    replaced = deploy("new-recommender")
+    assert replaced.status == "UPDATE_COMPLETE"
+    after = whole()
+    assert after["recommender"] != start["recommender"]
+    assert {kind: arns for kind, arns in after.items() if kind != "recommender"} == {
+        kind: arns for kind, arns in start.items() if kind != "recommender"
+    }
+
+    renamed = deploy("new-tracker")
+    assert renamed.status == "UPDATE_COMPLETE"
+    last = whole()
+    assert last["tracker"] != after["tracker"] and last["recommender"] == after["recommender"]
+    assert renamed.outputs["EventTrackerArn"] in last["tracker"]
+    assert events.for_status("DELETE_FAILED") == []
+
+    assert deployer.destroy(renamed.stack_name) is True
+    assert world.nothing()
