@@ -176,7 +176,7 @@ class DatasetGroup(PersonalizeResource):
         return super().leftover(existing) or self.stale_attempt(existing)
 
     def clear_leftover(self, arn: str, existing: Mapping[str, Any]) -> None:
-        """An earlier attempt's empty group goes with its contents, trackers and recommenders first."""
+        """An earlier attempt's empty group goes after its contents: event trackers first, then datasets."""
         if existing.get("status") == domain.ACTIVE and self.clear_contents(arn):
             return
         super().clear_leftover(arn, existing)
