@@ -244,6 +244,18 @@ class PersonalizeProvider(Construct):
                 resources=[trackers],
                 conditions={"ForAnyValue:StringEquals": {"aws:TagKeys": [scope_tag]}},
             ),
+            # ManageOwnEventTrackers lets TagResource set any tag on a tracker in scope, its scope tag
+            # included: without this, the handler role could move a tracker into another environment's.
+            iam.PolicyStatement(
+                sid="KeepEventTrackerScopeTag",
+                effect=iam.Effect.DENY,
+                actions=["personalize:TagResource"],
+                resources=[trackers],
+                conditions={
+                    "StringNotEquals": {f"aws:RequestTag/{scope_tag}": name_prefix},
+                    "Null": {f"aws:RequestTag/{scope_tag}": "false"},
+                },
+            ),
             iam.PolicyStatement(
                 sid="ListWithinDatasetGroups",
                 actions=authz.list_actions(HANDLER_OPERATIONS),

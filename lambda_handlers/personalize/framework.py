@@ -54,6 +54,8 @@ NOT_COMPLETE: dict[str, Any] = {"IsComplete": False}
 # on_event's answer carries the handlers' deadline to is_complete: the Provider framework passes
 # is_complete the request merged with on_event's answer (aws-cdk custom-resources README, "isComplete").
 WAIT_UNTIL = "PersonalizeWaitUntil"
+# The request part of the owner tag of a resource whose Create timed out (docs/custom-resources.md#ownership).
+ABANDONED = "abandoned-"
 
 
 def wait_until(now: float | None = None) -> float | None:
@@ -216,7 +218,8 @@ class Owner:
 
     def fields(self) -> tuple[str, str, str, str]:
         logical = self.logical_id
-        if len(self.stack_name) + len(self.stack_uuid) + len(logical) + len(self.request_id) + 3 > (
+        longest_request = len(ABANDONED) + len(self.request_id)  # the same logical part either way
+        if len(self.stack_name) + len(self.stack_uuid) + len(logical) + longest_request + 3 > (
             domain.TAG_VALUE_MAX_LENGTH
         ):
             logical = hashlib.sha256(logical.encode()).hexdigest()[:32]
@@ -225,6 +228,16 @@ class Owner:
     @property
     def tag_value(self) -> str:
         return "/".join(self.fields())
+
+    @property
+    def abandoned_tag_value(self) -> str:
+        """The owner tag of a resource whose Create this request gave up on: no Delete will come for it."""
+        return "/".join((*self.fields()[:3], ABANDONED + self.request_id))
+
+    @staticmethod
+    def abandoned(tag_value: str | None) -> bool:
+        parts = Owner.parse(tag_value)
+        return len(parts) == 4 and parts[3].startswith(ABANDONED)
 
     @staticmethod
     def parse(tag_value: str | None) -> tuple[str, ...]:
@@ -482,6 +495,11 @@ class PersonalizeResource(ABC):
                 "an hour by nature (recommender training), set wait_for_active: false."
             )
         started = int(time.time() - deadline + self.waited_seconds())
+        if self.event.request_type != DELETE and arn and self.mark_abandoned(arn):
+            todo += (
+                " The next deploy of this stack takes it over (the Provider framework drops the Delete "
+                "CloudFormation sends after a failed Create, so this stack's rollback leaves it)."
+            )
         raise WaitTimedOutError(
             f"{self.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
             f"waiting ({self.event.request_type} started {started} s ago; provider total_timeout_seconds). "
@@ -548,6 +566,7 @@ class PersonalizeResource(ABC):
         check(existing)
         arn = str(existing[self.arn_member])
         self.log("adopted", arn=arn, status=existing.get("status"))
+        self.claim_abandoned(arn)
         return Placement(arn, existing)
 
     def find_named(self, list_operation: str, key: str, name: str) -> dict[str, Any] | None:
@@ -593,6 +612,41 @@ class PersonalizeResource(ABC):
                 return None
             raise
         return next((str(tag["tagValue"]) for tag in tags if tag.get("tagKey") == domain.OWNER_TAG_KEY), None)
+
+    def mark_abandoned(self, arn: str) -> bool:
+        """A Create that times out leaves its resource still being created: the Provider framework answers
+        CloudFormation with a marker physical id and drops the rollback's Delete, and Personalize cannot
+        delete a resource while it is being created anyway. Mark the owner tag so that the next deploy of
+        this stack takes the resource over instead of treating it as someone else's. True when marked."""
+        owner = self.event.owner
+        if owner is None or not self.tagged or not self.is_own_arn(arn) or self.event.request_type != CREATE:
+            return False
+        try:
+            if not owner.this_request(self.owner_tag(arn)):
+                return False  # adopted, not created by this request: whoever made it keeps it
+            self.personalize.tag_resource(
+                resourceArn=arn,
+                tags=personalize_tags({domain.OWNER_TAG_KEY: owner.abandoned_tag_value}),
+            )
+        except ClientError as error:
+            self.log("abandon-mark-failed", arn=arn, error=error_code(error), message=error_message(error))
+            return False
+        self.log("abandoned", arn=arn)
+        return True
+
+    def claim_abandoned(self, arn: str) -> None:
+        """Take over what an earlier attempt at this resource (this stack name and logical id) abandoned
+        when its Create timed out: from now on this stack's removal policy decides its fate."""
+        owner = self.event.owner
+        if owner is None or not self.tagged:
+            return
+        tag = self.owner_tag(arn)
+        if not (Owner.abandoned(tag) and owner.same_resource(tag)):
+            return
+        self.personalize.tag_resource(
+            resourceArn=arn, tags=personalize_tags({domain.OWNER_TAG_KEY: owner.tag_value})
+        )
+        self.log("claimed-abandoned", arn=arn, was=tag)
 
     def created_here(self, arn: str) -> bool:
         """True only when the owner tag names this stack incarnation and this logical resource."""

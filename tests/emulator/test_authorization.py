@@ -60,13 +60,14 @@ def _role(iam: Any, statements: list[dict[str, Any]], *, managed: list[dict[str,
     return arn
 
 
-def _as_role(moto_server: str, emulator: EmulatorServer, role_arn: str) -> Any:
+def _as_role(moto_server: str, emulator: EmulatorServer, role_arn: str, region: str = REGION) -> Any:
+    """A client signing as the role for `region`: the emulator takes the region from the credential scope."""
     sts = boto3.client("sts", endpoint_url=moto_server, region_name=REGION)
     credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="handler")["Credentials"]
     return boto3.client(
         "personalize",
         endpoint_url=emulator.url,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
@@ -305,3 +306,39 @@ def test_a_policy_the_emulator_cannot_evaluate_is_refused_by_name(
         personalize.list_dataset_groups()
     assert caught.value.response["Error"]["Code"] == "InternalFailure"
     assert "DateGreaterThan" in caught.value.response["Error"]["Message"]
+
+
+def test_a_request_signed_for_another_region_is_authorized_against_that_regions_arns(
+    moto_server: str, emulator: EmulatorServer, iam: Any, s3: Any, s3_bucket: str
+) -> None:
+    """The server's default region is us-east-1; a caller signing for eu-west-1 names eu-west-1 ARNs, both
+    in its own calls and in Personalize's reads of the import data (aws:SourceArn is the job's ARN)."""
+    west = "eu-west-1"
+    west_arns = f"arn:aws:personalize:{west}:{ACCOUNT}"
+    role = _role(
+        iam,
+        [
+            {"Effect": "Allow", "Action": "personalize:*", "Resource": f"{west_arns}:*"},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+            *_reads(s3_bucket),
+        ],
+    )
+    in_west, in_east = (_as_role(moto_server, emulator, role, region) for region in (west, REGION))
+
+    message = _denied(in_east.create_dataset_group, name="regional", domain="ECOMMERCE")
+    assert f"on resource: {ARN}:dataset-group/regional" in message
+    group = in_west.create_dataset_group(name="regional", domain="ECOMMERCE")["datasetGroupArn"]
+    assert group == f"{west_arns}:dataset-group/regional"
+
+    # The bucket admits Personalize only on behalf of eu-west-1 resources.
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "personalize.amazonaws.com"},
+        "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{s3_bucket}", f"arn:aws:s3:::{s3_bucket}/*"],
+        "Condition": {"ArnLike": {"aws:SourceArn": f"{west_arns}:*"}},
+    }
+    s3.put_bucket_policy(
+        Bucket=s3_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    assert _import(in_west, s3, s3_bucket, role)["status"] == domain.ACTIVE

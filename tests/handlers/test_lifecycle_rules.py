@@ -11,10 +11,19 @@ from typing import Any
 import pytest
 
 from lambda_handlers.personalize import domain, entry
-from lambda_handlers.personalize.errors import ResourceFailedError, WaitTimedOutError
+from lambda_handlers.personalize.errors import NameConflictError, ResourceFailedError, WaitTimedOutError
 from personalize_tools.emulator import EmulatorServer
 
-from .support import decisions, drive, event, owner_tag, start
+from .support import (
+    ROLE_ARN,
+    decisions,
+    drive,
+    event,
+    interactions_csv,
+    owner_tag,
+    settle_import_job,
+    start,
+)
 
 
 def _another_stack(raw: dict[str, Any]) -> dict[str, Any]:
@@ -119,3 +128,118 @@ def test_a_dataset_delete_waits_for_the_tracker_this_stack_deletes_at_the_same_t
     dataset_delete.finish()
 
     assert personalize.list_datasets()["datasets"] == []
+
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/{}"
+
+
+def _keyed_group(key: str) -> dict[str, Any]:
+    """The group event of a `kms: create` stack: each stack incarnation makes a key of its own."""
+    return event("dataset_group_create", properties={"RoleArn": ROLE_ARN, "KmsKeyArn": KEY_ARN.format(key)})
+
+
+def _left_by_an_earlier_stack(personalize: Any, *, imported: str | None, tracker: bool) -> str:
+    """A keyed group, its dataset (imported from `imported`, if given) and tracker, all created by one
+    stack incarnation that then went away (rolled back or destroyed under retain)."""
+    group_arn = drive(_keyed_group("1111")).physical_id
+    drive(event("schema_create"))
+    dataset_arn = drive(event("dataset_create")).physical_id
+    if imported is not None:
+        job = personalize.create_dataset_import_job(
+            jobName="pz-test-earlier",
+            datasetArn=dataset_arn,
+            dataSource={"dataLocation": imported},
+            roleArn=ROLE_ARN,
+        )["datasetImportJobArn"]
+        settle_import_job(personalize, job)
+    if tracker:
+        drive(event("event_tracker_create"))
+    return str(group_arn)
+
+
+@pytest.mark.parametrize(
+    ("imported", "tracker", "evidence"),
+    [
+        pytest.param("good", False, "import job ", id="an ACTIVE import"),
+        pytest.param(None, True, "may have recorded events", id="a tracker and no import ever"),
+    ],
+)
+def test_a_keyed_group_an_earlier_stack_left_with_data_is_refused_with_what_to_do(
+    handlers: EmulatorServer,
+    personalize: Any,
+    data_location: str,
+    imported: str | None,
+    tracker: bool,
+    evidence: str,
+) -> None:
+    group_arn = _left_by_an_earlier_stack(
+        personalize, imported=data_location if imported else None, tracker=tracker
+    )
+
+    with pytest.raises(NameConflictError) as refused:
+        drive(_another_stack(_keyed_group("2222")))
+
+    message = str(refused.value)
+    assert f"dataset group pz-test-ecommerce ({group_arn}) was left by an earlier stack named " in message
+    assert f"(KMS key {KEY_ARN.format('1111')}, role {ROLE_ARN})" in message
+    assert f"asks for KMS key {KEY_ARN.format('2222')}" in message
+    assert evidence in message and "names.dataset_group" in message
+    assert [group["status"] for group in personalize.list_dataset_groups()["datasetGroups"]] == [
+        domain.ACTIVE
+    ]
+    assert len(personalize.list_datasets()["datasets"]) == 1  # nothing deleted
+
+
+def test_a_keyed_group_an_earlier_stack_left_without_data_is_cleared_and_made_anew(
+    handlers: EmulatorServer, personalize: Any, s3: Any, s3_bucket: str
+) -> None:
+    """The Interactions import failed (too few rows), so that stack never completed: its tracker was never
+    published and nothing holds data. The next stack's group replaces it, contents first."""
+    s3.put_object(Bucket=s3_bucket, Key="short.csv", Body=interactions_csv(rows=10))
+    group_arn = _left_by_an_earlier_stack(personalize, imported=f"s3://{s3_bucket}/short.csv", tracker=True)
+
+    outcome = drive(_another_stack(_keyed_group("2222")), max_polls=80)
+
+    assert outcome.physical_id == group_arn and outcome.data["Status"] == domain.ACTIVE
+    group = personalize.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]
+    assert group["kmsKeyArn"] == KEY_ARN.format("2222")
+    assert personalize.list_datasets()["datasets"] == []
+    assert personalize.list_event_trackers()["eventTrackers"] == []
+
+
+def test_a_create_that_timed_out_is_taken_over_by_the_next_stack_and_deleted_by_its_destroy(
+    handlers: EmulatorServer, personalize: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation's rollback Delete after the timed-out Create is dropped by the Provider framework
+    (the FAILED response carries its marker physical id), and a group still being created cannot be
+    deleted anyway: the resource stays. The next stack of that name adopts it as its own."""
+    monkeypatch.setenv(domain.WAIT_SECONDS_ENV, "600")
+    create = event("dataset_group_create")
+    answer = entry.on_event(create)
+    arn = answer["PhysicalResourceId"]
+    with pytest.raises(WaitTimedOutError, match="The next deploy of this stack takes it over"):
+        entry.is_complete({**create, **answer, "PersonalizeWaitUntil": time.time() - 1})
+    assert str(owner_tag(personalize, arn)).endswith("/abandoned-" + create["RequestId"])
+
+    retry = _another_stack(create)  # the rolled-back stack is deleted and created anew (cdk deploy)
+    assert drive(retry).physical_id == arn
+    assert owner_tag(personalize, arn) == "/".join(
+        [*retry["StackId"].split("/")[1:], retry["LogicalResourceId"], retry["RequestId"]]
+    )
+
+    destroy = {**retry, "RequestType": "Delete", "PhysicalResourceId": arn}
+    drive(destroy)  # removal policy destroy: it is this stack's now, so its destroy deletes it
+    assert personalize.list_dataset_groups()["datasetGroups"] == []
+
+
+def test_a_create_that_timed_out_on_an_adopted_resource_leaves_its_owner_tag_alone(
+    handlers: EmulatorServer, personalize: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = personalize.create_dataset_group(name="pz-test-ecommerce", domain="ECOMMERCE")["datasetGroupArn"]
+    monkeypatch.setenv(domain.WAIT_SECONDS_ENV, "600")
+    create = event("dataset_group_create")
+    answer = entry.on_event(create)
+    with pytest.raises(WaitTimedOutError) as timed_out:
+        entry.is_complete({**create, **answer, "PersonalizeWaitUntil": time.time() - 1})
+    assert "takes it over" not in str(timed_out.value)
+    assert owner_tag(personalize, arn) is None

@@ -17,8 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 
 from config import load_environment, load_file
 from config.model import CONFIG_DIR, available_environments
@@ -94,6 +96,9 @@ def test_every_example_config_deploys_under_iam_enforcement(
         and record.resource_type == "AWS::IAM::Role"
     ]
     assert len(handler_role) == 1 and not handler_role[0].skipped
+    if "EventTrackerArn" in state.outputs:
+        tracker_arn = state.outputs["EventTrackerArn"]
+        _check_scope_tag_cannot_be_moved(endpoints, emulator, handler_role[0].physical_id, tracker_arn)
     if load_environment(name).kms_mode == "create":  # Personalize's reads needed kms:Decrypt (checked)
         head = endpoints.client("s3").head_object(
             Bucket=state.outputs["DataBucketName"], Key="imports/interactions/interactions.csv"
@@ -102,6 +107,35 @@ def test_every_example_config_deploys_under_iam_enforcement(
     deployer.destroy(state.stack_name)  # as the handler role too: its deletes are authorized
     left = emulator.state()["resources"]["dataset_group"]
     assert len(left) == (1 if load_environment(name).removal_policy == "retain" else 0)
+
+
+def _check_scope_tag_cannot_be_moved(
+    endpoints: Endpoints, emulator: EmulatorServer, role_name: str, tracker_arn: str
+) -> None:
+    """As the handler role: TagResource may not give a tracker another environment's scope tag (it would
+    move the tracker into that environment's policy); its own scope, and other tags, stay allowed."""
+    role_arn = f"arn:aws:iam::{endpoints.account}:role/{role_name}"
+    keys = endpoints.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="scope-check")["Credentials"]
+    personalize = boto3.client(
+        "personalize",
+        endpoint_url=emulator.url,
+        region_name=REGION,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+    )
+    scope = authorization.SCOPE_TAG_KEY
+    prefix = next(
+        tag["tagValue"]
+        for tag in personalize.list_tags_for_resource(resourceArn=tracker_arn)["tags"]
+        if tag["tagKey"] == scope
+    )
+    with pytest.raises(ClientError) as denied:
+        personalize.tag_resource(resourceArn=tracker_arn, tags=[{"tagKey": scope, "tagValue": "elsewhere"}])
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "with an explicit deny in an identity-based policy" in str(denied.value)
+    personalize.tag_resource(resourceArn=tracker_arn, tags=[{"tagKey": scope, "tagValue": prefix}])
+    personalize.tag_resource(resourceArn=tracker_arn, tags=[{"tagKey": "team", "tagValue": "search"}])
 
 
 def _without_grant(artifact: StackArtifact, operation: str, resource_part: str) -> StackArtifact:

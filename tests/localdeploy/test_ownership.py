@@ -50,6 +50,14 @@ def _s3_source(key: str) -> dict[str, Any]:
     return {"data_source": {"s3_uri": f"s3://{EXTERNAL_BUCKET}/{key}"}}
 
 
+MATRIX_RECOMMENDER: dict[str, Any] = {"use_case": RECIPE, "wait_for_active": True}
+MATRIX: dict[str, Any] = {
+    **BASE,
+    "name_prefix": "omatrix",
+    **_s3_source("good/"),
+    "recommenders": [MATRIX_RECOMMENDER],
+}
+
 # environment -> variant -> config. Prefixes are unique per environment.
 SCENARIOS: dict[str, dict[str, dict[str, Any]]] = {
     "kept": {  # 1: retain, destroy, then the same stack with removal_policy destroy
@@ -74,6 +82,38 @@ SCENARIOS: dict[str, dict[str, dict[str, Any]]] = {
         "b": {**BASE, "name_prefix": "orenb", **_s3_source("good/")},
     },
     "killed": {"v1": {**BASE, "name_prefix": "okilled", **_s3_source("good/")}},  # the deployer killed
+    "kms": {  # 8: a key the stack creates, everything retained, a first deploy that fails
+        "v1": {
+            **BASE,
+            "name_prefix": "okms",
+            **_s3_source("kms/"),
+            "kms": "create",
+            "removal_policy": "retain",
+        }
+    },
+    "matrix": {  # one stack through an update of each kind, two of them failing first
+        "v0": MATRIX,
+        "in-place": {
+            **MATRIX,
+            "tags": {"team": "search"},
+            "recommenders": [{**MATRIX_RECOMMENDER, "min_recommendation_requests_per_second": 2}],
+        },
+        "new-import": {
+            **MATRIX,
+            **_s3_source("matrix-incremental/"),
+            "data_version": "2",
+            "import_mode": "INCREMENTAL",
+        },
+        "new-recommender": {
+            **MATRIX,
+            "recommenders": [{**MATRIX_RECOMMENDER, "name": "omatrix-matrix_picks"}],
+        },
+        "new-tracker": {
+            **MATRIX,
+            "recommenders": [{**MATRIX_RECOMMENDER, "name": "omatrix-matrix_picks"}],
+            "names": {"event_tracker": "omatrix-matrix_tracker-2"},
+        },
+    },
     "regroup": {  # 6: a new dataset group name replaces the group, its dataset and tracker
         "a": {**BASE, "name_prefix": "oregroup", **_s3_source("good/")},
         "b": {
@@ -411,27 +451,28 @@ def _deploy_in_own_session(
     deployer.deploy(artifact, environment="killed")
 
 
+KILL_POINTS: dict[str, Callable[[World], bool]] = {  # each step of the deploy, seen from outside
+    "dataset group": lambda world: bool(world.groups()),
+    "import job": lambda world: any(world.jobs(arn) for arn in world.datasets()),
+    "event tracker": lambda world: bool(world.trackers()),
+}
+
+
+@pytest.mark.parametrize("step", list(KILL_POINTS))
 def test_a_deployer_killed_mid_way_and_run_again_converges_without_duplicates(
+    step: str,
     assemblies: dict[tuple[str, str], StackArtifact],
     endpoints: Endpoints,
     faults: EmulatorServer,
     put_data: Callable[[str, str], None],
     tmp_path: Path,
 ) -> None:
-    """SIGKILL while the import job runs (a replayed Create must adopt, not duplicate), then deploy again."""
+    """SIGKILL as soon as a step's resource exists (a replayed Create must adopt, not duplicate), then
+    deploy again; then the same for a destroy."""
     put_data("good", "good")
     artifact = assemblies[("killed", "v1")]
     world = World(endpoints, "okilled")
-    child = multiprocessing.get_context("fork").Process(
-        target=_deploy_in_own_session, args=(endpoints, tmp_path / "state", artifact)
-    )
-    child.start()
-    deadline = time.monotonic() + 120
-    while not any(world.jobs(arn) for arn in world.datasets()):
-        assert child.is_alive() and time.monotonic() < deadline, "the import job never started"
-        time.sleep(0.05)
-    os.killpg(child.pid or 0, signal.SIGKILL)
-    child.join(timeout=10)
+    _kill_when(KILL_POINTS[step], world, _deploy_in_own_session, endpoints, tmp_path / "state", artifact)
 
     deployer = LocalDeployer(
         endpoints,
@@ -443,7 +484,173 @@ def test_a_deployer_killed_mid_way_and_run_again_converges_without_duplicates(
     state = deployer.deploy(artifact, environment="killed")
     assert state.status.endswith("_COMPLETE") and "ROLLBACK" not in state.status
     assert len(world.groups()) == len(world.datasets()) == len(world.trackers()) == 1
-    assert len(world.jobs(_dataset_arn(state))) == 1  # the killed run's job, adopted
+    assert len(world.jobs(_dataset_arn(state))) == 1  # the killed run's job (if it got that far), adopted
     assert world.active_imports(_dataset_arn(state)) == 1
+
+    if step == "event tracker":  # the destroy killed once the tracker is going, then run again
+        _kill_when(
+            lambda world: DELETING & set(world.trackers().values()) or not world.trackers(),
+            world,
+            _destroy_in_own_session,
+            endpoints,
+            tmp_path / "state",
+            artifact,
+        )
     deployer.destroy(state.stack_name)
+    assert world.nothing()
+
+
+DELETING = {"DELETE PENDING", "DELETE IN_PROGRESS"}
+
+
+def _kill_when(
+    reached: Callable[[World], Any], world: World, target: Callable[..., None], *args: Any
+) -> None:
+    child = multiprocessing.get_context("fork").Process(target=target, args=args)
+    child.start()
+    deadline = time.monotonic() + 120
+    while not reached(world):
+        assert child.is_alive() and time.monotonic() < deadline, "the step was never reached"
+        time.sleep(0.02)
+    os.killpg(child.pid or 0, signal.SIGKILL)
+    child.join(timeout=10)
+
+
+def _destroy_in_own_session(
+    endpoints: Endpoints, state_dir: Path, artifact: StackArtifact
+) -> None:  # pragma: no cover - runs in the child process that the test kills
+    os.setsid()
+    deployer = LocalDeployer(
+        endpoints,
+        store=StateStore(state_dir),
+        session=SESSION,
+        events=EventLog(stream=None),
+        options=DeployOptions(query_interval=0.05),
+    )
+    deployer.destroy(artifact.stack_name)
+
+
+def _group_settings(world: World) -> dict[str, tuple[str, str]]:
+    out = {}
+    for arn in world.groups():
+        group = world.personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
+        out[arn] = (str(group.get("kmsKeyArn")), str(group.get("roleArn")))
+    return out
+
+
+def test_8_a_kms_group_left_empty_by_a_failed_first_deploy_is_replaced_on_the_next(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    make_deployer: DeployerFactory,
+    endpoints: Endpoints,
+    faults: EmulatorServer,
+    put_data: Callable[[str, str], None],
+) -> None:
+    """kms: create + retain: the failed attempt's group (its key and role) holds no data, so the next
+    deploy, with a new key and role under the same derived name, replaces it instead of failing forever."""
+    put_data("kms", "short")
+    deployer, _ = make_deployer()
+    world = World(endpoints, "okms")
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(assemblies[("kms", "v1")], environment="kms")
+    assert raised.value.final_status == "ROLLBACK_COMPLETE"
+    ((old_group, (old_key, old_role)),) = _group_settings(world).items()  # retained
+    assert old_key.startswith("arn:aws:kms:")
+
+    put_data("kms", "good")  # the cause fixed; nothing else changed
+    state = deployer.deploy(assemblies[("kms", "v1")], environment="kms")
+    assert state.status == "CREATE_COMPLETE"
+    ((group, (key, role)),) = _group_settings(world).items()  # no orphan: the empty group was replaced
+    assert group == old_group == state.outputs["DatasetGroupArn"]  # the same derived name
+    assert (key, role) != (old_key, old_role)
+    assert len(world.datasets()) == len(world.trackers()) == 1
+    assert world.active_imports_of_this_dataset(_dataset_arn(state)) == 1
+
+
+def _arns(world: World) -> dict[str, set[str]]:
+    return {
+        "group": set(world.groups()),
+        "dataset": set(world.datasets()),
+        "tracker": set(world.trackers()),
+        "recommender": set(world.recommenders()),
+    }
+
+
+def test_updates_of_each_kind_and_failed_updates_end_in_a_whole_world(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    make_deployer: DeployerFactory,
+    endpoints: Endpoints,
+    faults: EmulatorServer,
+    put_data: Callable[[str, str], None],
+) -> None:
+    """One stack (deploying shares the work) through: in-place updates (tags, recommender config); a new
+    INCREMENTAL import whose data is too short (rolled back, then fixed in place); a recommender replaced
+    by a new name, failing first (rolled back), then working; an event tracker renamed; and destroy.
+    After each step: one of everything, ACTIVE, the expected ids changed or kept, nothing lost."""
+    put_data("good", "good")
+    deployer, events = make_deployer()
+    world = World(endpoints, "omatrix")
+    personalize = world.personalize
+
+    def deploy(variant: str) -> Any:
+        return deployer.deploy(assemblies[("matrix", variant)], environment="matrix")
+
+    def whole() -> dict[str, set[str]]:
+        arns = _arns(world)
+        assert {kind: len(found) for kind, found in arns.items()} == dict.fromkeys(arns, 1), arns
+        assert set(world.groups().values()) | set(world.datasets().values()) == {domain.ACTIVE}
+        assert set(world.trackers().values()) | set(world.recommenders().values()) == {domain.ACTIVE}
+        return arns
+
+    first = deploy("v0")
+    dataset_arn = _dataset_arn(first)
+    start = whole()
+    assert world.active_imports(dataset_arn) == 1
+
+    updated = deploy("in-place")  # tags everywhere, the recommender's config: no new ids, no new import
+    assert updated.status == "UPDATE_COMPLETE" and whole() == start
+    (recommender_arn,) = start["recommender"]
+    recommender = personalize.describe_recommender(recommenderArn=recommender_arn)["recommender"]
+    assert recommender["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 2
+    for arn in (*start["group"], *start["dataset"], *start["tracker"], recommender_arn):
+        tags = personalize.list_tags_for_resource(resourceArn=arn)["tags"]
+        assert {"tagKey": "team", "tagValue": "search"} in tags, arn
+    assert world.active_imports(dataset_arn) == 1
+
+    put_data("matrix-incremental", "short")  # the new INCREMENTAL import fails: fewer than 1,000 rows
+    with pytest.raises(DeployFailedError) as failed:
+        deploy("new-import")
+    assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert domain.reason_too_few_records(SHORT_ROWS) in str(failed.value)
+    assert whole() == start and world.active_imports(dataset_arn) == 1  # the earlier import's data stays
+    put_data("matrix-incremental", "good")  # fixed in place, nothing else changed
+    imported = deploy("new-import")
+    assert imported.status == "UPDATE_COMPLETE" and whole() == start
+    jobs = world.jobs(dataset_arn)
+    assert sorted(job["status"] for job in jobs) == [domain.ACTIVE, domain.ACTIVE, domain.CREATE_FAILED]
+    newest = max(jobs, key=lambda job: job["creationDateTime"])
+    described = personalize.describe_dataset_import_job(datasetImportJobArn=newest["datasetImportJobArn"])
+    assert described["datasetImportJob"]["importMode"] == "INCREMENTAL"
+
+    faults.set_faults(fail_name_pattern=r"^omatrix-matrix_picks$")  # the replacement recommender fails
+    with pytest.raises(DeployFailedError) as failed:
+        deploy("new-recommender")
+    assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert whole() == start  # the old recommender stays; the failed one is gone, not orphaned
+    faults.set_faults(fail_name_pattern=None)
+    replaced = deploy("new-recommender")
+    assert replaced.status == "UPDATE_COMPLETE"
+    after = whole()
+    assert after["recommender"] != start["recommender"]
+    assert {kind: arns for kind, arns in after.items() if kind != "recommender"} == {
+        kind: arns for kind, arns in start.items() if kind != "recommender"
+    }
+
+    renamed = deploy("new-tracker")
+    assert renamed.status == "UPDATE_COMPLETE"
+    last = whole()
+    assert last["tracker"] != after["tracker"] and last["recommender"] == after["recommender"]
+    assert renamed.outputs["EventTrackerArn"] in last["tracker"]
+    assert events.for_status("DELETE_FAILED") == []
+
+    assert deployer.destroy(renamed.stack_name) is True
     assert world.nothing()

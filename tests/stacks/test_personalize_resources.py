@@ -187,6 +187,12 @@ def test_event_trackers_are_scoped_by_tag(template: dict[str, Any]) -> None:
     keep = statements["KeepEventTrackersInScope"]
     assert keep["Effect"] == "Deny"
     assert keep["Condition"] == {"ForAnyValue:StringEquals": {"aws:TagKeys": [key]}}
+    retag = statements["KeepEventTrackerScopeTag"]
+    assert retag["Effect"] == "Deny" and _actions(retag) == {"personalize:TagResource"}
+    assert retag["Condition"] == {
+        "StringNotEquals": {f"aws:RequestTag/{key}": "pz-dev"},
+        "Null": {f"aws:RequestTag/{key}": "false"},
+    }
     _, tracker = _custom(template, "EventTracker")
     assert {"Key": key, "Value": "pz-dev"} in tracker["Properties"]["Tags"]
 

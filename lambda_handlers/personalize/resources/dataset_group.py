@@ -11,7 +11,9 @@ from .. import domain
 from ..errors import DatasetGroupNotEmptyError, InvalidPropertyError, NameConflictError
 from ..framework import (
     DELETING_STATUSES,
+    IN_USE,
     NOT_FOUND,
+    Owner,
     PersonalizeResource,
     Placement,
     error_code,
@@ -26,6 +28,13 @@ CONTENTS = (
     ("solution", "list_solutions", "solutions", "solutionArn"),
     ("filter", "list_filters", "Filters", "filterArn"),
 )
+# How to delete what an earlier attempt left in an empty group, in the order Personalize accepts: a dataset
+# only once no tracker uses it. Anything else in the group counts as data and is never cleared.
+CLEARABLE = {
+    "event tracker": ("delete_event_tracker", "describe_event_tracker", "eventTrackerArn", 0),
+    "dataset": ("delete_dataset", "describe_dataset", "datasetArn", 1),
+}
+HOLDING_IMPORT_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | {domain.ACTIVE}
 
 
 class DatasetGroup(PersonalizeResource):
@@ -69,11 +78,9 @@ class DatasetGroup(PersonalizeResource):
             return str(response["datasetGroupArn"])
 
         def check(existing: Mapping[str, Any]) -> None:
-            actual = {
-                member: existing[member]
-                for member in ("domain", "roleArn", "kmsKeyArn")
-                if existing.get(member)
-            }
+            actual = self.settings(existing)
+            if actual != wanted and existing.get("status") not in DELETING_STATUSES:
+                self.refuse_earlier_attempt(existing)
             if actual != wanted or existing.get("status") in DELETING_STATUSES:
                 raise NameConflictError(
                     f"dataset group {name} already exists ({existing[self.arn_member]}, "
@@ -84,6 +91,144 @@ class DatasetGroup(PersonalizeResource):
 
         return self.adopt_or_create(
             lambda: self.find_named("list_dataset_groups", "datasetGroups", name), create, check
+        )
+
+    @staticmethod
+    def settings(existing: Mapping[str, Any]) -> dict[str, str]:
+        return {
+            member: existing[member] for member in ("domain", "roleArn", "kmsKeyArn") if existing.get(member)
+        }
+
+    def earlier_stack_tag(self, existing: Mapping[str, Any]) -> str | None:
+        """The owner tag, when a stack of this name made the group for this logical id in an earlier
+        incarnation (one deleted since: a rolled-back first deploy, or a destroy under retain)."""
+        owner, tag = self.event.owner, self.owner_tag(str(existing[self.arn_member]))
+        if owner is None or not owner.same_resource(tag) or owner.same_stack(tag):
+            return None
+        return tag
+
+    def data_evidence(self, arn: str, tag: str) -> list[str]:
+        """Why the group may hold data; empty when it provably holds none.
+
+        Data is an import job ACTIVE or still running since its dataset was created, or anything that
+        only exists on data (a recommender, a solution, a filter), or anything that earlier stack did not
+        make. Personalize has no API that shows events recorded with PutEvents, so an event tracker counts
+        as data unless the Interactions dataset was bulk-fed and none of its imports succeeded: a stack
+        with a data source completes only once its imports are ACTIVE, so that stack never completed and
+        never published the tracker's tracking id (our choice, docs/custom-resources.md#ownership).
+        """
+        maker = Owner.parse(tag)[:2]
+        evidence: list[str] = []
+        trackers: list[str] = []
+        interactions_attempted = False
+        for label, operation, key, member in CONTENTS:
+            for item in self.paginate(operation, key, datasetGroupArn=arn):
+                item_arn = str(item[member])
+                if item.get("status") in DELETING_STATUSES:
+                    continue
+                if Owner.parse(self.owner_tag(item_arn))[:2] != maker:
+                    evidence.append(f"{label} {item_arn}, which that stack did not create")
+                elif label == "event tracker":
+                    trackers.append(item_arn)
+                elif label == "dataset":
+                    holding, attempted = self.imports_since_creation(item_arn)
+                    evidence += holding
+                    interactions_attempted |= attempted and item_arn.endswith("/INTERACTIONS")
+                else:
+                    evidence.append(f"{label} {item_arn}")
+        if not interactions_attempted:
+            evidence += [
+                f"event tracker {tracker_arn}, which may have recorded events (Personalize cannot list them)"
+                for tracker_arn in trackers
+            ]
+        return evidence
+
+    def imports_since_creation(self, dataset_arn: str) -> tuple[list[str], bool]:
+        """Import jobs that hold (or will hold) data in this dataset, and whether any was attempted.
+        A dataset deleted and made again has the same ARN: older jobs imported into its predecessor."""
+        try:
+            created = self.personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["creationDateTime"]
+        except ClientError as error:
+            if error_code(error) == NOT_FOUND:
+                return [], False
+            raise
+        jobs = [
+            job
+            for job in self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+            if job["creationDateTime"] >= created
+        ]
+        holding = [
+            f"import job {job['datasetImportJobArn']} ({job['status']})"
+            for job in jobs
+            if job["status"] in HOLDING_IMPORT_STATUSES
+        ]
+        return holding, bool(jobs)
+
+    def stale_attempt(self, existing: Mapping[str, Any]) -> bool:
+        """An ACTIVE group an earlier stack of this name made with settings this template no longer
+        asks for, holding no data: it only blocks the name, so it is cleared and made anew."""
+        if existing.get("status") != domain.ACTIVE or self.settings(existing) == self.wanted():
+            return False
+        tag = self.earlier_stack_tag(existing)
+        return tag is not None and not self.data_evidence(str(existing[self.arn_member]), tag)
+
+    def leftover(self, existing: Mapping[str, Any]) -> bool:
+        return super().leftover(existing) or self.stale_attempt(existing)
+
+    def clear_leftover(self, arn: str, existing: Mapping[str, Any]) -> None:
+        """An earlier attempt's empty group goes after its contents: event trackers first, then datasets."""
+        if existing.get("status") == domain.ACTIVE and self.clear_contents(arn):
+            return
+        super().clear_leftover(arn, existing)
+
+    def clear_contents(self, arn: str) -> bool:
+        """Request the deletes the group's contents allow now; True while any content is left."""
+        present: list[tuple[int, str, str, str]] = []
+        for label, operation, key, member in CONTENTS:
+            for item in self.paginate(operation, key, datasetGroupArn=arn):
+                tier = CLEARABLE[label][3] if label in CLEARABLE else len(CLEARABLE)  # waited for only
+                present.append((tier, label, str(item[member]), str(item.get("status"))))
+        if not present:
+            return False
+        first_tier = min(tier for tier, *_ in present)
+        for tier, label, item_arn, status in present:
+            if tier != first_tier or label not in CLEARABLE:
+                continue
+            delete, describe, member, _ = CLEARABLE[label]
+            # A deletion in progress is followed by Describe, the authoritative status, not by the listing.
+            call = describe if status in DELETING_STATUSES else delete
+            try:
+                getattr(self.personalize, call)(**{member: item_arn})
+            except ClientError as error:
+                if error_code(error) not in (NOT_FOUND, IN_USE):
+                    raise
+        self.log(
+            "clearing-earlier-attempt",
+            arn=arn,
+            waiting_for=[f"{label} {item_arn} ({status})" for _, label, item_arn, status in present],
+        )
+        return True
+
+    def refuse_earlier_attempt(self, existing: Mapping[str, Any]) -> None:
+        """A group an earlier stack of this name left, with other settings and with data: never deleted,
+        and never adoptable (Personalize cannot change a group's key or role). Say what to do."""
+        tag = self.earlier_stack_tag(existing)
+        if tag is None:
+            return
+        arn = str(existing[self.arn_member])
+        evidence = self.data_evidence(arn, tag)
+        if not evidence:
+            return
+        raise NameConflictError(
+            f"dataset group {self.name} ({arn}) was left by an earlier stack named {Owner.parse(tag)[0]} "
+            f"(KMS key {existing.get('kmsKeyArn') or 'none'}, role {existing.get('roleArn') or 'none'}), "
+            f"and this template asks for KMS key {self.props.get('KmsKeyArn') or 'none'} and role "
+            f"{self.props.get('RoleArn') or 'none'}. Personalize cannot change a group's key or role, and "
+            f"the group may hold data ({'; '.join(evidence)}), so this stack neither deletes nor adopts it. "
+            "To keep it and deploy beside it, give the new group another name (config: "
+            "names.dataset_group: a name not used yet); to discard it and its data, delete its contents "
+            f"and then the group (aws personalize delete-dataset-group --dataset-group-arn {arn}) and "
+            "deploy again."
         )
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:

@@ -107,6 +107,7 @@ class EventTracker(PersonalizeResource):
             if tracker["name"] == self.name:
                 arn = tracker["eventTrackerArn"]
                 self.log("adopted", arn=arn, status=tracker.get("status"))
+                self.claim_abandoned(arn)
                 return Placement(arn, self.describe(arn))
         return None
 
