@@ -237,11 +237,7 @@ class DatasetImportJob(PersonalizeResource):
     def update(self) -> dict[str, Any]:
         """An import that found no data yet looks again on any update, and imports what is there now."""
         replacing = self.event.changed_properties() & self.replacing_properties
-        if (
-            not replacing
-            and self.skips_empty
-            and self.describe(self.physical_arn()) is None
-        ):
+        if not replacing and self.skips_empty and self.describe(self.physical_arn()) is None:
             self.log("no-data-retry", arn=self.physical_arn())
             return self.respond(self.find_or_create())
         return super().update()
