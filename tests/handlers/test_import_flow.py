@@ -269,7 +269,7 @@ def test_the_checks_use_validate_datas_rule_ids_and_levels() -> None:
 class _Handle(BaseHTTPRequestHandler):
     received: list[tuple[str, dict[str, Any]]] = []
 
-    def do_PUT(self) -> None:  # noqa: N802 (http.server's name)
+    def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((self.headers.get("Content-Type", ""), json.loads(body)))
         self.send_response(200)

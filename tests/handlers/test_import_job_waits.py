@@ -90,7 +90,7 @@ def state_machine(handlers: EmulatorServer, moto_server: str, monkeypatch: pytes
 class _Handle(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
 
-    def do_PUT(self) -> None:  # noqa: N802 (http.server's name)
+    def do_PUT(self) -> None:
         self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
         self.send_response(200)
         self.end_headers()
