@@ -83,7 +83,7 @@ def main() -> None:
     rate = megabytes / checked
     limit = rows.MAX_CHECKED_BYTES >> 20
     print(
-        f"check rate: {rate:.1f} MiB/s; MAX_CHECKED_BYTES ({limit} MiB) would take about {limit / rate:.0f} s here"
+        f"check rate: {rate:.1f} MiB/s; MAX_CHECKED_BYTES ({limit} MiB) takes about {limit / rate:.0f} s here"
     )
 
 
