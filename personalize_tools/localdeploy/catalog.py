@@ -27,10 +27,10 @@ SKIPPED_TYPES = {
     "AWS::Lambda::LayerVersion": "layer of a handler function",
     "AWS::Lambda::Permission": "lets AWS invoke a handler function",
     "AWS::Logs::LogGroup": "handler log group: handler logs go to .personalize-local/logs/",
-    "AWS::StepFunctions::StateMachine": "the Provider's waiter: is_complete is polled locally instead",
     "AWS::CDK::Metadata": "CDK usage metadata",
     "Custom::LogRetention": "sets the retention of a handler log group",
 }
+WAITER_REASON = "the Provider's waiter: is_complete is polled locally instead"
 HANDLER_ROLE_REASON = "role that only lets a handler run in AWS (trusted by Lambda or Step Functions)"
 HANDLER_POLICY_REASON = "policy of a handler role"
 HANDLER_PRINCIPALS = frozenset({"lambda.amazonaws.com", "states.amazonaws.com", "edgelambda.amazonaws.com"})
@@ -68,10 +68,50 @@ def _get_att_target(value: Any) -> str | None:
     return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
 
 
+def _references(value: Any) -> set[str]:
+    """Logical ids a value names through Ref or Fn::GetAtt, at any depth."""
+    found: set[str] = set()
+    if isinstance(value, Mapping):
+        target = _get_att_target(value)
+        if target is not None:
+            found.add(target)
+        if isinstance(value.get("Ref"), str):
+            found.add(value["Ref"])
+        for item in value.values():
+            found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def waiter_state_machines(template: Mapping[str, Any]) -> set[str]:
+    """The Provider framework's waiter state machines (named by its onEvent function's environment)."""
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    waiters = set()
+    for resource in resources.values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if resource.get("Type") == "AWS::Lambda::Function" and isinstance(variables, Mapping):
+            waiters |= _references(variables.get("WAITER_STATE_MACHINE_ARN"))
+    return waiters
+
+
 def played_roles(template: Mapping[str, Any]) -> set[str]:
-    """Roles of the user handler functions behind a CDK Provider: the local handlers run as them."""
+    """Roles of the functions that run locally, which run as them: the user handler functions behind a
+    CDK Provider, and the functions the stack's own state machines (not the waiter) invoke."""
     resources: Mapping[str, Any] = template.get("Resources", {})
     roles: set[str] = set()
+    waiters = waiter_state_machines(template)
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::StepFunctions::StateMachine" or logical_id in waiters:
+            continue
+        definition = resource.get("Properties", {}).get("DefinitionString")
+        for invoked_id in _references(definition):
+            invoked = resources.get(invoked_id, {})
+            if invoked.get("Type") == "AWS::Lambda::Function":
+                invoked_role = _get_att_target(invoked.get("Properties", {}).get("Role"))
+                if invoked_role is not None and invoked_role in resources:
+                    roles.add(invoked_role)
     for resource in resources.values():
         if resource.get("Type") != "AWS::Lambda::Function":
             continue
@@ -94,6 +134,13 @@ def skipped_resources(template: Mapping[str, Any], resolver: Resolver) -> dict[s
         for logical_id, resource in resources.items()
         if resource.get("Type") in SKIPPED_TYPES
     }
+    skipped.update(
+        {
+            logical_id: WAITER_REASON
+            for logical_id in waiter_state_machines(template)
+            if logical_id in resources
+        }
+    )
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::IAM::Role":
             continue

@@ -129,6 +129,43 @@ def _waiter_timing(definition: Mapping[str, Any]) -> tuple[float, float] | None:
     return None
 
 
+def handler_function(
+    resources: Mapping[str, Any],
+    function_id: str,
+    where: str,
+    *,
+    artifact: StackArtifact | None,
+    resolve: Resolve,
+    assets: AssetStore,
+) -> HandlerFunction:
+    """How the local runtime plays one AWS::Lambda::Function of the template: code, handler, env, role."""
+    properties = resources[function_id].get("Properties", {})
+    runtime = str(properties.get("Runtime", ""))
+    if not runtime.startswith("python"):
+        raise TemplateError(
+            f"{where}: runtime {runtime or 'unknown'} cannot run locally; only Python handlers can"
+        )
+    code = properties.get("Code", {})
+    if "ZipFile" in code:
+        code_dir: Path | None = assets.inline(function_id, str(resolve(code["ZipFile"], where)))
+    else:
+        code_dir = assets.get(artifact, str(resolve(code.get("S3Key", ""), where)))
+        if code_dir is not None and code_dir.is_file():
+            code_dir = assets.unpacked(code_dir)
+    if code_dir is None:
+        raise TemplateError(f"{where}: its code asset is not in cdk.out; synthesize again")
+    environment = resolve(properties.get("Environment", {}).get("Variables", {}), where)
+    role = properties.get("Role")
+    return HandlerFunction(
+        handler=str(properties["Handler"]),
+        function_arn=str(resolve({"Fn::GetAtt": [function_id, "Arn"]}, where)),
+        code_dir=str(code_dir),
+        environment={key: str(value) for key, value in environment.items()},
+        timeout_seconds=float(properties.get("Timeout", DEFAULT_FUNCTION_TIMEOUT)),
+        role_arn=str(resolve(role, where)) if role is not None else None,
+    )
+
+
 def discover_setup(
     logical_id: str,
     *,
@@ -151,31 +188,9 @@ def discover_setup(
         on_event_id, is_complete_id = token_target, None
 
     def function(function_id: str) -> HandlerFunction:
-        properties = resources[function_id].get("Properties", {})
         where = f"resource {logical_id} (handler function {function_id})"
-        runtime = str(properties.get("Runtime", ""))
-        if not runtime.startswith("python"):
-            raise TemplateError(
-                f"{where}: runtime {runtime or 'unknown'} cannot run locally; only Python handlers can"
-            )
-        code = properties.get("Code", {})
-        if "ZipFile" in code:
-            code_dir: Path | None = assets.inline(function_id, str(resolve(code["ZipFile"], where)))
-        else:
-            code_dir = assets.get(artifact, str(resolve(code.get("S3Key", ""), where)))
-            if code_dir is not None and code_dir.is_file():
-                code_dir = assets.unpacked(code_dir)
-        if code_dir is None:
-            raise TemplateError(f"{where}: its code asset is not in cdk.out; synthesize again")
-        environment = resolve(properties.get("Environment", {}).get("Variables", {}), where)
-        role = properties.get("Role")
-        return HandlerFunction(
-            handler=str(properties["Handler"]),
-            function_arn=str(resolve({"Fn::GetAtt": [function_id, "Arn"]}, where)),
-            code_dir=str(code_dir),
-            environment={key: str(value) for key, value in environment.items()},
-            timeout_seconds=float(properties.get("Timeout", DEFAULT_FUNCTION_TIMEOUT)),
-            role_arn=str(resolve(role, where)) if role is not None else None,
+        return handler_function(
+            resources, function_id, where, artifact=artifact, resolve=resolve, assets=assets
         )
 
     timing: tuple[float, float] | None = None
