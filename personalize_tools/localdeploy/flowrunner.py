@@ -116,13 +116,16 @@ class FlowStore:
     def executions_dir(self) -> Path:
         return self.root / "executions"
 
-    def claim(self, execution_name: str) -> bool:
+    def execution_path(self, execution_arn: str) -> Path:
+        """`MACHINE.EXECUTION.json`: execution names are unique per state machine only."""
+        machine, _, name = execution_arn.split(":execution:", 1)[1].partition(":")
+        return self.executions_dir / f"{machine}.{name}.json"
+
+    def claim(self, execution_arn: str) -> bool:
         """True for the one runner that may run this execution (its record is created exclusively)."""
         self.executions_dir.mkdir(parents=True, exist_ok=True)
         try:
-            descriptor = os.open(
-                self.executions_dir / f"{execution_name}.json", os.O_CREAT | os.O_EXCL | os.O_WRONLY
-            )
+            descriptor = os.open(self.execution_path(execution_arn), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             return False
         os.close(descriptor)
@@ -142,7 +145,7 @@ class FlowStore:
             "cause": execution.cause,
             "history": [asdict(event) for event in execution.history],
         }
-        path = self.executions_dir / f"{execution.name}.json"
+        path = self.execution_path(execution.execution_arn)
         temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
         temporary.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
         temporary.replace(path)
@@ -267,6 +270,8 @@ class FlowRunner:
             except ClientError:
                 continue
             for item in listed:
+                if self.flows.execution_path(item["executionArn"]).exists():
+                    continue  # moto lists every execution RUNNING; the record says it has been run
                 described = client.describe_execution(executionArn=item["executionArn"])
                 if self._start_claimed(arn, json.loads(described.get("input") or "{}"), item["name"]):
                     count += 1
@@ -275,10 +280,12 @@ class FlowRunner:
     # --- executions -----------------------------------------------------------------------------
 
     def start(self, state_machine_arn: str, execution_input: Any, name: str | None = None) -> str:
-        """Start an execution (as StartExecution does); returns its name. Unknown machines are refused."""
+        """Start an execution, registered in moto too (so `list-executions` shows it); returns its name."""
         name = name or str(uuid.uuid4())
-        if not self._start_claimed(state_machine_arn, execution_input, name):
-            raise LocalDeployError(f"execution {name} of {state_machine_arn} has already been started")
+        self.endpoints.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+        )
+        self._start_claimed(state_machine_arn, execution_input, name)  # or another runner claimed it first
         return name
 
     def _start_claimed(self, arn: str, execution_input: Any, name: str) -> bool:
@@ -287,11 +294,11 @@ class FlowRunner:
             raise LocalDeployError(
                 f"state machine {arn} is not deployed locally (no {self.flows.machine_path(arn)})"
             )
-        if not self.flows.claim(name):
-            return False
         machine, functions = loaded
         interpreter = Interpreter(machine, self._task_runner(functions), Clock(self.scale, self.cancel))
         execution = interpreter.new_execution(execution_input, name)
+        if not self.flows.claim(execution.execution_arn):
+            return False
         self.flows.record(execution)
         with self._lock:
             self._running[name] = self._pool.submit(self._run, interpreter, execution)
