@@ -113,7 +113,9 @@ IMPORT_FLOW = {
     "States": {
         "Check": {
             "Type": "Task",
-            "Resource": "CHECK_ARN",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "CHECK_ARN", "Payload.$": "$"},
+            "ResultSelector": {"result.$": "$.Payload", "status.$": "$.StatusCode"},
             "ResultPath": "$.check",
             "Catch": [{"ErrorEquals": ["ValueError"], "ResultPath": "$.rejected", "Next": "Reject"}],
             "Next": "Notify",
@@ -121,9 +123,23 @@ IMPORT_FLOW = {
         "Notify": {
             "Type": "Task",
             "Resource": "arn:aws:states:::sns:publish",
-            "Parameters": {"TopicArn": "TOPIC", "Message.$": "States.Format('imported {}', $.check.key)"},
+            "Parameters": {
+                "TopicArn": "TOPIC",
+                "Message.$": "States.Format('imported {}', $.check.result.key)",
+            },
             "ResultSelector": {"id.$": "$.MessageId"},
             "ResultPath": "$.notified",
+            "Next": "Emit",
+        },
+        "Emit": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::events:putEvents",
+            "Parameters": {
+                "Entries": [
+                    {"Source": "test.imports", "DetailType": "Imported", "Detail.$": "$.check.result"}
+                ]
+            },
+            "ResultPath": "$.emitted",
             "End": True,
         },
         "Reject": {"Type": "Fail", "Error": "Rejected", "CausePath": "$.rejected.Cause"},
@@ -173,8 +189,13 @@ def test_an_upload_starts_the_flow_and_a_bad_file_is_rejected(
     }  # the rule's prefix filtered the third
     good, bad = executions["incoming/good.csv"], executions["incoming/bad.csv"]
     assert good["status"] == "SUCCEEDED", good
-    assert good["output"]["check"]["rows"] == 2 and good["output"]["check"]["role"] == "checker"
+    assert good["output"]["check"]["result"]["rows"] == 2 and good["output"]["check"]["status"] == 200
+    assert good["output"]["check"]["result"]["role"] == "checker"  # the function's own environment
     assert good["output"]["notified"]["id"]
+    assert (
+        good["output"]["emitted"]["FailedEntryCount"] == 0
+        and good["output"]["emitted"]["Entries"][0]["EventId"]
+    )
     assert good["input"]["detail-type"] == "Object Created" and "etag" in good["input"]["detail"]["object"]
     assert (bad["status"], bad["error"]) == ("FAILED", "Rejected")
     assert "CSV header of incoming/bad.csv is 'USER,ITEM'" in json.loads(bad["cause"])["errorMessage"]

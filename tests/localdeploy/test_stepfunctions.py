@@ -219,6 +219,12 @@ def test_intrinsics() -> None:
                     "length.$": "States.ArrayLength($.list)",
                     "sum.$": "States.MathAdd($.n, -1)",
                     "split.$": "States.StringSplit('a/b//c', '/')",
+                    "contains.$": "States.ArrayContains($.list, 2)",
+                    "unique.$": "States.ArrayUnique(States.Array(1, 1, 2))",
+                    "encoded.$": "States.Base64Encode('hi')",
+                    "decoded.$": "States.Base64Decode('aGk=')",
+                    "hash.$": "States.Hash('abc', 'SHA-256')",
+                    "uuid.$": "States.UUID()",
                 },
                 "End": True,
             }
@@ -232,7 +238,14 @@ def test_intrinsics() -> None:
         "list": [1, 2],
         "n": 5,
     }
-    assert run(definition, data).output == {
+    output = run(definition, data).output
+    assert len(output.pop("uuid")) == 36
+    assert output == {
+        "contains": True,
+        "unique": [1, 2],
+        "encoded": "aGk=",
+        "decoded": "hi",
+        "hash": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
         "text": "s3://b/incoming/x.csv {x}",
         "parsed": {"a": [1]},
         "back": '{"k":"v"}',
@@ -307,6 +320,14 @@ def test_execution_timeout_ends_a_long_wait_timed_out() -> None:
             "StringContains",
         ),
         ({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Q"}}}, "'Q' that does not exist"),
+        ({"StartAt": "T", "States": {"T": task(HeartbeatSeconds=60)}}, "HeartbeatSeconds"),
+        (
+            {
+                "StartAt": "T",
+                "States": {"T": task(Resource="arn:aws:states:::sqs:sendMessage.waitForTaskToken")},
+            },
+            "sqs",
+        ),
         (
             {"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
             "JSONata",
