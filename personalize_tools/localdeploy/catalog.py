@@ -17,7 +17,7 @@ from typing import Any
 
 from personalize_tools.localdeploy.cdk_custom import CDK_CUSTOM_TYPES
 from personalize_tools.localdeploy.errors import LocalDeployError
-from personalize_tools.localdeploy.intrinsics import Resolver
+from personalize_tools.localdeploy.intrinsics import Resolver, referenced_names
 from personalize_tools.localdeploy.native import NATIVE_TYPES
 from personalize_tools.localdeploy.provider import PERSONALIZE_TYPE_PREFIX
 from personalize_tools.localdeploy.resources import DeployContext, Outcome
@@ -68,23 +68,6 @@ def _get_att_target(value: Any) -> str | None:
     return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
 
 
-def _references(value: Any) -> set[str]:
-    """Logical ids a value names through Ref or Fn::GetAtt, at any depth."""
-    found: set[str] = set()
-    if isinstance(value, Mapping):
-        target = _get_att_target(value)
-        if target is not None:
-            found.add(target)
-        if isinstance(value.get("Ref"), str):
-            found.add(value["Ref"])
-        for item in value.values():
-            found |= _references(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= _references(item)
-    return found
-
-
 def waiter_state_machines(template: Mapping[str, Any]) -> set[str]:
     """The Provider framework's waiter state machines (named by its onEvent function's environment)."""
     resources: Mapping[str, Any] = template.get("Resources", {})
@@ -92,7 +75,7 @@ def waiter_state_machines(template: Mapping[str, Any]) -> set[str]:
     for resource in resources.values():
         variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
         if resource.get("Type") == "AWS::Lambda::Function" and isinstance(variables, Mapping):
-            waiters |= _references(variables.get("WAITER_STATE_MACHINE_ARN"))
+            waiters |= referenced_names(variables.get("WAITER_STATE_MACHINE_ARN"))
     return waiters
 
 
@@ -106,7 +89,7 @@ def played_roles(template: Mapping[str, Any]) -> set[str]:
         if resource.get("Type") != "AWS::StepFunctions::StateMachine" or logical_id in waiters:
             continue
         definition = resource.get("Properties", {}).get("DefinitionString")
-        for invoked_id in _references(definition):
+        for invoked_id in referenced_names(definition):
             invoked = resources.get(invoked_id, {})
             if invoked.get("Type") == "AWS::Lambda::Function":
                 invoked_role = _get_att_target(invoked.get("Properties", {}).get("Role"))

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from personalize_tools.localdeploy.errors import ResourceFailedError, TemplateError
 from personalize_tools.localdeploy.eventpatterns import check_pattern
 from personalize_tools.localdeploy.flowrunner import FlowRunner, FlowStore, ensure_delivery, time_scale
+from personalize_tools.localdeploy.intrinsics import referenced_names
 from personalize_tools.localdeploy.provider import HandlerFunction, handler_function
 from personalize_tools.localdeploy.resources import (
     DeployContext,
@@ -66,14 +67,16 @@ def _definition(properties: Mapping[str, Any]) -> str:
     return str(text)
 
 
-def _function_ids(context: DeployContext, wanted: set[str], where: str) -> dict[str, HandlerFunction]:
+def _function_ids(
+    context: DeployContext, logical_id: str, wanted: set[str], where: str
+) -> dict[str, HandlerFunction]:
     """The template's Lambda functions the definition invokes (by ARN or name), as the runner plays them."""
     if context.artifact is None or context.resolve is None:
         raise ResourceFailedError(f"{where}: a state machine can only be created by a deploy")
     resources = context.artifact.template.get("Resources", {})
     found: dict[str, HandlerFunction] = {}
-    for function_id, resource in resources.items():
-        if resource.get("Type") != "AWS::Lambda::Function":
+    for function_id in sorted(referenced_names(resources[logical_id].get("Properties", {}))):
+        if resources.get(function_id, {}).get("Type") != "AWS::Lambda::Function":
             continue
         arn = str(context.resolve({"Fn::GetAtt": [function_id, "Arn"]}, where))
         names = {arn, arn.rpartition(":")[2]} & wanted
@@ -142,7 +145,7 @@ class StepFunctionsStateMachine(ResourceType):
             machine = StateMachine(definition, arn=arn, name=name)
         except (DefinitionError, ValueError) as error:
             raise ResourceFailedError(f"{where}: {error}") from error
-        functions = _function_ids(context, machine.lambda_functions(), where)
+        functions = _function_ids(context, logical_id, machine.lambda_functions(), where)
         client = context.client("stepfunctions")
         role = str(properties.get("RoleArn", context.arn("iam", "role/local-states", region=False)))
         if existing:
