@@ -19,6 +19,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -83,13 +84,35 @@ class ProviderSettings(_Model):
     total_timeout_seconds: int = Field(
         default=domain.MAX_WAIT_SECONDS,
         ge=60,
-        le=domain.MAX_WAIT_SECONDS,
-        description="How long the waiter polls: CloudFormation waits at most one hour for a custom "
-        "resource, and on_event may take five minutes of it.",
+        description="How long a deploy waits for an import to become ACTIVE. Up to "
+        f"{domain.MAX_WAIT_SECONDS} s the custom resource's waiter polls (CloudFormation waits at most one "
+        "hour for a custom resource, and on_event may take five minutes of it); above, up to "
+        f"{domain.WAIT_CONDITION_MAX_SECONDS} s (12 h), a CloudFormation wait condition waits, signalled by "
+        "the import state machine (docs/event-imports.md).",
     )
+
+    @property
+    def waits_with_condition(self) -> bool:
+        """Above the custom-resource limit, imports wait through a CloudFormation wait condition."""
+        return self.total_timeout_seconds > domain.MAX_WAIT_SECONDS
+
+    @property
+    def waiter_timeout_seconds(self) -> int:
+        """What the custom-resource waiter polls for: the whole wait, or the most a custom resource allows."""
+        if not self.waits_with_condition:
+            return self.total_timeout_seconds
+        return domain.MAX_WAIT_SECONDS - domain.MAX_WAIT_SECONDS % self.query_interval_seconds
 
     @model_validator(mode="after")
     def _multiple(self) -> ProviderSettings:
+        if self.total_timeout_seconds > domain.WAIT_CONDITION_MAX_SECONDS:
+            raise ValueError(
+                f"total_timeout_seconds is {self.total_timeout_seconds}; at most "
+                f"{domain.WAIT_CONDITION_MAX_SECONDS} (12 hours) allowed: a CloudFormation wait condition, "
+                "the longest wait a stack can hold, times out after 12 hours. For imports that take longer, "
+                "use an incoming location (incoming: true), whose state machine waits as long as the "
+                "import takes, after the deploy"
+            )
         if self.total_timeout_seconds % self.query_interval_seconds:
             raise ValueError(
                 f"total_timeout_seconds ({self.total_timeout_seconds}) must be a multiple of "
@@ -101,6 +124,31 @@ class ProviderSettings(_Model):
 NO_DATA_SOURCE_DESCRIPTION = (
     "Where the bulk data comes from. Leave it out to create the dataset with no import job, "
     "to fill with PutEvents, PutUsers or PutItems (python -m personalize_tools.record)."
+)
+
+
+class IncomingConfig(_Model):
+    """An incoming S3 location whose new CSV objects are validated and imported (docs/event-imports.md)."""
+
+    import_mode: Literal["INCREMENTAL", "FULL"] = Field(
+        default="INCREMENTAL",
+        description="INCREMENTAL adds each file's records to the dataset; FULL replaces its bulk data with "
+        "each file. The dataset's first import is FULL either way (INCREMENTAL needs an earlier import).",
+    )
+
+
+def _incoming_setting(value: Any) -> Any:
+    """`incoming: true` is the default section, `incoming: false` none."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
+
+
+INCOMING_DESCRIPTION = (
+    "Event-driven imports: true, or a section with import_mode. A CSV uploaded under the stack's "
+    "incoming/<dataset>/ prefix is validated, then imported; docs/event-imports.md."
 )
 
 
@@ -127,6 +175,10 @@ class DatasetConfig(_Model):
     data_source: DataSource | None = Field(default=None, description=NO_DATA_SOURCE_DESCRIPTION)
     import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
     data_version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    incoming: Annotated[
+        IncomingConfig | None,
+        BeforeValidator(_incoming_setting, json_schema_input_type=IncomingConfig | bool | None),
+    ] = Field(default=None, description=INCOMING_DESCRIPTION)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -234,6 +286,10 @@ class EnvironmentConfig(_Model):
         pattern=r"^[A-Za-z0-9._-]{1,32}$",
         description="Change it to import the same data location again.",
     )
+    incoming: Annotated[
+        IncomingConfig | None,
+        BeforeValidator(_incoming_setting, json_schema_input_type=IncomingConfig | bool | None),
+    ] = Field(default=None, description=INCOMING_DESCRIPTION)
     event_tracker: bool = Field(default=True, description="Create an event tracker for PutEvents recording.")
     interactions_recorded: bool = Field(
         default=False,
@@ -278,6 +334,23 @@ class EnvironmentConfig(_Model):
                 "interactions_recorded: true is for environments without an Interactions data_source; "
                 "this one imports data, so remove it"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _long_waits_are_for_imports(self) -> EnvironmentConfig:
+        """A wait condition holds the deploy for imports only; a recommender still waits in its resource."""
+        if not self.provider.waits_with_condition:
+            return self
+        for index, recommender in enumerate(self.recommenders):
+            if recommender.wait_for_active:
+                raise ValueError(
+                    f"recommenders.{index}.wait_for_active: true waits inside the recommender's custom "
+                    "resource, "
+                    f"at most {domain.MAX_WAIT_SECONDS} s; provider.total_timeout_seconds "
+                    f"({self.provider.total_timeout_seconds}) above that holds the deploy for imports only "
+                    "(through a wait condition). Set wait_for_active: false, or total_timeout_seconds to at "
+                    f"most {domain.MAX_WAIT_SECONDS}"
+                )
         return self
 
     @model_validator(mode="after")
@@ -407,6 +480,7 @@ class EnvironmentConfig(_Model):
                 self.data_source,
                 self.import_mode,
                 self.data_version,
+                self.incoming,
             )
         }
         for dataset_type, section in (("USERS", self.users), ("ITEMS", self.items)):
@@ -419,6 +493,7 @@ class EnvironmentConfig(_Model):
                     section.data_source,
                     section.import_mode,
                     section.data_version,
+                    section.incoming,
                 )
         return plans
 
@@ -471,6 +546,7 @@ class DatasetPlan:
     data_source: DataSource | None  # None: no import job; data arrives through PutEvents/PutUsers/PutItems
     import_mode: str
     data_version: str
+    incoming: IncomingConfig | None = None  # event-driven imports from incoming/<dataset>/
 
     @property
     def local_path(self) -> Path | None:

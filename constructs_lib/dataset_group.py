@@ -7,10 +7,12 @@ names here are the contract with those handlers (docs/custom-resources.md).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from aws_cdk import CustomResource, RemovalPolicy
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -22,6 +24,15 @@ from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.authorization import SCOPE_DELIMITER, SCOPE_TAG_KEY
 
 RESOURCE_TYPE_PREFIX = "Custom::Personalize"
+
+
+@dataclass(frozen=True)
+class DeployWait:
+    """Hold the deploy for an import longer than a custom resource may wait: the import custom resource
+    starts the import state machine, which signals a CloudFormation wait condition (docs/event-imports.md)."""
+
+    state_machine_arn: str
+    timeout_seconds: int
 
 
 def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -271,11 +282,15 @@ class Dataset(Construct):
         data_version: str = "1",
         encryption_key: kms.IKey | None = None,
         content_fingerprint: str = "",
+        skip_when_empty: bool = False,
+        deploy_wait: DeployWait | None = None,
     ) -> DatasetImportJob:
         """Import s3://bucket/key (an object, or a folder ending in '/').
 
         A new location, mode, data version or content fingerprint (a hash of data the stack uploads)
-        starts a new import job; FULL replaces the bulk data, INCREMENTAL appends.
+        starts a new import job; FULL replaces the bulk data, INCREMENTAL appends. `skip_when_empty`: a
+        location with no data yet gets no job (first deploy of a bucket that fills later); `deploy_wait`:
+        wait through a wait condition, for longer than a custom resource may.
         """
         job = DatasetImportJob(
             self,
@@ -288,10 +303,12 @@ class Dataset(Construct):
             data_version=data_version,
             encryption_key=encryption_key,
             content_fingerprint=content_fingerprint,
+            skip_when_empty=skip_when_empty,
+            deploy_wait=deploy_wait,
         )
         self.import_jobs.append(job)
         for recommender in self.group.recommenders:
-            recommender.resource.node.add_dependency(job.resource)
+            recommender.resource.node.add_dependency(job.completion)
         return job
 
 
@@ -311,6 +328,8 @@ class DatasetImportJob(Construct):
         data_version: str,
         encryption_key: kms.IKey | None = None,
         content_fingerprint: str = "",
+        skip_when_empty: bool = False,
+        deploy_wait: DeployWait | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if import_mode not in domain.IMPORT_MODES:
@@ -331,24 +350,41 @@ class DatasetImportJob(Construct):
             data_version,
             content_fingerprint,
         )
-        self.resource = _custom_resource(
-            self,
-            provider,
-            "DatasetImportJob",
-            {
-                "JobName": self.job_name,
-                "DatasetArn": dataset.dataset_arn,
-                "SchemaArn": dataset.schema_arn,
-                "DataLocation": self.data_location,
-                "RoleArn": role.role_arn,
-                "ImportMode": import_mode,
-                "DataVersion": data_version,
-                "Tags": _tags(dataset.group.tags),
-            },
-        )
+        properties: dict[str, object] = {
+            "JobName": self.job_name,
+            "DatasetArn": dataset.dataset_arn,
+            "SchemaArn": dataset.schema_arn,
+            "DataLocation": self.data_location,
+            "RoleArn": role.role_arn,
+            "ImportMode": import_mode,
+            "DataVersion": data_version,
+            "Tags": _tags(dataset.group.tags),
+        }
+        if skip_when_empty:
+            properties["WhenNoData"] = "skip"
+        self.wait_condition: CfnWaitCondition | None = None
+        if deploy_wait is not None:
+            # The guide: a new or updated wait condition needs a new handle, never a reused one, so both
+            # are named after the job: a new import (a new JobName) is a new handle and a new condition.
+            suffix = hashlib.sha256(self.job_name.encode()).hexdigest()[:8].upper()
+            handle = CfnWaitConditionHandle(self, f"WaitHandle{suffix}")
+            properties |= {"WaitHandle": handle.ref, "WaitStateMachineArn": deploy_wait.state_machine_arn}
+        self.resource = _custom_resource(self, provider, "DatasetImportJob", properties)
         # Personalize reads with the role as soon as the job starts: its policies must exist first.
         self.resource.node.add_dependency(role)
         self.import_job_arn = self.resource.ref
+        self.status_message = self.resource.get_att_string("Message")
+        self.completion: Construct = self.resource
+        if deploy_wait is not None:
+            self.wait_condition = CfnWaitCondition(
+                self,
+                f"WaitCondition{suffix}",
+                handle=handle.ref,
+                timeout=str(deploy_wait.timeout_seconds),
+                count=1,
+            )
+            self.wait_condition.node.add_dependency(self.resource)
+            self.completion = self.wait_condition
 
 
 class EventTracker(Construct):
@@ -438,6 +474,6 @@ class Recommender(Construct):
         for dataset in group.datasets.values():
             self.resource.node.add_dependency(dataset.resource)
             for job in dataset.import_jobs:
-                self.resource.node.add_dependency(job.resource)
+                self.resource.node.add_dependency(job.completion)
         self.recommender_arn = self.resource.ref
         self.status = self.resource.get_att_string("Status")

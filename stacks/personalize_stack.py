@@ -17,13 +17,17 @@ from config import EnvironmentConfig
 from config.model import HIDDEN_PATTERNS, DatasetPlan
 from constructs_lib import (
     DatasetImportJob,
+    DeployWait,
     DomainDatasetGroup,
+    ImportFlow,
     PersonalizeDataBucket,
     PersonalizeProvider,
     PersonalizeServiceRole,
 )
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
+from lambda_handlers.personalize.authorization import SCOPE_TAG_KEY
 from lambda_handlers.personalize.domain import RECORD_NAMES
+from lambda_handlers.personalize.flow.contract import INCOMING_FOLDERS, INCOMING_PREFIX
 
 UPLOAD_PREFIX = "imports/"
 # The DataLocation output of a dataset without bulk data: what fills it instead.
@@ -66,15 +70,37 @@ class PersonalizeStack(Stack):
             key = kms.Key.from_key_arn(self, "DataKey", config.kms)
         self.encryption_key = key
 
-        self.data = PersonalizeDataBucket(self, "Data", encryption_key=key, removal_policy=removal_policy)
+        incoming = any(plan.incoming is not None for plan in config.datasets().values())
+        self.data = PersonalizeDataBucket(
+            self, "Data", encryption_key=key, removal_policy=removal_policy, event_bridge=incoming
+        )
         self.service_role = PersonalizeServiceRole(
             self, "PersonalizeRole", encryption_key=key, key_is_owned=config.kms_mode == "create"
         )
         provider = PersonalizeProvider.of(
             self,
             query_interval=Duration.seconds(config.provider.query_interval_seconds),
-            total_timeout=Duration.seconds(config.provider.total_timeout_seconds),
+            total_timeout=Duration.seconds(config.provider.waiter_timeout_seconds),
         )
+        self.import_flow: ImportFlow | None = None
+        self.deploy_wait: DeployWait | None = None
+        if incoming or config.provider.waits_with_condition:
+            self.import_flow = ImportFlow(
+                self,
+                "ImportFlow",
+                bucket=self.data.bucket,
+                service_role=self.service_role.role,
+                name_prefix=config.resource_name_prefix,
+                job_tags={**tags, SCOPE_TAG_KEY: config.resource_name_prefix},
+                encryption_key=key,
+            )
+            CfnOutput(self, "ImportNotificationsTopicArn", value=self.import_flow.topic.topic_arn)
+            CfnOutput(self, "ImportStateMachineArn", value=self.import_flow.state_machine.state_machine_arn)
+        if self.import_flow is not None and config.provider.waits_with_condition:
+            self.deploy_wait = DeployWait(
+                self.import_flow.state_machine.state_machine_arn, config.provider.total_timeout_seconds
+            )
+            self.import_flow.allow_start(provider.handler_role)
         self.dataset_group = DomainDatasetGroup(
             self,
             "DatasetGroup",
@@ -131,11 +157,18 @@ class PersonalizeStack(Stack):
         dataset = self.dataset_group.add_dataset(plan.dataset_type, schema=plan.schema_json())
         CfnOutput(self, f"{label}SchemaArn", value=dataset.schema_arn)
         CfnOutput(self, f"{label}DatasetArn", value=dataset.dataset_arn)
+        if plan.incoming is not None and self.import_flow is not None:
+            prefix = f"{INCOMING_PREFIX}{INCOMING_FOLDERS[plan.dataset_type]}/"
+            self.service_role.grant_read(self.data.bucket, prefix, f"{label}Incoming")
+            location = self.import_flow.add_incoming(dataset, import_mode=plan.incoming.import_mode)
+            CfnOutput(self, f"{label}IncomingLocation", value=location)
         if plan.data_source is None:
             CfnOutput(self, f"{label}DataLocation", value=NO_IMPORT_OUTPUT[plan.dataset_type])
             return
         bucket, key = self._data_location(plan, label)
         self.service_role.grant_read(bucket, key, label)
+        if self.deploy_wait is not None and self.import_flow is not None:
+            self.import_flow.allow_deploy_imports(dataset)
         job = dataset.import_data(
             bucket=bucket,
             key=key,
@@ -144,6 +177,9 @@ class PersonalizeStack(Stack):
             data_version=plan.data_version,
             encryption_key=self.encryption_key,
             content_fingerprint=_fingerprint(plan.local_path),
+            # The stack's own bucket is empty on a first deploy: data that arrives later is imported then.
+            skip_when_empty=plan.data_source.bucket_key is not None,
+            deploy_wait=self.deploy_wait,
         )
         upload = self.uploads.get(plan.dataset_type)
         if upload is not None:
@@ -153,6 +189,7 @@ class PersonalizeStack(Stack):
             self, f"{label}ImportJobArn", value=job.import_job_arn
         )
         CfnOutput(self, f"{label}DataLocation", value=job.data_location)
+        CfnOutput(self, f"{label}Import", value=job.status_message)
 
     def _data_location(self, plan: DatasetPlan, label: str) -> tuple[s3.IBucket, str]:
         """The bucket and key (or folder prefix) Personalize imports from; uploads local data first."""

@@ -49,7 +49,13 @@ def s3() -> Any:
     return boto3.client("s3", config=retrying())
 
 
+@functools.cache
+def stepfunctions() -> Any:
+    """Starts the import state machine for deploy-time waits above an hour (docs/event-imports.md)."""
+    return boto3.client("stepfunctions", config=retrying())
+
+
 def reset_clients() -> None:
     """Forget the cached clients, so the next call picks up changed endpoint variables (tests)."""
-    for factory in (personalize, personalize_single_attempt, s3):
+    for factory in (personalize, personalize_single_attempt, s3, stepfunctions):
         factory.cache_clear()

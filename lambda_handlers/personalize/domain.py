@@ -45,6 +45,9 @@ SERVICE_TIMEOUT_SECONDS = 3600
 HANDLER_TIMEOUT_SECONDS = 300
 MAX_WAIT_SECONDS = SERVICE_TIMEOUT_SECONDS - HANDLER_TIMEOUT_SECONDS
 WAIT_SECONDS_ENV = "PERSONALIZE_WAIT_SECONDS"  # the handlers' own deadline, set on their Lambdas
+# Longer waits go through an AWS::CloudFormation::WaitCondition, whose Timeout "can't exceed 43200
+# seconds (12 hours)" (template reference, AWS::CloudFormation::WaitCondition): docs/event-imports.md.
+WAIT_CONDITION_MAX_SECONDS = 43200
 
 # Tagging guide ("Guidelines and requirements", personalize-managing-tags.html): keys and values can't
 # start with aws: (reserved; the AWS-wide tagging rules say in any letter case); botocore's TagKey and
@@ -144,6 +147,21 @@ RECORD_ID_FIELDS = {"USERS": USER_ID_FIELD, "ITEMS": ITEM_ID_FIELD}
 # The column of each dataset type that holds Unix epoch seconds (Users have none).
 EPOCH_SECONDS_FIELDS = {"INTERACTIONS": TIMESTAMP_FIELD, "ITEMS": CREATION_TIMESTAMP_FIELD}
 CATEGORICAL_VALUE_MAX_LENGTH = 1000
+# What each Avro primitive accepts as a CSV value (validate-data's rules, and the import flow's checks).
+VALUE_PATTERNS = {
+    "long": r"^-?[0-9]+$",
+    "int": r"^-?[0-9]+$",
+    "float": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
+    "double": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
+    "boolean": r"(?i)^(true|false|1|0)$",
+    "null": r"^$",
+}
+INTEGER_BOUNDS = {"long": (-(2**63), 2**63 - 1), "int": (-(2**31), 2**31 - 1)}
+# TIMESTAMP magnitudes. Epoch seconds reach 10**11 only in the year 5138, so a larger value is
+# milliseconds (10**11 ms is 1973); from 10**14 on it is microseconds or finer.
+EPOCH_2000 = 946_684_800
+EPOCH_MILLISECONDS_FROM = 10**11
+EPOCH_MICROSECONDS_FROM = 10**14
 CATEGORICAL_SEPARATOR = "|"
 FULL_IMPORT_MAX_BYTES = 100 * 1024**3
 INCREMENTAL_IMPORT_MAX_BYTES = 1 * 1024**3

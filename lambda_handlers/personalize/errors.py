@@ -69,5 +69,9 @@ class DataLocationError(CustomResourceError):
     """The import's S3 data could not be read for the header check."""
 
 
+class NoDataYetError(DataLocationError):
+    """The import's location holds no data file (yet): nothing to import, nothing to check."""
+
+
 class WaitTimedOutError(CustomResourceError):
     """The handler's own deadline passed while Personalize was still busy with the resource."""

@@ -258,6 +258,7 @@ class ResourceEvent:
     old_properties: Properties
     owner: Owner | None = None
     wait_until: float | None = None  # epoch seconds; from on_event's answer
+    started: Mapping[str, Any] | None = None  # on_event's Data, which is_complete's event carries too
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ResourceEvent:
@@ -280,6 +281,7 @@ class ResourceEvent:
             old_properties=Properties(raw.get("OldResourceProperties") or {}, owner),
             owner=Owner.of(str(raw.get("StackId", "")), logical_id, str(raw.get("RequestId", ""))),
             wait_until=_number(raw.get(WAIT_UNTIL)),
+            started=raw.get("Data") if isinstance(raw.get("Data"), Mapping) else None,
         )
 
     def changed_properties(self) -> frozenset[str]:

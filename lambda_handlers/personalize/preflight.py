@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from . import domain
 from .csv_header import parse_header
-from .errors import DataLocationError, PreflightError
+from .errors import DataLocationError, NoDataYetError, PreflightError
 from .framework import error_code, error_message
 
 HEADER_BYTES = 64 * 1024
@@ -94,7 +94,7 @@ def first_data_key(s3: Any, location: S3Location) -> str:
                     return str(item["Key"])
     except ClientError as error:
         raise _unreadable(location.uri(), error, "s3:ListBucket") from error
-    raise DataLocationError(
+    raise NoDataYetError(
         f"{location.uri()} holds no data files (nothing, or only empty folder markers); an import from it "
         f'would fail with "{domain.REASON_INVALID_LOCATION}" Upload the CSV under that prefix, or point '
         "DataLocation at a file."
@@ -109,6 +109,8 @@ def read_header(s3: Any, bucket: str, key: str, uri: str) -> list[str]:
     except ClientError as error:
         if error_code(error) == "InvalidRange":  # what S3 answers for a ranged GET of an empty object
             raise PreflightError(f"{uri} is empty; its first row must be the CSV header") from error
+        if error_code(error) == "NoSuchKey":  # no data there yet: an import would fail, nothing to check
+            raise NoDataYetError(str(_unreadable(uri, error, "s3:GetObject"))) from error
         raise _unreadable(uri, error, "s3:GetObject") from error
     header = parse_header(head)
     if header.line_ending == "none" and _object_size(response, len(head)) > HEADER_BYTES:

@@ -14,17 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lambda_handlers.personalize import domain
+
 # What each Avro primitive accepts in CSV. The fast path (pyarrow casts) accepts the same values
 # on the inputs it is used for: integers only when every byte is a digit, so that neither a
 # sign nor pyarrow's hex ("0x1f") reaches the cast; floats only when finite.
-VALUE_PATTERNS = {
-    "long": r"^-?[0-9]+$",
-    "int": r"^-?[0-9]+$",
-    "float": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
-    "double": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
-    "boolean": r"(?i)^(true|false|1|0)$",
-    "null": r"^$",
-}
+VALUE_PATTERNS = domain.VALUE_PATTERNS
 _ARROW_TYPES = {
     "long": pa.int64(),
     "int": pa.int32(),
@@ -32,7 +27,7 @@ _ARROW_TYPES = {
     "double": pa.float64(),
     "boolean": pa.bool_(),
 }
-_INTEGER_BOUNDS = {"long": (-(2**63), 2**63 - 1), "int": (-(2**31), 2**31 - 1)}
+_INTEGER_BOUNDS = domain.INTEGER_BOUNDS
 _ASCII_ZERO, _ASCII_NINE, _NEWLINE = 48, 57, 10
 
 

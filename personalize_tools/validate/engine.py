@@ -83,9 +83,9 @@ MIN_ROW_BYTES = 8  # "u,i,1,V\n": sizes the spills' partitions for the most rows
 
 # TIMESTAMP magnitudes. Epoch seconds reach 10**11 only in the year 5138, so a larger value is
 # milliseconds (10**11 ms is 1973); from 10**14 on it is microseconds or finer.
-EPOCH_2000 = 946_684_800
-MILLISECONDS_FROM = 10**11
-MICROSECONDS_FROM = 10**14
+EPOCH_2000 = domain.EPOCH_2000
+MILLISECONDS_FROM = domain.EPOCH_MILLISECONDS_FROM
+MICROSECONDS_FROM = domain.EPOCH_MICROSECONDS_FROM
 ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _FILE_SHIFT = np.uint64(44)  # spill payload: file index << 44 | line number
 

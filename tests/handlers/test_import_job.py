@@ -52,6 +52,7 @@ def test_create_imports_and_returns_the_deterministic_arn(
         "Status": "ACTIVE",
         "ImportMode": "FULL",
         "DataLocation": data_location,
+        "Message": f"{data_location}: ACTIVE",
     }
     job = describe_job(personalize, outcome.physical_id)
     assert (job["status"], job["roleArn"], job["datasetArn"]) == ("ACTIVE", ROLE_ARN, dataset_arn)

@@ -19,7 +19,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import clients, domain, preflight
-from ..errors import CustomResourceError, IncrementalImportError, InvalidPropertyError, NameConflictError
+from ..errors import (
+    CustomResourceError,
+    IncrementalImportError,
+    InvalidPropertyError,
+    NameConflictError,
+    NoDataYetError,
+)
+from ..flow import signal
 from ..framework import (
     ALREADY_EXISTS,
     LIMIT_EXCEEDED,
@@ -35,6 +42,11 @@ from ..framework import (
 
 JOB_SUFFIX_LENGTH = 8
 MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying new names
+# Status (a GetAtt attribute) of an import whose location held no data: no job exists. Not a Personalize
+# status; the Message attribute says where the data is expected.
+NO_DATA = "NO DATA"
+WAIT_PROPERTIES = ("WaitHandle", "WaitStateMachineArn")
+EXECUTION_EXISTS = "ExecutionAlreadyExists"
 
 
 class DatasetImportJob(PersonalizeResource):
@@ -69,6 +81,13 @@ class DatasetImportJob(PersonalizeResource):
         role = self.props.required("RoleArn")
         if not domain.ROLE_ARN_PATTERN.fullmatch(role):
             raise InvalidPropertyError(f"{self.props.owner}: RoleArn {role!r} is not an IAM role ARN")
+        self.props.choice("WhenNoData", ("FAIL", "SKIP"), default="FAIL")
+        given = [name for name in WAIT_PROPERTIES if self.props.get(name)]
+        if given and len(given) != len(WAIT_PROPERTIES):
+            raise InvalidPropertyError(
+                f"{self.props.owner}: {given[0]} needs {' and '.join(WAIT_PROPERTIES)} together: the state "
+                "machine signals the wait condition's handle"
+            )
 
     def import_mode(self) -> str:
         return self.props.choice("ImportMode", domain.IMPORT_MODES, default="FULL")
@@ -116,6 +135,8 @@ class DatasetImportJob(PersonalizeResource):
                 self.log("failed-attempt-skipped", arn=arn, attempt=attempt)
                 continue
             self.log("adopted", arn=arn, status=existing.get("status"))
+            if self.waits_with_condition:
+                self.start_deploy_wait(arn)
             return Placement(arn, existing)
         else:
             raise CustomResourceError(
@@ -125,16 +146,101 @@ class DatasetImportJob(PersonalizeResource):
         self.check_incremental()
         schema_arn = self.props.required("SchemaArn")
         schema = self.personalize.describe_schema(schemaArn=schema_arn)["schema"]
-        checked = preflight.check_header(
-            clients.s3(),
-            self.props.required("DataLocation"),
-            schema["schema"],
-            schema_label=f"{schema.get('name')} ({schema_arn})",
-            subject=f"{self.label} {self.name}",
-        )
+        try:
+            checked = preflight.check_header(
+                clients.s3(),
+                self.props.required("DataLocation"),
+                schema["schema"],
+                schema_label=f"{schema.get('name')} ({schema_arn})",
+                subject=f"{self.label} {self.name}",
+            )
+        except NoDataYetError as error:
+            if not self.skips_empty:
+                raise
+            return self.skip_no_data(arn, str(error))
         self.log("preflight-passed", arn=arn, object=checked.uri, columns=list(checked.columns))
         self.submit(arn)
+        if self.waits_with_condition:
+            self.start_deploy_wait(arn)
         return Placement(arn)
+
+    # --- a location with no data yet (first deploy of a bucket that fills later) ---------------------
+
+    def no_data_message(self) -> str:
+        return (
+            f"no data at {self.props.required('DataLocation')} yet; no import job was created. Upload the "
+            "data, then deploy with a new data_version to import it (or upload to an incoming location)."
+        )
+
+    def skip_no_data(self, arn: str, why: str) -> Placement:
+        """No job: the physical id is the job this import would have been, so a later deploy with a new
+        data_version replaces it, and the Delete CloudFormation then sends finds nothing to do."""
+        self.log("no-data", arn=arn, location=self.props.required("DataLocation"), why=why)
+        if self.waits_with_condition:
+            self.signal_now(success=True, reason=self.no_data_message(), unique_id=arn.rsplit("/", 1)[1])
+        return Placement(arn, {"status": NO_DATA, "jobName": arn.rsplit("/", 1)[1]})
+
+    def creation_progress(self) -> dict[str, Any]:
+        """Done at once when on_event found no data (its Data says so) or handed the wait to the state
+        machine; otherwise the base class's describe-and-wait."""
+        started = self.event.started or {}
+        if started.get("Status") == NO_DATA or (self.waits_with_condition and self.event.physical_id):
+            self.log("complete", arn=self.event.physical_id, status=started.get("Status"))
+            return {"IsComplete": True, "Data": dict(started) or self.data(self.physical_arn(), None)}
+        return super().creation_progress()
+
+    # --- deploy-time waits through a wait condition ------------------------------------------------
+
+    @property
+    def skips_empty(self) -> bool:
+        return (self.props.get("WhenNoData") or "").upper() == "SKIP"
+
+    @property
+    def waits_with_condition(self) -> bool:
+        return bool(self.props.get("WaitHandle"))
+
+    def start_deploy_wait(self, arn: str) -> None:
+        """Hand the wait to the import state machine, which signals the wait condition's handle. The job name
+        names the execution: a replayed event finds it running (same input: accepted) or ended."""
+        job_name = arn.rsplit("/", 1)[1]
+        request = {
+            "jobName": job_name,
+            "datasetArn": self.props.required("DatasetArn"),
+            "dataLocation": self.props.required("DataLocation"),
+            "importMode": self.import_mode(),
+            "roleArn": self.props.required("RoleArn"),
+            "tags": self.create_tags().get("tags", []),
+            "dataset": self.props.required("DatasetArn").rsplit("/", 1)[-1].lower(),
+        }
+        execution_input = {
+            "deploy": {"waitHandle": self.props.required("WaitHandle"), "uniqueId": job_name},
+            "request": request,
+        }
+        try:
+            clients.stepfunctions().start_execution(
+                stateMachineArn=self.props.required("WaitStateMachineArn"),
+                name=job_name,
+                input=json.dumps(execution_input),
+            )
+        except ClientError as error:
+            if error_code(error) != EXECUTION_EXISTS:
+                raise
+            self.log("wait-already-started", arn=arn)
+            return
+        self.log("wait-started", arn=arn, state_machine=self.props.required("WaitStateMachineArn"))
+
+    def signal_now(self, *, success: bool, reason: str, unique_id: str) -> None:
+        document = signal.wait_condition_signal(success=success, reason=reason, unique_id=unique_id, data="")
+        signal.send(self.props.required("WaitHandle"), document)
+        self.log("wait-signalled", status=document["Status"])
+
+    def update(self) -> dict[str, Any]:
+        """An import that found no data yet looks again on any update, and imports what is there now."""
+        replacing = self.event.changed_properties() & self.replacing_properties
+        if not replacing and self.skips_empty and self.describe(self.physical_arn()) is None:
+            self.log("no-data-retry", arn=self.physical_arn())
+            return self.respond(self.find_or_create())
+        return super().update()
 
     def ensure(self) -> None:
         """The job is missing while is_complete waits: on_event deferred its creation, so retry it."""
@@ -190,6 +296,15 @@ class DatasetImportJob(PersonalizeResource):
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
+        if description.get("status") == NO_DATA:
+            return {
+                "DatasetImportJobArn": arn,
+                "JobName": arn.rsplit("/", 1)[-1],
+                "ImportMode": self.import_mode(),
+                "DataLocation": self.props.required("DataLocation"),
+                "Status": NO_DATA,
+                "Message": self.no_data_message(),
+            }
         data = {
             "DatasetImportJobArn": arn,
             "JobName": str(description.get("jobName") or arn.rsplit("/", 1)[-1]),
@@ -200,4 +315,13 @@ class DatasetImportJob(PersonalizeResource):
                 or ""
             ),
         }
+        status = description.get("status")
+        if self.waits_with_condition:
+            data["Message"] = (
+                f"importing {data['DataLocation']}; the deploy waits for it through a wait condition"
+            )
+        else:
+            data["Message"] = (
+                f"{data['DataLocation']}: {status}" if status else f"importing {data['DataLocation']}"
+            )
         return with_status(data, description)

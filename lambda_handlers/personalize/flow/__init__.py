@@ -1,0 +1,1 @@
+"""The event-driven import flow's Lambda steps, run by the import state machine (docs/event-imports.md)."""

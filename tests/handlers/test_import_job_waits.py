@@ -1,0 +1,164 @@
+"""The import custom resource with no data yet (a first deploy), and with waits handed to a wait condition.
+
+The state machine is moto's (over HTTP): these tests check what the handler starts and signals; the
+steps it runs are tests/handlers/test_import_flow.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import boto3
+import pytest
+
+from lambda_handlers.personalize import clients
+from lambda_handlers.personalize.errors import DataLocationError
+from lambda_handlers.personalize.resources.import_job import NO_DATA
+from personalize_tools.emulator import EmulatorServer
+
+from .support import REGION, decisions, delete_of, drive, event, interactions_csv, start, update_of
+
+
+def import_event(location: str, **properties: Any) -> dict[str, Any]:
+    return event("import_job_create", properties={"DataLocation": location, **properties})
+
+
+def test_an_empty_location_creates_no_job_and_says_so(
+    handlers: EmulatorServer, dataset_arn: str, s3: Any, s3_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    s3.put_object(Bucket=s3_bucket, Key="imports/interactions/", Body=b"")  # a console's folder marker
+    location = f"s3://{s3_bucket}/imports/interactions/"
+
+    outcome = drive(import_event(location, WhenNoData="skip"))
+
+    assert outcome.data["Status"] == NO_DATA
+    assert outcome.data["Message"].startswith(f"no data at {location} yet")
+    assert outcome.physical_id.endswith(f"/{outcome.data['JobName']}")
+    assert "CreateDatasetImportJob" not in handlers.calls()["calls"]
+    assert any(record["decision"] == "no-data" for record in decisions(caplog.records))
+
+
+def test_a_missing_object_is_no_data_too_but_only_when_asked(
+    handlers: EmulatorServer, dataset_arn: str, s3_bucket: str
+) -> None:
+    location = f"s3://{s3_bucket}/imports/interactions.csv"
+
+    assert drive(import_event(location, WhenNoData="skip")).data["Status"] == NO_DATA
+    with pytest.raises(DataLocationError, match="NoSuchKey"):
+        drive(import_event(location))
+
+
+def test_data_that_arrives_later_is_imported_by_the_next_deploy(
+    handlers: EmulatorServer, dataset_arn: str, s3: Any, s3_bucket: str, personalize: Any
+) -> None:
+    location = f"s3://{s3_bucket}/imports/interactions/"
+    create = import_event(location, WhenNoData="skip")
+    empty = drive(create)
+    s3.put_object(Bucket=s3_bucket, Key="imports/interactions/day.csv", Body=interactions_csv())
+
+    same = drive(update_of(create, empty.physical_id, Tags=[]))  # any change of the resource looks again
+    renewed = drive(update_of(create, empty.physical_id, JobName="pz-test-import-5e6f7a8b", DataVersion="2"))
+    drive(delete_of(create, empty.physical_id))  # CloudFormation's cleanup of the replaced id: nothing to do
+
+    assert (same.physical_id, same.data["Status"]) == (empty.physical_id, "ACTIVE")
+    assert renewed.data["Status"] == "ACTIVE" and renewed.physical_id != empty.physical_id
+    jobs = personalize.list_dataset_import_jobs(datasetArn=dataset_arn)["datasetImportJobs"]
+    assert len(jobs) == 2
+
+
+# --- deploy waits through a wait condition --------------------------------------------------------------
+
+
+@pytest.fixture
+def state_machine(handlers: EmulatorServer, moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SFN", moto_server)
+    clients.reset_clients()
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name=REGION)
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+    arn: str = sfn.create_state_machine(
+        name=f"imports-{id(monkeypatch)}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/imports",
+    )["stateMachineArn"]
+    return arn
+
+
+class _Handle(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_PUT(self) -> None:
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def wait_handle() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+    server = HTTPServer(("127.0.0.1", 0), type("Handle", (_Handle,), {"received": received}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/wait-handle", received
+    server.shutdown()
+
+
+def test_a_long_wait_starts_the_state_machine_once_and_completes_at_once(
+    handlers: EmulatorServer,
+    dataset_arn: str,
+    data_location: str,
+    state_machine: str,
+    moto_server: str,
+    wait_handle: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = wait_handle
+    create = import_event(data_location, WaitHandle=url, WaitStateMachineArn=state_machine)
+
+    first = start(create)
+    outcome = first.finish()
+    replayed = drive(create)  # a retried on_event: same job, the execution already exists
+
+    assert outcome.polls == 1 and replayed.physical_id == outcome.physical_id
+    assert "wait condition" in outcome.data["Message"]
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name=REGION)
+    executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+    assert [execution["name"] for execution in executions] == [outcome.data["JobName"]]
+    started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+    assert started["deploy"] == {"waitHandle": url, "uniqueId": outcome.data["JobName"]}
+    assert started["request"]["jobName"] == outcome.data["JobName"]
+    assert started["request"]["dataLocation"] == data_location
+    assert received == []  # the state machine signals, not the handler
+    assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
+
+
+def test_a_long_wait_with_no_data_is_signalled_success_at_once(
+    handlers: EmulatorServer,
+    dataset_arn: str,
+    s3_bucket: str,
+    state_machine: str,
+    wait_handle: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = wait_handle
+    location = f"s3://{s3_bucket}/imports/interactions/"
+
+    outcome = drive(
+        import_event(location, WhenNoData="skip", WaitHandle=url, WaitStateMachineArn=state_machine)
+    )
+
+    assert outcome.data["Status"] == NO_DATA
+    assert [(signal["Status"], signal["UniqueId"]) for signal in received] == [
+        ("SUCCESS", outcome.data["JobName"])
+    ]
+    assert received[0]["Reason"].startswith(f"no data at {location} yet")
+
+
+def test_a_wait_handle_without_its_state_machine_is_refused(
+    handlers: EmulatorServer, data_location: str
+) -> None:
+    with pytest.raises(Exception, match="WaitHandle needs WaitHandle and WaitStateMachineArn together"):
+        drive(import_event(data_location, WaitHandle="https://example.com/handle"))
