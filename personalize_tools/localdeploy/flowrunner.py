@@ -59,7 +59,9 @@ DELIVERY_NAME = "personalize-local-s3-events"
 EVENT_RULE_TYPE = "AWS::Events::Rule"
 RECEIVE_WAIT_SECONDS = 1
 MAX_EXECUTIONS = 16  # executions running at once in one runner (threads; each mostly waits)
-HANDLER_PROCESSES = 4  # warm worker processes per Lambda function
+# Warm worker processes per Lambda function: Lambda would run each invocation in its own environment;
+# locally a few warm workers take turns, as a cold worker costs seconds on a busy machine.
+HANDLER_PROCESSES = 2
 
 
 def time_scale() -> float:

@@ -525,6 +525,7 @@ class HistoryEvent:
     type: str
     state: str
     detail: dict[str, Any] = field(default_factory=dict)
+    timestamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
 
 
 @dataclass

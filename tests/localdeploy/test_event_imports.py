@@ -33,7 +33,7 @@ from personalize_tools.sample_data import generate_interactions
 REGION = "us-east-1"
 TIME_SCALE = 0.01  # the flow's polls (30 s and more) take a third of a second
 FLOW_TIMEOUT = 240.0
-IMPORT_SECONDS = 10.0  # long enough that six imports started together overlap
+IMPORT_SECONDS = 30.0  # longer than six checks take on a busy machine: the six imports overlap
 IN_FLIGHT = {"CREATE PENDING", "CREATE IN_PROGRESS"}
 
 
@@ -93,8 +93,9 @@ def deployed(
     yield deployer.deploy(artifact, environment="evt"), deployer
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def runner(deployed: tuple[StackState, LocalDeployer], endpoints: Endpoints) -> Iterator[FlowRunner]:
+    """One runner for the module, as `run-events` serves many uploads: its Lambda workers stay warm."""
     flow_runner = FlowRunner(endpoints, deployed[1].store, scale=TIME_SCALE)
     yield flow_runner
     flow_runner.close()
