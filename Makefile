@@ -92,6 +92,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_synth
 	$(BIN)/python -m benchmarks.bench_iam
 	$(BIN)/python -m benchmarks.bench_record
+	$(BIN)/python -m benchmarks.bench_import_checks
 
 clean:
 	-$(BIN)/python -m personalize_tools.localdeploy services stop

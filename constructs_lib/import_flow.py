@@ -385,7 +385,9 @@ class ImportFlow(Construct):
             handler=f"{STEP_MODULE}.{_snake(name)}",
             role=role,
             timeout=CHECK_TIMEOUT if name == "CheckObject" else STEP_TIMEOUT,
-            memory_size=1024 if name == "CheckObject" else 256,
+            # 1,769 MB is one full vCPU (Lambda developer guide, "Configure Lambda function memory"):
+            # the row checks are CPU-bound Python.
+            memory_size=1769 if name == "CheckObject" else 256,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment=dict(environment),
