@@ -8,7 +8,9 @@ machine with a short time scale. Import jobs take seconds in the emulator, so fi
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import yaml
 from config import load_file
 from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.flow import contract
+from personalize_tools.demo import rehearse_incoming
 from personalize_tools.emulator import EmulatorServer, Pace
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import synthesize_config
@@ -302,3 +305,22 @@ def test_a_twelve_hour_deploy_wait_is_a_wait_condition_signalled_when_the_import
     job_arn = str(state.outputs["InteractionsImportJobArn"])
     job = endpoints.client("personalize").describe_dataset_import_job(datasetImportJobArn=job_arn)
     assert job["datasetImportJob"]["status"] == domain.ACTIVE
+
+
+def test_the_demo_shows_a_good_upload_imported_and_a_broken_one_rejected(
+    deployed: tuple[StackState, LocalDeployer], endpoints: Endpoints, sample_rows: list[str], tmp_path: Path
+) -> None:
+    """`make demo`'s rehearsal of the incoming location, on this module's stack."""
+    state, deployer = deployed
+    sample = tmp_path / "interactions.csv"
+    sample.write_text("\n".join([sample_rows[0], *sample_rows[-1500:]]) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    assert rehearse_incoming(state.outputs, endpoints, deployer.store, sample, out)
+    text = out.getvalue()
+    assert "good file: execution SUCCEEDED" in text
+    assert re.search(r"import job arn:aws:personalize:\S+: ACTIVE", text)
+    assert "broken file: execution FAILED (ImportRejected" in text
+    assert re.search(
+        r"report s3://\S+/incoming/interactions/rejected/demo-\S+-broken\.csv\.report\.json", text
+    )
+    assert "no import job" in text
