@@ -3,14 +3,18 @@ Lambda code; and wait conditions signalled by an execution, at a short time scal
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from personalize_tools.localdeploy import cli
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.errors import DeployFailedError
 from personalize_tools.localdeploy.flowrunner import FlowRunner, FlowStore
@@ -315,3 +319,55 @@ def test_an_unsupported_state_fails_the_state_machine_resource(make_deployer: De
         DeployFailedError, match="state 'M' has Type Map, which the local interpreter does not run"
     ):
         deployer.deploy(artifact("MapStack", resources))
+
+
+def test_a_wait_condition_counts_distinct_signals_and_a_repeated_id_replaces_its_first(
+    make_deployer: DeployerFactory, fast_time: None
+) -> None:
+    """Count 2: the second signal of id `a` replaces the first; `b` completes it; Data maps ids to data."""
+    deployer, events = make_deployer()
+    resources = {
+        "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+        "Wait": {
+            "Type": "AWS::CloudFormation::WaitCondition",
+            "Properties": {"Handle": {"Ref": "Handle"}, "Timeout": "43200", "Count": "2"},
+        },
+    }
+
+    def signal() -> None:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = deployer.store.load("CountStack")
+            if state and "Handle" in state.resources and state.resources["Handle"].physical_id:
+                url = state.resources["Handle"].physical_id
+                for unique_id, data in (("a", "first"), ("a", "second"), ("b", "third")):
+                    body = json.dumps(
+                        {"Status": "SUCCESS", "Reason": "", "UniqueId": unique_id, "Data": data}
+                    )
+                    request = urllib.request.Request(
+                        url, data=body.encode(), method="PUT", headers={"Content-Type": ""}
+                    )
+                    opener.open(request).read()
+                    time.sleep(0.6)  # each is seen before the next: "received 1 of 2"
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=signal, daemon=True)
+    thread.start()
+    state = deployer.deploy(artifact("CountStack", resources))
+    thread.join()
+    assert json.loads(state.resources["Wait"].attributes["Data"]) == {"a": "second", "b": "third"}
+    assert any(e.logical_id == "Wait" and e.reason == "received 1 of 2 signals" for e in events.events)
+
+
+def test_run_events_without_local_services_says_what_to_do(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert cli.main(["run-events", "--state-dir", str(tmp_path), "--until-idle", "1"], out=out) == 2
+    assert "no local services are running; deploy first" in out.getvalue()
+
+
+def test_a_time_scale_that_is_not_a_positive_number_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["run-events", "--time-scale", "0"])
+    assert "expected a number > 0" in capsys.readouterr().err
