@@ -8,14 +8,17 @@ the stack, and each step's input is the previous step's output after a JSON roun
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from constructs_lib.import_flow import STEP_OPERATIONS
+from lambda_handlers.personalize import authorization, domain
 from lambda_handlers.personalize.flow import contract, rows, steps
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.validate.rules import RULES_BY_ID
@@ -322,3 +325,17 @@ def test_a_deploy_wait_is_signalled_failure_with_the_verbatim_reason(
         "UniqueId": "pz-test-import-0a1b2c3d-12345678",
         "Data": json.dumps({"jobArn": finished["notice"]["jobArn"], "outcome": "FAILED"}),
     }
+
+
+def test_the_step_policies_grant_exactly_what_the_steps_call() -> None:
+    """Every Personalize operation the steps' code calls is in STEP_OPERATIONS, and nothing else is; a create
+    with tags also needs TagResource (the authorization table's tags_on_create)."""
+    source = "\n".join(path.read_text() for path in Path(steps.__file__).parent.glob("*.py"))
+    called = {
+        operation
+        for operation in authorization.ACTIONS
+        if re.search(rf"[.\"]{re.sub(r'(?<!^)(?=[A-Z])', '_', operation).lower()}[\"(]", source)
+    }
+    tagging = {"TagResource"} if any(authorization.ACTIONS[op].tags_on_create for op in called) else set()
+    granted = {operation for operations in STEP_OPERATIONS.values() for operation in operations}
+    assert called | tagging == granted
