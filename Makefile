@@ -11,7 +11,7 @@ PORT ?= 8765
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install test lint format synth sample-data emulator demo deploy-local destroy status demo-stop \
+.PHONY: install test lint format synth sample-data emulator demo deploy-local destroy status demo-stop run-events \
 	validate-data bench config-schema clean distclean
 
 # The project needs Python 3.11+. A .venv whose interpreter is missing, broken or older is rebuilt.
@@ -74,6 +74,10 @@ destroy: install
 
 status: install
 	$(BIN)/python -m personalize_tools.localdeploy status
+
+# Delivers uploads to the incoming locations and runs the import flow (docs/local-deploy.md), until Ctrl-C.
+run-events: install
+	$(BIN)/python -m personalize_tools.localdeploy run-events $(if $(TIME_SCALE),--time-scale $(TIME_SCALE))
 
 demo-stop: install
 	$(BIN)/python -m personalize_tools.localdeploy services stop

@@ -5,7 +5,8 @@ environment, starts moto's server and the Personalize emulator in the background
 statuses visibly go CREATE PENDING → CREATE IN_PROGRESS → ACTIVE), deploys through the real
 custom-resource lifecycle, prints the stack events and what now exists, closes the loop (records a few
 events for a user with the stack's tracking id and shows that user's recommendations before and after),
-and says how to look around.
+rehearses the event-driven import flow when the environment has an incoming location (uploads a good
+file: imported, ACTIVE; uploads a broken one: rejected with a report, no job), and says how to look around.
 The services keep running afterwards; `make destroy` deletes the stack, `make demo-stop` stops them.
 Running it again is an update ("No changes" unless the config changed).
 """
@@ -31,13 +32,18 @@ from personalize_tools.localdeploy.cli import (
 )
 from personalize_tools.localdeploy.engine import DeployOptions
 from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError
+from personalize_tools.localdeploy.flowrunner import FlowRunner
 from personalize_tools.localdeploy.services import LocalServices
-from personalize_tools.localdeploy.state import StackState
+from personalize_tools.localdeploy.state import StackState, StateStore
 from personalize_tools.sample_data import write_environment_samples
 
 DEMO_ROWS = 20_000  # enough View and Purchase events for every ECOMMERCE recommender
 DEMO_USER = "demo-visitor"  # a user the sample data does not have: cold start, then what they did
 DEMO_RESULTS = 5
+DEMO_TIME_SCALE = 0.1  # the flow's Wait states (30 s and more between polls) pass ten times faster
+DEMO_FLOW_TIMEOUT = 600.0
+DEMO_GOOD_ROWS = 2000
+INCOMING_OUTPUT_SUFFIX = "IncomingLocation"
 ARN_OUTPUT_SUFFIX = "RecommenderArn"
 STATUS_OUTPUT_SUFFIX = "RecommenderStatus"
 
@@ -113,6 +119,80 @@ def close_the_loop(
     return True
 
 
+def _upload_and_run(runner: FlowRunner, s3: Any, uploads: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Upload the files, run the flow until nothing runs; each key's latest execution record."""
+    for uri, body in uploads.items():
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    runner.run_until_idle(DEMO_FLOW_TIMEOUT)
+    finished: dict[str, dict[str, Any]] = {}
+    for execution in runner.flows.executions():
+        detail = (execution.get("input") or {}).get("detail", {})
+        uri = f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
+        if uri in uploads:
+            finished[uri] = execution
+    return finished
+
+
+def _notice(execution: Mapping[str, Any]) -> dict[str, Any]:
+    """The flow's notice: in the output of a succeeded execution, in the last state input of a failed one."""
+    found: dict[str, Any] = (execution.get("output") or {}).get("notice") or {}
+    for event in execution.get("history", []):
+        data = event.get("detail", {}).get("input")
+        if isinstance(data, dict) and isinstance(data.get("notice"), dict):
+            found = data["notice"]
+    return found
+
+
+def rehearse_incoming(
+    outputs: Mapping[str, Any], endpoints: Endpoints, store: Any, sample: Path, out: TextIO
+) -> bool:
+    """Upload a good file and a broken one to the first incoming location and run the import flow locally:
+    the good one is imported (ACTIVE), the broken one rejected with a report and no job."""
+    locations = [str(value) for key, value in sorted(outputs.items()) if key.endswith(INCOMING_OUTPUT_SUFFIX)]
+    if not locations:
+        out.write(
+            "\nIncoming data: skipped (the environment has no incoming location; set incoming: true).\n"
+        )
+        return False
+    location = locations[0]
+    lines = sample.read_text(encoding="utf-8").splitlines()[: DEMO_GOOD_ROWS + 1]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    good, broken = f"{location}demo-{stamp}.csv", f"{location}demo-{stamp}-broken.csv"
+    uploads = {good: ("\n".join(lines) + "\n").encode(), broken: b"USER,ITEM\nu1,i1\n"}
+    out.write(
+        f"\nIncoming data: uploading {good} ({len(lines) - 1} rows) and {broken} (a wrong header); "
+        f"the import flow runs locally (Wait states at {DEMO_TIME_SCALE:g}x their length) ...\n"
+    )
+    out.flush()
+    runner = FlowRunner(endpoints, store, scale=DEMO_TIME_SCALE)
+    try:
+        finished = _upload_and_run(runner, endpoints.client("s3"), uploads)
+    finally:
+        runner.close()
+    personalize = endpoints.client("personalize")
+    for uri, label in ((good, "good file"), (broken, "broken file")):
+        execution = finished.get(uri, {})
+        notice = _notice(execution)
+        out.write(f"  {label}: execution {execution.get('status', 'not started')}")
+        if execution.get("error"):
+            out.write(f" ({execution['error']}: {execution.get('cause')})")
+        out.write("\n")
+        if notice.get("jobArn"):
+            job = personalize.describe_dataset_import_job(datasetImportJobArn=notice["jobArn"])
+            out.write(f"    import job {notice['jobArn']}: {job['datasetImportJob']['status']}\n")
+        else:
+            out.write("    no import job\n")
+        if notice.get("report"):
+            out.write(f"    report {notice['report']}\n")
+        if notice.get("message"):
+            out.write(f"    {notice['message']}\n")
+    out.write(
+        "  More uploads are imported the same way while `make run-events` runs (docs/event-imports.md).\n"
+    )
+    return True
+
+
 def guide(state: StackState, services: LocalServices, state_dir: Path) -> str:
     """How to look at what the demo made, with the AWS CLI and with boto3."""
     endpoints = services.endpoints
@@ -169,6 +249,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         out.write(f"error: {error}\n")
         return 2
     close_the_loop(state.outputs, services.endpoints, out)
+    sample = load_environment(arguments.env, check_data=False).local_data_path
+    if sample is not None:
+        try:
+            rehearse_incoming(state.outputs, services.endpoints, StateStore(arguments.state_dir), sample, out)
+        except LocalDeployError as error:
+            out.write(f"error: {error}\n")
+            return 1
     out.write(guide(state, services, arguments.state_dir))
     return 0
 

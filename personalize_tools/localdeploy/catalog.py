@@ -19,10 +19,12 @@ from personalize_tools.localdeploy.cdk_custom import CDK_CUSTOM_TYPES
 from personalize_tools.localdeploy.cdk_internals import (
     CDK_METADATA_TYPE,
     LOG_RETENTION_TYPE,
+    get_att_target,
     user_function_roles,
+    waiter_state_machines,
 )
 from personalize_tools.localdeploy.errors import LocalDeployError
-from personalize_tools.localdeploy.intrinsics import Resolver
+from personalize_tools.localdeploy.intrinsics import Resolver, referenced_names
 from personalize_tools.localdeploy.native import NATIVE_TYPES
 from personalize_tools.localdeploy.provider import PERSONALIZE_TYPE_PREFIX
 from personalize_tools.localdeploy.resources import DeployContext, Outcome
@@ -32,10 +34,10 @@ SKIPPED_TYPES = {
     "AWS::Lambda::LayerVersion": "layer of a handler function",
     "AWS::Lambda::Permission": "lets AWS invoke a handler function",
     "AWS::Logs::LogGroup": "handler log group: handler logs go to .personalize-local/logs/",
-    "AWS::StepFunctions::StateMachine": "the Provider's waiter: is_complete is polled locally instead",
     CDK_METADATA_TYPE: "CDK usage metadata",
     LOG_RETENTION_TYPE: "sets the retention of a handler log group",
 }
+WAITER_REASON = "the Provider's waiter: is_complete is polled locally instead"
 HANDLER_ROLE_REASON = "role that only lets a handler run in AWS (trusted by Lambda or Step Functions)"
 HANDLER_POLICY_REASON = "policy of a handler role"
 HANDLER_PRINCIPALS = frozenset({"lambda.amazonaws.com", "states.amazonaws.com", "edgelambda.amazonaws.com"})
@@ -66,15 +68,41 @@ def _trusted_services(document: Any) -> set[str] | None:
     return services
 
 
+def played_roles(template: Mapping[str, Any]) -> set[str]:
+    """Roles of the functions that run locally, which run as them: the user handler functions behind a
+    CDK Provider, and the functions the stack's own state machines (not the waiter) invoke."""
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    roles = user_function_roles(template)
+    waiters = waiter_state_machines(template)
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::StepFunctions::StateMachine" or logical_id in waiters:
+            continue
+        definition = resource.get("Properties", {}).get("DefinitionString")
+        for invoked_id in referenced_names(definition):
+            invoked = resources.get(invoked_id, {})
+            if invoked.get("Type") == "AWS::Lambda::Function":
+                invoked_role = get_att_target(invoked.get("Properties", {}).get("Role"))
+                if invoked_role is not None and invoked_role in resources:
+                    roles.add(invoked_role)
+    return roles
+
+
 def skipped_resources(template: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
     """Logical id → why it is skipped, for the resources that only run handlers in the cloud."""
     resources: Mapping[str, Any] = template.get("Resources", {})
-    played = user_function_roles(template)
+    played = played_roles(template)
     skipped = {
         logical_id: SKIPPED_TYPES[resource["Type"]]
         for logical_id, resource in resources.items()
         if resource.get("Type") in SKIPPED_TYPES
     }
+    skipped.update(
+        {
+            logical_id: WAITER_REASON
+            for logical_id in waiter_state_machines(template)
+            if logical_id in resources
+        }
+    )
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::IAM::Role":
             continue

@@ -4,6 +4,7 @@
     destroy  (--env dev | --stack NAME) [--state-dir DIR]
     status   [--env dev | --stack NAME] [--state-dir DIR]
     services start|stop|status|env [--duration KIND=SECONDS] [--moto-port N] [--emulator-port N]
+    run-events [--until-idle SECONDS] [--time-scale X] [--state-dir DIR]
 
 Exit status: 0 done, 1 the deploy or destroy failed (and was rolled back where it could be), 2 the
 request could not be carried out (bad config, no cdk.out, services not running, ...).
@@ -29,6 +30,7 @@ from personalize_tools.localdeploy.events import EventLog
 from personalize_tools.localdeploy.report import render
 from personalize_tools.localdeploy.services import DEMO_PACE, LocalServices, ServiceManager, env_script
 from personalize_tools.localdeploy.state import StackState
+from personalize_tools.localdeploy.stepfunctions import TIME_SCALE_VARIABLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Relative to the folder the command runs in, like the CDK CLI's cdk.out; made absolute when parsed,
@@ -241,6 +243,46 @@ def _services(arguments: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _run_events(arguments: argparse.Namespace, out: TextIO) -> int:
+    """Deliver S3 events to the deployed rules and run the executions (flowrunner.py) until stopped."""
+    from personalize_tools.localdeploy.flowrunner import FlowRunner  # noqa: PLC0415 - this command only
+
+    manager = ServiceManager(arguments.state_dir)
+    services = manager.running()
+    if services is None:
+        raise ServicesError("no local services are running; deploy first (`make demo` or `deploy`)")
+    runner = FlowRunner(services.endpoints, manager.store)
+    out.write(
+        f"Delivering S3 events to the local stacks' rules (time scale {runner.scale:g}); Ctrl-C stops.\n"
+    )
+    out.flush()
+    try:
+        if arguments.until_idle is not None:
+            runner.run_until_idle(arguments.until_idle)
+        else:
+            runner.serve()
+    except KeyboardInterrupt:
+        out.write("Stopping: executions in flight are abandoned.\n")
+    finally:
+        runner.close()
+    for execution in runner.flows.executions():
+        out.write(f"{execution.get('name')}  {execution.get('status')}  {execution.get('error') or ''}\n")
+    return 0
+
+
+def _time_scale(text: str) -> str:
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0.0
+    if not scale > 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a number > 0 (1 is real time, 0.001 a thousand times faster)"
+        )
+    os.environ[TIME_SCALE_VARIABLE] = text  # read by wait conditions and the flow runner
+    return text
+
+
 def _parameter(text: str) -> tuple[str, str]:
     name, separator, value = text.partition("=")
     if not separator or not name:
@@ -296,6 +338,19 @@ def _add_deploy_command(
     deploy.add_argument(
         "--no-service-status", action="store_true", help="do not Describe resources to show their status"
     )
+    time_scale_help = (
+        f"real seconds per second of Wait states and wait conditions (default ${TIME_SCALE_VARIABLE} or 1)"
+    )
+    deploy.add_argument("--time-scale", type=_time_scale, help=time_scale_help)
+    run_events = commands.add_parser(
+        "run-events",
+        parents=[state_dir],
+        help="deliver S3 events to the stacks' rules and run their state machines",
+    )
+    run_events.add_argument("--time-scale", type=_time_scale, help=time_scale_help)
+    run_events.add_argument(
+        "--until-idle", type=float, metavar="SECONDS", help="stop once nothing runs (fail after SECONDS)"
+    )
 
 
 def _add_services_command(
@@ -326,6 +381,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
             return _destroy(arguments, out)
         if arguments.command == "status":
             return _status(arguments, out)
+        if arguments.command == "run-events":
+            return _run_events(arguments, out)
         return _services(arguments, out)
     except DeployFailedError as error:
         out.write(f"\n{arguments.command} failed ({error.final_status}): {error}\n")

@@ -299,6 +299,7 @@ class _Deployment(_Run):
             parameters=self.options.parameters,
             references=_References(self.records),
         )
+        self.context.resolve = lambda value, where: self.resolver.resolve(value, f"resource {where}")
         self.changes: list[Change] = []
         self.failures: dict[str, str] = {}
 

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from personalize_tools.localdeploy.cdk_custom import empty_auto_delete_bucket
 from personalize_tools.localdeploy.errors import ResourceFailedError
+from personalize_tools.localdeploy.flowresources import FLOW_TYPES
 from personalize_tools.localdeploy.resources import (
     DeployContext,
     Operation,
@@ -648,4 +649,5 @@ NATIVE_TYPES: dict[str, ResourceType] = {
     "AWS::IAM::Policy": IamPolicy(),
     "AWS::KMS::Key": KmsKey(),
     "AWS::KMS::Alias": KmsAlias(),
+    **FLOW_TYPES,  # the event-driven import flow (flowresources.py)
 }

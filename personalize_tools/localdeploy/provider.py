@@ -168,13 +168,9 @@ def discover_setup(
     resources = template["Resources"]
 
     def function(function_id: str) -> HandlerFunction:
-        return _handler_function(
-            function_id,
-            resources[function_id].get("Properties", {}),
-            logical_id=logical_id,
-            artifact=artifact,
-            resolve=resolve,
-            assets=assets,
+        where = f"resource {logical_id} (handler function {function_id})"
+        return handler_function(
+            resources, function_id, where, artifact=artifact, resolve=resolve, assets=assets
         )
 
     interval, total = fallback.query_interval, fallback.total_timeout
@@ -196,18 +192,18 @@ def _waiter(state_machine_id: str, resources: Mapping[str, Any], resolve: Resolv
     return waiter_retry(str(definition), f"waiter state machine {state_machine_id}")
 
 
-def _handler_function(
+def handler_function(
+    resources: Mapping[str, Any],
     function_id: str,
-    properties: Mapping[str, Any],
+    where: str,
     *,
-    logical_id: str,
-    artifact: StackArtifact,
+    artifact: StackArtifact | None,
     resolve: Resolve,
     assets: AssetStore,
 ) -> HandlerFunction:
-    """A handler function of the template as the local runtime plays it: its published code and
-    resolved environment, timeout and execution role."""
-    where = f"resource {logical_id} (handler function {function_id})"
+    """A function of the template as the local runtime plays it: its published code and resolved
+    environment, timeout and execution role (a Provider's handler, or a step of a state machine)."""
+    properties = resources[function_id].get("Properties", {})
     runtime = str(properties.get("Runtime", ""))
     if not runtime.startswith("python"):
         raise TemplateError(

@@ -77,6 +77,8 @@ class DeployContext:
         self.cancel = cancel
         self.assets = assets
         self.deferred: list[Deferred] = []
+        # Set by a deploy: resolves template values (resources that read other parts of the template).
+        self.resolve: Callable[[Any, str], Any] | None = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
