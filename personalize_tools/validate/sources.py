@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from config.model import is_data_file
+from lambda_handlers.personalize.data_objects import data_objects
 from personalize_tools.validate.errors import SourceError
 
 
@@ -87,18 +88,16 @@ def _resolve_s3(uri: str, client: Any) -> list[InputFile]:
         head = _call(uri, lambda: client.head_object(Bucket=bucket, Key=key))
         return [_s3_object(client, bucket, key, int(head["ContentLength"]))]
     objects: list[InputFile] = []
-    paginator = client.get_paginator("list_objects_v2")
 
-    def list_all() -> None:
-        for page in paginator.paginate(Bucket=bucket, Prefix=key):
-            for entry in page.get("Contents", []):
-                if entry["Key"].endswith("/") and entry["Size"] == 0:
-                    continue  # a console-made "folder" marker, not data
-                objects.append(_s3_object(client, bucket, entry["Key"], int(entry["Size"])))
+    def list_all() -> (
+        None
+    ):  # the rule the preflight and the emulator share: no markers, empty or hidden files
+        for found, size in data_objects(client, bucket, key):
+            objects.append(_s3_object(client, bucket, found, size))
 
     _call(uri, list_all)
     if not objects:
-        raise SourceError(f"no objects under {uri}")
+        raise SourceError(f"no data files under {uri} (folder markers, empty and hidden files are not data)")
     return sorted(objects, key=lambda found: found.name)
 
 
