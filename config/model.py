@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from lambda_handlers.personalize import authorization, domain
-from lambda_handlers.personalize.data_objects import is_data_object
+from lambda_handlers.personalize.data_objects import is_data_path
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
@@ -459,7 +459,7 @@ HIDDEN_PATTERNS = (".*", "**/.*")
 
 
 def is_data_file(path: Path, folder: Path) -> bool:
-    return path.is_file() and is_data_object(path.relative_to(folder).as_posix(), path.stat().st_size)
+    return is_data_path(path, folder)
 
 
 @dataclass(frozen=True)

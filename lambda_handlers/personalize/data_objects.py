@@ -21,6 +21,7 @@ Standard library only: this module ships in the Lambda asset, and the tools impo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 HIDDEN_PREFIX = "."
@@ -31,6 +32,11 @@ def is_data_object(relative_key: str, size: int) -> bool:
     if not relative_key or relative_key.endswith("/") or size <= 0:
         return False
     return not any(part.startswith(HIDDEN_PREFIX) for part in relative_key.split("/"))
+
+
+def is_data_path(path: Path, folder: Path) -> bool:
+    """The same rule for a file of a local data folder (config.model.is_data_file, what synth uploads)."""
+    return path.is_file() and is_data_object(path.relative_to(folder).as_posix(), path.stat().st_size)
 
 
 def data_objects(s3: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
