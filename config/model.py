@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from lambda_handlers.personalize import authorization, domain
+from lambda_handlers.personalize.data_objects import is_data_path
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
@@ -512,8 +513,8 @@ class EnvironmentConfig(_Model):
                 raise ConfigError(f"{where} does not exist (make sample-data writes the demo's sample files)")
             if path.is_dir() and not has_data_file(path):
                 raise ConfigError(
-                    f"{where} is a folder with no data files (files whose names start with '.' do not "
-                    "count); put the CSV files to import in it, or name one CSV file"
+                    f"{where} is a folder with no data files (empty files and files whose names start "
+                    "with '.' do not count); put the CSV files to import in it, or name one CSV file"
                 )
 
 
@@ -528,11 +529,12 @@ def has_data_file(folder: Path) -> bool:
 # What a local data folder uploads, validates and imports: every file but hidden ones (a name, or a folder
 # on its path, starting with '.'). The upload excludes them with these asset patterns, the validator and
 # the synth check skip them with `is_data_file`: one rule, so what was validated is what gets imported.
+# An empty file is uploaded but is not data, locally as in S3 (data_objects.is_data_object).
 HIDDEN_PATTERNS = (".*", "**/.*")
 
 
 def is_data_file(path: Path, folder: Path) -> bool:
-    return path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    return is_data_path(path, folder)
 
 
 @dataclass(frozen=True)

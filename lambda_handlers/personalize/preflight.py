@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from . import domain
-from .csv_header import parse_header
+from .csv_header import bom_refusal, parse_header
+from .data_objects import data_objects
 from .errors import DataLocationError, NoDataYetError, PreflightError
 from .framework import error_code, error_message
 
@@ -86,16 +87,15 @@ def _check_header(
 
 
 def first_data_key(s3: Any, location: S3Location) -> str:
-    """Keys come back in UTF-8 order; zero-byte keys are the folder markers consoles create."""
+    """The first data file in S3's key order, by the rule every reader shares (data_objects)."""
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key):
-            for item in page.get("Contents", []):
-                if item.get("Size", 0) > 0 and not item["Key"].endswith("/"):
-                    return str(item["Key"])
+        for key, _size in data_objects(s3, location.bucket, location.key):
+            return key
     except ClientError as error:
         raise _unreadable(location.uri(), error, "s3:ListBucket") from error
     raise NoDataYetError(
-        f"{location.uri()} holds no data files (nothing, or only empty folder markers); an import from it "
+        f"{location.uri()} holds no data files (nothing, or only folder markers, empty or hidden files); "
+        "an import from it "
         f'would fail with "{domain.REASON_INVALID_LOCATION}" Upload the CSV under that prefix, or point '
         "DataLocation at a file."
     )
@@ -125,6 +125,9 @@ def read_header(s3: Any, bucket: str, key: str, uri: str) -> list[str]:
         )
     if header.utf8_error:
         raise PreflightError(f"{uri}: {header.utf8_error}; Personalize reads UTF-8 CSV")
+    refusal = bom_refusal(header)
+    if refusal:
+        raise PreflightError(f"{uri}: {refusal}")
     if not any(header.names):
         raise PreflightError(
             f"{uri} is empty or starts with a blank line; its first row must be the CSV header"

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_handlers.personalize import domain
-from lambda_handlers.personalize.csv_header import parse_header
+from lambda_handlers.personalize.csv_header import bom_refusal, parse_header
+from lambda_handlers.personalize.data_objects import data_objects
 from personalize_tools.emulator.state import ROW_LIMIT, ImportedData
 
 S3ClientFactory = Callable[[], Any]
@@ -89,10 +90,9 @@ def read_import(
 
 
 def _folder_keys(client: Any, bucket: str, prefix: str) -> Iterator[str]:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if not item["Key"].endswith("/"):
-                yield item["Key"]
+    """The folder's data files, by the rule the preflight and validate-data share (data_objects)."""
+    for key, _size in data_objects(client, bucket, prefix):
+        yield key
 
 
 def _read_object(
@@ -120,6 +120,9 @@ def _read_object(
                 f"Input CSV s3://{bucket}/{key} has carriage-return (CR) line endings without LF; "
                 "its header row runs to the end of the file"
             )
+        refusal = bom_refusal(header)
+        if refusal:
+            raise _ImportFailedError(f"Input CSV s3://{bucket}/{key}: {refusal}")
         missing = [column for column in required_columns if column not in header.names]
         if missing:
             raise _ImportFailedError(domain.reason_missing_columns(missing))

@@ -140,31 +140,30 @@ def _empty_mask(raw: pa.Array) -> np.ndarray | None:
     return empty if empty.any() else None
 
 
-def _line_breaks(raw: pa.Array) -> np.ndarray | None:
-    if not np.any(data(raw) == _NEWLINE):
+def _line_breaks(raw: pa.Array, lowest_byte: int = 0) -> np.ndarray | None:
+    """Line breaks per value, or None when there are none; LOWEST_BYTE > LF proves there are none."""
+    if lowest_byte > _NEWLINE or not np.any(data(raw) == _NEWLINE):
         return None
     return as_numpy(pc.count_substring(raw, "\n")).astype(np.int64)
 
 
 def string_column(name: str, spec: FieldSpec | None, raw: pa.Array) -> Column:
-    """Strings (and columns outside the schema): UTF-8, emptiness and line breaks."""
+    """Strings (and columns outside the schema): UTF-8, emptiness, line breaks and NUL bytes.
+
+    One pass finds the lowest byte of the batch's values: text without control bytes (the common
+    case) holds neither a NUL nor a line break, so neither needs a pass (and a mask) of its own.
+    """
+    values = data(raw)
+    lowest = int(values.min()) if len(values) else 255
     return Column(
         name,
         spec,
         raw,
         empty=_empty_mask(raw),
         bad_utf8=invalid_utf8(raw),
-        extra_lines=_line_breaks(raw),
-        nul=_nul_bytes(raw),
+        extra_lines=_line_breaks(raw, lowest),
+        nul=None if lowest else as_numpy(pc.match_substring(raw, "\x00")),
     )
-
-
-def _nul_bytes(raw: pa.Array) -> np.ndarray | None:
-    """Values holding a NUL byte: valid UTF-8, but C-based readers end a string there."""
-    values = data(raw)
-    if not len(values) or values.min() != 0:
-        return None
-    return as_numpy(pc.match_substring(raw, "\x00"))
 
 
 def typed_column(name: str, spec: FieldSpec, raw: pa.Array) -> Column:

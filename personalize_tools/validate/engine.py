@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lambda_handlers.personalize import domain
-from lambda_handlers.personalize.csv_header import CsvHeader
+from lambda_handlers.personalize.csv_header import CsvHeader, bom_refusal
 from personalize_tools.validate import spill
 from personalize_tools.validate.columns import (
     Column,
@@ -285,9 +285,9 @@ class _Run:
         names = list(header.names)
         if header.utf8_error:
             self.tallies["utf8"].add(1, self._example(file_index, 1, header.utf8_error))
-        if header.bom:
-            detail = "the file starts with a UTF-8 byte-order mark (EF BB BF)"
-            self.tallies["header_bom"].add(1, self._example(file_index, 1, detail))
+        refusal = bom_refusal(header)
+        if refusal:
+            self.tallies["header_bom"].add(1, self._example(file_index, 1, refusal))
         if header.quoted:
             self.tallies["header_quoted"].add(
                 1, self._example(file_index, 1, "column names are in double quotes")

@@ -46,8 +46,8 @@ RULES: tuple[Rule, ...] = (
         "header_bom",
         "error",
         "header starts without a UTF-8 byte-order mark",
-        "the file starts with a byte-order mark, so its first column name will not match; save it as UTF-8 "
-        "without BOM",
+        "the file starts with a UTF-8 byte-order mark, which the handler's preflight and the emulator refuse "
+        "too; save it as UTF-8 without BOM",
     ),
     Rule(
         "header_quoted",

@@ -330,10 +330,11 @@ def test_an_empty_local_folder_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "empty-data"
     (folder / "sub").mkdir(parents=True)
     (folder / ".DS_Store").write_text("not data")
+    (folder / "sub" / "_SUCCESS").write_bytes(b"")  # an empty file is not data either (data_objects)
     message = _relative_error(tmp_path, {**VALID, "data_source": {"local_path": str(folder)}})
     assert message == (
-        "bad.yaml: data_source.local_path: empty-data is a folder with no data files (files whose names "
-        "start with '.' do not count); put the CSV files to import in it, or name one CSV file"
+        "bad.yaml: data_source.local_path: empty-data is a folder with no data files (empty files and files "
+        "whose names start with '.' do not count); put the CSV files to import in it, or name one CSV file"
     )
     (folder / "sub" / "part-1.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n")
     _write(tmp_path, "ok", {**VALID, "data_source": {"local_path": str(folder)}})

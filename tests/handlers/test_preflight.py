@@ -60,14 +60,21 @@ def test_optional_schema_fields_may_be_left_out(
     assert outcome.data["Status"] == "ACTIVE"
 
 
-def test_bom_and_crlf_are_accepted(
-    handlers: EmulatorServer, s3: Any, s3_bucket: str, dataset_arn: str
-) -> None:
-    location = put(s3, s3_bucket, "windows.csv", interactions_csv(bom=True, newline="\r\n"))
+def test_crlf_is_accepted(handlers: EmulatorServer, s3: Any, s3_bucket: str, dataset_arn: str) -> None:
+    location = put(s3, s3_bucket, "windows.csv", interactions_csv(newline="\r\n"))
 
     outcome = drive(import_from(location))
 
     assert outcome.data["Status"] == "ACTIVE"
+
+
+def test_a_byte_order_mark_is_refused_before_the_job_is_created(
+    handlers: EmulatorServer, s3: Any, s3_bucket: str, dataset_arn: str
+) -> None:
+    location = put(s3, s3_bucket, "windows.csv", interactions_csv(bom=True, newline="\r\n"))
+
+    with pytest.raises(PreflightError, match=f"{location}: the file starts with a UTF-8 byte-order mark"):
+        drive(import_from(location))
 
 
 def test_folder_reads_its_first_file_skipping_folder_markers(

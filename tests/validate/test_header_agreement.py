@@ -1,20 +1,24 @@
-"""The handler's preflight, the emulator's import and validate-data judge a CSV header alike.
+"""The handler's preflight, the emulator's import and validate-data judge a CSV header and a folder alike.
 
-All three parse the first line with lambda_handlers.personalize.csv_header.parse_header; these
-tests put one object in (moto's) S3 and ask each of them, through its real entry point, about it.
+All three parse the first line with lambda_handlers.personalize.csv_header.parse_header and pick a
+folder's data files with lambda_handlers.personalize.data_objects; these tests put objects in (moto's)
+S3 and ask each of them, through its real entry point, about them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from config.model import is_data_file
 from lambda_handlers.personalize import domain, preflight
-from lambda_handlers.personalize.errors import PreflightError
+from lambda_handlers.personalize.data_objects import is_data_object
+from lambda_handlers.personalize.errors import DataLocationError, PreflightError
 from personalize_tools.emulator.imports import read_import
-from personalize_tools.validate import validate_path
+from personalize_tools.validate import SourceError, validate_path
 
 SCHEMA = domain.default_schema_json("ECOMMERCE")
 ROWS = "".join(f"u{n},i{n},1700000000,View\n" for n in range(3))
@@ -90,3 +94,97 @@ def test_good_headers_are_accepted_by_all_three(s3: Any, s3_bucket: str, body: b
 )
 def test_bad_headers_are_refused_by_all_three(s3: Any, s3_bucket: str, body: bytes) -> None:
     assert judge(s3, s3_bucket, body).accepted == (False, False, False)
+
+
+def test_a_byte_order_mark_is_refused_by_all_three(s3: Any, s3_bucket: str) -> None:
+    """The developer guide does not say a BOM is read; all three refuse it (csv_header.bom_refusal)."""
+    body = b"\xef\xbb\xbfUSER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n" + ROWS.encode()
+
+    verdicts = judge(s3, s3_bucket, body)
+    report = validate_path(f"s3://{s3_bucket}/data.csv", domain="ECOMMERCE", schema_json=SCHEMA, s3_client=s3)
+
+    assert verdicts.accepted[:2] == (False, False)
+    refusal = "the file starts with a UTF-8 byte-order mark (bytes EF BB BF)"
+    assert verdicts.preflight is not None and refusal in verdicts.preflight
+    assert verdicts.emulator is not None and refusal in verdicts.emulator
+    assert report.rule("header_bom").status == "fail"
+    assert refusal in report.rule("header_bom").examples[0].detail
+    assert not report.valid
+
+
+# --- which objects of a folder are data ----------------------------------------------------------
+
+
+def test_the_three_read_the_same_objects_of_a_folder(s3: Any, s3_bucket: str) -> None:
+    """Folder markers (empty or not), empty files and hidden files are skipped by all three alike.
+
+    Each skipped object would make its reader refuse the folder if it were read: an empty object has
+    no header, a non-empty marker and the hidden files hold a header that lacks every column.
+    """
+    good = f"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n{ROWS}".encode()
+    bad = b"NOT,A,HEADER\n1,2,3\n"
+    objects = {
+        "in/": b"",  # the S3 console's "Create folder"
+        "in/.a-hidden-file.csv": bad,  # sorts before every data file: the preflight would read it first
+        "in/.hidden-folder/x.csv": bad,
+        "in/a-empty.csv": b"",  # a zero-byte file, e.g. Spark's _SUCCESS
+        "in/b/": bad,  # a folder marker with content
+        "in/b/part-1.csv": good,
+        "in/c/.DS_Store": b"\x00\x00\x00\x01Bud1",
+        "in/part-2.csv": good.replace(b"u0,", b"u9,"),
+    }
+    for key, body in objects.items():
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=body)
+    uri = f"s3://{s3_bucket}/in/"
+
+    checked = preflight.check_header(s3, uri, SCHEMA, schema_label="test", subject="import job test")
+    imported = read_import(uri, domain.required_columns(SCHEMA), domain.EVENT_TYPE_FIELD, lambda: s3)
+    report = validate_path(uri, domain="ECOMMERCE", schema_json=SCHEMA, s3_client=s3)
+
+    data = [f"s3://{s3_bucket}/in/b/part-1.csv", f"s3://{s3_bucket}/in/part-2.csv"]
+    assert checked.uri == data[0]
+    assert imported.failure_reason is None and imported.data is not None
+    assert imported.data.records == 6
+    assert [summary.name for summary in report.files] == data
+    assert report.rows == 6
+    assert [
+        rule.rule for rule in report.rules if rule.status == "fail" and rule.rule.startswith("header")
+    ] == []
+
+
+def test_a_folder_of_markers_empty_and_hidden_files_holds_no_data_for_all_three(
+    s3: Any, s3_bucket: str
+) -> None:
+    for key, body in {"none/": b"", "none/empty.csv": b"", "none/.hidden.csv": b"USER_ID\n"}.items():
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=body)
+    uri = f"s3://{s3_bucket}/none/"
+
+    with pytest.raises(DataLocationError, match="holds no data files"):
+        preflight.check_header(s3, uri, SCHEMA, schema_label="test", subject="import job test")
+    imported = read_import(uri, domain.required_columns(SCHEMA), domain.EVENT_TYPE_FIELD, lambda: s3)
+    assert imported.failure_reason == domain.REASON_INVALID_LOCATION
+    with pytest.raises(SourceError, match="no data files under"):
+        validate_path(uri, domain="ECOMMERCE", schema_json=SCHEMA, s3_client=s3)
+
+
+def test_a_local_folder_follows_the_same_rule(tmp_path: Path) -> None:
+    """config.model.is_data_file (what a local folder uploads and validates) is the same rule."""
+    for name, body in {
+        ".hidden.csv": b"x",
+        ".git/config": b"x",
+        "empty.csv": b"",
+        "sub/data.csv": b"x",
+        "data.csv": b"x",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(body)
+
+    local = sorted(
+        path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if is_data_file(path, tmp_path)
+    )
+    by_key = sorted(
+        path.relative_to(tmp_path).as_posix()
+        for path in tmp_path.rglob("*")
+        if path.is_file() and is_data_object(path.relative_to(tmp_path).as_posix(), path.stat().st_size)
+    )
+    assert local == by_key == ["data.csv", "sub/data.csv"]

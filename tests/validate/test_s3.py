@@ -48,7 +48,7 @@ def test_a_prefix_reads_every_object_under_it_in_key_order(s3: Any, s3_bucket: s
 def test_unreadable_locations_raise_source_errors(s3: Any, s3_bucket: str) -> None:
     with pytest.raises(SourceError, match=f"cannot read s3://{s3_bucket}/missing.csv: no such object"):
         validate_path(f"s3://{s3_bucket}/missing.csv", domain="ECOMMERCE", schema_json=SCHEMA, s3_client=s3)
-    with pytest.raises(SourceError, match=f"no objects under s3://{s3_bucket}/empty/"):
+    with pytest.raises(SourceError, match=f"no data files under s3://{s3_bucket}/empty/"):
         validate_path(f"s3://{s3_bucket}/empty/", domain="ECOMMERCE", schema_json=SCHEMA, s3_client=s3)
     with pytest.raises(SourceError, match="no such bucket"):
         validate_path("s3://no-such-bucket-here/x/", domain="ECOMMERCE", schema_json=SCHEMA, s3_client=s3)

@@ -78,3 +78,28 @@ def test_a_file_with_blank_lines_and_bad_values_does_not_import_pandas(tmp_path:
     failed, *imported = result.stdout.rsplit(" ", 2)
     assert all(rule in failed for rule in ("blank_lines", "null_values", "value_types", "duplicate_rows"))
     assert imported == ["False", "False\n"]
+
+
+def test_validating_a_folder_from_the_cli_does_not_import_the_config_package(tmp_path: Path) -> None:
+    """config.model (pydantic, yaml) cost every run 0.25 CPU-seconds; the folder rule is in data_objects."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write(folder, rows_csv(GOOD_ROW))
+    (folder / ".hidden.csv").write_text("not data")
+    program = (
+        "import sys\n"
+        "from personalize_tools.validate.__main__ import main\n"
+        f"code = main([{str(folder)!r}, '--domain', 'ECOMMERCE', '--json'])\n"
+        "config = ('config', 'config.model', 'pydantic', 'yaml')\n"
+        "print(code, sorted(name for name in config if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.stdout.strip().splitlines()[-1] == "1 []"  # exit 1: one row is too few interactions
+    assert "interactions.csv" in result.stdout
+    assert ".hidden.csv" not in result.stdout
