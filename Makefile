@@ -11,7 +11,7 @@ PORT ?= 8765
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install test lint format synth sample-data emulator demo deploy-local destroy status demo-stop run-events \
+.PHONY: install lock test lint format synth sample-data emulator demo deploy-local destroy status demo-stop run-events \
 	validate-data bench config-schema clean distclean
 
 # The project needs Python 3.11+. A .venv whose interpreter is missing, broken or older is rebuilt.
@@ -31,6 +31,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# The lock files, fully pinned, one per audience: requirements.txt (synthesis: the CDK app and
+# constructs_lib), requirements-dev.txt (everything: the [validate], [tools] and [dev] extras, installed by
+# make install), and what each runtime outside the app runs (the pipeline's smoke test, the Lambda's
+# boto3), both held to the dev lock's versions, which the tests run. Existing pins stay unless
+# UPGRADE=1; needs PyPI. tests/cli/test_locks.py checks them against their inputs offline.
+LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --custom-compile-command 'make lock' \
+	$(if $(UPGRADE),--upgrade)
+lock: install
+	$(LOCK) pyproject.toml --extra dev -o requirements-dev.txt
+	$(LOCK) pyproject.toml -c requirements-dev.txt -o requirements.txt
+	$(LOCK) stacks/pipeline_runtime/requirements.in -c requirements-dev.txt -o stacks/pipeline_runtime/requirements.txt
+	$(LOCK) lambda_handlers/requirements.in -c requirements-dev.txt -o lambda_handlers/requirements.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -19,10 +19,15 @@ from cdk_nag import AwsSolutionsChecks
 
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.pipeline import Rollout, load_rollout
-from personalize_tools.validate import validate_environment
+from constructs_lib.preflight import DataPreflightError, LocalDataset, check_local_data
 from stacks.github_oidc_stack import GitHubOidcStack, oidc_stack_name
 from stacks.personalize_stack import PersonalizeStack
 from stacks.pipeline_stack import PipelineStack
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+# Digests of data that passed the full validation: unchanged data is not read again at the next synth.
+VALIDATED_STAMPS = PROJECT_ROOT / ".personalize-local" / "validated"
+DATA_CHECKS = ("full", "header")
 
 
 def create_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
@@ -30,9 +35,12 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
 
     The feature flags in cdk.json apply in-process too (tests, the local deployer), not only under the CLI.
     """
-    flags = json.loads((Path(__file__).parent / "cdk.json").read_text())["context"]
+    flags = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(context={**flags, **(context or {})}, outdir=outdir)
     pipeline = app.node.try_get_context("pipeline")
+    data_check = str(app.node.try_get_context("data_check") or "full")
+    if data_check not in DATA_CHECKS:
+        raise ConfigError(f"-c data_check={data_check!r} is not one of {', '.join(DATA_CHECKS)}")
     github_repository = app.node.try_get_context("github_oidc")
     if github_repository:
         config = load_environment(str(app.node.try_get_context("env") or "dev"), check_data=False)
@@ -42,32 +50,40 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
     elif pipeline:
         rollout = load_rollout(str(pipeline))
         for environment in rollout.environments:
-            preflight_local_data(environment)
+            preflight_local_data(environment, full=data_check == "full")
         add_pipeline(app, rollout)
     else:
         config = load_environment(str(app.node.try_get_context("env") or "dev"))
-        preflight_local_data(config)
+        preflight_local_data(config, full=data_check == "full")
         add_environment(app, config)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
 
-def preflight_local_data(config: EnvironmentConfig) -> None:
+def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> None:
     """Data the stack uploads is validated before it synthesizes: invalid data fails synth with the report.
 
-    An hour-long import of a file with millisecond timestamps is the failure this saves.
+    An hour-long import of a file with millisecond timestamps is the failure this saves. Data that passed
+    unchanged is not read again (VALIDATED_STAMPS); `full=False` (`-c data_check=header`) reads headers only.
     """
-    local = [kind for kind, plan in config.datasets().items() if plan.local_path is not None]
-    if not local:
-        return
-    report = validate_environment(
-        config, dataset_types=local, use_cases=None if "INTERACTIONS" in local else []
-    )
-    if not report.valid:
+    use_cases = tuple(recommender.use_case for recommender in config.recommenders)
+    local = [
+        LocalDataset(
+            plan.local_path,
+            dataset_type,
+            plan.schema_json(),
+            use_cases if dataset_type == "INTERACTIONS" else (),
+        )
+        for dataset_type, plan in config.datasets().items()
+        if plan.local_path is not None
+    ]
+    try:
+        check_local_data(local, domain_name=config.domain, full=full, stamp_dir=VALIDATED_STAMPS)
+    except DataPreflightError as error:
         raise ConfigError(
             f"the data config/{config.name}.yaml uploads is not valid for Personalize; fix it or the import "
-            f"would fail after deployment:\n{report.render()}"
-        )
+            f"would fail after deployment:\n{error}"
+        ) from error
 
 
 def add_environment(scope: cdk.App, config: EnvironmentConfig) -> PersonalizeStack:

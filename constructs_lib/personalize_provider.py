@@ -14,13 +14,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+import lambda_handlers
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize import authorization as authz
 from lambda_handlers.personalize import domain
 
-HANDLER_ASSET = Path(__file__).resolve().parent.parent / "lambda_handlers"
-# Synth-time facts that live next to the domain module but that no handler imports.
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "personalize/authorization.py"]
+# The asset is the installed `lambda_handlers` package, found where Python imported it from: the checkout,
+# or site-packages when constructs_lib comes from a wheel.
+HANDLER_ASSET = Path(lambda_handlers.__file__).resolve().parent
+# Synth-time facts that live next to the domain module but that no handler imports, and the lock file
+# of the runtime-provided boto3 (lambda_handlers/requirements.in says why it is not bundled).
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "personalize/authorization.py", "requirements.*"]
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 MAX_TOTAL_TIMEOUT = Duration.seconds(domain.MAX_WAIT_SECONDS)
 SERVICE_TIMEOUT = Duration.seconds(domain.SERVICE_TIMEOUT_SECONDS)

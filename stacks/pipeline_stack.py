@@ -25,11 +25,9 @@ def pinned_cli_version() -> str:
     return str(json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"])
 
 
-def pinned_boto3() -> str:
-    for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines():
-        if line.startswith("boto3=="):
-            return line.strip()
-    raise ValueError("requirements.txt does not pin boto3")
+# What the smoke-test step runs, and the lock file it installs first (boto3 and what boto3 needs).
+SMOKE_TEST_MODULE = "stacks.pipeline_runtime.smoke"
+SMOKE_TEST_LOCK = "stacks/pipeline_runtime/requirements.txt"
 
 
 class PipelineStack(cdk.Stack):
@@ -116,9 +114,9 @@ class PipelineStack(cdk.Stack):
         return pipelines.CodeBuildStep(
             f"SmokeTest-{stage.stage_name}",
             input=source,
-            install_commands=[f"pip install --quiet '{pinned_boto3()}'"],
+            install_commands=[f"pip install --quiet --no-deps -r {SMOKE_TEST_LOCK}"],
             commands=[
-                'python3 -m personalize_tools.smoke --dataset-group-arn "$DATASET_GROUP_ARN"'
+                f'python3 -m {SMOKE_TEST_MODULE} --dataset-group-arn "$DATASET_GROUP_ARN"'
                 f'{extra_arguments} --assume-role "$SMOKE_TEST_ROLE_ARN" --region {environment.region}'
             ],
             env_from_cfn_outputs=outputs,

@@ -209,3 +209,26 @@ def test_bad_pipeline_config(tmp_path: Path, change: dict[str, Any], fragment: s
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**raw, **change}))
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
         load_rollout("bad", directory=tmp_path)
+
+
+def test_smoke_tests_install_their_own_lock_and_run_the_pipeline_runtime(outdir: Path) -> None:
+    """The smoke step installs boto3 from stacks/pipeline_runtime's lock, not the app's, and runs it."""
+    import importlib.util
+
+    from stacks.pipeline_stack import SMOKE_TEST_LOCK, SMOKE_TEST_MODULE
+
+    template = json.loads((outdir / "pz-rollout-example-pipeline.template.json").read_text())
+    specs = [
+        json.loads(r["Properties"]["Source"]["BuildSpec"])
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CodeBuild::Project"
+        and SMOKE_TEST_MODULE in json.dumps(r["Properties"]["Source"])
+    ]
+    assert len(specs) == 3, "one smoke test per environment of the rollout"
+    for spec in specs:
+        assert spec["phases"]["install"]["commands"] == [
+            f"pip install --quiet --no-deps -r {SMOKE_TEST_LOCK}"
+        ]
+        assert spec["phases"]["build"]["commands"][0].startswith(f"python3 -m {SMOKE_TEST_MODULE} ")
+    assert (Path(app_module.__file__).parent / SMOKE_TEST_LOCK).is_file()
+    assert importlib.util.find_spec(SMOKE_TEST_MODULE) is not None

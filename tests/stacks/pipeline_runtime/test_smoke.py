@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lambda_handlers.personalize import domain
-from personalize_tools import smoke
 from personalize_tools.emulator import EmulatorServer, Pace
+from stacks.pipeline_runtime import smoke
 from tests.emulator.support import ROLE_ARN, interactions_csv
 
 SCHEMA = domain.default_schema_json("ECOMMERCE")

@@ -93,7 +93,8 @@ def check_recommendations(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=program("personalize-smoke-test", "personalize_tools.smoke"), description=__doc__.splitlines()[0]
+        prog=program("personalize-smoke-test", "stacks.pipeline_runtime.smoke"),
+        description=__doc__.splitlines()[0],
     )
     add_version(parser)
     parser.add_argument("--dataset-group-arn", required=True)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from lambda_handlers.personalize import domain
-from personalize_tools import smoke
 from personalize_tools.emulator import EmulatorServer
+from stacks.pipeline_runtime import smoke
 from tests.emulator.support import active_dataset, active_group, settle
 from tests.emulator.test_events import client, event
 

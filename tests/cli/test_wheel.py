@@ -1,0 +1,153 @@
+"""constructs_lib as a library: built from a git URL into a wheel, installed in a fresh environment, used.
+
+The wheel is built offline from a git copy of the working tree (`pip wheel git+file://...`, the build
+backend from this .venv), installed without dependencies into a new venv whose only other packages are
+this .venv's (a .pth file: the tests have no index to install from), and a user's app outside the
+repository synthesizes with its own bucket and role, imported by name and ARN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "111111111111"
+BUCKET = "acme-existing-data"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/acme-personalize-import"
+USER_APP = textwrap.dedent(
+    f"""
+    import sys
+    from pathlib import Path
+
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_s3 as s3
+
+    import constructs_lib
+    from constructs_lib import DomainDatasetGroup
+    from constructs_lib.preflight import DataPreflightError, LocalDataset, check_local_data
+
+    here = Path(__file__).parent
+    def preflight(name):
+        check_local_data([LocalDataset(here / name, "INTERACTIONS")], domain_name="ECOMMERCE", full=False)
+    try:
+        preflight("bad.csv")
+    except DataPreflightError as error:
+        print("refused:", error)
+    preflight("good.csv")
+
+    app = cdk.App(outdir=str(here / "cdk.out"))
+    stack = cdk.Stack(app, "AcmeRecs", env=cdk.Environment(account="{ACCOUNT}", region="eu-west-1"))
+    bucket = s3.Bucket.from_bucket_name(stack, "Data", "{BUCKET}")
+    role = iam.Role.from_role_arn(stack, "ImportRole", "{ROLE_ARN}", mutable=False)
+    group = DomainDatasetGroup(stack, "Group", domain_name="ECOMMERCE", name_prefix="acme")
+    group.add_interactions_dataset().import_data(bucket=bucket, key="imports/interactions.csv", role=role)
+    app.synth()
+    print("constructs_lib:", Path(constructs_lib.__file__).resolve())
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Builds, installs and runs once; returns the user's template, cloud assembly folder and output."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = _git_copy(work / "source")
+    dist = work / "dist"
+    _run(
+        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+        "--wheel-dir", str(dist), f"git+file://{source}",
+    )  # fmt: skip
+    (wheel,) = dist.glob("personalize_domain_cdk-*.whl")
+
+    venv = work / "venv"
+    _run(sys.executable, "-m", "venv", "--without-pip", str(venv))
+    python = venv / "bin" / "python"
+    site = Path(_run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    (site / "outer-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel))
+
+    user = work / "acme-app"
+    user.mkdir()
+    (user / "app.py").write_text(USER_APP)
+    (user / "good.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\n")
+    (user / "bad.csv").write_text("USER_ID,ITEM,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\n")
+    output = _run(str(python), str(user / "app.py"), cwd=user)
+    assembly = user / "cdk.out"
+    template = json.loads((assembly / "AcmeRecs.template.json").read_text())
+    return {"template": template, "assembly": assembly, "output": output, "site": site.resolve()}
+
+
+def _git_copy(target: Path) -> Path:
+    """The working tree's files (tracked and new, not ignored) committed in a fresh repository."""
+    listed = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=PROJECT_ROOT)
+    for name in filter(None, listed.split("\0")):
+        if (PROJECT_ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / name, target / name)
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+    _run("git", "init", "--quiet", cwd=target)
+    _run("git", "add", "--all", cwd=target)
+    _run("git", *identity, "commit", "--quiet", "--no-verify", "-m", "copy", cwd=target)
+    return target
+
+
+def _run(*command: str, cwd: Path | None = None) -> str:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=cwd or Path.cwd(), env=environment
+    )
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def _resources(template: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == resource_type]
+
+
+def test_the_app_uses_the_installed_library_not_the_checkout(synthesized: dict[str, Any]) -> None:
+    line = next(line for line in synthesized["output"].splitlines() if line.startswith("constructs_lib:"))
+    installed = Path(line.split(":", 1)[1].strip())
+    assert installed.is_relative_to(synthesized["site"])
+    assert not installed.is_relative_to(PROJECT_ROOT)
+
+
+def test_the_template_has_the_custom_resources_on_the_users_bucket_and_role(
+    synthesized: dict[str, Any],
+) -> None:
+    template = synthesized["template"]
+    assert len(_resources(template, "Custom::PersonalizeDatasetGroup")) == 1
+    assert len(_resources(template, "Custom::PersonalizeDataset")) == 1
+    (job,) = _resources(template, "Custom::PersonalizeDatasetImportJob")
+    assert job["Properties"]["DataLocation"] == f"s3://{BUCKET}/imports/interactions.csv"
+    assert job["Properties"]["RoleArn"] == ROLE_ARN
+    assert not _resources(template, "AWS::S3::Bucket"), "the user's bucket is imported, not created"
+
+
+def test_the_handler_asset_is_staged_from_the_package_and_holds_the_handlers(
+    synthesized: dict[str, Any],
+) -> None:
+    functions = _resources(synthesized["template"], "AWS::Lambda::Function")
+    handlers = {function["Properties"]["Handler"] for function in functions}
+    assert {"personalize.entry.on_event", "personalize.entry.is_complete"} <= handlers
+    (staged,) = {path.parent.parent for path in synthesized["assembly"].glob("asset.*/personalize/entry.py")}
+    assert (staged / "personalize" / "entry.py").is_file()
+    assert (staged / "personalize" / "resources").is_dir()
+    assert not list(staged.rglob("requirements.*")), "the runtime's boto3 lock is not part of the asset"
+    assert not list(staged.rglob("__pycache__"))
+
+
+def test_the_preflight_is_public_and_refuses_a_bad_header(synthesized: dict[str, Any]) -> None:
+    refused = next(line for line in synthesized["output"].splitlines() if line.startswith("refused:"))
+    assert "bad.csv" in refused
+    assert "missing required column(s) ITEM_ID" in refused
