@@ -25,9 +25,10 @@ from typing import Any
 import boto3
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.kinds import DATASET
 from personalize_tools import record
 from personalize_tools.emulator import EmulatorServer, Pace
-from personalize_tools.emulator.state import DATASET, ImportedData
+from personalize_tools.emulator.state import ImportedData
 from personalize_tools.localdeploy.report import format_table
 
 REGION = "us-east-1"

@@ -72,9 +72,9 @@ class DomainDatasetGroup(Construct):
             raise ValueError(
                 f"{self.node.path}: domain {domain_name!r} is not one of {', '.join(domain.DOMAINS)}"
             )
-        if encryption_key is not None and service_role is None:
+        if domain.key_without_role(encryption_key, service_role):
             raise ValueError(
-                f"{self.node.path}: a KMS key needs the Personalize service role (kmsKeyArn needs roleArn)"
+                f"{self.node.path}: encryption_key needs service_role: {domain.KMS_KEY_ROLE_RULE}"
             )
         if SCOPE_DELIMITER in name_prefix or not name_prefix:
             raise ValueError(

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize import authorization as authz
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, kinds
 
 HANDLER_ASSET = Path(__file__).resolve().parent.parent / "lambda_handlers"
 # Synth-time facts that live next to the domain module but that no handler imports.
@@ -64,16 +64,16 @@ HANDLER_OPERATIONS = (
 TAGS_UPDATED_IN_PLACE = frozenset({"datasetGroup", "dataset", "eventTracker", "recommender"})
 # Name-scoped kinds and the ARN path pattern of this environment's resources of that kind.
 NAMED_KINDS = {
-    "datasetGroup": "dataset-group/{pattern}",
-    "schema": "schema/{pattern}",
-    "dataset": "dataset/{pattern}",  # dataset/{group name}/{TYPE}: scoped by its group's name
-    "datasetImportJob": "dataset-import-job/{pattern}",
-    "recommender": "recommender/{pattern}",
+    kind.iam_type: f"{kind.arn_resource}/{{pattern}}"  # dataset/{group name}/{TYPE}: scoped by its group
+    for kind in (kinds.DATASET_GROUP, kinds.SCHEMA, kinds.DATASET, kinds.IMPORT_JOB, kinds.RECOMMENDER)
 }
 # What a pinned name adds, per kind the construct lets users name.
 PINNED_PATHS = {
-    "datasetGroup": ("dataset-group/{name}", "dataset/{name}/*"),
-    "recommender": ("recommender/{name}",),
+    kinds.DATASET_GROUP.iam_type: (
+        f"{kinds.DATASET_GROUP.arn_resource}/{{name}}",
+        f"{kinds.DATASET.arn_resource}/{{name}}/*",
+    ),
+    kinds.RECOMMENDER.iam_type: (f"{kinds.RECOMMENDER.arn_resource}/{{name}}",),
 }
 
 
@@ -211,7 +211,7 @@ class PersonalizeProvider(Construct):
                     resources=[f"{self._arn_base}:{path.format(pattern=pattern)}"],
                 )
             )
-        trackers = f"{self._arn_base}:event-tracker/*"
+        trackers = f"{self._arn_base}:{kinds.EVENT_TRACKER.arn_resource}/*"
         scope_tag = f"{authz.SCOPE_TAG_KEY}"
         statements += [
             iam.PolicyStatement(

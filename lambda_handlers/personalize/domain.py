@@ -576,6 +576,17 @@ def required_columns(schema: str | Mapping[str, Any]) -> list[str]:
     return columns
 
 
+# --- encryption ---------------------------------------------------------------------------------
+# API reference, CreateDatasetGroup: "If you specify a KMS key, you must also include an IAM role that
+# has permission to access the key." The handler, the emulator and the construct all ask this function.
+KMS_KEY_ROLE_RULE = "a KMS key needs an IAM role that Personalize assumes to use the key"
+
+
+def key_without_role(kms_key_arn: object, role_arn: object) -> bool:
+    """True when a KMS key is given without the role CreateDatasetGroup then requires."""
+    return bool(kms_key_arn) and not role_arn
+
+
 # --- names --------------------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from .errors import (
     ResourceInUseError,
     WaitTimedOutError,
 )
+from .kinds import ResourceKind
 
 LOGGER = logging.getLogger("personalize.custom_resources")
 LOGGER.setLevel(os.environ.get("LOG_LEVEL", "INFO"))  # Lambda's root logger stops at WARNING
@@ -329,18 +330,11 @@ class PersonalizeResource(ABC):
     """
 
     resource_type: ClassVar[str]
-    label: ClassVar[str]  # as people say it: "dataset group"
-    arn_resource: ClassVar[str]  # the ARN's resource segment: "dataset-group"
-    arn_member: ClassVar[str]  # "datasetGroupArn"
-    describe_operation: ClassVar[str]
-    describe_key: ClassVar[str]
-    delete_operation: ClassVar[str | None]
+    kind: ClassVar[ResourceKind]  # its API names, ARN segment, label and statuses
     name_property: ClassVar[str] = "Name"
-    name_member: ClassVar[str] = "name"
     replacing_properties: ClassVar[frozenset[str]] = frozenset()
     tagged: ClassVar[bool] = True
     has_removal_policy: ClassVar[bool] = True
-    has_status: ClassVar[bool] = True
 
     def __init__(self, event: ResourceEvent, phase: str) -> None:
         self.event = event
@@ -375,7 +369,7 @@ class PersonalizeResource(ABC):
 
     def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
         """True once the create or update is done; raises when Personalize reports a failure."""
-        if not self.has_status:
+        if not self.kind.has_status:
             return True
         status = description.get("status")
         if status == domain.ACTIVE:
@@ -385,12 +379,15 @@ class PersonalizeResource(ABC):
                 description.get("failureReason") or f"{status} (Personalize gives no failureReason for it)"
             )
             raise ResourceFailedError(
-                self.label, self.display_name(description), arn, reason + self.discard_failed(arn, status)
+                self.kind.label,
+                self.display_name(description),
+                arn,
+                reason + self.discard_failed(arn, status),
             )
         if status in DELETING_STATUSES:
             raise CustomResourceError(
-                f"{self.label} {self.display_name(description)} ({arn}) is {status} while the stack waits "
-                "for it to become ACTIVE; something outside this stack is deleting it"
+                f"{self.kind.label} {self.display_name(description)} ({arn}) is {status} while the stack "
+                "waits for it to become ACTIVE; something outside this stack is deleting it"
             )
         self.log("waiting", arn=arn, status=status)
         return False
@@ -406,7 +403,7 @@ class PersonalizeResource(ABC):
         owner = self.event.owner
         if (
             status != domain.CREATE_FAILED
-            or self.delete_operation is None
+            or self.kind.delete_method is None
             or not self.tagged
             or owner is None
         ):
@@ -414,7 +411,7 @@ class PersonalizeResource(ABC):
         if not owner.this_request(self.owner_tag(arn)):
             return ""
         self.request_delete(arn)
-        return f" (the failed {self.label} is being deleted, so that its name can be used again)"
+        return f" (the failed {self.kind.label} is being deleted, so that its name can be used again)"
 
     def locate(self) -> tuple[str, Mapping[str, Any] | None]:
         """The resource is_complete waits for and its current description (None: not there)."""
@@ -432,7 +429,7 @@ class PersonalizeResource(ABC):
 
     def delete_refused(self, arn: str, error: ClientError) -> CustomResourceError:
         return ResourceInUseError(
-            f"{self.label} {self.name} ({arn}) cannot be deleted: {error_message(error).rstrip('.')}. "
+            f"{self.kind.label} {self.name} ({arn}) cannot be deleted: {error_message(error).rstrip('.')}. "
             "Delete what depends on it first, or set removal_policy: retain."
         )
 
@@ -469,7 +466,7 @@ class PersonalizeResource(ABC):
             return
         seen = self.last_description or {}
         status = seen.get("status") or ("not created yet" if self.event.request_type != DELETE else "unknown")
-        arn = str(seen.get(self.arn_member) or self.event.physical_id or "")
+        arn = str(seen.get(self.kind.arn_member) or self.event.physical_id or "")
         if self.event.request_type == DELETE:
             todo = (
                 "Personalize goes on deleting it (or refuses while something depends on it): once it is "
@@ -478,12 +475,12 @@ class PersonalizeResource(ABC):
         else:
             todo = (
                 "Personalize goes on working on it and this stack rolls back. Deploy again once it is ACTIVE "
-                f"(aws personalize {self.describe_operation.replace('_', '-')}); if it takes longer than "
+                f"(aws personalize {self.kind.describe_method.replace('_', '-')}); if it takes longer than "
                 "an hour by nature (recommender training), set wait_for_active: false."
             )
         started = int(time.time() - deadline + self.waited_seconds())
         raise WaitTimedOutError(
-            f"{self.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
+            f"{self.kind.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
             f"waiting ({self.event.request_type} started {started} s ago; provider total_timeout_seconds). "
             f"{todo}"
         )
@@ -532,7 +529,7 @@ class PersonalizeResource(ABC):
         """
         existing = find()
         if existing is not None and self.leftover(existing):
-            arn = str(existing[self.arn_member])
+            arn = str(existing[self.kind.arn_member])
             self.clear_leftover(arn, existing)  # is_complete waits until it is gone, then creates anew
             return Placement(arn)
         if existing is None:
@@ -546,15 +543,15 @@ class PersonalizeResource(ABC):
                 self.log("created", arn=arn)
                 return Placement(arn)
         check(existing)
-        arn = str(existing[self.arn_member])
+        arn = str(existing[self.kind.arn_member])
         self.log("adopted", arn=arn, status=existing.get("status"))
         return Placement(arn, existing)
 
-    def find_named(self, list_operation: str, key: str, name: str) -> dict[str, Any] | None:
+    def find_named(self, name: str) -> dict[str, Any] | None:
         """For ARNs the handler cannot derive (they need the account): list, match the name, describe."""
-        for summary in self.paginate(list_operation, key):
-            if summary[self.name_member] == name:
-                return self.describe(summary[self.arn_member])
+        for summary in self.paginate(self.kind.list_method, self.kind.list_key):
+            if summary[self.kind.name_member] == name:
+                return self.describe(summary[self.kind.arn_member])
         return None
 
     def respond(self, placement: Placement) -> dict[str, Any]:
@@ -606,7 +603,7 @@ class PersonalizeResource(ABC):
         status = existing.get("status")
         if status not in DELETING_STATUSES | {domain.CREATE_FAILED} or not self.tagged:
             return False
-        owner, tag = self.event.owner, self.owner_tag(str(existing[self.arn_member]))
+        owner, tag = self.event.owner, self.owner_tag(str(existing[self.kind.arn_member]))
         return owner is not None and owner.same_resource(tag) and not owner.this_request(tag)
 
     def clear_leftover(self, arn: str, existing: Mapping[str, Any]) -> None:
@@ -618,7 +615,7 @@ class PersonalizeResource(ABC):
 
     def delete_skip_reason(self) -> str | None:
         """Reasons to leave the resource alone that need no API call."""
-        if self.delete_operation is None:
+        if self.kind.delete_method is None:
             return "not-deletable"
         if not self.is_own_arn(self.event.physical_id):
             return "not-an-arn"  # e.g. a failed Create that never got as far as an ARN
@@ -630,7 +627,7 @@ class PersonalizeResource(ABC):
         is, because it holds no data; anything else only when its removal policy says destroy."""
         if self.tagged and not self.created_here(arn):
             return "adopted-kept"
-        if self.has_status and description.get("status") == domain.CREATE_FAILED:
+        if self.kind.has_status and description.get("status") == domain.CREATE_FAILED:
             return None
         if self.has_removal_policy and self.props.removal_policy() == RETAIN:
             return "retained"
@@ -674,10 +671,11 @@ class PersonalizeResource(ABC):
 
     def request_delete(self, arn: str, seen: Mapping[str, Any] | None = None) -> None:
         """Delete; a refusal that waiting cures (by the status `seen` before the call, or now) is deferred."""
-        if self.delete_operation is None or not self.ready_to_delete(arn):
+        method = self.kind.delete_method
+        if method is None or not self.ready_to_delete(arn):
             return
         try:
-            getattr(self.personalize, self.delete_operation)(**{self.arn_member: arn})
+            getattr(self.personalize, method)(**{self.kind.arn_member: arn})
         except ClientError as error:
             code = error_code(error)
             if code == NOT_FOUND:
@@ -705,31 +703,31 @@ class PersonalizeResource(ABC):
         return self.props.get(self.name_property) or self.event.old_properties.get(self.name_property) or "?"
 
     def display_name(self, description: Mapping[str, Any] | None) -> str:
-        return str((description or {}).get(self.name_member) or self.name)
+        return str((description or {}).get(self.kind.name_member) or self.name)
 
     def physical_arn(self) -> str:
         arn = self.event.physical_id
         if not self.is_own_arn(arn):
             raise InvalidEventError(
                 f"{self.event.resource_type} {self.event.logical_id}: PhysicalResourceId {arn!r} is not a "
-                f"{self.label} ARN, so there is nothing to {self.event.request_type.lower()}"
+                f"{self.kind.label} ARN, so there is nothing to {self.event.request_type.lower()}"
             )
         return str(arn)
 
     @classmethod
     def is_own_arn(cls, arn: str | None) -> bool:
         return bool(arn) and bool(
-            domain.PERSONALIZE_ARN_PATTERN.fullmatch(str(arn)) and f":{cls.arn_resource}/" in str(arn)
+            domain.PERSONALIZE_ARN_PATTERN.fullmatch(str(arn)) and f":{cls.kind.arn_resource}/" in str(arn)
         )
 
     def describe(self, arn: str) -> dict[str, Any] | None:
         try:
-            response = getattr(self.personalize, self.describe_operation)(**{self.arn_member: arn})
+            response = getattr(self.personalize, self.kind.describe_method)(**{self.kind.arn_member: arn})
         except ClientError as error:
             if error_code(error) == NOT_FOUND:
                 return None
             raise
-        description: dict[str, Any] = response[self.describe_key]
+        description: dict[str, Any] = response[self.kind.describe_key]
         self.last_description = description
         return description
 

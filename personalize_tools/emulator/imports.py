@@ -14,12 +14,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.csv_header import parse_header
+from lambda_handlers.personalize.s3_location import S3Location
 from personalize_tools.emulator.state import ROW_LIMIT, ImportedData
 
 S3ClientFactory = Callable[[], Any]
@@ -56,16 +56,17 @@ def read_import(
     when it refuses, the job fails with the service's S3 access reason before any object is read.
     The values of `row_columns` are kept for the latest ROW_LIMIT rows (the recommendation stand-in's input).
     """
-    parts = urlsplit(location)
-    if parts.scheme != "s3" or not parts.netloc:
+    try:
+        parsed = S3Location.parse(location)
+    except ValueError:
         return ImportResult(None, domain.REASON_INVALID_LOCATION)
-    bucket, key = parts.netloc, parts.path.lstrip("/")
+    bucket, key = parsed.bucket, parsed.key
     counts: Counter[str] = Counter()
     kept: deque[list[str]] = deque(maxlen=ROW_LIMIT)
     records = 0
     try:
         client = s3_client()
-        keys = list(_folder_keys(client, bucket, key)) if key == "" or key.endswith("/") else [key]
+        keys = list(_folder_keys(client, bucket, key)) if parsed.is_folder else [key]
         if not keys:
             return ImportResult(None, domain.REASON_INVALID_LOCATION)
         if may_read is not None and not may_read(bucket, keys):

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.kinds import DATASET, RECOMMENDER
 from personalize_tools.emulator import recommend
 from personalize_tools.emulator.errors import InvalidInputError, ResourceNotFoundError
 from personalize_tools.emulator.service import PersonalizeService
-from personalize_tools.emulator.state import DATASET, RECOMMENDER, ImportedData, Resource
+from personalize_tools.emulator.state import ImportedData, Resource
 
 SERVICE_NAME = "personalize-runtime"
 Params = dict[str, Any]

@@ -26,6 +26,15 @@ import boto3
 from botocore.config import Config
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.kinds import (
+    DATASET,
+    DATASET_GROUP,
+    EVENT_TRACKER,
+    IMPORT_JOB,
+    RECOMMENDER,
+    SCHEMA,
+)
+from lambda_handlers.personalize.kinds import ResourceKind as Kind
 from personalize_tools.emulator import model
 from personalize_tools.emulator.errors import (
     InvalidInputError,
@@ -56,16 +65,9 @@ from personalize_tools.emulator.lifecycle import (
     advance,
 )
 from personalize_tools.emulator.state import (
-    DATASET,
-    DATASET_GROUP,
-    EVENT_TRACKER,
-    IMPORT_JOB,
     KINDS,
-    RECOMMENDER,
     ROW_COLUMNS,
-    SCHEMA,
     ImportedData,
-    Kind,
     Resource,
     load_state,
     save_state,
@@ -146,27 +148,11 @@ class PersonalizeService:
             "TagResource": self.tag_resource,
             "UntagResource": self.untag_resource,
             "ListTagsForResource": self.list_tags_for_resource,
-            "ListDatasetGroups": functools.partial(self._list, DATASET_GROUP, "datasetGroups", None),
-            "ListSchemas": functools.partial(self._list, SCHEMA, "schemas", None),
-            "ListDatasets": functools.partial(self._list, DATASET, "datasets", "datasetGroupArn"),
-            "ListDatasetImportJobs": functools.partial(
-                self._list, IMPORT_JOB, "datasetImportJobs", "datasetArn"
-            ),
-            "ListEventTrackers": functools.partial(
-                self._list, EVENT_TRACKER, "eventTrackers", "datasetGroupArn"
-            ),
-            "ListRecommenders": functools.partial(self._list, RECOMMENDER, "recommenders", "datasetGroupArn"),
         }
-        describe_operations = {
-            "DescribeDatasetGroup": DATASET_GROUP,
-            "DescribeSchema": SCHEMA,
-            "DescribeDataset": DATASET,
-            "DescribeDatasetImportJob": IMPORT_JOB,
-            "DescribeEventTracker": EVENT_TRACKER,
-            "DescribeRecommender": RECOMMENDER,
-        }
-        for operation, kind in describe_operations.items():
-            self._operations[operation] = functools.partial(self._describe, kind)
+        for kind in KINDS.values():
+            parent = KINDS[kind.parent].arn_member if kind.parent else None
+            self._operations[kind.list_operation] = functools.partial(self._list, kind, kind.list_key, parent)
+            self._operations[kind.describe_operation] = functools.partial(self._describe, kind)
         for operation in _ALWAYS_EMPTY_LISTS:
             self._operations[operation] = functools.partial(self._empty_list, model.list_member(operation))
 
@@ -326,7 +312,7 @@ class PersonalizeService:
     def _get(self, kind: Kind, arn: str) -> Resource:
         resource = self._resources.get(arn)
         if resource is None or resource.kind is not kind or not self._here(resource):
-            raise ResourceNotFoundError(f"{kind.label} {arn} does not exist (never created, or deleted).")
+            raise ResourceNotFoundError(f"{kind.title} {arn} does not exist (never created, or deleted).")
         return resource
 
     def _find(self, arn: str) -> Resource:
@@ -352,7 +338,7 @@ class PersonalizeService:
 
     def _ensure_new(self, kind: Kind, arn: str, why: str = "") -> None:
         if arn in self._resources:
-            raise ResourceAlreadyExistsError(f"{kind.label} {arn} already exists{why}.")
+            raise ResourceAlreadyExistsError(f"{kind.title} {arn} already exists{why}.")
 
     @staticmethod
     def _ensure_below(count: int, limit: int, what: str) -> None:
@@ -363,7 +349,7 @@ class PersonalizeService:
     def _require_active(resource: Resource, purpose: str) -> None:
         if resource.status != domain.ACTIVE:
             raise ResourceInUseError(
-                f"{resource.kind.label} {resource.arn} is {resource.status}; it must be ACTIVE before "
+                f"{resource.kind.title} {resource.arn} is {resource.status}; it must be ACTIVE before "
                 f"{purpose}. Poll Describe until it is ACTIVE."
             )
 
@@ -402,7 +388,7 @@ class PersonalizeService:
         )
         if kind.has_status:
             resource.track = Track.begin(CREATE_CHAIN, getattr(self.pace, kind.key), now)
-            resource.planned_failure = self._faults.planned_failure(kind.label, name)
+            resource.planned_failure = self._faults.planned_failure(kind.title, name)
         self._resources[arn] = resource
         self._dirty = True
         return resource
@@ -422,12 +408,10 @@ class PersonalizeService:
     # --- dataset groups and schemas -------------------------------------------------------------
 
     def create_dataset_group(self, params: Params) -> dict[str, Any]:
-        if params.get("kmsKeyArn") and not params.get("roleArn"):
-            raise InvalidInputError(
-                "kmsKeyArn needs roleArn: give an IAM role Personalize can assume to use the KMS key."
-            )
+        if domain.key_without_role(params.get("kmsKeyArn"), params.get("roleArn")):
+            raise InvalidInputError(f"kmsKeyArn needs roleArn: {domain.KMS_KEY_ROLE_RULE}.")
         with self._session() as now:
-            arn = self._arn(f"{DATASET_GROUP.arn_prefix}/{params['name']}")
+            arn = self._arn(f"{DATASET_GROUP.arn_resource}/{params['name']}")
             self._ensure_new(DATASET_GROUP, arn)
             self._ensure_below(
                 len(self._regional(DATASET_GROUP)), domain.MAX_DATASET_GROUPS, "dataset groups per region"
@@ -450,7 +434,7 @@ class PersonalizeService:
             )
         self._check_schema(schema, domain_name, dataset_type)
         with self._session() as now:
-            arn = self._arn(f"{SCHEMA.arn_prefix}/{params['name']}")
+            arn = self._arn(f"{SCHEMA.arn_resource}/{params['name']}")
             self._ensure_new(SCHEMA, arn)
             self._ensure_below(len(self._regional(SCHEMA)), domain.MAX_SCHEMAS, "schemas per region")
             self._create(
@@ -593,7 +577,7 @@ class PersonalizeService:
         import_mode = params.get("importMode", "FULL")
         with self._session() as now:
             dataset = self._get(DATASET, params["datasetArn"])
-            arn = self._arn(f"{IMPORT_JOB.arn_prefix}/{params['jobName']}")
+            arn = self._arn(f"{IMPORT_JOB.arn_resource}/{params['jobName']}")
             self._ensure_new(
                 IMPORT_JOB, arn, " (import jobs are never deleted, so their names cannot be reused)"
             )
@@ -712,7 +696,7 @@ class PersonalizeService:
                     f"a group can have one."
                 )
             self._require_active(group, "an event tracker can be added to it")
-            arn = self._arn(f"{EVENT_TRACKER.arn_prefix}/{uuid.uuid4().hex[:8]}")
+            arn = self._arn(f"{EVENT_TRACKER.arn_resource}/{uuid.uuid4().hex[:8]}")
             tracking_id = str(uuid.uuid4())
             fields = {"datasetGroupArn": group.arn, "trackingId": tracking_id, "accountId": self.account}
             self._create(EVENT_TRACKER, arn, params["name"], now=now, fields=fields, tags=params.get("tags"))
@@ -721,7 +705,7 @@ class PersonalizeService:
     def create_recommender(self, params: Params) -> dict[str, Any]:
         with self._session() as now:
             group = self._get(DATASET_GROUP, params["datasetGroupArn"])
-            arn = self._arn(f"{RECOMMENDER.arn_prefix}/{params['name']}")
+            arn = self._arn(f"{RECOMMENDER.arn_resource}/{params['name']}")
             self._ensure_new(RECOMMENDER, arn)
             self._require_active(group, "recommenders can be created in it")
             group_domain = group.fields.get("domain")
@@ -804,7 +788,7 @@ class PersonalizeService:
         if resource.status != domain.ACTIVE or resource.busy:
             state = resource.update.status if resource.update and resource.update.busy else resource.status
             raise ResourceInUseError(
-                f"{resource.kind.label} {resource.arn} is {state}; it must be ACTIVE with no update "
+                f"{resource.kind.title} {resource.arn} is {state}; it must be ACTIVE with no update "
                 f"running before {purpose}."
             )
 
@@ -827,7 +811,7 @@ class PersonalizeService:
         if resource.busy or resource.track is None:
             state = resource.update.status if resource.update and resource.update.busy else resource.status
             raise ResourceInUseError(
-                f"{resource.kind.label} {resource.arn} is {state}; it can be deleted once that has finished."
+                f"{resource.kind.title} {resource.arn} is {state}; it can be deleted once that has finished."
             )
         resource.track.restart(chain, self.pace.delete, now)
         self._dirty = True
@@ -845,7 +829,7 @@ class PersonalizeService:
                 resource = self._get(kind, params[kind.arn_member])
                 blocked = kind.has_status and self._advance(resource, now, describing=True)
                 if resource.arn not in self._resources:
-                    raise ResourceNotFoundError(f"{kind.label} {resource.arn} has been deleted.")
+                    raise ResourceNotFoundError(f"{kind.title} {resource.arn} has been deleted.")
                 if not blocked or waited:
                     return {kind.describe_key: resource.view()}
                 reader = self._readers[resource.arn]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from config.model import is_data_file
+from lambda_handlers.personalize.s3_location import S3Location
 from personalize_tools.validate.errors import SourceError
 
 
@@ -75,10 +76,11 @@ def _s3_client(endpoint_url: str | None) -> Any:
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise SourceError(f"{uri} names no bucket; expected s3://BUCKET/KEY or s3://BUCKET/PREFIX/")
-    return bucket, key
+    try:
+        location = S3Location.parse(uri)
+    except ValueError as error:
+        raise SourceError(str(error)) from None
+    return location.bucket, location.key
 
 
 def _resolve_s3(uri: str, client: Any) -> list[InputFile]:

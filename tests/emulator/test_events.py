@@ -12,9 +12,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.kinds import DATASET
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.emulator import state as emulator_state
-from personalize_tools.emulator.state import DATASET
 from tests.emulator.support import active_dataset, active_group, admin, import_job, interactions_csv, settle
 
 REGION = "us-east-1"

@@ -21,13 +21,6 @@ from lambda_handlers.personalize.resources import RESOURCE_TYPES
 from tests.stacks.test_recommenders import CONFIG as RECOMMENDERS_CONFIG
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-ARN_KINDS = {
-    "Custom::PersonalizeDatasetGroup": "dataset-group",
-    "Custom::PersonalizeSchema": "schema",
-    "Custom::PersonalizeDatasetImportJob": "dataset-import-job",
-    "Custom::PersonalizeEventTracker": "event-tracker",
-    "Custom::PersonalizeRecommender": "recommender",
-}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +48,9 @@ class Resolver:
         if kind == "Custom::PersonalizeDataset":
             group = self.resolve(props["DatasetGroupArn"]).rsplit("/", 1)[1]
             return f"{base}:dataset/{group}/{props['DatasetType']}"
-        if kind in ARN_KINDS:
+        if kind in RESOURCE_TYPES:
             name = props.get("Name") or props.get("JobName") or "0a1b2c3d"
-            return f"{base}:{ARN_KINDS[kind]}/{name}"
+            return f"{base}:{RESOURCE_TYPES[kind].kind.arn_resource}/{name}"
         if kind == "AWS::S3::Bucket":
             return f"{logical_id.lower()}-bucket"
         return logical_id

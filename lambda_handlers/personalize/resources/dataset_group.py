@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain
+from .. import domain, kinds
 from ..errors import DatasetGroupNotEmptyError, InvalidPropertyError, NameConflictError
 from ..framework import (
     DELETING_STATUSES,
@@ -18,24 +18,10 @@ from ..framework import (
     with_status,
 )
 
-# What a group can hold, as (label, List operation, result key, ARN member). Each blocks DeleteDatasetGroup.
-CONTENTS = (
-    ("dataset", "list_datasets", "datasets", "datasetArn"),
-    ("event tracker", "list_event_trackers", "eventTrackers", "eventTrackerArn"),
-    ("recommender", "list_recommenders", "recommenders", "recommenderArn"),
-    ("solution", "list_solutions", "solutions", "solutionArn"),
-    ("filter", "list_filters", "Filters", "filterArn"),
-)
-
 
 class DatasetGroup(PersonalizeResource):
     resource_type = "Custom::PersonalizeDatasetGroup"
-    label = "dataset group"
-    arn_resource = "dataset-group"
-    arn_member = "datasetGroupArn"
-    describe_operation = "describe_dataset_group"
-    describe_key = "datasetGroup"
-    delete_operation = "delete_dataset_group"
+    kind = kinds.DATASET_GROUP
     # Personalize cannot change any of these on an existing group.
     replacing_properties = frozenset({"Name", "Domain", "RoleArn", "KmsKeyArn"})
 
@@ -48,10 +34,8 @@ class DatasetGroup(PersonalizeResource):
             raise InvalidPropertyError(f"{owner}: RoleArn {role!r} is not an IAM role ARN")
         if key and not domain.KMS_KEY_ARN_PATTERN.fullmatch(key):
             raise InvalidPropertyError(f"{owner}: KmsKeyArn {key!r} is not a KMS key ARN")
-        if key and not role:
-            raise InvalidPropertyError(
-                f"{owner}: KmsKeyArn needs RoleArn, a role Personalize assumes to use the key"
-            )
+        if domain.key_without_role(key, role):
+            raise InvalidPropertyError(f"{owner}: KmsKeyArn needs RoleArn: {domain.KMS_KEY_ROLE_RULE}")
 
     def wanted(self) -> dict[str, str]:
         settings = {
@@ -76,15 +60,13 @@ class DatasetGroup(PersonalizeResource):
             }
             if actual != wanted or existing.get("status") in DELETING_STATUSES:
                 raise NameConflictError(
-                    f"dataset group {name} already exists ({existing[self.arn_member]}, "
+                    f"dataset group {name} already exists ({existing[self.kind.arn_member]}, "
                     f"{existing.get('status')}, settings {actual}) and does not match the template's "
                     f"{wanted}. Changing Domain, RoleArn or KmsKeyArn replaces the group, and a replacement "
                     "needs a new Name; otherwise delete the existing group first."
                 )
 
-        return self.adopt_or_create(
-            lambda: self.find_named("list_dataset_groups", "datasetGroups", name), create, check
-        )
+        return self.adopt_or_create(lambda: self.find_named(name), create, check)
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
@@ -103,10 +85,10 @@ class DatasetGroup(PersonalizeResource):
         leaving: list[str] = []
         owner = self.event.owner
         try:
-            for label, operation, key, member in CONTENTS:
-                for item in self.paginate(operation, key, datasetGroupArn=arn):
-                    entry = f"{label} {item[member]}"
-                    ours = owner is not None and owner.same_stack(self.owner_tag(str(item[member])))
+            for kind in kinds.GROUP_CONTENTS:  # each blocks DeleteDatasetGroup
+                for item in self.paginate(kind.list_method, kind.list_key, datasetGroupArn=arn):
+                    entry = f"{kind.label} {item[kind.arn_member]}"
+                    ours = owner is not None and owner.same_stack(self.owner_tag(str(item[kind.arn_member])))
                     going = item.get("status") in DELETING_STATUSES or ours
                     (leaving if going else blocking).append(entry)
         except ClientError as error:

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import clients, domain, preflight
+from .. import clients, domain, kinds, preflight
 from ..errors import CustomResourceError, IncrementalImportError, InvalidPropertyError, NameConflictError
 from ..framework import (
     ALREADY_EXISTS,
@@ -32,6 +32,7 @@ from ..framework import (
     is_transient,
     with_status,
 )
+from ..s3_location import S3Location
 
 JOB_SUFFIX_LENGTH = 8
 MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying new names
@@ -39,14 +40,8 @@ MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying n
 
 class DatasetImportJob(PersonalizeResource):
     resource_type = "Custom::PersonalizeDatasetImportJob"
-    label = "dataset import job"
-    arn_resource = "dataset-import-job"
-    arn_member = "datasetImportJobArn"
-    describe_operation = "describe_dataset_import_job"
-    describe_key = "datasetImportJob"
-    delete_operation = None  # the service has no DeleteDatasetImportJob
+    kind = kinds.IMPORT_JOB
     name_property = "JobName"
-    name_member = "jobName"
     # Each of these is in the job's real name: a change is a new job.
     replacing_properties = frozenset({"JobName", "DatasetArn", "DataLocation", "ImportMode"})
     has_removal_policy = False
@@ -63,7 +58,7 @@ class DatasetImportJob(PersonalizeResource):
                 f"at most {domain.DATA_LOCATION_MAX_LENGTH} allowed"
             )
         try:
-            preflight.S3Location.parse(location)
+            S3Location.parse(location, "DataLocation")
         except ValueError as error:
             raise InvalidPropertyError(f"{self.props.owner}: property {error}") from error
         role = self.props.required("RoleArn")
@@ -75,7 +70,7 @@ class DatasetImportJob(PersonalizeResource):
 
     def job_arn(self, job_name: str) -> str:
         dataset = ArnParts.parse(self.props.required("DatasetArn"))
-        return dataset.sibling(f"{self.arn_resource}/{job_name}")
+        return dataset.sibling(f"{self.kind.arn_resource}/{job_name}")
 
     def job_name(self, attempt: int, dataset_created: str) -> str:
         """JobName, shortened to make room, then a hash of what makes this import one of a kind."""
@@ -130,7 +125,7 @@ class DatasetImportJob(PersonalizeResource):
             self.props.required("DataLocation"),
             schema["schema"],
             schema_label=f"{schema.get('name')} ({schema_arn})",
-            subject=f"{self.label} {self.name}",
+            subject=f"{self.kind.label} {self.name}",
         )
         self.log("preflight-passed", arn=arn, object=checked.uri, columns=list(checked.columns))
         self.submit(arn)

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain
+from .. import domain, kinds
 from ..errors import InvalidPropertyError, NameConflictError, ResourceFailedError
 from ..framework import (
     DELETING_STATUSES,
@@ -55,12 +55,7 @@ def config_contains(actual: Any, wanted: Mapping[str, Any]) -> bool:
 
 class Recommender(PersonalizeResource):
     resource_type = "Custom::PersonalizeRecommender"
-    label = "recommender"
-    arn_resource = "recommender"
-    arn_member = "recommenderArn"
-    describe_operation = "describe_recommender"
-    describe_key = "recommender"
-    delete_operation = "delete_recommender"
+    kind = kinds.RECOMMENDER
     replacing_properties = frozenset({"Name", "DatasetGroupArn", "RecipeArn"})
 
     def validate(self) -> None:
@@ -184,7 +179,9 @@ class Recommender(PersonalizeResource):
         return super().settled(arn, description)
 
     def failed(self, arn: str, description: Mapping[str, Any], reason: str, *, action: str) -> Exception:
-        return ResourceFailedError(self.label, self.display_name(description), arn, reason, action=action)
+        return ResourceFailedError(
+            self.kind.label, self.display_name(description), arn, reason, action=action
+        )
 
     def busy_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
         """Training, updates, stops and starts block DeleteRecommender only until they finish."""
