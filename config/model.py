@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambda_handlers.personalize import authorization, domain
+from lambda_handlers.personalize import authorization, contract, domain
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
@@ -125,7 +125,7 @@ class DatasetConfig(_Model):
         description="'default' for the domain's schema of this dataset type, or a path to an Avro JSON file.",
     )
     data_source: DataSource | None = Field(default=None, description=NO_DATA_SOURCE_DESCRIPTION)
-    import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+    import_mode: contract.ImportMode = "FULL"
     data_version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -220,7 +220,7 @@ class EnvironmentConfig(_Model):
         pattern=r"^[a-z][a-z0-9-]{0,15}$",
         description="Starts every stack and Personalize resource name; lower case, digits and '-'.",
     )
-    domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"]
+    domain: contract.Domain
     schema_file: str = Field(
         default="default",
         alias="schema",
@@ -228,7 +228,7 @@ class EnvironmentConfig(_Model):
         "(relative to the project root).",
     )
     data_source: DataSource | None = Field(default=None, description=NO_DATA_SOURCE_DESCRIPTION)
-    import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+    import_mode: contract.ImportMode = "FULL"
     data_version: str = Field(
         default="1",
         pattern=r"^[A-Za-z0-9._-]{1,32}$",
@@ -244,7 +244,7 @@ class EnvironmentConfig(_Model):
         default=False,
         description="In a pipeline, wait for a manual approval before deploying this environment.",
     )
-    removal_policy: Literal["retain", "destroy"] = "retain"
+    removal_policy: contract.RemovalPolicy = "retain"
     kms: KmsSetting = "none"
     tags: dict[str, str] = Field(default_factory=dict)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
@@ -282,17 +282,13 @@ class EnvironmentConfig(_Model):
 
     @model_validator(mode="after")
     def _recommenders_fit_the_domain(self) -> EnvironmentConfig:
-        allowed = [recipe.use_case for recipe in domain.recipes_for(self.domain)]
         seen: set[str] = set()
         for index, recommender in enumerate(self.recommenders):
             where = f"recommenders.{index}.use_case"
-            recipe = domain.RECIPES.get(recommender.use_case)
-            if recipe is None or recipe.domain != self.domain:
-                other = f" is a {recipe.domain} use case," if recipe else " is not a domain use case;"
-                raise ValueError(
-                    f"{where}: {recommender.use_case!r}{other} this environment's domain is {self.domain}; "
-                    f"allowed: {', '.join(allowed)}"
-                )
+            problem = domain.use_case_problem(self.domain, recommender.use_case)
+            if problem is not None:
+                raise ValueError(f"{where}: {problem} (this environment's domain)")
+            recipe = domain.RECIPES[recommender.use_case]
             if recipe.needs_items and self.items is None:
                 raise ValueError(
                     f"{where}: {recommender.use_case!r} needs an Items dataset; add an `items:` section"

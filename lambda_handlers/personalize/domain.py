@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import contract
+
 # --- names, ARNs and enums ---------------------------------------------------------------------
 
 NAME_MAX_LENGTH = 63
@@ -59,9 +61,9 @@ def _tag_characters_allowed(text: str) -> bool:
     return all(char in TAG_SYMBOLS or unicodedata.category(char)[0] in TAG_CATEGORIES for char in text)
 
 
-DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
-DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS", "ACTIONS", "ACTION_INTERACTIONS")
-IMPORT_MODES = ("FULL", "INCREMENTAL")
+DOMAINS = contract.DOMAINS
+DATASET_TYPES = contract.DATASET_TYPES
+IMPORT_MODES = contract.IMPORT_MODES
 SERVICE_PRINCIPAL = "personalize.amazonaws.com"
 
 # Avro record name each dataset type's schema must carry.
@@ -668,6 +670,22 @@ RECOMMENDATIONS_DEFAULT_RESULTS = 25
 
 def recipes_for(domain: str) -> list[DomainRecipe]:
     return [recipe for recipe in RECIPES.values() if recipe.domain == domain]
+
+
+RECIPES_BY_ARN = {recipe.arn: recipe for recipe in RECIPES.values()}
+
+
+def use_case_problem(domain: str, use_case: str) -> str | None:
+    """Why `use_case` is not a recommender use case of `domain` (the value and what is allowed), or None.
+
+    The one check config, constructs, the validator, the handler and the emulator make.
+    """
+    recipe = RECIPES.get(use_case)
+    if recipe is not None and recipe.domain == domain:
+        return None
+    what = f"belongs to {recipe.domain}" if recipe else "is not a domain use case"
+    allowed = ", ".join(recipe.use_case for recipe in recipes_for(domain))
+    return f"{use_case!r} {what}; allowed for {domain}: {allowed}"
 
 
 # --- ARNs ---------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from . import clients, domain
+from . import clients, contract, domain
+from .contract import RemovalPolicy, RequestType, ResourceType
 from .errors import (
     CustomResourceError,
     InvalidEventError,
@@ -35,11 +36,14 @@ from .kinds import ResourceKind
 LOGGER = logging.getLogger("personalize.custom_resources")
 LOGGER.setLevel(os.environ.get("LOG_LEVEL", "INFO"))  # Lambda's root logger stops at WARNING
 
-CREATE, UPDATE, DELETE = "Create", "Update", "Delete"
-REQUEST_TYPES = (CREATE, UPDATE, DELETE)
+CREATE: RequestType = "Create"
+UPDATE: RequestType = "Update"
+DELETE: RequestType = "Delete"
+REQUEST_TYPES = contract.REQUEST_TYPES
 ON_EVENT, IS_COMPLETE = "on_event", "is_complete"
-RETAIN, DESTROY = "retain", "destroy"
-REMOVAL_POLICIES = (RETAIN, DESTROY)
+RETAIN: RemovalPolicy = "retain"
+DESTROY: RemovalPolicy = "destroy"
+REMOVAL_POLICIES = contract.REMOVAL_POLICIES
 
 NOT_FOUND = "ResourceNotFoundException"
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
@@ -51,6 +55,10 @@ DELETING_STATUSES = frozenset({domain.DELETE_PENDING, domain.DELETE_IN_PROGRESS}
 UPDATING_STATUSES = frozenset({domain.UPDATE_PENDING, domain.UPDATE_IN_PROGRESS})
 BUSY_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES | DELETING_STATUSES
 
+# AWS::CloudFormation::CustomResource's own properties (CloudFormation user guide, "Custom resource
+# request objects"): not the provider's, so not in the contract. Whether CloudFormation forwards
+# ServiceTimeout in ResourceProperties the guide leaves open; our choice: ignore it if it does.
+CLOUDFORMATION_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout"})
 NOT_COMPLETE: dict[str, Any] = {"IsComplete": False}
 # on_event's answer carries the handlers' deadline to is_complete: the Provider framework passes
 # is_complete the request merged with on_event's answer (aws-cdk custom-resources README, "isComplete").
@@ -113,7 +121,7 @@ class Properties:
     """ResourceProperties as CloudFormation delivers them: every scalar arrives as a string."""
 
     def __init__(self, raw: Mapping[str, Any], owner: str) -> None:
-        self.raw = {key: value for key, value in raw.items() if key != "ServiceToken"}
+        self.raw = {key: value for key, value in raw.items() if key not in CLOUDFORMATION_PROPERTIES}
         self.owner = owner
 
     def get(self, key: str) -> str | None:
@@ -179,6 +187,17 @@ class Properties:
             raise InvalidPropertyError(f"{self.owner}: Tags: " + "; ".join(problems))
         return tags
 
+    def check_known(self, resource_type: ResourceType) -> None:
+        """Refuse a property the contract does not name for this type: a misspelt one would be ignored."""
+        required, optional = contract.property_names(resource_type)
+        allowed = required | optional
+        unknown = sorted(set(self.raw) - allowed)
+        if unknown:
+            raise InvalidPropertyError(
+                f"{self.owner}: unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+
     def check_removal_policy(self) -> None:
         value = self.get("RemovalPolicy")
         if value is not None and value.lower() not in REMOVAL_POLICIES:
@@ -186,7 +205,7 @@ class Properties:
                 f"{self.owner}: property RemovalPolicy is {value!r}; allowed: {', '.join(REMOVAL_POLICIES)}"
             )
 
-    def removal_policy(self) -> str:
+    def removal_policy(self) -> RemovalPolicy:
         """Anything but an explicit "destroy" keeps the resource: a Delete never fails over a bad value,
         and losing data is never the default."""
         value = (self.get("RemovalPolicy") or RETAIN).lower()
@@ -250,7 +269,7 @@ class Owner:
 
 @dataclass(frozen=True)
 class ResourceEvent:
-    request_type: str
+    request_type: RequestType
     resource_type: str
     logical_id: str
     request_id: str
@@ -262,10 +281,10 @@ class ResourceEvent:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ResourceEvent:
-        request_type = raw.get("RequestType")
-        if request_type not in REQUEST_TYPES:
+        request_type = next((known for known in REQUEST_TYPES if known == raw.get("RequestType")), None)
+        if request_type is None:
             raise InvalidEventError(
-                f"RequestType is {request_type!r}; expected one of {', '.join(REQUEST_TYPES)}"
+                f"RequestType is {raw.get('RequestType')!r}; expected one of {', '.join(REQUEST_TYPES)}"
             )
         resource_type = str(raw.get("ResourceType", ""))
         logical_id = str(raw.get("LogicalResourceId", ""))
@@ -329,7 +348,7 @@ class PersonalizeResource(ABC):
     is missing during a create, calls `ensure` again: that is how deferred creates are retried.
     """
 
-    resource_type: ClassVar[str]
+    resource_type: ClassVar[ResourceType]
     kind: ClassVar[ResourceKind]  # its API names, ARN segment, label and statuses
     name_property: ClassVar[str] = "Name"
     replacing_properties: ClassVar[frozenset[str]] = frozenset()
@@ -347,6 +366,7 @@ class PersonalizeResource(ABC):
 
     def validate(self) -> None:
         """Check the properties a Create or Update needs, before any API call."""
+        self.props.check_known(self.resource_type)
         self.props.name(self.name_property)
         self.props.tags()
         if self.has_removal_policy:

@@ -20,7 +20,6 @@ from personalize_tools.emulator.state import ImportedData, Resource
 
 SERVICE_NAME = "personalize-runtime"
 Params = dict[str, Any]
-_USE_CASES_BY_ARN = {recipe.arn: recipe.use_case for recipe in domain.RECIPES.values()}
 
 
 class RuntimeService:
@@ -63,7 +62,7 @@ class RuntimeService:
             )
         with self._service.locked():
             recommender = self._recommender(params["recommenderArn"])
-            use_case = _USE_CASES_BY_ARN[recommender.fields["recipeArn"]]
+            use_case = domain.RECIPES_BY_ARN[recommender.fields["recipeArn"]].use_case
             missing = [
                 member
                 for member in domain.RECOMMENDATION_REQUESTS[use_case].required

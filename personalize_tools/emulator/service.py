@@ -80,7 +80,6 @@ _REQUEST_REGION: contextvars.ContextVar[str] = contextvars.ContextVar("personali
 READ_WAIT_SECONDS = 20.0  # longest a Describe waits for an import's reading once the job is due to settle
 DEFAULT_MAX_RESULTS = 100
 _DATASET_TYPE_BY_RECORD = {record: dataset_type for dataset_type, record in domain.RECORD_NAMES.items()}
-_RECIPES_BY_ARN = {recipe.arn: recipe for recipe in domain.RECIPES.values()}
 # Kinds the emulator cannot create, so their Lists are honestly empty (delete pre-checks call them).
 _ALWAYS_EMPTY_LISTS = (
     "ListSolutions",
@@ -714,12 +713,12 @@ class PersonalizeService:
                     f"Dataset group {group.arn} is a Custom dataset group; "
                     f"recommenders need a Domain dataset group."
                 )
-            use_cases = {recipe.arn for recipe in domain.recipes_for(group_domain)}
-            if params["recipeArn"] not in use_cases:
-                raise InvalidInputError(
-                    f"Recipe {params['recipeArn']} is not a {group_domain} use case; choose one of "
-                    f"{', '.join(sorted(use_cases))}."
-                )
+            recipe = domain.RECIPES_BY_ARN.get(params["recipeArn"])
+            problem = domain.use_case_problem(
+                group_domain, recipe.use_case if recipe else params["recipeArn"]
+            )
+            if problem is not None:
+                raise InvalidInputError(f"Recipe {params['recipeArn']}: {problem}.")
             self._ensure_below(
                 len(self._of_kind(RECOMMENDER, datasetGroupArn=group.arn)),
                 domain.MAX_RECOMMENDERS_PER_GROUP,
@@ -735,7 +734,7 @@ class PersonalizeService:
 
     def _training_outcome(self, recommender: Resource) -> Outcome:
         """Domain recommenders train only on enough interactions of the recipe's event types."""
-        recipe = _RECIPES_BY_ARN[recommender.fields["recipeArn"]]
+        recipe = domain.RECIPES_BY_ARN[recommender.fields["recipeArn"]]
         group_arn = recommender.fields["datasetGroupArn"]
         interactions = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="INTERACTIONS")
         data = interactions[0].held() if interactions else ImportedData()

@@ -154,13 +154,12 @@ def use_case_recipes(
         raise UsageError(
             f"use cases set minimums on Interactions; a {domain.RECORD_NAMES[dataset_type]} dataset has none"
         )
-    allowed = [recipe.use_case for recipe in domain.recipes_for(domain_name)]
     recipes: list[domain.DomainRecipe] = []
     for use_case in use_cases:
-        recipe = domain.RECIPES.get(use_case)
-        if recipe is None or recipe.domain != domain_name:
-            what = f"belongs to {recipe.domain}" if recipe else "is not a domain use case"
-            raise UsageError(f"use case {use_case!r} {what}; allowed for {domain_name}: {', '.join(allowed)}")
+        problem = domain.use_case_problem(domain_name, use_case)
+        if problem is not None:
+            raise UsageError(f"use case {problem}")
+        recipe = domain.RECIPES[use_case]
         if recipe not in recipes:
             recipes.append(recipe)
     return recipes

@@ -328,7 +328,7 @@ def test_recommender_rules(clean_emulator: EmulatorServer, personalize: Any) -> 
         datasetGroupArn=vod,
         recipeArn=recipe,
     )
-    assert domain.RECIPES["aws-vod-top-picks"].arn in message
+    assert domain.RECIPES["aws-vod-top-picks"].use_case in message
 
 
 def test_concurrent_clients_see_consistent_state(clean_emulator: EmulatorServer, personalize: Any) -> None:

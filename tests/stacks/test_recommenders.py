@@ -93,8 +93,7 @@ def test_outputs_name_each_recommender_and_its_status(resources: dict[str, Any])
     [
         (
             {"recommenders": [{"use_case": "aws-ecomm-recommended-for-you"}]},
-            "'aws-ecomm-recommended-for-you' is a ECOMMERCE use case, this environment's domain is "
-            "VIDEO_ON_DEMAND",
+            "'aws-ecomm-recommended-for-you' belongs to ECOMMERCE; allowed for VIDEO_ON_DEMAND: ",
         ),
         ({"items": None, "recommenders": [{"use_case": "aws-vod-more-like-x"}]}, "needs an Items dataset"),
         ({"recommenders": [{"use_case": "aws-vod-nope"}]}, "'aws-vod-nope' is not a domain use case"),

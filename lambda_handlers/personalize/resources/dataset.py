@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain, kinds
+from .. import contract, domain, kinds
 from ..errors import NameConflictError, ResourceFailedError, SchemaReplacementError
 from ..framework import (
     DELETING_STATUSES,
@@ -21,7 +21,7 @@ from ..framework import (
 
 
 class Dataset(PersonalizeResource):
-    resource_type = "Custom::PersonalizeDataset"
+    resource_type = contract.DATASET
     kind = kinds.DATASET
     replacing_properties = frozenset({"Name", "DatasetGroupArn", "DatasetType"})
 

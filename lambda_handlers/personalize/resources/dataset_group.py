@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain, kinds
+from .. import contract, domain, kinds
 from ..errors import DatasetGroupNotEmptyError, InvalidPropertyError, NameConflictError
 from ..framework import (
     DELETING_STATUSES,
@@ -20,7 +20,7 @@ from ..framework import (
 
 
 class DatasetGroup(PersonalizeResource):
-    resource_type = "Custom::PersonalizeDatasetGroup"
+    resource_type = contract.DATASET_GROUP
     kind = kinds.DATASET_GROUP
     # Personalize cannot change any of these on an existing group.
     replacing_properties = frozenset({"Name", "Domain", "RoleArn", "KmsKeyArn"})

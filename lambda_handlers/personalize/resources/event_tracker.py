@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import kinds
+from .. import contract, kinds
 from ..errors import NameConflictError
 from ..framework import (
     ALREADY_EXISTS,
@@ -27,7 +27,7 @@ from ..framework import (
 
 
 class EventTracker(PersonalizeResource):
-    resource_type = "Custom::PersonalizeEventTracker"
+    resource_type = contract.EVENT_TRACKER
     kind = kinds.EVENT_TRACKER
     replacing_properties = frozenset({"DatasetGroupArn"})
 

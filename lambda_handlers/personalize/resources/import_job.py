@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import clients, domain, kinds, preflight
+from .. import clients, contract, domain, kinds, preflight
 from ..errors import CustomResourceError, IncrementalImportError, InvalidPropertyError, NameConflictError
 from ..framework import (
     ALREADY_EXISTS,
@@ -39,7 +39,7 @@ MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying n
 
 
 class DatasetImportJob(PersonalizeResource):
-    resource_type = "Custom::PersonalizeDatasetImportJob"
+    resource_type = contract.IMPORT_JOB
     kind = kinds.IMPORT_JOB
     name_property = "JobName"
     # Each of these is in the job's real name: a change is a new job.

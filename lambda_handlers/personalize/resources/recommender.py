@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain, kinds
+from .. import contract, domain, kinds
 from ..errors import InvalidPropertyError, NameConflictError, ResourceFailedError
 from ..framework import (
     DELETING_STATUSES,
@@ -31,7 +31,6 @@ from ..framework import (
     with_status,
 )
 
-RECIPE_ARNS = {recipe.arn: recipe for recipe in domain.RECIPES.values()}
 SWITCHING_STATUSES = frozenset(
     {domain.STOP_PENDING, domain.STOP_IN_PROGRESS, domain.START_PENDING, domain.START_IN_PROGRESS}
 )
@@ -54,7 +53,7 @@ def config_contains(actual: Any, wanted: Mapping[str, Any]) -> bool:
 
 
 class Recommender(PersonalizeResource):
-    resource_type = "Custom::PersonalizeRecommender"
+    resource_type = contract.RECOMMENDER
     kind = kinds.RECOMMENDER
     replacing_properties = frozenset({"Name", "DatasetGroupArn", "RecipeArn"})
 
@@ -62,10 +61,10 @@ class Recommender(PersonalizeResource):
         super().validate()
         self.props.personalize_arn("DatasetGroupArn", "dataset-group")
         recipe = self.props.required("RecipeArn")
-        if recipe not in RECIPE_ARNS:
+        if recipe not in domain.RECIPES_BY_ARN:
             raise InvalidPropertyError(
                 f"{self.props.owner}: RecipeArn {recipe!r} is not a domain recipe; allowed: "
-                f"{', '.join(sorted(RECIPE_ARNS))}"
+                f"{', '.join(sorted(domain.RECIPES_BY_ARN))}"
             )
         self.recommender_config()
         self.props.choice("WaitForActive", ("TRUE", "FALSE"), default="false")

@@ -7,14 +7,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain, kinds
+from .. import contract, domain, kinds
 from ..errors import CustomResourceError, InvalidPropertyError, NameConflictError, SchemaImmutableError
 from ..errors import ResourceInUseError as DeleteRefusedError
 from ..framework import PersonalizeResource, Placement, error_code, error_message
 
 
 class Schema(PersonalizeResource):
-    resource_type = "Custom::PersonalizeSchema"
+    resource_type = contract.SCHEMA
     kind = kinds.SCHEMA
     # The construct puts a content hash in Name: a changed schema arrives as a new Name.
     replacing_properties = frozenset({"Name"})
