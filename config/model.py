@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambda_handlers.personalize import authorization, contract, domain
+from lambda_handlers.personalize import authorization, contract, domain, domain_rules
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
@@ -81,9 +81,9 @@ class ProviderSettings(_Model):
 
     query_interval_seconds: int = Field(default=30, ge=5, le=300)
     total_timeout_seconds: int = Field(
-        default=domain.MAX_WAIT_SECONDS,
+        default=domain_rules.MAX_WAIT_SECONDS,
         ge=60,
-        le=domain.MAX_WAIT_SECONDS,
+        le=domain_rules.MAX_WAIT_SECONDS,
         description="How long the waiter polls: CloudFormation waits at most one hour for a custom "
         "resource, and on_event may take five minutes of it.",
     )
@@ -191,7 +191,7 @@ class ResourceNames(_Model):
     event_tracker: PersonalizeName | None = None
 
 
-MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
+MAX_RECOMMENDERS = domain_rules.MAX_RECOMMENDERS_PER_GROUP
 MANAGED_BY = "personalize-domain-cdk"
 # The tag keys the app sets itself, and who sets them: a user tag may use none of them, and they count
 # against Personalize's 50 tags per resource.
@@ -269,7 +269,7 @@ class EnvironmentConfig(_Model):
             use_cases = ", ".join(recommender.use_case for recommender in self.recommenders)
             raise ValueError(
                 f"recommenders ({use_cases}) need interaction data, and this environment imports none "
-                f"(no data_source). Personalize's rule: {domain.RULE_MIN_INTERACTIONS} Deploy without "
+                f"(no data_source). Personalize's rule: {domain_rules.RULE_MIN_INTERACTIONS} Deploy without "
                 "recommenders, record events with PutEvents (python -m personalize_tools.record), then set "
                 "interactions_recorded: true and add the recommenders"
             )
@@ -285,7 +285,7 @@ class EnvironmentConfig(_Model):
         seen: set[str] = set()
         for index, recommender in enumerate(self.recommenders):
             where = f"recommenders.{index}.use_case"
-            problem = domain.use_case_problem(self.domain, recommender.use_case)
+            problem = domain_rules.use_case_problem(self.domain, recommender.use_case)
             if problem is not None:
                 raise ValueError(f"{where}: {problem} (this environment's domain)")
             recipe = domain.RECIPES[recommender.use_case]
@@ -328,7 +328,7 @@ class EnvironmentConfig(_Model):
         if value is False or value is None:  # YAML reads a bare `off`/`no` as false
             return "none"
         is_arn = isinstance(value, str) and bool(domain.KMS_KEY_ARN_PATTERN.fullmatch(value))
-        too_long = isinstance(value, str) and len(value) > domain.KMS_KEY_ARN_MAX_LENGTH
+        too_long = isinstance(value, str) and len(value) > domain_rules.KMS_KEY_ARN_MAX_LENGTH
         if isinstance(value, str) and value not in ("none", "create") and (not is_arn or too_long):
             raise ValueError("must be 'none', 'create' or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
         return value
@@ -476,17 +476,17 @@ class DatasetPlan:
     def schema_json(self) -> str:
         """The schema as compact JSON, read and checked against the domain's rules for its type."""
         if self.schema_file == "default":
-            return domain.default_schema_json(self.domain, self.dataset_type)
+            return domain_rules.default_schema_json(self.domain, self.dataset_type)
         field = f"{self.field_prefix}schema"
         try:
             text = (PROJECT_ROOT / self.schema_file).read_text(encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"{field}: cannot read {self.schema_file}: {error.strerror}") from error
-        problems = domain.schema_problems(text, self.domain, self.dataset_type)
+        problems = domain_rules.schema_problems(text, self.domain, self.dataset_type)
         if problems:
             raise ConfigError(
                 f"{field}: {self.schema_file} is not a valid {self.domain} "
-                f"{domain.RECORD_NAMES[self.dataset_type]} schema: " + "; ".join(problems)
+                f"{domain_rules.RECORD_NAMES[self.dataset_type]} schema: " + "; ".join(problems)
             )
         return json.dumps(json.loads(text), separators=(",", ":"))
 

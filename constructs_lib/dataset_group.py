@@ -18,7 +18,7 @@ from constructs import Construct
 
 from constructs_lib.naming import checked_name, derived_name
 from constructs_lib.personalize_provider import PersonalizeProvider
-from lambda_handlers.personalize import contract, domain
+from lambda_handlers.personalize import contract, domain, domain_rules
 from lambda_handlers.personalize.authorization import SCOPE_DELIMITER, SCOPE_TAG_KEY
 
 
@@ -135,8 +135,8 @@ class DomainDatasetGroup(Construct):
             )
         dataset = Dataset(
             self,
-            domain.RECORD_NAMES[dataset_type]
-            if dataset_type in domain.RECORD_NAMES
+            domain_rules.RECORD_NAMES[dataset_type]
+            if dataset_type in domain_rules.RECORD_NAMES
             else dataset_type.title(),
             group=self,
             dataset_type=dataset_type,
@@ -168,7 +168,7 @@ class DomainDatasetGroup(Construct):
         completes once training has started, with the recommender's real status as its attribute;
         `wait_for_active=True` keeps the deployment waiting until ACTIVE instead.
         """
-        problem = domain.use_case_problem(self.domain, use_case)
+        problem = domain_rules.use_case_problem(self.domain, use_case)
         if problem is not None:
             raise ValueError(f"{self.node.path}: {problem}")
         recipe = domain.RECIPES[use_case]
@@ -219,8 +219,8 @@ class Dataset(Construct):
             )
         self.group = group
         self.dataset_type = dataset_type
-        schema_json = schema or domain.default_schema_json(group.domain, dataset_type)
-        problems = domain.schema_problems(schema_json, group.domain, dataset_type)
+        schema_json = schema or domain_rules.default_schema_json(group.domain, dataset_type)
+        problems = domain_rules.schema_problems(schema_json, group.domain, dataset_type)
         if problems:
             raise ValueError(
                 f"{self.node.path}: schema is not valid for {group.domain} {dataset_type}: "

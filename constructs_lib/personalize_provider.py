@@ -16,14 +16,19 @@ from constructs import Construct
 
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize import authorization as authz
-from lambda_handlers.personalize import domain, kinds
+from lambda_handlers.personalize import domain, domain_rules, kinds
 
 HANDLER_ASSET = Path(__file__).resolve().parent.parent / "lambda_handlers"
 # Synth-time facts that live next to the domain module but that no handler imports.
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "personalize/authorization.py"]
+ASSET_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "personalize/authorization.py",
+    "personalize/domain_rules.py",
+]
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
-MAX_TOTAL_TIMEOUT = Duration.seconds(domain.MAX_WAIT_SECONDS)
-SERVICE_TIMEOUT = Duration.seconds(domain.SERVICE_TIMEOUT_SECONDS)
+MAX_TOTAL_TIMEOUT = Duration.seconds(domain_rules.MAX_WAIT_SECONDS)
+SERVICE_TIMEOUT = Duration.seconds(domain_rules.SERVICE_TIMEOUT_SECONDS)
 
 # Every Personalize operation the handlers call (tests check this against lambda_handlers/): the policy
 # grants these and nothing else, each on the resource types the authorization table gives it.
@@ -114,9 +119,9 @@ class PersonalizeProvider(Construct):
         where = f"{scope.node.path}/{construct_id}"
         if total_seconds > MAX_TOTAL_TIMEOUT.to_seconds():
             raise ValueError(
-                f"{where}: total_timeout is {total_seconds:g} s; at most {domain.MAX_WAIT_SECONDS} s: "
-                f"CloudFormation waits {domain.SERVICE_TIMEOUT_SECONDS} s for a custom resource, and "
-                f"on_event may take {domain.HANDLER_TIMEOUT_SECONDS} s of them"
+                f"{where}: total_timeout is {total_seconds:g} s; at most {domain_rules.MAX_WAIT_SECONDS} s: "
+                f"CloudFormation waits {domain_rules.SERVICE_TIMEOUT_SECONDS} s for a custom resource, and "
+                f"on_event may take {domain_rules.HANDLER_TIMEOUT_SECONDS} s of them"
             )
         if total_seconds % query_interval.to_seconds():
             raise ValueError(f"{where}: total_timeout must be a multiple of query_interval")
@@ -150,7 +155,7 @@ class PersonalizeProvider(Construct):
                 code=code,
                 handler=f"personalize.entry.{entry}",
                 role=self.handler_role,
-                timeout=Duration.seconds(domain.HANDLER_TIMEOUT_SECONDS),
+                timeout=Duration.seconds(domain_rules.HANDLER_TIMEOUT_SECONDS),
                 memory_size=256,
                 log_group=self.log_group,
                 # Lambda's JSON log format: each line a JSON object (level, requestId, message); the

@@ -38,7 +38,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.cli_common import add_version, program
 
 RETRYABLE_CODES = frozenset(
@@ -89,10 +89,15 @@ KINDS = {
         "put_events",
         "eventList",
         "EventList",
-        (domain.USER_ID_FIELD, domain.ITEM_ID_FIELD, domain.TIMESTAMP_FIELD, domain.EVENT_TYPE_FIELD),
+        (
+            domain_rules.USER_ID_FIELD,
+            domain_rules.ITEM_ID_FIELD,
+            domain_rules.TIMESTAMP_FIELD,
+            domain_rules.EVENT_TYPE_FIELD,
+        ),
     ),
-    "users": Kind("users", "put_users", "users", "UserList", (domain.USER_ID_FIELD,)),
-    "items": Kind("items", "put_items", "items", "ItemList", (domain.ITEM_ID_FIELD,)),
+    "users": Kind("users", "put_users", "users", "UserList", (domain_rules.USER_ID_FIELD,)),
+    "items": Kind("items", "put_items", "items", "ItemList", (domain_rules.ITEM_ID_FIELD,)),
 }
 
 
@@ -213,7 +218,7 @@ def read_rows(path: Path, kind: Kind, summary: Summary) -> Iterator[Row]:
 def _properties(values: dict[str, str], skip: Iterable[str]) -> str | None:
     skipped = set(skip)
     properties = {
-        domain.property_key(column): value
+        domain_rules.property_key(column): value
         for column, value in values.items()
         if column not in skipped and value != ""
     }
@@ -226,7 +231,7 @@ def _to_row(line: int, values: dict[str, str], kind: Kind) -> Row:
         if not values[id_column]:
             raise ValueError(f"empty {id_column}")
         record: dict[str, Any] = {
-            "userId" if id_column == domain.USER_ID_FIELD else "itemId": values[id_column]
+            "userId" if id_column == domain_rules.USER_ID_FIELD else "itemId": values[id_column]
         }
         properties = _properties(values, [id_column])
         if properties:
@@ -236,12 +241,12 @@ def _to_row(line: int, values: dict[str, str], kind: Kind) -> Row:
         if not values[column]:
             raise ValueError(f"empty {column}")
     try:
-        sent_at = float(values[domain.TIMESTAMP_FIELD])
+        sent_at = float(values[domain_rules.TIMESTAMP_FIELD])
         datetime.fromtimestamp(sent_at, tz=UTC)  # nan, inf and years past 9999 cannot be sent
         if not math.isfinite(sent_at):
             raise ValueError
     except (ValueError, OverflowError, OSError):
-        raise ValueError(f"TIMESTAMP {values[domain.TIMESTAMP_FIELD]!r} is not epoch seconds") from None
+        raise ValueError(f"TIMESTAMP {values[domain_rules.TIMESTAMP_FIELD]!r} is not epoch seconds") from None
     event: dict[str, Any] = {}
     for column, member in EVENT_COLUMNS.items():
         value = values.get(column, "")
@@ -255,13 +260,13 @@ def _to_row(line: int, values: dict[str, str], kind: Kind) -> Row:
             except ValueError:
                 raise ValueError(f"EVENT_VALUE {value!r} is not a number") from None
         elif member == "impression":
-            event[member] = value.split(domain.CATEGORICAL_SEPARATOR)
+            event[member] = value.split(domain_rules.CATEGORICAL_SEPARATOR)
         else:
             event[member] = value
-    properties = _properties(values, [*EVENT_COLUMNS, domain.USER_ID_FIELD, SESSION_COLUMN])
+    properties = _properties(values, [*EVENT_COLUMNS, domain_rules.USER_ID_FIELD, SESSION_COLUMN])
     if properties:
         event["properties"] = properties
-    user = values[domain.USER_ID_FIELD]
+    user = values[domain_rules.USER_ID_FIELD]
     return Row(line, event, (user, values.get(SESSION_COLUMN) or user))
 
 

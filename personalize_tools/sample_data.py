@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lambda_handlers.personalize import domain as domain_facts
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.cli_common import add_version, program
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class _EventMix:
     conversion_share: float
 
 
-# The browse events are the domain's other event types (domain_facts.EVENT_TYPES).
+# The browse events are the domain's other event types (domain_rules.EVENT_TYPES).
 EVENT_MIX: dict[str, _EventMix] = {
     "ECOMMERCE": _EventMix(conversion="Purchase", conversion_share=0.3),
     "VIDEO_ON_DEMAND": _EventMix(conversion="Watch", conversion_share=0.6),
@@ -157,10 +158,10 @@ def generate_interactions(
                 _repeat_every(50, user, item, timestamp, event_code)
             yield pa.table(
                 {
-                    domain_facts.USER_ID_FIELD: _prefixed(USER_ID_PREFIX, user_ids[user]),
-                    domain_facts.ITEM_ID_FIELD: _prefixed(ITEM_ID_PREFIX, item_ids[item]),
-                    domain_facts.TIMESTAMP_FIELD: _timestamps(timestamp, defects),
-                    domain_facts.EVENT_TYPE_FIELD: type_names.take(pa.array(event_code)),
+                    domain_rules.USER_ID_FIELD: _prefixed(USER_ID_PREFIX, user_ids[user]),
+                    domain_rules.ITEM_ID_FIELD: _prefixed(ITEM_ID_PREFIX, item_ids[item]),
+                    domain_rules.TIMESTAMP_FIELD: _timestamps(timestamp, defects),
+                    domain_rules.EVENT_TYPE_FIELD: type_names.take(pa.array(event_code)),
                 }
             ).select(columns)
 
@@ -232,11 +233,11 @@ def _write_records(path: str | Path, *, domain: str, dataset_type: str, count: i
         raise SampleDataError(f"domain {domain!r} is not one of {', '.join(domain_facts.DOMAINS)}")
     if count < 1:
         raise SampleDataError(f"{dataset_type.lower()} must be at least 1, got {count}")
-    columns = domain_facts.schema_field_names(domain_facts.default_schema(domain, dataset_type))
+    columns = domain_facts.schema_field_names(domain_rules.default_schema(domain, dataset_type))
     unknown = [name for name in columns if name not in _VALUE_MAKERS]
     if unknown:
         raise SampleDataError(
-            f"the {domain} default {domain_facts.RECORD_NAMES[dataset_type]} schema has field(s) "
+            f"the {domain} default {domain_rules.RECORD_NAMES[dataset_type]} schema has field(s) "
             f"{', '.join(unknown)} the generator has no values for"
         )
     rng = np.random.default_rng(seed)
@@ -286,7 +287,7 @@ def _genres(rng: np.random.Generator, numbers: np.ndarray) -> pa.Array:
     chosen = ranked[:, : sizes.max()][np.arange(sizes.max()) < per_title[:, None]]
     offsets = np.concatenate([[0], np.cumsum(per_title)]).astype(np.int32)
     lists = pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(chosen)))
-    return pc.binary_join(lists, domain_facts.CATEGORICAL_SEPARATOR)
+    return pc.binary_join(lists, domain_rules.CATEGORICAL_SEPARATOR)
 
 
 def _creation_timestamps(rng: np.random.Generator, numbers: np.ndarray) -> pa.Array:
@@ -296,20 +297,20 @@ def _creation_timestamps(rng: np.random.Generator, numbers: np.ndarray) -> pa.Ar
 
 _VALUE_MAKERS: dict[str, _ValueMaker] = {
     # The ids generate_interactions draws from for N users or items: u1..uN, i1..iN.
-    domain_facts.USER_ID_FIELD: lambda _, numbers: _prefixed(USER_ID_PREFIX, numbers),
-    domain_facts.ITEM_ID_FIELD: lambda _, numbers: _prefixed(ITEM_ID_PREFIX, numbers),
+    domain_rules.USER_ID_FIELD: lambda _, numbers: _prefixed(USER_ID_PREFIX, numbers),
+    domain_rules.ITEM_ID_FIELD: lambda _, numbers: _prefixed(ITEM_ID_PREFIX, numbers),
     "MEMBERSHIP_STATUS": lambda rng, numbers: _choice(rng, len(numbers), MEMBERSHIP_STATUSES),
     "SUBSCRIPTION_MODEL": _subscription_models,
     "PRICE": _prices,
     "CATEGORY_L1": _categories,
     "GENRES": _genres,
-    domain_facts.CREATION_TIMESTAMP_FIELD: _creation_timestamps,
+    domain_rules.CREATION_TIMESTAMP_FIELD: _creation_timestamps,
 }
 
 
 def domain_event_types(domain_name: str) -> list[str]:
     """The domain's event types with the generator's conversion event checked against them."""
-    event_types = list(domain_facts.EVENT_TYPES[domain_name])
+    event_types = list(domain_rules.EVENT_TYPES[domain_name])
     if EVENT_MIX[domain_name].conversion not in event_types:
         raise SampleDataError(
             f"EVENT_MIX names {EVENT_MIX[domain_name].conversion!r} for {domain_name}, "
@@ -319,8 +320,8 @@ def domain_event_types(domain_name: str) -> list[str]:
 
 
 def _header(domain_name: str) -> list[str]:
-    columns = domain_facts.schema_field_names(domain_facts.default_schema_json(domain_name))
-    known = {*domain_facts.ID_FIELDS, domain_facts.TIMESTAMP_FIELD, domain_facts.EVENT_TYPE_FIELD}
+    columns = domain_facts.schema_field_names(domain_rules.default_schema_json(domain_name))
+    known = {*domain_rules.ID_FIELDS, domain_rules.TIMESTAMP_FIELD, domain_rules.EVENT_TYPE_FIELD}
     if set(columns) != known:
         raise SampleDataError(
             f"the {domain_name} default Interactions schema has fields {columns}; expected {known}"
@@ -469,7 +470,7 @@ def write_environment_samples(
     users, items = default_users(rows), default_items(rows)
     results = []
     for dataset_type, plan in config.datasets().items():
-        kind = domain_facts.RECORD_NAMES[dataset_type]
+        kind = domain_rules.RECORD_NAMES[dataset_type]
         path = plan.local_path
         if plan.data_source is None:
             results.append(SampleFile(dataset_type, None, "skipped", f"{kind}: no data_source to write"))
@@ -507,7 +508,7 @@ def write_environment_samples(
 
 def _schema_mismatch(schema_json: str, domain_name: str, dataset_type: str) -> str | None:
     """Why a file with the default schema's columns would not fit SCHEMA_JSON, or None when it would."""
-    written = domain_facts.schema_field_names(domain_facts.default_schema(domain_name, dataset_type))
+    written = domain_facts.schema_field_names(domain_rules.default_schema(domain_name, dataset_type))
     known = domain_facts.schema_field_names(schema_json)
     problems = []
     lacking = [name for name in domain_facts.required_columns(schema_json) if name not in written]

@@ -23,7 +23,7 @@ from constructs_lib import (
     PersonalizeServiceRole,
 )
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
-from lambda_handlers.personalize.domain import RECORD_NAMES
+from lambda_handlers.personalize.domain_rules import RECORD_NAMES
 from lambda_handlers.personalize.s3_location import S3Location
 
 UPLOAD_PREFIX = "imports/"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.kinds import DATASET, EVENT_TRACKER, SCHEMA
 from personalize_tools.emulator.errors import InvalidInputError, ResourceInUseError, ResourceNotFoundError
 from personalize_tools.emulator.records import EVENT_MEMBERS, property_problems, schema_has
@@ -87,10 +87,10 @@ class EventsService:
             return {}
 
     def put_users(self, params: Params) -> dict[str, Any]:
-        return self._put_records(params, "USERS", "users", "userId", domain.USER_ID_FIELD)
+        return self._put_records(params, "USERS", "users", "userId", domain_rules.USER_ID_FIELD)
 
     def put_items(self, params: Params) -> dict[str, Any]:
-        return self._put_records(params, "ITEMS", "items", "itemId", domain.ITEM_ID_FIELD)
+        return self._put_records(params, "ITEMS", "items", "itemId", domain_rules.ITEM_ID_FIELD)
 
     def _put_records(
         self, params: Params, dataset_type: str, member: str, id_member: str, id_field: str
@@ -161,10 +161,10 @@ def _event_problems(where: str, event: Mapping[str, Any], user_id: str, schema: 
             "as the SDKs send it"
         )
     filled: dict[str, Any] = {
-        domain.USER_ID_FIELD: user_id,
-        domain.ITEM_ID_FIELD: event.get("itemId"),
-        domain.TIMESTAMP_FIELD: event["sentAt"],
-        domain.EVENT_TYPE_FIELD: event["eventType"],
+        domain_rules.USER_ID_FIELD: user_id,
+        domain_rules.ITEM_ID_FIELD: event.get("itemId"),
+        domain_rules.TIMESTAMP_FIELD: event["sentAt"],
+        domain_rules.EVENT_TYPE_FIELD: event["eventType"],
     }
     for field, member in EVENT_MEMBERS.items():
         if field in filled:

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.csv_header import parse_header
 from lambda_handlers.personalize.s3_location import S3Location
 from personalize_tools.emulator.state import ROW_LIMIT, ImportedData
@@ -70,7 +70,7 @@ def read_import(
         if not keys:
             return ImportResult(None, domain.REASON_INVALID_LOCATION)
         if may_read is not None and not may_read(bucket, keys):
-            return ImportResult(None, domain.REASON_S3_ACCESS)
+            return ImportResult(None, domain_rules.REASON_S3_ACCESS)
         for object_key in keys:
             records += _read_object(
                 client,
@@ -85,7 +85,7 @@ def read_import(
     except _ImportFailedError as failure:
         return ImportResult(None, failure.reason)
     except (ClientError, BotoCoreError):
-        return ImportResult(None, domain.REASON_S3_ACCESS)
+        return ImportResult(None, domain_rules.REASON_S3_ACCESS)
     return ImportResult(ImportedData(records, dict(counts), list(kept)))
 
 
@@ -123,7 +123,7 @@ def _read_object(
             )
         missing = [column for column in required_columns if column not in header.names]
         if missing:
-            raise _ImportFailedError(domain.reason_missing_columns(missing))
+            raise _ImportFailedError(domain_rules.reason_missing_columns(missing))
         names = list(header.names)
         event_index = names.index(event_column) if event_column in names else None
         keep = [names.index(column) for column in row_columns if column in names]

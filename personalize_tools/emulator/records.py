@@ -14,14 +14,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 
 # Schema fields an event fills from its own members, and which member.
 EVENT_MEMBERS: dict[str, str] = {
-    domain.USER_ID_FIELD: "userId",
-    domain.ITEM_ID_FIELD: "itemId",
-    domain.TIMESTAMP_FIELD: "sentAt",
-    domain.EVENT_TYPE_FIELD: "eventType",
+    domain_rules.USER_ID_FIELD: "userId",
+    domain_rules.ITEM_ID_FIELD: "itemId",
+    domain_rules.TIMESTAMP_FIELD: "sentAt",
+    domain_rules.EVENT_TYPE_FIELD: "eventType",
     "EVENT_VALUE": "eventValue",
     "IMPRESSION": "impression",
     "RECOMMENDATION_ID": "recommendationId",
@@ -63,13 +63,13 @@ def _value_problem(name: str, avro_type: str | None, value: Any, categorical: bo
         if categorical:
             too_long = [
                 part
-                for part in value.split(domain.CATEGORICAL_SEPARATOR)
-                if len(part) > domain.CATEGORICAL_VALUE_MAX_LENGTH
+                for part in value.split(domain_rules.CATEGORICAL_SEPARATOR)
+                if len(part) > domain_rules.CATEGORICAL_VALUE_MAX_LENGTH
             ]
             if too_long:
                 return (
                     f"{name} has a categorical value of {len(too_long[0])} characters; at most "
-                    f"{domain.CATEGORICAL_VALUE_MAX_LENGTH} are allowed per value"
+                    f"{domain_rules.CATEGORICAL_VALUE_MAX_LENGTH} are allowed per value"
                 )
         return None
     return f"{name} has the unsupported schema type {avro_type!r}"
@@ -96,10 +96,10 @@ def property_problems(
         if not isinstance(loaded, dict):
             return [f"{where}.properties must be a JSON object of field values"]
         parsed = loaded
-    fields = domain.schema_field_types(schema)
-    categorical = set(domain.categorical_fields(schema))
+    fields = domain_rules.schema_field_types(schema)
+    categorical = set(domain_rules.categorical_fields(schema))
     by_key = {
-        domain.property_key(name): (name, base, nullable)
+        domain_rules.property_key(name): (name, base, nullable)
         for name, base, nullable in fields
         if name not in filled
     }
@@ -107,7 +107,12 @@ def property_problems(
         known = by_key.get(key)
         if known is None:
             member = next(
-                (member for field, member in EVENT_MEMBERS.items() if domain.property_key(field) == key), None
+                (
+                    member
+                    for field, member in EVENT_MEMBERS.items()
+                    if domain_rules.property_key(field) == key
+                ),
+                None,
             )
             hint = f"; give it as the record's {member} member" if member else ""
             allowed = ", ".join(sorted(by_key)) or "none"
@@ -132,9 +137,9 @@ def property_problems(
                 problems.append(
                     f"{where} lacks {EVENT_MEMBERS.get(name, name)}: the schema's {name} is required"
                 )
-        elif domain.property_key(name) not in parsed:
+        elif domain_rules.property_key(name) not in parsed:
             problems.append(
-                f"{where}.properties lacks {domain.property_key(name)!r}: "
+                f"{where}.properties lacks {domain_rules.property_key(name)!r}: "
                 f"the schema's {name} field is not nullable"
             )
     return problems

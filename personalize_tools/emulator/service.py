@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.kinds import (
     DATASET,
     DATASET_GROUP,
@@ -79,7 +79,7 @@ Handler = Callable[[Params], dict[str, Any]]
 _REQUEST_REGION: contextvars.ContextVar[str] = contextvars.ContextVar("personalize_request_region")
 READ_WAIT_SECONDS = 20.0  # longest a Describe waits for an import's reading once the job is due to settle
 DEFAULT_MAX_RESULTS = 100
-_DATASET_TYPE_BY_RECORD = {record: dataset_type for dataset_type, record in domain.RECORD_NAMES.items()}
+_DATASET_TYPE_BY_RECORD = {record: dataset_type for dataset_type, record in domain_rules.RECORD_NAMES.items()}
 # Kinds the emulator cannot create, so their Lists are honestly empty (delete pre-checks call them).
 _ALWAYS_EMPTY_LISTS = (
     "ListSolutions",
@@ -121,7 +121,7 @@ class PersonalizeService:
         self._resources: dict[str, Resource] = {resource.arn: resource for resource in saved}
         self._readers: dict[str, Future[ImportResult]] = {}
         self._executor = ThreadPoolExecutor(
-            max_workers=domain.MAX_IMPORT_JOBS_IN_PROGRESS, thread_name_prefix="personalize-import"
+            max_workers=domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS, thread_name_prefix="personalize-import"
         )
         self._s3: Any = None
         # Personalize's own authorization of an import's reads (role ARN, bucket, keys) → allowed;
@@ -361,7 +361,7 @@ class PersonalizeService:
         if problems:
             raise InvalidInputError(f"Tags for {arn} are not valid: " + "; ".join(problems) + ".")
         merged = {**existing, **given}
-        if domain.too_many_tags(len(merged)):
+        if domain_rules.too_many_tags(len(merged)):
             raise TooManyTagsError(
                 f"{arn} would have {len(merged)} tags; a resource can have at most {domain.MAX_TAGS}."
             )
@@ -395,7 +395,7 @@ class PersonalizeService:
     @staticmethod
     def _check_schema(schema: str, domain_name: str | None, dataset_type: str) -> None:
         try:
-            problems = domain.schema_problems(schema, domain_name, dataset_type)
+            problems = domain_rules.schema_problems(schema, domain_name, dataset_type)
         except ValueError as error:
             problems = [str(error)]
         if problems:
@@ -413,7 +413,9 @@ class PersonalizeService:
             arn = self._arn(f"{DATASET_GROUP.arn_resource}/{params['name']}")
             self._ensure_new(DATASET_GROUP, arn)
             self._ensure_below(
-                len(self._regional(DATASET_GROUP)), domain.MAX_DATASET_GROUPS, "dataset groups per region"
+                len(self._regional(DATASET_GROUP)),
+                domain_rules.MAX_DATASET_GROUPS,
+                "dataset groups per region",
             )
             fields = {key: params.get(key) for key in ("domain", "roleArn", "kmsKeyArn")}
             self._create(DATASET_GROUP, arn, params["name"], now=now, fields=fields, tags=params.get("tags"))
@@ -435,7 +437,7 @@ class PersonalizeService:
         with self._session() as now:
             arn = self._arn(f"{SCHEMA.arn_resource}/{params['name']}")
             self._ensure_new(SCHEMA, arn)
-            self._ensure_below(len(self._regional(SCHEMA)), domain.MAX_SCHEMAS, "schemas per region")
+            self._ensure_below(len(self._regional(SCHEMA)), domain_rules.MAX_SCHEMAS, "schemas per region")
             self._create(
                 SCHEMA,
                 arn,
@@ -589,8 +591,8 @@ class PersonalizeService:
             in_flight = [
                 job for job in self._regional(IMPORT_JOB) if job.status in domain.IN_FLIGHT_CREATE_STATUSES
             ]
-            if len(in_flight) >= domain.MAX_IMPORT_JOBS_IN_PROGRESS:
-                raise LimitExceededError(domain.REASON_IMPORT_LIMIT)
+            if len(in_flight) >= domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS:
+                raise LimitExceededError(domain_rules.REASON_IMPORT_LIMIT)
             fields = {
                 "datasetArn": dataset.arn,
                 "dataSource": {"dataLocation": location},
@@ -623,10 +625,10 @@ class PersonalizeService:
         if dataset is None or schema is None or not job.fields.get("roleArn"):
             # Without a role Personalize has no identity to read the bucket with.
             future = Future()
-            future.set_result(ImportResult(None, domain.REASON_S3_ACCESS))
+            future.set_result(ImportResult(None, domain_rules.REASON_S3_ACCESS))
         else:
             event_column = (
-                domain.EVENT_TYPE_FIELD if dataset.fields["datasetType"] == "INTERACTIONS" else None
+                domain_rules.EVENT_TYPE_FIELD if dataset.fields["datasetType"] == "INTERACTIONS" else None
             )
             access = self.import_access
             future = self._executor.submit(
@@ -653,11 +655,11 @@ class PersonalizeService:
             return domain.CREATE_FAILED, f"The emulator could not read the data: {error}"
         result = future.result()
         if result.failure_reason or result.data is None:
-            return domain.CREATE_FAILED, result.failure_reason or domain.REASON_S3_ACCESS
+            return domain.CREATE_FAILED, result.failure_reason or domain_rules.REASON_S3_ACCESS
         dataset = self._resources.get(job.fields["datasetArn"])
         is_interactions = dataset is not None and dataset.fields["datasetType"] == "INTERACTIONS"
-        if is_interactions and result.data.records < domain.MIN_INTERACTIONS:
-            return domain.CREATE_FAILED, domain.reason_too_few_records(result.data.records)
+        if is_interactions and result.data.records < domain_rules.MIN_INTERACTIONS:
+            return domain.CREATE_FAILED, domain_rules.reason_too_few_records(result.data.records)
         job.data = result.data
         return domain.ACTIVE, None
 
@@ -714,14 +716,14 @@ class PersonalizeService:
                     f"recommenders need a Domain dataset group."
                 )
             recipe = domain.RECIPES_BY_ARN.get(params["recipeArn"])
-            problem = domain.use_case_problem(
+            problem = domain_rules.use_case_problem(
                 group_domain, recipe.use_case if recipe else params["recipeArn"]
             )
             if problem is not None:
                 raise InvalidInputError(f"Recipe {params['recipeArn']}: {problem}.")
             self._ensure_below(
                 len(self._of_kind(RECOMMENDER, datasetGroupArn=group.arn)),
-                domain.MAX_RECOMMENDERS_PER_GROUP,
+                domain_rules.MAX_RECOMMENDERS_PER_GROUP,
                 "recommenders per dataset group",
             )
             fields = {
@@ -738,14 +740,12 @@ class PersonalizeService:
         group_arn = recommender.fields["datasetGroupArn"]
         interactions = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="INTERACTIONS")
         data = interactions[0].held() if interactions else ImportedData()
-        for event_type in recipe.event_types:
-            if data.event_types.get(event_type, 0) < domain.MIN_INTERACTIONS:
-                return domain.CREATE_FAILED, domain.reason_too_few_interactions(event_type)
-        if not recipe.event_types and data.records < domain.MIN_INTERACTIONS:
-            return domain.CREATE_FAILED, domain.reason_too_few_records(data.records)
+        shortfall = domain_rules.training_shortfall(recipe, data.records, data.event_types)
+        if shortfall is not None:
+            return domain.CREATE_FAILED, shortfall
         items = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="ITEMS")
         if recipe.needs_items and not (items and items[0].held().records):
-            return domain.CREATE_FAILED, domain.reason_needs_items(recipe.use_case)
+            return domain.CREATE_FAILED, domain_rules.reason_needs_items(recipe.use_case)
         return domain.ACTIVE, None
 
     def update_recommender(self, params: Params) -> dict[str, Any]:
@@ -885,7 +885,7 @@ class PersonalizeService:
     def untag_resource(self, params: Params) -> dict[str, Any]:
         with self._session():
             resource = self._find(params["resourceArn"])
-            if domain.too_many_tags(len(params["tagKeys"])):
+            if domain_rules.too_many_tags(len(params["tagKeys"])):
                 raise TooManyTagKeysError(
                     f"The request names {len(params['tagKeys'])} tag keys; a resource can have at most "
                     f"{domain.MAX_TAGS}."

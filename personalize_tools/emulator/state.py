@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from lambda_handlers.personalize.kinds import MANAGED, ResourceKind
 from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.lifecycle import Track
@@ -26,13 +26,13 @@ KINDS = {kind.key: kind for kind in MANAGED}
 # The columns ImportedData.rows keep, per dataset type.
 ROW_COLUMNS: dict[str, tuple[str, ...]] = {
     "INTERACTIONS": (
-        domain.USER_ID_FIELD,
-        domain.ITEM_ID_FIELD,
-        domain.EVENT_TYPE_FIELD,
-        domain.TIMESTAMP_FIELD,
+        domain_rules.USER_ID_FIELD,
+        domain_rules.ITEM_ID_FIELD,
+        domain_rules.EVENT_TYPE_FIELD,
+        domain_rules.TIMESTAMP_FIELD,
     ),
-    "USERS": (domain.USER_ID_FIELD,),
-    "ITEMS": (domain.ITEM_ID_FIELD,),
+    "USERS": (domain_rules.USER_ID_FIELD,),
+    "ITEMS": (domain_rules.ITEM_ID_FIELD,),
 }
 ROW_LIMIT = 100_000  # rows kept per dataset for the recommendation stand-in; counts are always complete
 

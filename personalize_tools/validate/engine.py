@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.csv_header import CsvHeader
 from personalize_tools.validate import spill
 from personalize_tools.validate.columns import (
@@ -134,15 +134,16 @@ def dataset_fields(domain_name: str, schema_json: str, dataset_type: str) -> dic
         raise UsageError(
             f"dataset type {dataset_type!r} is not one of {', '.join(t.lower() for t in DATASET_TYPES)}"
         )
-    problems = domain.schema_problems(schema_json, domain_name, dataset_type)
+    problems = domain_rules.schema_problems(schema_json, domain_name, dataset_type)
     if problems:
         raise SchemaError(
-            f"the {domain_name} {domain.RECORD_NAMES[dataset_type]} schema is invalid: " + "; ".join(problems)
+            f"the {domain_name} {domain_rules.RECORD_NAMES[dataset_type]} schema is invalid: "
+            + "; ".join(problems)
         )
-    categorical = set(domain.categorical_fields(schema_json))
+    categorical = set(domain_rules.categorical_fields(schema_json))
     return {
         name: FieldSpec(name, avro_type or "string", nullable, categorical=name in categorical)
-        for name, avro_type, nullable in domain.schema_field_types(schema_json)
+        for name, avro_type, nullable in domain_rules.schema_field_types(schema_json)
     }
 
 
@@ -152,11 +153,12 @@ def use_case_recipes(
     """The recipes whose minimums to check, once each; UsageError for one the domain does not have."""
     if use_cases and dataset_type != "INTERACTIONS":
         raise UsageError(
-            f"use cases set minimums on Interactions; a {domain.RECORD_NAMES[dataset_type]} dataset has none"
+            "use cases set minimums on Interactions; "
+            f"a {domain_rules.RECORD_NAMES[dataset_type]} dataset has none"
         )
     recipes: list[domain.DomainRecipe] = []
     for use_case in use_cases:
-        problem = domain.use_case_problem(domain_name, use_case)
+        problem = domain_rules.use_case_problem(domain_name, use_case)
         if problem is not None:
             raise UsageError(f"use case {problem}")
         recipe = domain.RECIPES[use_case]
@@ -207,8 +209,10 @@ class _Run:
         self.fields = fields
         self.required = required
         # Interactions name a user and an item; a Users or Items record is named by its one id.
-        self.id_fields = domain.ID_FIELDS if self.interactions else (domain.RECORD_ID_FIELDS[dataset_type],)
-        self.timestamp_field = domain.EPOCH_SECONDS_FIELDS.get(dataset_type)
+        self.id_fields = (
+            domain_rules.ID_FIELDS if self.interactions else (domain_rules.RECORD_ID_FIELDS[dataset_type],)
+        )
+        self.timestamp_field = domain_rules.EPOCH_SECONDS_FIELDS.get(dataset_type)
         self.file_names = [item.name for item in files]
         self.max_examples = max_examples
         self.progress = progress
@@ -219,7 +223,7 @@ class _Run:
         self.event_counts: dict[str, int] = {}
         self.event_other = 0
         # Counted by name even past MAX_EVENT_TYPES distinct types: the event and use-case rules read them.
-        self.needed_event_types = {*domain.EVENT_TYPES[domain_name]}.union(
+        self.needed_event_types = {*domain_rules.EVENT_TYPES[domain_name]}.union(
             *(recipe.event_types for recipe in recipes)
         )
         self.now = int(time.time())
@@ -386,7 +390,8 @@ class _Run:
             f"the line is {long_line.line_bytes:,} bytes long, its {field} value alone "
             f"{long_line.field_bytes:,} bytes; the validator reads lines of up to "
             f"{BLOCK_BYTES / (1 << 20):g} MiB. Personalize documents no line length, but its quotas cap a "
-            f"value at {domain.ID_MAX_LENGTH} characters for an id and {domain.CATEGORICAL_VALUE_MAX_LENGTH} "
+            f"value at {domain_rules.ID_MAX_LENGTH} characters for an id and "
+            f"{domain_rules.CATEGORICAL_VALUE_MAX_LENGTH} "
             "for a categorical or other string value: no valid row comes near this"
         )
 
@@ -442,8 +447,8 @@ class _Run:
 
         payloads = (np.uint64(file_index) << _FILE_SHIFT) | row_lines.astype(np.uint64)
         if self.interactions:
-            self._count_event_types(first_by_name.get(domain.EVENT_TYPE_FIELD), keep)
-            self._count_users(first_by_name.get(domain.USER_ID_FIELD), keep)
+            self._count_event_types(first_by_name.get(domain_rules.EVENT_TYPE_FIELD), keep)
+            self._count_users(first_by_name.get(domain_rules.USER_ID_FIELD), keep)
             self.duplicates.submit([columns[index].raw for index in hash_order], payloads, keep)
             return
         id_column = first_by_name.get(self.id_fields[0])
@@ -508,19 +513,19 @@ class _Run:
             self._check_timestamps(offend, column, keep)
 
     def _check_categorical(self, offend: _Offender, column: Column, keep: np.ndarray | None) -> None:
-        limit = domain.CATEGORICAL_VALUE_MAX_LENGTH
+        limit = domain_rules.CATEGORICAL_VALUE_MAX_LENGTH
         suspects = np.flatnonzero(column.byte_lengths > limit)  # no part is longer than the whole
         if not len(suspects):
             return
         longest = np.zeros(len(column.raw), dtype=np.int64)
         for row in suspects:
-            parts = _text(column.raw[int(row)].as_py()).split(domain.CATEGORICAL_SEPARATOR)
+            parts = _text(column.raw[int(row)].as_py()).split(domain_rules.CATEGORICAL_SEPARATOR)
             longest[row] = max(len(part) for part in parts)
 
         def detail(row: int) -> str:
             return (
                 f"{column.name} has a value of {int(longest[row]):,} characters "
-                f"(at most {limit} per '{domain.CATEGORICAL_SEPARATOR}'-separated value)"
+                f"(at most {limit} per '{domain_rules.CATEGORICAL_SEPARATOR}'-separated value)"
             )
 
         offend("categorical_length", _kept(longest > limit, keep), detail, column.name)
@@ -566,12 +571,12 @@ class _Run:
                 self._check_id(offend, column, keep)
 
     def _check_id(self, offend: _Offender, column: Column, keep: np.ndarray | None) -> None:
-        suspects = np.flatnonzero(column.byte_lengths > domain.ID_MAX_LENGTH)  # characters <= bytes
+        suspects = np.flatnonzero(column.byte_lengths > domain_rules.ID_MAX_LENGTH)  # characters <= bytes
         if not len(suspects):
             return
         too_long = np.zeros(len(column.raw), dtype=bool)
         for row in suspects:
-            too_long[row] = len(_text(column.raw[int(row)].as_py())) > domain.ID_MAX_LENGTH
+            too_long[row] = len(_text(column.raw[int(row)].as_py())) > domain_rules.ID_MAX_LENGTH
 
         def detail(row: int) -> str:
             return f"{column.name} is {len(_text(column.raw[row].as_py()))} characters"
@@ -612,9 +617,9 @@ class _Run:
         counts[unusable] = 0
         present = np.flatnonzero(counts)
         hashes = value_hashes(dictionary)
-        repeat = present[counts[present] >= domain.MIN_INTERACTIONS_PER_TRAINING_USER]
-        self.repeat_users.update(int(value) for value in hashes[repeat[: domain.MIN_TRAINING_USERS]])
-        if len(self.repeat_users) >= domain.MIN_TRAINING_USERS:
+        repeat = present[counts[present] >= domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER]
+        self.repeat_users.update(int(value) for value in hashes[repeat[: domain_rules.MIN_TRAINING_USERS]])
+        if len(self.repeat_users) >= domain_rules.MIN_TRAINING_USERS:
             self.users.close()
             self.users = None
         else:
@@ -675,8 +680,8 @@ class _Run:
             "ids": self.id_fields,
             "timestamp": (self.timestamp_field,) if self.timestamp_field else (),
             "categorical": tuple(name for name, spec in self.fields.items() if spec.categorical),
-            "event_type": (domain.EVENT_TYPE_FIELD,),
-            "user": (domain.USER_ID_FIELD,),
+            "event_type": (domain_rules.EVENT_TYPE_FIELD,),
+            "user": (domain_rules.USER_ID_FIELD,),
         }[rule.reads]
         if not columns:
             return f"not checked: the schema has no {rule.reads} field"
@@ -691,17 +696,17 @@ class _Run:
     def _event_types_result(self) -> RuleResult:
         counts = self.event_counts
         problems = []
-        for event_type in domain.EVENT_TYPES[self.domain_name]:
+        for event_type in domain_rules.EVENT_TYPES[self.domain_name]:
             seen = counts.get(event_type, 0)
             recipes = [
-                r.use_case for r in domain.recipes_for(self.domain_name) if event_type in r.event_types
+                r.use_case for r in domain_rules.recipes_for(self.domain_name) if event_type in r.event_types
             ]
-            needed_by = f" ({', '.join(recipes)} need {domain.MIN_INTERACTIONS})" if recipes else ""
+            needed_by = f" ({', '.join(recipes)} need {domain_rules.MIN_INTERACTIONS})" if recipes else ""
             if seen == 0:
                 near = [name for name in counts if name.lower() == event_type.lower()]
                 hint = f"; found {', '.join(map(repr, near))}: event types are case-sensitive" if near else ""
                 problems.append(f"{event_type} absent{needed_by}{hint}")
-            elif seen < domain.MIN_INTERACTIONS:
+            elif seen < domain_rules.MIN_INTERACTIONS:
                 problems.append(f"only {seen:,} {event_type}{needed_by}")
         if problems:
             return RuleResult("event_types", "warn", len(problems), "; ".join(problems))
@@ -711,7 +716,7 @@ class _Run:
         return RuleResult("event_types", "pass", 0, seen_text)
 
     def _min_interactions_result(self) -> RuleResult:
-        minimum = domain.MIN_INTERACTIONS
+        minimum = domain_rules.MIN_INTERACTIONS
         if self.rows >= minimum:
             return RuleResult(
                 "min_interactions", "pass", 0, f"{self.rows:,} interactions (at least {minimum} needed)"
@@ -723,7 +728,7 @@ class _Run:
     def _use_case_result(self, rule_id: str) -> RuleResult:
         """Personalize trains a recommender only on MIN_INTERACTIONS events of each type its recipe reads."""
         recipe = domain.RECIPES[rule_id.removeprefix(USE_CASE_PREFIX)]
-        minimum = domain.MIN_INTERACTIONS
+        minimum = domain_rules.MIN_INTERACTIONS
         # (event type, events); a recipe that reads every event type counts all rows.
         counted: list[tuple[str | None, int]] = [
             (event_type, self.event_counts.get(event_type, 0)) for event_type in recipe.event_types
@@ -732,23 +737,18 @@ class _Run:
             f"{count:,} {event_type or 'interactions of any event type'}" for event_type, count in counted
         )
         needed = f"{minimum} {' and '.join(recipe.event_types) or 'interactions'}"
-        short = [(event_type, count) for event_type, count in counted if count < minimum]
-        if not short:
+        reason = domain_rules.training_shortfall(recipe, self.rows, self.event_counts)
+        if reason is None:
             return RuleResult(rule_id, "pass", 0, f"{seen} (at least {needed} needed)")
-        event_type, count = short[0]
-        reason = (
-            domain.reason_too_few_interactions(event_type)
-            if event_type
-            else domain.reason_too_few_records(count)
-        )
         message = (
             f"{recipe.use_case} needs at least {needed}; the data has {seen}. "
             f'Personalize would fail the recommender: "{reason}"'
         )
-        return RuleResult(rule_id, "fail", sum(minimum - count for _, count in short), message)
+        missing = sum(max(minimum - count, 0) for _, count in counted)
+        return RuleResult(rule_id, "fail", missing, message)
 
     def _training_users_result(self) -> RuleResult:
-        minimum, repeats = domain.MIN_TRAINING_USERS, domain.MIN_INTERACTIONS_PER_TRAINING_USER
+        minimum, repeats = domain_rules.MIN_TRAINING_USERS, domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER
         if self.users is None:
             return RuleResult(
                 "training_users", "pass", 0, f"at least {minimum} users have {repeats}+ interactions"
@@ -769,7 +769,7 @@ class _Run:
         return "no rows could be read" if self.tallies["csv_syntax"].count else "no rows after the header"
 
     def _min_records_result(self) -> RuleResult:
-        kind = domain.RECORD_NAMES[self.dataset_type]
+        kind = domain_rules.RECORD_NAMES[self.dataset_type]
         if self.rows:
             return RuleResult("min_records", "pass", 0, f"{self.rows:,} {kind} records")
         return RuleResult(

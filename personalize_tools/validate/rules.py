@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 
 Level = Literal["error", "warning"]
 # The column(s) a rule reads, resolved per dataset type; a file without them gets a `skip`.
@@ -24,8 +24,8 @@ Reads = Literal["ids", "timestamp", "categorical", "event_type", "user"]
 DATASET_TYPES = ("INTERACTIONS", "USERS", "ITEMS")
 _EVERY_TYPE = frozenset(DATASET_TYPES)
 _INTERACTIONS = frozenset({"INTERACTIONS"})
-_RECORDS = frozenset(domain.RECORD_ID_FIELDS)  # one record per id
-_TIMESTAMPED = frozenset(domain.EPOCH_SECONDS_FIELDS)
+_RECORDS = frozenset(domain_rules.RECORD_ID_FIELDS)  # one record per id
+_TIMESTAMPED = frozenset(domain_rules.EPOCH_SECONDS_FIELDS)
 USE_CASE_PREFIX = "use_case:"
 
 
@@ -102,16 +102,16 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "id_length",
         "error",
-        f"no {{ids}} is longer than {domain.ID_MAX_LENGTH} characters",
-        f"{{count}} ID(s) longer than {domain.ID_MAX_LENGTH} characters{{columns}}",
+        f"no {{ids}} is longer than {domain_rules.ID_MAX_LENGTH} characters",
+        f"{{count}} ID(s) longer than {domain_rules.ID_MAX_LENGTH} characters{{columns}}",
         reads="ids",
     ),
     Rule(
         "categorical_length",
         "error",
-        f"every '{domain.CATEGORICAL_SEPARATOR}'-separated categorical value is at most "
-        f"{domain.CATEGORICAL_VALUE_MAX_LENGTH} characters",
-        f"{{count}} categorical value(s) have a part longer than {domain.CATEGORICAL_VALUE_MAX_LENGTH} "
+        f"every '{domain_rules.CATEGORICAL_SEPARATOR}'-separated categorical value is at most "
+        f"{domain_rules.CATEGORICAL_VALUE_MAX_LENGTH} characters",
+        f"{{count}} categorical value(s) have a part longer than {domain_rules.CATEGORICAL_VALUE_MAX_LENGTH} "
         f"characters{{columns}}",
         reads="categorical",
     ),
@@ -165,14 +165,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "min_interactions",
         "error",
-        f"at least {domain.MIN_INTERACTIONS} interactions",
+        f"at least {domain_rules.MIN_INTERACTIONS} interactions",
         dataset_types=_INTERACTIONS,
     ),
     Rule(
         "training_users",
         "error",
-        f"at least {domain.MIN_TRAINING_USERS} users with "
-        f"{domain.MIN_INTERACTIONS_PER_TRAINING_USER} or more interactions",
+        f"at least {domain_rules.MIN_TRAINING_USERS} users with "
+        f"{domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER} or more interactions",
         dataset_types=_INTERACTIONS,
         reads="user",
     ),

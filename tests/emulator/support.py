@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain, kinds
+from lambda_handlers.personalize import domain, domain_rules, kinds
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/PersonalizeS3Access"
 INTERACTIONS_HEADER = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
@@ -92,7 +92,7 @@ def active_dataset(
     dataset_type: str = "INTERACTIONS",
 ) -> str:
     """A schema (the domain's default) and an ACTIVE dataset of that type in the group."""
-    schema = domain.default_schema_json(domain_name or "ECOMMERCE", dataset_type)
+    schema = domain_rules.default_schema_json(domain_name or "ECOMMERCE", dataset_type)
     schema_arn = personalize.create_schema(
         name=f"{name}-schema", schema=schema, **({"domain": domain_name} if domain_name else {})
     )

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain, preflight
+from lambda_handlers.personalize import domain, domain_rules, preflight
 from lambda_handlers.personalize.errors import PreflightError
 from personalize_tools.emulator.imports import read_import
 from personalize_tools.validate import validate_path
 
-SCHEMA = domain.default_schema_json("ECOMMERCE")
+SCHEMA = domain_rules.default_schema_json("ECOMMERCE")
 ROWS = "".join(f"u{n},i{n},1700000000,View\n" for n in range(3))
 HEADER_RULES = ("header_missing_columns", "header_unknown_columns", "csv_syntax")
 
@@ -40,7 +40,7 @@ def judge(s3: Any, bucket: str, body: bytes) -> Verdicts:
         preflight_verdict = None
     except PreflightError as error:
         preflight_verdict = str(error)
-    imported = read_import(uri, domain.required_columns(SCHEMA), domain.EVENT_TYPE_FIELD, lambda: s3)
+    imported = read_import(uri, domain.required_columns(SCHEMA), domain_rules.EVENT_TYPE_FIELD, lambda: s3)
     report = validate_path(uri, domain="ECOMMERCE", schema_json=SCHEMA, s3_client=s3)
     failed = [rule for rule in HEADER_RULES if report.rule(rule).status == "fail"]
     return Verdicts(preflight_verdict, imported.failure_reason, failed)
@@ -53,7 +53,7 @@ def test_a_space_after_a_comma_is_refused_by_all_three(s3: Any, s3_bucket: str) 
     assert verdicts.preflight is not None
     assert "missing required column(s) ITEM_ID" in verdicts.preflight
     assert "unknown column(s)  ITEM_ID" in verdicts.preflight
-    assert verdicts.emulator == domain.reason_missing_columns(["ITEM_ID"])
+    assert verdicts.emulator == domain_rules.reason_missing_columns(["ITEM_ID"])
     assert verdicts.validator == ["header_missing_columns", "header_unknown_columns"]
 
 
