@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from lambda_handlers.personalize.flow import rows
 
 REGION = "us-east-1"
@@ -58,7 +58,7 @@ def main() -> None:
         s3.create_bucket(Bucket=BUCKET)
         body = _csv(args.megabytes)
         s3.put_object(Bucket=BUCKET, Key=KEY, Body=body)
-        schema = domain.default_schema_json("ECOMMERCE")
+        schema = domain_rules.default_schema_json("ECOMMERCE")
 
         started = time.perf_counter()
         _read_only(s3, len(body))

@@ -24,10 +24,11 @@ from typing import Any
 
 import boto3
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize.kinds import DATASET
 from personalize_tools import record
 from personalize_tools.emulator import EmulatorServer, Pace
-from personalize_tools.emulator.state import DATASET, ImportedData
+from personalize_tools.emulator.state import ImportedData
 from personalize_tools.localdeploy.report import format_table
 
 REGION = "us-east-1"
@@ -46,7 +47,7 @@ def _group(emulator: EmulatorServer, name: str) -> tuple[str, str, str]:
     personalize = _client(emulator, "personalize")
     group = personalize.create_dataset_group(name=name, domain="ECOMMERCE")["datasetGroupArn"]
     schema = personalize.create_schema(
-        name=f"{name}-schema", schema=domain.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
+        name=f"{name}-schema", schema=domain_rules.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
     )["schemaArn"]
     dataset = personalize.create_dataset(
         name=f"{name}-interactions", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"

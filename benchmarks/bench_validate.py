@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._measure import Measurement, best_measurement, measure
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.sample_data import generate_interactions
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -81,7 +81,7 @@ def pandas_checks(path: Path) -> dict[str, Any]:
     """validate-data's checks, the way a notebook would write them with pandas."""
     import pandas as pd  # noqa: PLC0415 - each program pays only for its own imports
 
-    schema = domain.default_schema_json(DOMAIN)
+    schema = domain_rules.default_schema_json(DOMAIN)
     frame = pd.read_csv(path, dtype={"USER_ID": str, "ITEM_ID": str, "EVENT_TYPE": str})
     report: dict[str, Any] = {"rows": len(frame)}
     report["missing_columns"] = [
@@ -104,7 +104,7 @@ def pandas_checks(path: Path) -> dict[str, Any]:
         str(name): int(count) for name, count in frame["EVENT_TYPE"].value_counts().items()
     }
     per_user = frame["USER_ID"].value_counts()
-    report["training_users"] = int((per_user >= domain.MIN_INTERACTIONS_PER_TRAINING_USER).sum())
+    report["training_users"] = int((per_user >= domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER).sum())
     duplicated = frame.duplicated()
     report["duplicates"] = int(duplicated.sum())
     report["duplicate_lines"] = [int(index) + 2 for index in frame.index[duplicated][:10]]

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambda_handlers.personalize import authorization, domain
+from lambda_handlers.personalize import authorization, contract, domain, domain_rules
 from lambda_handlers.personalize.data_objects import is_data_path
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -83,11 +83,11 @@ class ProviderSettings(_Model):
 
     query_interval_seconds: int = Field(default=30, ge=5, le=300)
     total_timeout_seconds: int = Field(
-        default=domain.MAX_WAIT_SECONDS,
+        default=domain_rules.MAX_WAIT_SECONDS,
         ge=60,
         description="How long a deploy waits for an import to become ACTIVE. Up to "
-        f"{domain.MAX_WAIT_SECONDS} s the custom resource's waiter polls (CloudFormation waits at most one "
-        "hour for a custom resource, and on_event may take five minutes of it); above, up to "
+        f"{domain_rules.MAX_WAIT_SECONDS} s the custom resource's waiter polls (CloudFormation waits at most "
+        "one hour for a custom resource, and on_event may take five minutes of it); above, up to "
         f"{domain.WAIT_CONDITION_MAX_SECONDS} s (12 h), a CloudFormation wait condition waits, signalled by "
         "the import state machine (docs/event-imports.md).",
     )
@@ -95,14 +95,14 @@ class ProviderSettings(_Model):
     @property
     def waits_with_condition(self) -> bool:
         """Above the custom-resource limit, imports wait through a CloudFormation wait condition."""
-        return self.total_timeout_seconds > domain.MAX_WAIT_SECONDS
+        return self.total_timeout_seconds > domain_rules.MAX_WAIT_SECONDS
 
     @property
     def waiter_timeout_seconds(self) -> int:
         """What the custom-resource waiter polls for: the whole wait, or the most a custom resource allows."""
         if not self.waits_with_condition:
             return self.total_timeout_seconds
-        return domain.MAX_WAIT_SECONDS - domain.MAX_WAIT_SECONDS % self.query_interval_seconds
+        return domain_rules.MAX_WAIT_SECONDS - domain_rules.MAX_WAIT_SECONDS % self.query_interval_seconds
 
     @model_validator(mode="after")
     def _multiple(self) -> ProviderSettings:
@@ -174,7 +174,7 @@ class DatasetConfig(_Model):
         description="'default' for the domain's schema of this dataset type, or a path to an Avro JSON file.",
     )
     data_source: DataSource | None = Field(default=None, description=NO_DATA_SOURCE_DESCRIPTION)
-    import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+    import_mode: contract.ImportMode = "FULL"
     data_version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
     incoming: Annotated[
         IncomingConfig | None,
@@ -244,7 +244,7 @@ class ResourceNames(_Model):
     event_tracker: PersonalizeName | None = None
 
 
-MAX_RECOMMENDERS = domain.MAX_RECOMMENDERS_PER_GROUP
+MAX_RECOMMENDERS = domain_rules.MAX_RECOMMENDERS_PER_GROUP
 MANAGED_BY = "personalize-domain-cdk"
 # The tag keys the app sets itself, and who sets them: a user tag may use none of them, and they count
 # against Personalize's 50 tags per resource.
@@ -273,7 +273,7 @@ class EnvironmentConfig(_Model):
         pattern=r"^[a-z][a-z0-9-]{0,15}$",
         description="Starts every stack and Personalize resource name; lower case, digits and '-'.",
     )
-    domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"]
+    domain: contract.Domain
     schema_file: str = Field(
         default="default",
         alias="schema",
@@ -281,7 +281,7 @@ class EnvironmentConfig(_Model):
         "(relative to the project root).",
     )
     data_source: DataSource | None = Field(default=None, description=NO_DATA_SOURCE_DESCRIPTION)
-    import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+    import_mode: contract.ImportMode = "FULL"
     data_version: str = Field(
         default="1",
         pattern=r"^[A-Za-z0-9._-]{1,32}$",
@@ -301,7 +301,7 @@ class EnvironmentConfig(_Model):
         default=False,
         description="In a pipeline, wait for a manual approval before deploying this environment.",
     )
-    removal_policy: Literal["retain", "destroy"] = "retain"
+    removal_policy: contract.RemovalPolicy = "retain"
     kms: KmsSetting = "none"
     tags: dict[str, str] = Field(default_factory=dict)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
@@ -326,7 +326,7 @@ class EnvironmentConfig(_Model):
             use_cases = ", ".join(recommender.use_case for recommender in self.recommenders)
             raise ValueError(
                 f"recommenders ({use_cases}) need interaction data, and this environment imports none "
-                f"(no data_source). Personalize's rule: {domain.RULE_MIN_INTERACTIONS} Deploy without "
+                f"(no data_source). Personalize's rule: {domain_rules.RULE_MIN_INTERACTIONS} Deploy without "
                 "recommenders, record events with PutEvents (python -m personalize_tools.record), then set "
                 "interactions_recorded: true and add the recommenders"
             )
@@ -347,26 +347,22 @@ class EnvironmentConfig(_Model):
                 raise ValueError(
                     f"recommenders.{index}.wait_for_active: true waits inside the recommender's custom "
                     "resource, "
-                    f"at most {domain.MAX_WAIT_SECONDS} s; provider.total_timeout_seconds "
+                    f"at most {domain_rules.MAX_WAIT_SECONDS} s; provider.total_timeout_seconds "
                     f"({self.provider.total_timeout_seconds}) above that holds the deploy for imports only "
                     "(through a wait condition). Set wait_for_active: false, or total_timeout_seconds to at "
-                    f"most {domain.MAX_WAIT_SECONDS}"
+                    f"most {domain_rules.MAX_WAIT_SECONDS}"
                 )
         return self
 
     @model_validator(mode="after")
     def _recommenders_fit_the_domain(self) -> EnvironmentConfig:
-        allowed = [recipe.use_case for recipe in domain.recipes_for(self.domain)]
         seen: set[str] = set()
         for index, recommender in enumerate(self.recommenders):
             where = f"recommenders.{index}.use_case"
-            recipe = domain.RECIPES.get(recommender.use_case)
-            if recipe is None or recipe.domain != self.domain:
-                other = f" is a {recipe.domain} use case," if recipe else " is not a domain use case;"
-                raise ValueError(
-                    f"{where}: {recommender.use_case!r}{other} this environment's domain is {self.domain}; "
-                    f"allowed: {', '.join(allowed)}"
-                )
+            problem = domain_rules.use_case_problem(self.domain, recommender.use_case)
+            if problem is not None:
+                raise ValueError(f"{where}: {problem} (this environment's domain)")
+            recipe = domain.RECIPES[recommender.use_case]
             if recipe.needs_items and self.items is None:
                 raise ValueError(
                     f"{where}: {recommender.use_case!r} needs an Items dataset; add an `items:` section"
@@ -406,7 +402,7 @@ class EnvironmentConfig(_Model):
         if value is False or value is None:  # YAML reads a bare `off`/`no` as false
             return "none"
         is_arn = isinstance(value, str) and bool(domain.KMS_KEY_ARN_PATTERN.fullmatch(value))
-        too_long = isinstance(value, str) and len(value) > domain.KMS_KEY_ARN_MAX_LENGTH
+        too_long = isinstance(value, str) and len(value) > domain_rules.KMS_KEY_ARN_MAX_LENGTH
         if isinstance(value, str) and value not in ("none", "create") and (not is_arn or too_long):
             raise ValueError("must be 'none', 'create' or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
         return value
@@ -558,17 +554,17 @@ class DatasetPlan:
     def schema_json(self) -> str:
         """The schema as compact JSON, read and checked against the domain's rules for its type."""
         if self.schema_file == "default":
-            return domain.default_schema_json(self.domain, self.dataset_type)
+            return domain_rules.default_schema_json(self.domain, self.dataset_type)
         field = f"{self.field_prefix}schema"
         try:
             text = (PROJECT_ROOT / self.schema_file).read_text(encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"{field}: cannot read {self.schema_file}: {error.strerror}") from error
-        problems = domain.schema_problems(text, self.domain, self.dataset_type)
+        problems = domain_rules.schema_problems(text, self.domain, self.dataset_type)
         if problems:
             raise ConfigError(
                 f"{field}: {self.schema_file} is not a valid {self.domain} "
-                f"{domain.RECORD_NAMES[self.dataset_type]} schema: " + "; ".join(problems)
+                f"{domain_rules.RECORD_NAMES[self.dataset_type]} schema: " + "; ".join(problems)
             )
         return json.dumps(json.loads(text), separators=(",", ":"))
 

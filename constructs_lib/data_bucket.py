@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge
-from lambda_handlers.personalize.domain import SERVICE_PRINCIPAL
+from lambda_handlers.personalize.domain_rules import SERVICE_PRINCIPAL
 
 
 class PersonalizeDataBucket(Construct):

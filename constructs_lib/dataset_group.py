@@ -20,10 +20,12 @@ from constructs import Construct
 
 from constructs_lib.naming import checked_name, derived_name
 from constructs_lib.personalize_provider import PersonalizeProvider
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import contract, domain, domain_rules
 from lambda_handlers.personalize.authorization import SCOPE_DELIMITER, SCOPE_TAG_KEY
 
-RESOURCE_TYPE_PREFIX = "Custom::Personalize"
+
+def _tags(tags: Mapping[str, str]) -> list[contract.Tag]:
+    return contract.tags(dict(tags))
 
 
 @dataclass(frozen=True)
@@ -35,23 +37,22 @@ class DeployWait:
     timeout_seconds: int
 
 
-def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
-
-
-def _removal(policy: RemovalPolicy) -> str:
+def _removal(policy: RemovalPolicy) -> contract.RemovalPolicy:
     return "destroy" if policy == RemovalPolicy.DESTROY else "retain"
 
 
 def _custom_resource(
-    scope: Construct, provider: PersonalizeProvider, kind: str, properties: Mapping[str, object]
+    scope: Construct,
+    provider: PersonalizeProvider,
+    resource_type: contract.ResourceType,
+    properties: contract.ResourceProperties,
 ) -> CustomResource:
-    """One Custom::Personalize{kind} on the stack's provider; property names are the handler contract."""
+    """One custom resource on the stack's provider; its properties are typed by the handler contract."""
     return CustomResource(
         scope,
         "Resource",
         service_token=provider.service_token,
-        resource_type=f"{RESOURCE_TYPE_PREFIX}{kind}",
+        resource_type=resource_type,
         properties=dict(properties),
         service_timeout=provider.service_timeout,
     )
@@ -79,20 +80,21 @@ class DomainDatasetGroup(Construct):
         tags: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        if domain_name not in domain.DOMAINS:
+        known_domain = contract.choice(domain_name, contract.DOMAINS)
+        if known_domain is None:
             raise ValueError(
-                f"{self.node.path}: domain {domain_name!r} is not one of {', '.join(domain.DOMAINS)}"
+                f"{self.node.path}: domain {domain_name!r} is not one of {', '.join(contract.DOMAINS)}"
             )
-        if encryption_key is not None and service_role is None:
+        if domain.key_without_role(encryption_key, service_role):
             raise ValueError(
-                f"{self.node.path}: a KMS key needs the Personalize service role (kmsKeyArn needs roleArn)"
+                f"{self.node.path}: encryption_key needs service_role: {domain.KMS_KEY_ROLE_RULE}"
             )
         if SCOPE_DELIMITER in name_prefix or not name_prefix:
             raise ValueError(
                 f"{self.node.path}: name prefix {name_prefix!r} must not be empty or contain "
                 f"{SCOPE_DELIMITER!r}: it ends every name's prefix, which the handler policy matches"
             )
-        self.domain = domain_name
+        self.domain: contract.Domain = known_domain
         self.name_prefix = name_prefix
         self.removal_policy = removal_policy
         # The scope tag lets the handler policy recognise this environment's event trackers.
@@ -105,19 +107,20 @@ class DomainDatasetGroup(Construct):
             self.provider.allow_pinned_name(name_prefix, "datasetGroup", name, self.node.path)
         else:
             self.dataset_group_name = derived_name(self, name_prefix, domain_name, key_arn or "")
-        properties: dict[str, object] = {
+        properties: contract.DatasetGroupProperties = {
             "Name": self.dataset_group_name,
-            "Domain": domain_name,
+            "Domain": known_domain,
             "Tags": _tags(self.tags),
             "RemovalPolicy": _removal(removal_policy),
         }
         if encryption_key is not None and service_role is not None:
-            properties |= {"KmsKeyArn": encryption_key.key_arn, "RoleArn": service_role.role_arn}
+            properties["KmsKeyArn"] = encryption_key.key_arn
+            properties["RoleArn"] = service_role.role_arn
             self.provider.allow_pass_role(service_role)
         self.resource = _custom_resource(
             self,
             self.provider,
-            "DatasetGroup",
+            contract.DATASET_GROUP,
             properties,
         )
         if service_role is not None:
@@ -143,8 +146,8 @@ class DomainDatasetGroup(Construct):
             )
         dataset = Dataset(
             self,
-            domain.RECORD_NAMES[dataset_type]
-            if dataset_type in domain.RECORD_NAMES
+            domain_rules.RECORD_NAMES[dataset_type]
+            if dataset_type in domain_rules.RECORD_NAMES
             else dataset_type.title(),
             group=self,
             dataset_type=dataset_type,
@@ -176,12 +179,10 @@ class DomainDatasetGroup(Construct):
         completes once training has started, with the recommender's real status as its attribute;
         `wait_for_active=True` keeps the deployment waiting until ACTIVE instead.
         """
-        recipe = domain.RECIPES.get(use_case)
-        if recipe is None or recipe.domain != self.domain:
-            allowed = ", ".join(r.use_case for r in domain.recipes_for(self.domain))
-            raise ValueError(
-                f"{self.node.path}: {use_case!r} is not a {self.domain} use case; allowed: {allowed}"
-            )
+        problem = domain_rules.use_case_problem(self.domain, use_case)
+        if problem is not None:
+            raise ValueError(f"{self.node.path}: {problem}")
+        recipe = domain.RECIPES[use_case]
         if recipe.needs_items and "ITEMS" not in self.datasets:
             raise ValueError(f"{self.node.path}: {use_case!r} needs an Items dataset; add one first")
         recommender = Recommender(
@@ -221,10 +222,16 @@ class Dataset(Construct):
         schema_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        known_type = contract.choice(dataset_type, contract.DATASET_TYPES)
+        if known_type is None:
+            raise ValueError(
+                f"{self.node.path}: dataset type {dataset_type!r} is not one of "
+                f"{', '.join(contract.DATASET_TYPES)}"
+            )
         self.group = group
         self.dataset_type = dataset_type
-        schema_json = schema or domain.default_schema_json(group.domain, dataset_type)
-        problems = domain.schema_problems(schema_json, group.domain, dataset_type)
+        schema_json = schema or domain_rules.default_schema_json(group.domain, dataset_type)
+        problems = domain_rules.schema_problems(schema_json, group.domain, dataset_type)
         if problems:
             raise ValueError(
                 f"{self.node.path}: schema is not valid for {group.domain} {dataset_type}: "
@@ -241,7 +248,7 @@ class Dataset(Construct):
         self.schema_resource = _custom_resource(
             schema_scope,
             group.provider,
-            "Schema",
+            contract.SCHEMA,
             {
                 "Name": self.schema_name,
                 "Domain": group.domain,
@@ -259,11 +266,11 @@ class Dataset(Construct):
         self.resource = _custom_resource(
             self,
             group.provider,
-            "Dataset",
+            contract.DATASET,
             {
                 "Name": self.dataset_name,
                 "DatasetGroupArn": group.dataset_group_arn,
-                "DatasetType": dataset_type,
+                "DatasetType": known_type,
                 "SchemaArn": self.schema_arn,
                 "Tags": _tags(group.tags),
                 "RemovalPolicy": _removal(group.removal_policy),
@@ -332,10 +339,11 @@ class DatasetImportJob(Construct):
         deploy_wait: DeployWait | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        if import_mode not in domain.IMPORT_MODES:
+        known_mode = contract.choice(import_mode, contract.IMPORT_MODES)
+        if known_mode is None:
             raise ValueError(
                 f"{self.node.path}: import mode {import_mode!r} is not one of "
-                f"{', '.join(domain.IMPORT_MODES)}"
+                f"{', '.join(contract.IMPORT_MODES)}"
             )
         provider = dataset.group.provider
         provider.allow_pass_role(role)
@@ -350,13 +358,13 @@ class DatasetImportJob(Construct):
             data_version,
             content_fingerprint,
         )
-        properties: dict[str, object] = {
+        properties: contract.ImportJobProperties = {
             "JobName": self.job_name,
             "DatasetArn": dataset.dataset_arn,
             "SchemaArn": dataset.schema_arn,
             "DataLocation": self.data_location,
             "RoleArn": role.role_arn,
-            "ImportMode": import_mode,
+            "ImportMode": known_mode,
             "DataVersion": data_version,
             "Tags": _tags(dataset.group.tags),
         }
@@ -368,8 +376,9 @@ class DatasetImportJob(Construct):
             # are named after the job: a new import (a new JobName) is a new handle and a new condition.
             suffix = hashlib.sha256(self.job_name.encode()).hexdigest()[:8].upper()
             handle = CfnWaitConditionHandle(self, f"WaitHandle{suffix}")
-            properties |= {"WaitHandle": handle.ref, "WaitStateMachineArn": deploy_wait.state_machine_arn}
-        self.resource = _custom_resource(self, provider, "DatasetImportJob", properties)
+            properties["WaitHandle"] = handle.ref
+            properties["WaitStateMachineArn"] = deploy_wait.state_machine_arn
+        self.resource = _custom_resource(self, provider, contract.IMPORT_JOB, properties)
         # Personalize reads with the role as soon as the job starts: its policies must exist first.
         self.resource.node.add_dependency(role)
         self.import_job_arn = self.resource.ref
@@ -402,7 +411,7 @@ class EventTracker(Construct):
         self.resource = _custom_resource(
             self,
             group.provider,
-            "EventTracker",
+            contract.EVENT_TRACKER,
             {
                 "Name": self.tracker_name,
                 "DatasetGroupArn": group.dataset_group_arn,
@@ -443,15 +452,12 @@ class Recommender(Construct):
             self.recommender_name = derived_name(
                 self, group.name_prefix, group.dataset_group_name, recipe.use_case
             )
-        exploration = {
-            key: f"{value:g}"
-            for key, value in (
-                ("explorationWeight", exploration_weight),
-                ("explorationItemAgeCutOff", exploration_item_age_cut_off),
-            )
-            if value is not None
-        }
-        recommender_config: dict[str, object] = {
+        exploration: contract.ItemExplorationConfig = {}
+        if exploration_weight is not None:
+            exploration["explorationWeight"] = f"{exploration_weight:g}"
+        if exploration_item_age_cut_off is not None:
+            exploration["explorationItemAgeCutOff"] = f"{exploration_item_age_cut_off:g}"
+        recommender_config: contract.RecommenderConfig = {
             "minRecommendationRequestsPerSecond": min_recommendation_requests_per_second
         }
         if exploration:
@@ -459,7 +465,7 @@ class Recommender(Construct):
         self.resource = _custom_resource(
             self,
             group.provider,
-            "Recommender",
+            contract.RECOMMENDER,
             {
                 "Name": self.recommender_name,
                 "DatasetGroupArn": group.dataset_group_arn,

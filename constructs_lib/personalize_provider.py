@@ -17,17 +17,23 @@ from constructs import Construct
 import lambda_handlers
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize import authorization as authz
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules, kinds
 
 # The asset is the installed `lambda_handlers` package, found where Python imported it from: the checkout,
 # or site-packages when constructs_lib comes from a wheel.
 HANDLER_ASSET = Path(lambda_handlers.__file__).resolve().parent
 # Synth-time facts that live next to the domain module but that no handler imports, and the lock file
 # of the runtime-provided boto3 (lambda_handlers/requirements.in says why it is not bundled).
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "personalize/authorization.py", "requirements.*"]
+ASSET_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "personalize/authorization.py",
+    "personalize/domain_rules.py",
+    "requirements.*",
+]
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
-MAX_TOTAL_TIMEOUT = Duration.seconds(domain.MAX_WAIT_SECONDS)
-SERVICE_TIMEOUT = Duration.seconds(domain.SERVICE_TIMEOUT_SECONDS)
+MAX_TOTAL_TIMEOUT = Duration.seconds(domain_rules.MAX_WAIT_SECONDS)
+SERVICE_TIMEOUT = Duration.seconds(domain_rules.SERVICE_TIMEOUT_SECONDS)
 
 # Every Personalize operation the handlers call (tests check this against lambda_handlers/): the policy
 # grants these and nothing else, each on the resource types the authorization table gives it.
@@ -68,16 +74,16 @@ HANDLER_OPERATIONS = (
 TAGS_UPDATED_IN_PLACE = frozenset({"datasetGroup", "dataset", "eventTracker", "recommender"})
 # Name-scoped kinds and the ARN path pattern of this environment's resources of that kind.
 NAMED_KINDS = {
-    "datasetGroup": "dataset-group/{pattern}",
-    "schema": "schema/{pattern}",
-    "dataset": "dataset/{pattern}",  # dataset/{group name}/{TYPE}: scoped by its group's name
-    "datasetImportJob": "dataset-import-job/{pattern}",
-    "recommender": "recommender/{pattern}",
+    kind.iam_type: f"{kind.arn_resource}/{{pattern}}"  # dataset/{group name}/{TYPE}: scoped by its group
+    for kind in (kinds.DATASET_GROUP, kinds.SCHEMA, kinds.DATASET, kinds.IMPORT_JOB, kinds.RECOMMENDER)
 }
 # What a pinned name adds, per kind the construct lets users name.
 PINNED_PATHS = {
-    "datasetGroup": ("dataset-group/{name}", "dataset/{name}/*"),
-    "recommender": ("recommender/{name}",),
+    kinds.DATASET_GROUP.iam_type: (
+        f"{kinds.DATASET_GROUP.arn_resource}/{{name}}",
+        f"{kinds.DATASET.arn_resource}/{{name}}/*",
+    ),
+    kinds.RECOMMENDER.iam_type: (f"{kinds.RECOMMENDER.arn_resource}/{{name}}",),
 }
 
 
@@ -118,9 +124,9 @@ class PersonalizeProvider(Construct):
         where = f"{scope.node.path}/{construct_id}"
         if total_seconds > MAX_TOTAL_TIMEOUT.to_seconds():
             raise ValueError(
-                f"{where}: total_timeout is {total_seconds:g} s; at most {domain.MAX_WAIT_SECONDS} s: "
-                f"CloudFormation waits {domain.SERVICE_TIMEOUT_SECONDS} s for a custom resource, and "
-                f"on_event may take {domain.HANDLER_TIMEOUT_SECONDS} s of them"
+                f"{where}: total_timeout is {total_seconds:g} s; at most {domain_rules.MAX_WAIT_SECONDS} s: "
+                f"CloudFormation waits {domain_rules.SERVICE_TIMEOUT_SECONDS} s for a custom resource, and "
+                f"on_event may take {domain_rules.HANDLER_TIMEOUT_SECONDS} s of them"
             )
         if total_seconds % query_interval.to_seconds():
             raise ValueError(f"{where}: total_timeout must be a multiple of query_interval")
@@ -154,7 +160,7 @@ class PersonalizeProvider(Construct):
                 code=code,
                 handler=f"personalize.entry.{entry}",
                 role=self.handler_role,
-                timeout=Duration.seconds(domain.HANDLER_TIMEOUT_SECONDS),
+                timeout=Duration.seconds(domain_rules.HANDLER_TIMEOUT_SECONDS),
                 memory_size=256,
                 log_group=self.log_group,
                 # Lambda's JSON log format: each line a JSON object (level, requestId, message); the
@@ -215,7 +221,7 @@ class PersonalizeProvider(Construct):
                     resources=[f"{self._arn_base}:{path.format(pattern=pattern)}"],
                 )
             )
-        trackers = f"{self._arn_base}:event-tracker/*"
+        trackers = f"{self._arn_base}:{kinds.EVENT_TRACKER.arn_resource}/*"
         scope_tag = f"{authz.SCOPE_TAG_KEY}"
         statements += [
             iam.PolicyStatement(

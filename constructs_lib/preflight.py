@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.csv_header import parse_header
 
 HEADER_BYTES = 64 * 1024
@@ -81,7 +81,7 @@ def check_local_data(
 
 
 def _schema(dataset: LocalDataset, domain_name: str) -> str:
-    return dataset.schema_json or domain.default_schema_json(domain_name, dataset.dataset_type)
+    return dataset.schema_json or domain_rules.default_schema_json(domain_name, dataset.dataset_type)
 
 
 def _data_files(path: Path) -> Iterator[Path]:
@@ -123,7 +123,7 @@ def _check_headers(dataset: LocalDataset, domain_name: str) -> None:
         if problems:
             raise DataPreflightError(
                 f"the CSV header of {path} does not match the {domain_name} "
-                f"{domain.RECORD_NAMES[dataset.dataset_type]} schema: {'; '.join(problems)} "
+                f"{domain_rules.RECORD_NAMES[dataset.dataset_type]} schema: {'; '.join(problems)} "
                 f"(allowed columns: {', '.join(fields)})"
             )
 

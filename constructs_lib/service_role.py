@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge_wildcards
-from lambda_handlers.personalize.domain import SERVICE_PRINCIPAL
+from lambda_handlers.personalize.domain_rules import SERVICE_PRINCIPAL
 
 KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"]
 

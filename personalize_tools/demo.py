@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from config import ConfigError, load_environment
-from lambda_handlers.personalize.domain import ACTIVE, EVENT_TYPES, RECOMMENDATION_REQUESTS
+from lambda_handlers.personalize.domain import ACTIVE
+from lambda_handlers.personalize.domain_rules import EVENT_TYPES, RECOMMENDATION_REQUESTS
 from personalize_tools.cli_common import add_version, program
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import (

@@ -38,7 +38,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.cli_common import add_version, program
 
 RETRYABLE_CODES = frozenset(
@@ -89,7 +89,12 @@ KINDS = {
         "put_events",
         "eventList",
         "EventList",
-        (domain.USER_ID_FIELD, domain.ITEM_ID_FIELD, domain.TIMESTAMP_FIELD, domain.EVENT_TYPE_FIELD),
+        (
+            domain.USER_ID_FIELD,
+            domain.ITEM_ID_FIELD,
+            domain.TIMESTAMP_FIELD,
+            domain.EVENT_TYPE_FIELD,
+        ),
     ),
     "users": Kind("users", "put_users", "users", "UserList", (domain.USER_ID_FIELD,)),
     "items": Kind("items", "put_items", "items", "ItemList", (domain.ITEM_ID_FIELD,)),
@@ -213,7 +218,7 @@ def read_rows(path: Path, kind: Kind, summary: Summary) -> Iterator[Row]:
 def _properties(values: dict[str, str], skip: Iterable[str]) -> str | None:
     skipped = set(skip)
     properties = {
-        domain.property_key(column): value
+        domain_rules.property_key(column): value
         for column, value in values.items()
         if column not in skipped and value != ""
     }

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lambda_handlers.personalize import domain as domain_facts
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.cli_common import add_version, program
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class _EventMix:
     conversion_share: float
 
 
-# The browse events are the domain's other event types (domain_facts.EVENT_TYPES).
+# The browse events are the domain's other event types (domain_rules.EVENT_TYPES).
 EVENT_MIX: dict[str, _EventMix] = {
     "ECOMMERCE": _EventMix(conversion="Purchase", conversion_share=0.3),
     "VIDEO_ON_DEMAND": _EventMix(conversion="Watch", conversion_share=0.6),
@@ -232,11 +233,11 @@ def _write_records(path: str | Path, *, domain: str, dataset_type: str, count: i
         raise SampleDataError(f"domain {domain!r} is not one of {', '.join(domain_facts.DOMAINS)}")
     if count < 1:
         raise SampleDataError(f"{dataset_type.lower()} must be at least 1, got {count}")
-    columns = domain_facts.schema_field_names(domain_facts.default_schema(domain, dataset_type))
+    columns = domain_facts.schema_field_names(domain_rules.default_schema(domain, dataset_type))
     unknown = [name for name in columns if name not in _VALUE_MAKERS]
     if unknown:
         raise SampleDataError(
-            f"the {domain} default {domain_facts.RECORD_NAMES[dataset_type]} schema has field(s) "
+            f"the {domain} default {domain_rules.RECORD_NAMES[dataset_type]} schema has field(s) "
             f"{', '.join(unknown)} the generator has no values for"
         )
     rng = np.random.default_rng(seed)
@@ -309,7 +310,7 @@ _VALUE_MAKERS: dict[str, _ValueMaker] = {
 
 def domain_event_types(domain_name: str) -> list[str]:
     """The domain's event types with the generator's conversion event checked against them."""
-    event_types = list(domain_facts.EVENT_TYPES[domain_name])
+    event_types = list(domain_rules.EVENT_TYPES[domain_name])
     if EVENT_MIX[domain_name].conversion not in event_types:
         raise SampleDataError(
             f"EVENT_MIX names {EVENT_MIX[domain_name].conversion!r} for {domain_name}, "
@@ -319,7 +320,7 @@ def domain_event_types(domain_name: str) -> list[str]:
 
 
 def _header(domain_name: str) -> list[str]:
-    columns = domain_facts.schema_field_names(domain_facts.default_schema_json(domain_name))
+    columns = domain_facts.schema_field_names(domain_rules.default_schema_json(domain_name))
     known = {*domain_facts.ID_FIELDS, domain_facts.TIMESTAMP_FIELD, domain_facts.EVENT_TYPE_FIELD}
     if set(columns) != known:
         raise SampleDataError(
@@ -469,7 +470,7 @@ def write_environment_samples(
     users, items = default_users(rows), default_items(rows)
     results = []
     for dataset_type, plan in config.datasets().items():
-        kind = domain_facts.RECORD_NAMES[dataset_type]
+        kind = domain_rules.RECORD_NAMES[dataset_type]
         path = plan.local_path
         if plan.data_source is None:
             results.append(SampleFile(dataset_type, None, "skipped", f"{kind}: no data_source to write"))
@@ -507,7 +508,7 @@ def write_environment_samples(
 
 def _schema_mismatch(schema_json: str, domain_name: str, dataset_type: str) -> str | None:
     """Why a file with the default schema's columns would not fit SCHEMA_JSON, or None when it would."""
-    written = domain_facts.schema_field_names(domain_facts.default_schema(domain_name, dataset_type))
+    written = domain_facts.schema_field_names(domain_rules.default_schema(domain_name, dataset_type))
     known = domain_facts.schema_field_names(schema_json)
     problems = []
     lacking = [name for name in domain_facts.required_columns(schema_json) if name not in written]

@@ -26,8 +26,9 @@ from constructs_lib import (
 )
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize.authorization import SCOPE_TAG_KEY
-from lambda_handlers.personalize.domain import RECORD_NAMES
+from lambda_handlers.personalize.domain_rules import RECORD_NAMES
 from lambda_handlers.personalize.flow.contract import INCOMING_FOLDERS, INCOMING_PREFIX
+from lambda_handlers.personalize.s3_location import S3Location
 
 UPLOAD_PREFIX = "imports/"
 # The DataLocation output of a dataset without bulk data: what fills it instead.
@@ -196,8 +197,8 @@ class PersonalizeStack(Stack):
         source = plan.data_source
         assert source is not None
         if source.s3_uri:
-            bucket_name, _, key = source.s3_uri.removeprefix("s3://").partition("/")
-            return s3.Bucket.from_bucket_name(self, f"External{label}", bucket_name), key
+            location = S3Location.parse(source.s3_uri)
+            return s3.Bucket.from_bucket_name(self, f"External{label}", location.bucket), location.key
         if source.bucket_key:
             return self.data.bucket, source.bucket_key
         local = plan.local_path

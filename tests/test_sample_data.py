@@ -16,7 +16,7 @@ import pytest
 
 from config import EnvironmentConfig
 from config import model as config_model
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools import sample_data
 from personalize_tools.sample_data import (
     DEFAULT_ENV_ROWS,
@@ -54,7 +54,7 @@ def test_same_seed_same_bytes_and_another_seed_other_bytes(tmp_path: Path) -> No
 
 def test_header_is_the_domain_default_schema(ecommerce: Path) -> None:
     header = ecommerce.read_text().splitlines()[0]
-    assert header.split(",") == domain.schema_field_names(domain.default_schema_json("ECOMMERCE"))
+    assert header.split(",") == domain.schema_field_names(domain_rules.default_schema_json("ECOMMERCE"))
 
 
 def test_rows_and_timestamps(ecommerce: Path) -> None:
@@ -69,10 +69,12 @@ def test_rows_and_timestamps(ecommerce: Path) -> None:
 def test_event_mix_follows_the_domain(ecommerce: Path, tmp_path: Path) -> None:
     counts = read(ecommerce)["EVENT_TYPE"].value_counts().to_pylist()
     shares = {entry["values"]: entry["counts"] / 20_000 for entry in counts}
-    assert set(shares) == set(domain.EVENT_TYPES["ECOMMERCE"])
+    assert set(shares) == set(domain_rules.EVENT_TYPES["ECOMMERCE"])
     assert 0.6 < shares["View"] < 0.9  # mostly browsing, a fair share of purchases
     video = generate_interactions(tmp_path / "v.csv", domain="VIDEO_ON_DEMAND", rows=5000, seed=7)
-    assert set(read(video)["EVENT_TYPE"].unique().to_pylist()) == set(domain.EVENT_TYPES["VIDEO_ON_DEMAND"])
+    assert set(read(video)["EVENT_TYPE"].unique().to_pylist()) == set(
+        domain_rules.EVENT_TYPES["VIDEO_ON_DEMAND"]
+    )
 
 
 def test_item_popularity_is_skewed(ecommerce: Path) -> None:
@@ -86,7 +88,8 @@ def test_item_popularity_is_skewed(ecommerce: Path) -> None:
 def test_enough_users_repeat_for_training(ecommerce: Path) -> None:
     per_user = np.array([entry["counts"] for entry in read(ecommerce)["USER_ID"].value_counts().to_pylist()])
     assert (
-        np.count_nonzero(per_user >= domain.MIN_INTERACTIONS_PER_TRAINING_USER) >= domain.MIN_TRAINING_USERS
+        np.count_nonzero(per_user >= domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER)
+        >= domain_rules.MIN_TRAINING_USERS
     )
 
 
@@ -105,7 +108,7 @@ def test_a_conversion_repeats_the_item_before_it(ecommerce: Path) -> None:
 
 def test_the_sample_validates_clean(ecommerce: Path) -> None:
     report = validate_path(
-        str(ecommerce), domain="ECOMMERCE", schema_json=domain.default_schema_json("ECOMMERCE")
+        str(ecommerce), domain="ECOMMERCE", schema_json=domain_rules.default_schema_json("ECOMMERCE")
     )
     assert report.valid and not report.warnings, report.render()
 
@@ -122,7 +125,9 @@ def test_the_sample_validates_clean(ecommerce: Path) -> None:
 )
 def test_each_defect_breaks_its_rule(tmp_path: Path, defect: str, rule: str) -> None:
     path = generate_interactions(tmp_path / "d.csv", domain="ECOMMERCE", rows=1000, seed=7, defects=[defect])
-    report = validate_path(str(path), domain="ECOMMERCE", schema_json=domain.default_schema_json("ECOMMERCE"))
+    report = validate_path(
+        str(path), domain="ECOMMERCE", schema_json=domain_rules.default_schema_json("ECOMMERCE")
+    )
     assert report.rule(rule).status in {"fail", "warn"}
     others = [result.rule for result in report.errors + report.warnings if result.rule != rule]
     assert others in ([], ["event_types"])  # 1000 rows hold fewer than 1000 Purchase events
@@ -201,7 +206,7 @@ def test_records_are_deterministic_and_have_the_default_schema_columns(
     assert first.read_bytes() == again.read_bytes()
     assert first.read_bytes() != other.read_bytes()
     header = first.read_text().splitlines()[0].split(",")
-    assert header == domain.schema_field_names(domain.default_schema(domain_name, dataset_type))
+    assert header == domain.schema_field_names(domain_rules.default_schema(domain_name, dataset_type))
     table = read_strings(first)
     prefix = "u" if dataset_type == "USERS" else "i"
     assert table.column(0).to_pylist() == [f"{prefix}{number}" for number in range(1, 301)]
@@ -255,7 +260,7 @@ def test_every_interaction_names_a_generated_user_and_item(tmp_path: Path, domai
     assert set(interactions["USER_ID"].to_pylist()) <= user_ids
     assert set(interactions["ITEM_ID"].cast(pa.string()).to_pylist()) <= item_ids
     for path, dataset_type in ((users, "USERS"), (items, "ITEMS")):
-        schema = domain.default_schema_json(domain_name, dataset_type)
+        schema = domain_rules.default_schema_json(domain_name, dataset_type)
         report = validate_path(str(path), domain=domain_name, schema_json=schema, dataset_type=dataset_type)
         assert report.valid and not report.warnings, report.render()
 
@@ -293,7 +298,7 @@ def test_the_default_environment_sample_passes_every_use_case_of_its_domain(
     tmp_path: Path, domain_name: str
 ) -> None:
     """The demo's recommenders train on it: 1000 View and Purchase, or 1000 Watch, at the default rows."""
-    use_cases = [recipe.use_case for recipe in domain.recipes_for(domain_name)]
+    use_cases = [recipe.use_case for recipe in domain_rules.recipes_for(domain_name)]
     config = environment(tmp_path, domain_name, use_cases)
     assert [result.action for result in write_environment_samples(config)] == ["wrote"] * 3
     assert read(tmp_path / "interactions.csv").num_rows == DEFAULT_ENV_ROWS
@@ -324,7 +329,7 @@ def test_only_missing_environment_files_are_written(tmp_path: Path) -> None:
 
 
 def test_sources_that_are_not_local_or_do_not_fit_the_schema_are_skipped(tmp_path: Path) -> None:
-    schema = domain.default_schema("ECOMMERCE", "ITEMS")
+    schema = domain_rules.default_schema("ECOMMERCE", "ITEMS")
     schema["fields"].append({"name": "COLOR", "type": "string"})  # required, and not generated
     (tmp_path / "items.json").write_text(json.dumps(schema))
     fields = environment_fields(tmp_path, "ECOMMERCE", [])

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lambda_handlers.personalize import kinds
+
 SOURCE = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonpersonalize.html"
 SERVICE = "personalize"
 PASSED_TO_SERVICE = "personalize.amazonaws.com"
@@ -22,12 +24,12 @@ PASSED_TO_SERVICE = "personalize.amazonaws.com"
 # Resource types: the reference's name → the ARN path after `arn:PARTITION:personalize:REGION:ACCOUNT:`.
 # The dataset path is the group's name and the dataset type; the event tracker's id is random hex.
 RESOURCE_TYPES: dict[str, str] = {
-    "datasetGroup": "dataset-group/{name}",
-    "schema": "schema/{name}",
-    "dataset": "dataset/{group_name}/{dataset_type}",
-    "datasetImportJob": "dataset-import-job/{name}",
-    "eventTracker": "event-tracker/{id}",
-    "recommender": "recommender/{name}",
+    kinds.DATASET_GROUP.iam_type: f"{kinds.DATASET_GROUP.arn_resource}/{{name}}",
+    kinds.SCHEMA.iam_type: f"{kinds.SCHEMA.arn_resource}/{{name}}",
+    kinds.DATASET.iam_type: f"{kinds.DATASET.arn_resource}/{{group_name}}/{{dataset_type}}",
+    kinds.IMPORT_JOB.iam_type: f"{kinds.IMPORT_JOB.arn_resource}/{{name}}",
+    kinds.EVENT_TRACKER.iam_type: f"{kinds.EVENT_TRACKER.arn_resource}/{{id}}",
+    kinds.RECOMMENDER.iam_type: f"{kinds.RECOMMENDER.arn_resource}/{{name}}",
     "recipe": "recipe/{name}",  # AWS-owned: arn:PARTITION:personalize:::recipe/NAME
 }
 # The ARN's first path segment → the resource type, for ARNs that arrive in a request.

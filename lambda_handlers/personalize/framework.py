@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from . import clients, domain
+from . import clients, contract, domain
+from .contract import RemovalPolicy, RequestType, ResourceType
 from .errors import (
     CustomResourceError,
     InvalidEventError,
@@ -30,15 +31,19 @@ from .errors import (
     ResourceInUseError,
     WaitTimedOutError,
 )
+from .kinds import ResourceKind
 
 LOGGER = logging.getLogger("personalize.custom_resources")
 LOGGER.setLevel(os.environ.get("LOG_LEVEL", "INFO"))  # Lambda's root logger stops at WARNING
 
-CREATE, UPDATE, DELETE = "Create", "Update", "Delete"
-REQUEST_TYPES = (CREATE, UPDATE, DELETE)
+CREATE: RequestType = "Create"
+UPDATE: RequestType = "Update"
+DELETE: RequestType = "Delete"
+REQUEST_TYPES = contract.REQUEST_TYPES
 ON_EVENT, IS_COMPLETE = "on_event", "is_complete"
-RETAIN, DESTROY = "retain", "destroy"
-REMOVAL_POLICIES = (RETAIN, DESTROY)
+RETAIN: RemovalPolicy = "retain"
+DESTROY: RemovalPolicy = "destroy"
+REMOVAL_POLICIES = contract.REMOVAL_POLICIES
 
 NOT_FOUND = "ResourceNotFoundException"
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
@@ -50,6 +55,10 @@ DELETING_STATUSES = frozenset({domain.DELETE_PENDING, domain.DELETE_IN_PROGRESS}
 UPDATING_STATUSES = frozenset({domain.UPDATE_PENDING, domain.UPDATE_IN_PROGRESS})
 BUSY_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES | DELETING_STATUSES
 
+# AWS::CloudFormation::CustomResource's own properties (CloudFormation user guide, "Custom resource
+# request objects"): not the provider's, so not in the contract. Whether CloudFormation forwards
+# ServiceTimeout in ResourceProperties the guide leaves open; our choice: ignore it if it does.
+CLOUDFORMATION_PROPERTIES = frozenset({"ServiceToken", "ServiceTimeout"})
 NOT_COMPLETE: dict[str, Any] = {"IsComplete": False}
 # on_event's answer carries the handlers' deadline to is_complete: the Provider framework passes
 # is_complete the request merged with on_event's answer (aws-cdk custom-resources README, "isComplete").
@@ -114,7 +123,7 @@ class Properties:
     """ResourceProperties as CloudFormation delivers them: every scalar arrives as a string."""
 
     def __init__(self, raw: Mapping[str, Any], owner: str) -> None:
-        self.raw = {key: value for key, value in raw.items() if key != "ServiceToken"}
+        self.raw = {key: value for key, value in raw.items() if key not in CLOUDFORMATION_PROPERTIES}
         self.owner = owner
 
     def get(self, key: str) -> str | None:
@@ -180,6 +189,17 @@ class Properties:
             raise InvalidPropertyError(f"{self.owner}: Tags: " + "; ".join(problems))
         return tags
 
+    def check_known(self, resource_type: ResourceType) -> None:
+        """Refuse a property the contract does not name for this type: a misspelt one would be ignored."""
+        required, optional = contract.property_names(resource_type)
+        allowed = required | optional
+        unknown = sorted(set(self.raw) - allowed)
+        if unknown:
+            raise InvalidPropertyError(
+                f"{self.owner}: unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+
     def check_removal_policy(self) -> None:
         value = self.get("RemovalPolicy")
         if value is not None and value.lower() not in REMOVAL_POLICIES:
@@ -187,7 +207,7 @@ class Properties:
                 f"{self.owner}: property RemovalPolicy is {value!r}; allowed: {', '.join(REMOVAL_POLICIES)}"
             )
 
-    def removal_policy(self) -> str:
+    def removal_policy(self) -> RemovalPolicy:
         """Anything but an explicit "destroy" keeps the resource: a Delete never fails over a bad value,
         and losing data is never the default."""
         value = (self.get("RemovalPolicy") or RETAIN).lower()
@@ -262,7 +282,7 @@ class Owner:
 
 @dataclass(frozen=True)
 class ResourceEvent:
-    request_type: str
+    request_type: RequestType
     resource_type: str
     logical_id: str
     request_id: str
@@ -275,10 +295,10 @@ class ResourceEvent:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ResourceEvent:
-        request_type = raw.get("RequestType")
-        if request_type not in REQUEST_TYPES:
+        request_type = next((known for known in REQUEST_TYPES if known == raw.get("RequestType")), None)
+        if request_type is None:
             raise InvalidEventError(
-                f"RequestType is {request_type!r}; expected one of {', '.join(REQUEST_TYPES)}"
+                f"RequestType is {raw.get('RequestType')!r}; expected one of {', '.join(REQUEST_TYPES)}"
             )
         resource_type = str(raw.get("ResourceType", ""))
         logical_id = str(raw.get("LogicalResourceId", ""))
@@ -343,19 +363,12 @@ class PersonalizeResource(ABC):
     is missing during a create, calls `ensure` again: that is how deferred creates are retried.
     """
 
-    resource_type: ClassVar[str]
-    label: ClassVar[str]  # as people say it: "dataset group"
-    arn_resource: ClassVar[str]  # the ARN's resource segment: "dataset-group"
-    arn_member: ClassVar[str]  # "datasetGroupArn"
-    describe_operation: ClassVar[str]
-    describe_key: ClassVar[str]
-    delete_operation: ClassVar[str | None]
+    resource_type: ClassVar[ResourceType]
+    kind: ClassVar[ResourceKind]  # its API names, ARN segment, label and statuses
     name_property: ClassVar[str] = "Name"
-    name_member: ClassVar[str] = "name"
     replacing_properties: ClassVar[frozenset[str]] = frozenset()
     tagged: ClassVar[bool] = True
     has_removal_policy: ClassVar[bool] = True
-    has_status: ClassVar[bool] = True
 
     def __init__(self, event: ResourceEvent, phase: str) -> None:
         self.event = event
@@ -368,6 +381,7 @@ class PersonalizeResource(ABC):
 
     def validate(self) -> None:
         """Check the properties a Create or Update needs, before any API call."""
+        self.props.check_known(self.resource_type)
         self.props.name(self.name_property)
         self.props.tags()
         if self.has_removal_policy:
@@ -390,7 +404,7 @@ class PersonalizeResource(ABC):
 
     def settled(self, arn: str, description: Mapping[str, Any]) -> bool:
         """True once the create or update is done; raises when Personalize reports a failure."""
-        if not self.has_status:
+        if not self.kind.has_status:
             return True
         status = description.get("status")
         if status == domain.ACTIVE:
@@ -400,12 +414,15 @@ class PersonalizeResource(ABC):
                 description.get("failureReason") or f"{status} (Personalize gives no failureReason for it)"
             )
             raise ResourceFailedError(
-                self.label, self.display_name(description), arn, reason + self.discard_failed(arn, status)
+                self.kind.label,
+                self.display_name(description),
+                arn,
+                reason + self.discard_failed(arn, status),
             )
         if status in DELETING_STATUSES:
             raise CustomResourceError(
-                f"{self.label} {self.display_name(description)} ({arn}) is {status} while the stack waits "
-                "for it to become ACTIVE; something outside this stack is deleting it"
+                f"{self.kind.label} {self.display_name(description)} ({arn}) is {status} while the stack "
+                "waits for it to become ACTIVE; something outside this stack is deleting it"
             )
         self.log("waiting", arn=arn, status=status)
         return False
@@ -421,7 +438,7 @@ class PersonalizeResource(ABC):
         owner = self.event.owner
         if (
             status != domain.CREATE_FAILED
-            or self.delete_operation is None
+            or self.kind.delete_method is None
             or not self.tagged
             or owner is None
         ):
@@ -429,7 +446,7 @@ class PersonalizeResource(ABC):
         if not owner.this_request(self.owner_tag(arn)):
             return ""
         self.request_delete(arn)
-        return f" (the failed {self.label} is being deleted, so that its name can be used again)"
+        return f" (the failed {self.kind.label} is being deleted, so that its name can be used again)"
 
     def locate(self) -> tuple[str, Mapping[str, Any] | None]:
         """The resource is_complete waits for and its current description (None: not there)."""
@@ -447,7 +464,7 @@ class PersonalizeResource(ABC):
 
     def delete_refused(self, arn: str, error: ClientError) -> CustomResourceError:
         return ResourceInUseError(
-            f"{self.label} {self.name} ({arn}) cannot be deleted: {error_message(error).rstrip('.')}. "
+            f"{self.kind.label} {self.name} ({arn}) cannot be deleted: {error_message(error).rstrip('.')}. "
             "Delete what depends on it first, or set removal_policy: retain."
         )
 
@@ -484,7 +501,7 @@ class PersonalizeResource(ABC):
             return
         seen = self.last_description or {}
         status = seen.get("status") or ("not created yet" if self.event.request_type != DELETE else "unknown")
-        arn = str(seen.get(self.arn_member) or self.event.physical_id or "")
+        arn = str(seen.get(self.kind.arn_member) or self.event.physical_id or "")
         if self.event.request_type == DELETE:
             todo = (
                 "Personalize goes on deleting it (or refuses while something depends on it): once it is "
@@ -493,7 +510,7 @@ class PersonalizeResource(ABC):
         else:
             todo = (
                 "Personalize goes on working on it and this stack rolls back. Deploy again once it is ACTIVE "
-                f"(aws personalize {self.describe_operation.replace('_', '-')}); if it takes longer than "
+                f"(aws personalize {self.kind.describe_method.replace('_', '-')}); if it takes longer than "
                 "an hour by nature (recommender training), set wait_for_active: false."
             )
         started = int(time.time() - deadline + self.waited_seconds())
@@ -503,7 +520,7 @@ class PersonalizeResource(ABC):
                 "CloudFormation sends after a failed Create, so this stack's rollback leaves it)."
             )
         raise WaitTimedOutError(
-            f"{self.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
+            f"{self.kind.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
             f"waiting ({self.event.request_type} started {started} s ago; provider total_timeout_seconds). "
             f"{todo}"
         )
@@ -552,7 +569,7 @@ class PersonalizeResource(ABC):
         """
         existing = find()
         if existing is not None and self.leftover(existing):
-            arn = str(existing[self.arn_member])
+            arn = str(existing[self.kind.arn_member])
             self.clear_leftover(arn, existing)  # is_complete waits until it is gone, then creates anew
             return Placement(arn)
         if existing is None:
@@ -566,16 +583,16 @@ class PersonalizeResource(ABC):
                 self.log("created", arn=arn)
                 return Placement(arn)
         check(existing)
-        arn = str(existing[self.arn_member])
+        arn = str(existing[self.kind.arn_member])
         self.log("adopted", arn=arn, status=existing.get("status"))
         self.claim_abandoned(arn)
         return Placement(arn, existing)
 
-    def find_named(self, list_operation: str, key: str, name: str) -> dict[str, Any] | None:
+    def find_named(self, name: str) -> dict[str, Any] | None:
         """For ARNs the handler cannot derive (they need the account): list, match the name, describe."""
-        for summary in self.paginate(list_operation, key):
-            if summary[self.name_member] == name:
-                return self.describe(summary[self.arn_member])
+        for summary in self.paginate(self.kind.list_method, self.kind.list_key):
+            if summary[self.kind.name_member] == name:
+                return self.describe(summary[self.kind.arn_member])
         return None
 
     def respond(self, placement: Placement) -> dict[str, Any]:
@@ -662,7 +679,7 @@ class PersonalizeResource(ABC):
         status = existing.get("status")
         if status not in DELETING_STATUSES | {domain.CREATE_FAILED} or not self.tagged:
             return False
-        owner, tag = self.event.owner, self.owner_tag(str(existing[self.arn_member]))
+        owner, tag = self.event.owner, self.owner_tag(str(existing[self.kind.arn_member]))
         return owner is not None and owner.same_resource(tag) and not owner.this_request(tag)
 
     def clear_leftover(self, arn: str, existing: Mapping[str, Any]) -> None:
@@ -674,7 +691,7 @@ class PersonalizeResource(ABC):
 
     def delete_skip_reason(self) -> str | None:
         """Reasons to leave the resource alone that need no API call."""
-        if self.delete_operation is None:
+        if self.kind.delete_method is None:
             return "not-deletable"
         if not self.is_own_arn(self.event.physical_id):
             return "not-an-arn"  # e.g. a failed Create that never got as far as an ARN
@@ -686,7 +703,7 @@ class PersonalizeResource(ABC):
         is, because it holds no data; anything else only when its removal policy says destroy."""
         if self.tagged and not self.created_here(arn):
             return "adopted-kept"
-        if self.has_status and description.get("status") == domain.CREATE_FAILED:
+        if self.kind.has_status and description.get("status") == domain.CREATE_FAILED:
             return None
         if self.has_removal_policy and self.props.removal_policy() == RETAIN:
             return "retained"
@@ -730,10 +747,11 @@ class PersonalizeResource(ABC):
 
     def request_delete(self, arn: str, seen: Mapping[str, Any] | None = None) -> None:
         """Delete; a refusal that waiting cures (by the status `seen` before the call, or now) is deferred."""
-        if self.delete_operation is None or not self.ready_to_delete(arn):
+        method = self.kind.delete_method
+        if method is None or not self.ready_to_delete(arn):
             return
         try:
-            getattr(self.personalize, self.delete_operation)(**{self.arn_member: arn})
+            getattr(self.personalize, method)(**{self.kind.arn_member: arn})
         except ClientError as error:
             code = error_code(error)
             if code == NOT_FOUND:
@@ -761,31 +779,31 @@ class PersonalizeResource(ABC):
         return self.props.get(self.name_property) or self.event.old_properties.get(self.name_property) or "?"
 
     def display_name(self, description: Mapping[str, Any] | None) -> str:
-        return str((description or {}).get(self.name_member) or self.name)
+        return str((description or {}).get(self.kind.name_member) or self.name)
 
     def physical_arn(self) -> str:
         arn = self.event.physical_id
         if not self.is_own_arn(arn):
             raise InvalidEventError(
                 f"{self.event.resource_type} {self.event.logical_id}: PhysicalResourceId {arn!r} is not a "
-                f"{self.label} ARN, so there is nothing to {self.event.request_type.lower()}"
+                f"{self.kind.label} ARN, so there is nothing to {self.event.request_type.lower()}"
             )
         return str(arn)
 
     @classmethod
     def is_own_arn(cls, arn: str | None) -> bool:
         return bool(arn) and bool(
-            domain.PERSONALIZE_ARN_PATTERN.fullmatch(str(arn)) and f":{cls.arn_resource}/" in str(arn)
+            domain.PERSONALIZE_ARN_PATTERN.fullmatch(str(arn)) and f":{cls.kind.arn_resource}/" in str(arn)
         )
 
     def describe(self, arn: str) -> dict[str, Any] | None:
         try:
-            response = getattr(self.personalize, self.describe_operation)(**{self.arn_member: arn})
+            response = getattr(self.personalize, self.kind.describe_method)(**{self.kind.arn_member: arn})
         except ClientError as error:
             if error_code(error) == NOT_FOUND:
                 return None
             raise
-        description: dict[str, Any] = response[self.describe_key]
+        description: dict[str, Any] = response[self.kind.describe_key]
         self.last_description = description
         return description
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -19,28 +18,9 @@ from .csv_header import bom_refusal, parse_header
 from .data_objects import data_objects
 from .errors import DataLocationError, NoDataYetError, PreflightError
 from .framework import error_code, error_message
+from .s3_location import S3Location
 
 HEADER_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    key: str  # "" or ending in "/" for a folder
-
-    @classmethod
-    def parse(cls, uri: str) -> S3Location:
-        parts = urlsplit(uri)
-        if parts.scheme != "s3" or not parts.netloc:
-            raise ValueError(f"DataLocation {uri!r} must be s3://bucket/key or s3://bucket/prefix/")
-        return cls(parts.netloc, parts.path.lstrip("/"))
-
-    @property
-    def is_folder(self) -> bool:
-        return self.key == "" or self.key.endswith("/")
-
-    def uri(self, key: str | None = None) -> str:
-        return f"s3://{self.bucket}/{self.key if key is None else key}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +37,7 @@ def check_header(
     Every message starts with `subject` ("dataset import job NAME"): the stack event names its resource.
     """
     try:
-        return _check_header(s3, S3Location.parse(data_location), schema, schema_label)
+        return _check_header(s3, S3Location.parse(data_location, "DataLocation"), schema, schema_label)
     except (PreflightError, DataLocationError) as error:
         raise type(error)(f"{subject}: {error}") from error
 

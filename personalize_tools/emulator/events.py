@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.kinds import DATASET, EVENT_TRACKER, SCHEMA
 from personalize_tools.emulator.errors import InvalidInputError, ResourceInUseError, ResourceNotFoundError
 from personalize_tools.emulator.records import EVENT_MEMBERS, property_problems, schema_has
 from personalize_tools.emulator.service import PersonalizeService
-from personalize_tools.emulator.state import DATASET, EVENT_TRACKER, SCHEMA, ImportedData, Resource
+from personalize_tools.emulator.state import ImportedData, Resource
 
 SERVICE_NAME = "personalize-events"
 Params = dict[str, Any]

@@ -14,13 +14,13 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.csv_header import bom_refusal, parse_header
 from lambda_handlers.personalize.data_objects import data_objects
+from lambda_handlers.personalize.s3_location import S3Location
 from personalize_tools.emulator.state import ROW_LIMIT, ImportedData
 
 S3ClientFactory = Callable[[], Any]
@@ -57,20 +57,21 @@ def read_import(
     when it refuses, the job fails with the service's S3 access reason before any object is read.
     The values of `row_columns` are kept for the latest ROW_LIMIT rows (the recommendation stand-in's input).
     """
-    parts = urlsplit(location)
-    if parts.scheme != "s3" or not parts.netloc:
+    try:
+        parsed = S3Location.parse(location)
+    except ValueError:
         return ImportResult(None, domain.REASON_INVALID_LOCATION)
-    bucket, key = parts.netloc, parts.path.lstrip("/")
+    bucket, key = parsed.bucket, parsed.key
     counts: Counter[str] = Counter()
     kept: deque[list[str]] = deque(maxlen=ROW_LIMIT)
     records = 0
     try:
         client = s3_client()
-        keys = list(_folder_keys(client, bucket, key)) if key == "" or key.endswith("/") else [key]
+        keys = list(_folder_keys(client, bucket, key)) if parsed.is_folder else [key]
         if not keys:
             return ImportResult(None, domain.REASON_INVALID_LOCATION)
         if may_read is not None and not may_read(bucket, keys):
-            return ImportResult(None, domain.REASON_S3_ACCESS)
+            return ImportResult(None, domain_rules.REASON_S3_ACCESS)
         for object_key in keys:
             records += _read_object(
                 client,
@@ -85,7 +86,7 @@ def read_import(
     except _ImportFailedError as failure:
         return ImportResult(None, failure.reason)
     except (ClientError, BotoCoreError):
-        return ImportResult(None, domain.REASON_S3_ACCESS)
+        return ImportResult(None, domain_rules.REASON_S3_ACCESS)
     return ImportResult(ImportedData(records, dict(counts), list(kept)))
 
 
@@ -125,7 +126,7 @@ def _read_object(
             raise _ImportFailedError(f"Input CSV s3://{bucket}/{key}: {refusal}")
         missing = [column for column in required_columns if column not in header.names]
         if missing:
-            raise _ImportFailedError(domain.reason_missing_columns(missing))
+            raise _ImportFailedError(domain_rules.reason_missing_columns(missing))
         names = list(header.names)
         event_index = names.index(event_column) if event_column in names else None
         keep = [names.index(column) for column in row_columns if column in names]

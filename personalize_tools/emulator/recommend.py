@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 
 HISTORY_LENGTH = 20  # the user's most recent interactions that seed personal recommendations
 TRENDING_WINDOW_SECONDS = 7 * 86_400  # "trending": interactions in the week before the newest one
@@ -96,7 +96,7 @@ def recommend(
 ) -> list[str]:
     """Item ids for one GetRecommendations request, best first."""
     recipe = domain.RECIPES[use_case]
-    request = domain.RECOMMENDATION_REQUESTS[use_case]
+    request = domain_rules.RECOMMENDATION_REQUESTS[use_case]
     exclude: set[str] = set()
     if user_id is not None and request.excludes_users:
         exclude = {

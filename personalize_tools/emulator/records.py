@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 
 # Schema fields an event fills from its own members, and which member.
 EVENT_MEMBERS: dict[str, str] = {
@@ -99,7 +99,7 @@ def property_problems(
     fields = domain.schema_field_types(schema)
     categorical = set(domain.categorical_fields(schema))
     by_key = {
-        domain.property_key(name): (name, base, nullable)
+        domain_rules.property_key(name): (name, base, nullable)
         for name, base, nullable in fields
         if name not in filled
     }
@@ -107,7 +107,12 @@ def property_problems(
         known = by_key.get(key)
         if known is None:
             member = next(
-                (member for field, member in EVENT_MEMBERS.items() if domain.property_key(field) == key), None
+                (
+                    member
+                    for field, member in EVENT_MEMBERS.items()
+                    if domain_rules.property_key(field) == key
+                ),
+                None,
             )
             hint = f"; give it as the record's {member} member" if member else ""
             allowed = ", ".join(sorted(by_key)) or "none"
@@ -132,9 +137,9 @@ def property_problems(
                 problems.append(
                     f"{where} lacks {EVENT_MEMBERS.get(name, name)}: the schema's {name} is required"
                 )
-        elif domain.property_key(name) not in parsed:
+        elif domain_rules.property_key(name) not in parsed:
             problems.append(
-                f"{where}.properties lacks {domain.property_key(name)!r}: "
+                f"{where}.properties lacks {domain_rules.property_key(name)!r}: "
                 f"the schema's {name} field is not nullable"
             )
     return problems

@@ -2,7 +2,7 @@
 
 Requests are first checked against botocore's personalize-runtime model (dataplane.py); here what the
 service checks beyond it: the recommender exists and is ACTIVE, the use case's required userId / itemId
-(domain.RECOMMENDATION_REQUESTS), numResults at most 500. Items come from recommend.py, a stand-in.
+(domain_rules.RECOMMENDATION_REQUESTS), numResults at most 500. Items come from recommend.py, a stand-in.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize.kinds import DATASET, RECOMMENDER
 from personalize_tools.emulator import recommend
 from personalize_tools.emulator.errors import InvalidInputError, ResourceNotFoundError
 from personalize_tools.emulator.service import PersonalizeService
-from personalize_tools.emulator.state import DATASET, RECOMMENDER, ImportedData, Resource
+from personalize_tools.emulator.state import ImportedData, Resource
 
 SERVICE_NAME = "personalize-runtime"
 Params = dict[str, Any]
-_USE_CASES_BY_ARN = {recipe.arn: recipe.use_case for recipe in domain.RECIPES.values()}
 
 
 class RuntimeService:
@@ -42,10 +42,10 @@ class RuntimeService:
             )
         if not params.get("recommenderArn"):
             raise InvalidInputError("Give recommenderArn (or campaignArn): which recommender to ask.")
-        num_results = params.get("numResults", domain.RECOMMENDATIONS_DEFAULT_RESULTS)
-        if num_results > domain.RECOMMENDATIONS_MAX_RESULTS:
+        num_results = params.get("numResults", domain_rules.RECOMMENDATIONS_DEFAULT_RESULTS)
+        if num_results > domain_rules.RECOMMENDATIONS_MAX_RESULTS:
             raise InvalidInputError(
-                f"numResults is {num_results}; the maximum is {domain.RECOMMENDATIONS_MAX_RESULTS}."
+                f"numResults is {num_results}; the maximum is {domain_rules.RECOMMENDATIONS_MAX_RESULTS}."
             )
         filters = [params.get("filterArn")] + [
             promotion.get("filterArn") for promotion in params.get("promotions", [])
@@ -62,17 +62,17 @@ class RuntimeService:
             )
         with self._service.locked():
             recommender = self._recommender(params["recommenderArn"])
-            use_case = _USE_CASES_BY_ARN[recommender.fields["recipeArn"]]
+            use_case = domain.RECIPES_BY_ARN[recommender.fields["recipeArn"]].use_case
             missing = [
                 member
-                for member in domain.RECOMMENDATION_REQUESTS[use_case].required
+                for member in domain_rules.RECOMMENDATION_REQUESTS[use_case].required
                 if not params.get(member)
             ]
             if missing:
                 raise InvalidInputError(
                     f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required for "
                     f"recommender {recommender.arn}: its use case {use_case} needs "
-                    f"{' and '.join(domain.RECOMMENDATION_REQUESTS[use_case].required)}."
+                    f"{' and '.join(domain_rules.RECOMMENDATION_REQUESTS[use_case].required)}."
                 )
             group_arn = recommender.fields["datasetGroupArn"]
             events = self._interactions(group_arn)

@@ -25,7 +25,16 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize.kinds import (
+    DATASET,
+    DATASET_GROUP,
+    EVENT_TRACKER,
+    IMPORT_JOB,
+    RECOMMENDER,
+    SCHEMA,
+)
+from lambda_handlers.personalize.kinds import ResourceKind as Kind
 from personalize_tools.emulator import model
 from personalize_tools.emulator.errors import (
     InvalidInputError,
@@ -56,16 +65,9 @@ from personalize_tools.emulator.lifecycle import (
     advance,
 )
 from personalize_tools.emulator.state import (
-    DATASET,
-    DATASET_GROUP,
-    EVENT_TRACKER,
-    IMPORT_JOB,
     KINDS,
-    RECOMMENDER,
     ROW_COLUMNS,
-    SCHEMA,
     ImportedData,
-    Kind,
     Resource,
     load_state,
     save_state,
@@ -77,8 +79,7 @@ Handler = Callable[[Params], dict[str, Any]]
 _REQUEST_REGION: contextvars.ContextVar[str] = contextvars.ContextVar("personalize_request_region")
 READ_WAIT_SECONDS = 20.0  # longest a Describe waits for an import's reading once the job is due to settle
 DEFAULT_MAX_RESULTS = 100
-_DATASET_TYPE_BY_RECORD = {record: dataset_type for dataset_type, record in domain.RECORD_NAMES.items()}
-_RECIPES_BY_ARN = {recipe.arn: recipe for recipe in domain.RECIPES.values()}
+_DATASET_TYPE_BY_RECORD = {record: dataset_type for dataset_type, record in domain_rules.RECORD_NAMES.items()}
 # Kinds the emulator cannot create, so their Lists are honestly empty (delete pre-checks call them).
 _ALWAYS_EMPTY_LISTS = (
     "ListSolutions",
@@ -120,7 +121,7 @@ class PersonalizeService:
         self._resources: dict[str, Resource] = {resource.arn: resource for resource in saved}
         self._readers: dict[str, Future[ImportResult]] = {}
         self._executor = ThreadPoolExecutor(
-            max_workers=domain.MAX_IMPORT_JOBS_IN_PROGRESS, thread_name_prefix="personalize-import"
+            max_workers=domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS, thread_name_prefix="personalize-import"
         )
         self._s3: Any = None
         # Personalize's own authorization of an import's reads (role ARN, bucket, keys) → allowed;
@@ -146,27 +147,11 @@ class PersonalizeService:
             "TagResource": self.tag_resource,
             "UntagResource": self.untag_resource,
             "ListTagsForResource": self.list_tags_for_resource,
-            "ListDatasetGroups": functools.partial(self._list, DATASET_GROUP, "datasetGroups", None),
-            "ListSchemas": functools.partial(self._list, SCHEMA, "schemas", None),
-            "ListDatasets": functools.partial(self._list, DATASET, "datasets", "datasetGroupArn"),
-            "ListDatasetImportJobs": functools.partial(
-                self._list, IMPORT_JOB, "datasetImportJobs", "datasetArn"
-            ),
-            "ListEventTrackers": functools.partial(
-                self._list, EVENT_TRACKER, "eventTrackers", "datasetGroupArn"
-            ),
-            "ListRecommenders": functools.partial(self._list, RECOMMENDER, "recommenders", "datasetGroupArn"),
         }
-        describe_operations = {
-            "DescribeDatasetGroup": DATASET_GROUP,
-            "DescribeSchema": SCHEMA,
-            "DescribeDataset": DATASET,
-            "DescribeDatasetImportJob": IMPORT_JOB,
-            "DescribeEventTracker": EVENT_TRACKER,
-            "DescribeRecommender": RECOMMENDER,
-        }
-        for operation, kind in describe_operations.items():
-            self._operations[operation] = functools.partial(self._describe, kind)
+        for kind in KINDS.values():
+            parent = KINDS[kind.parent].arn_member if kind.parent else None
+            self._operations[kind.list_operation] = functools.partial(self._list, kind, kind.list_key, parent)
+            self._operations[kind.describe_operation] = functools.partial(self._describe, kind)
         for operation in _ALWAYS_EMPTY_LISTS:
             self._operations[operation] = functools.partial(self._empty_list, model.list_member(operation))
 
@@ -326,7 +311,7 @@ class PersonalizeService:
     def _get(self, kind: Kind, arn: str) -> Resource:
         resource = self._resources.get(arn)
         if resource is None or resource.kind is not kind or not self._here(resource):
-            raise ResourceNotFoundError(f"{kind.label} {arn} does not exist (never created, or deleted).")
+            raise ResourceNotFoundError(f"{kind.title} {arn} does not exist (never created, or deleted).")
         return resource
 
     def _find(self, arn: str) -> Resource:
@@ -352,7 +337,7 @@ class PersonalizeService:
 
     def _ensure_new(self, kind: Kind, arn: str, why: str = "") -> None:
         if arn in self._resources:
-            raise ResourceAlreadyExistsError(f"{kind.label} {arn} already exists{why}.")
+            raise ResourceAlreadyExistsError(f"{kind.title} {arn} already exists{why}.")
 
     @staticmethod
     def _ensure_below(count: int, limit: int, what: str) -> None:
@@ -363,7 +348,7 @@ class PersonalizeService:
     def _require_active(resource: Resource, purpose: str) -> None:
         if resource.status != domain.ACTIVE:
             raise ResourceInUseError(
-                f"{resource.kind.label} {resource.arn} is {resource.status}; it must be ACTIVE before "
+                f"{resource.kind.title} {resource.arn} is {resource.status}; it must be ACTIVE before "
                 f"{purpose}. Poll Describe until it is ACTIVE."
             )
 
@@ -376,7 +361,7 @@ class PersonalizeService:
         if problems:
             raise InvalidInputError(f"Tags for {arn} are not valid: " + "; ".join(problems) + ".")
         merged = {**existing, **given}
-        if domain.too_many_tags(len(merged)):
+        if domain_rules.too_many_tags(len(merged)):
             raise TooManyTagsError(
                 f"{arn} would have {len(merged)} tags; a resource can have at most {domain.MAX_TAGS}."
             )
@@ -402,7 +387,7 @@ class PersonalizeService:
         )
         if kind.has_status:
             resource.track = Track.begin(CREATE_CHAIN, getattr(self.pace, kind.key), now)
-            resource.planned_failure = self._faults.planned_failure(kind.label, name)
+            resource.planned_failure = self._faults.planned_failure(kind.title, name)
         self._resources[arn] = resource
         self._dirty = True
         return resource
@@ -410,7 +395,7 @@ class PersonalizeService:
     @staticmethod
     def _check_schema(schema: str, domain_name: str | None, dataset_type: str) -> None:
         try:
-            problems = domain.schema_problems(schema, domain_name, dataset_type)
+            problems = domain_rules.schema_problems(schema, domain_name, dataset_type)
         except ValueError as error:
             problems = [str(error)]
         if problems:
@@ -422,15 +407,15 @@ class PersonalizeService:
     # --- dataset groups and schemas -------------------------------------------------------------
 
     def create_dataset_group(self, params: Params) -> dict[str, Any]:
-        if params.get("kmsKeyArn") and not params.get("roleArn"):
-            raise InvalidInputError(
-                "kmsKeyArn needs roleArn: give an IAM role Personalize can assume to use the KMS key."
-            )
+        if domain.key_without_role(params.get("kmsKeyArn"), params.get("roleArn")):
+            raise InvalidInputError(f"kmsKeyArn needs roleArn: {domain.KMS_KEY_ROLE_RULE}.")
         with self._session() as now:
-            arn = self._arn(f"{DATASET_GROUP.arn_prefix}/{params['name']}")
+            arn = self._arn(f"{DATASET_GROUP.arn_resource}/{params['name']}")
             self._ensure_new(DATASET_GROUP, arn)
             self._ensure_below(
-                len(self._regional(DATASET_GROUP)), domain.MAX_DATASET_GROUPS, "dataset groups per region"
+                len(self._regional(DATASET_GROUP)),
+                domain_rules.MAX_DATASET_GROUPS,
+                "dataset groups per region",
             )
             fields = {key: params.get(key) for key in ("domain", "roleArn", "kmsKeyArn")}
             self._create(DATASET_GROUP, arn, params["name"], now=now, fields=fields, tags=params.get("tags"))
@@ -450,9 +435,9 @@ class PersonalizeService:
             )
         self._check_schema(schema, domain_name, dataset_type)
         with self._session() as now:
-            arn = self._arn(f"{SCHEMA.arn_prefix}/{params['name']}")
+            arn = self._arn(f"{SCHEMA.arn_resource}/{params['name']}")
             self._ensure_new(SCHEMA, arn)
-            self._ensure_below(len(self._regional(SCHEMA)), domain.MAX_SCHEMAS, "schemas per region")
+            self._ensure_below(len(self._regional(SCHEMA)), domain_rules.MAX_SCHEMAS, "schemas per region")
             self._create(
                 SCHEMA,
                 arn,
@@ -593,7 +578,7 @@ class PersonalizeService:
         import_mode = params.get("importMode", "FULL")
         with self._session() as now:
             dataset = self._get(DATASET, params["datasetArn"])
-            arn = self._arn(f"{IMPORT_JOB.arn_prefix}/{params['jobName']}")
+            arn = self._arn(f"{IMPORT_JOB.arn_resource}/{params['jobName']}")
             self._ensure_new(
                 IMPORT_JOB, arn, " (import jobs are never deleted, so their names cannot be reused)"
             )
@@ -606,8 +591,8 @@ class PersonalizeService:
             in_flight = [
                 job for job in self._regional(IMPORT_JOB) if job.status in domain.IN_FLIGHT_CREATE_STATUSES
             ]
-            if len(in_flight) >= domain.MAX_IMPORT_JOBS_IN_PROGRESS:
-                raise LimitExceededError(domain.REASON_IMPORT_LIMIT)
+            if len(in_flight) >= domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS:
+                raise LimitExceededError(domain_rules.REASON_IMPORT_LIMIT)
             fields = {
                 "datasetArn": dataset.arn,
                 "dataSource": {"dataLocation": location},
@@ -640,7 +625,7 @@ class PersonalizeService:
         if dataset is None or schema is None or not job.fields.get("roleArn"):
             # Without a role Personalize has no identity to read the bucket with.
             future = Future()
-            future.set_result(ImportResult(None, domain.REASON_S3_ACCESS))
+            future.set_result(ImportResult(None, domain_rules.REASON_S3_ACCESS))
         else:
             event_column = (
                 domain.EVENT_TYPE_FIELD if dataset.fields["datasetType"] == "INTERACTIONS" else None
@@ -670,11 +655,11 @@ class PersonalizeService:
             return domain.CREATE_FAILED, f"The emulator could not read the data: {error}"
         result = future.result()
         if result.failure_reason or result.data is None:
-            return domain.CREATE_FAILED, result.failure_reason or domain.REASON_S3_ACCESS
+            return domain.CREATE_FAILED, result.failure_reason or domain_rules.REASON_S3_ACCESS
         dataset = self._resources.get(job.fields["datasetArn"])
         is_interactions = dataset is not None and dataset.fields["datasetType"] == "INTERACTIONS"
-        if is_interactions and result.data.records < domain.MIN_INTERACTIONS:
-            return domain.CREATE_FAILED, domain.reason_too_few_records(result.data.records)
+        if is_interactions and result.data.records < domain_rules.MIN_INTERACTIONS:
+            return domain.CREATE_FAILED, domain_rules.reason_too_few_records(result.data.records)
         job.data = result.data
         return domain.ACTIVE, None
 
@@ -712,7 +697,7 @@ class PersonalizeService:
                     f"a group can have one."
                 )
             self._require_active(group, "an event tracker can be added to it")
-            arn = self._arn(f"{EVENT_TRACKER.arn_prefix}/{uuid.uuid4().hex[:8]}")
+            arn = self._arn(f"{EVENT_TRACKER.arn_resource}/{uuid.uuid4().hex[:8]}")
             tracking_id = str(uuid.uuid4())
             fields = {"datasetGroupArn": group.arn, "trackingId": tracking_id, "accountId": self.account}
             self._create(EVENT_TRACKER, arn, params["name"], now=now, fields=fields, tags=params.get("tags"))
@@ -721,7 +706,7 @@ class PersonalizeService:
     def create_recommender(self, params: Params) -> dict[str, Any]:
         with self._session() as now:
             group = self._get(DATASET_GROUP, params["datasetGroupArn"])
-            arn = self._arn(f"{RECOMMENDER.arn_prefix}/{params['name']}")
+            arn = self._arn(f"{RECOMMENDER.arn_resource}/{params['name']}")
             self._ensure_new(RECOMMENDER, arn)
             self._require_active(group, "recommenders can be created in it")
             group_domain = group.fields.get("domain")
@@ -730,15 +715,15 @@ class PersonalizeService:
                     f"Dataset group {group.arn} is a Custom dataset group; "
                     f"recommenders need a Domain dataset group."
                 )
-            use_cases = {recipe.arn for recipe in domain.recipes_for(group_domain)}
-            if params["recipeArn"] not in use_cases:
-                raise InvalidInputError(
-                    f"Recipe {params['recipeArn']} is not a {group_domain} use case; choose one of "
-                    f"{', '.join(sorted(use_cases))}."
-                )
+            recipe = domain.RECIPES_BY_ARN.get(params["recipeArn"])
+            problem = domain_rules.use_case_problem(
+                group_domain, recipe.use_case if recipe else params["recipeArn"]
+            )
+            if problem is not None:
+                raise InvalidInputError(f"Recipe {params['recipeArn']}: {problem}.")
             self._ensure_below(
                 len(self._of_kind(RECOMMENDER, datasetGroupArn=group.arn)),
-                domain.MAX_RECOMMENDERS_PER_GROUP,
+                domain_rules.MAX_RECOMMENDERS_PER_GROUP,
                 "recommenders per dataset group",
             )
             fields = {
@@ -751,18 +736,16 @@ class PersonalizeService:
 
     def _training_outcome(self, recommender: Resource) -> Outcome:
         """Domain recommenders train only on enough interactions of the recipe's event types."""
-        recipe = _RECIPES_BY_ARN[recommender.fields["recipeArn"]]
+        recipe = domain.RECIPES_BY_ARN[recommender.fields["recipeArn"]]
         group_arn = recommender.fields["datasetGroupArn"]
         interactions = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="INTERACTIONS")
         data = interactions[0].held() if interactions else ImportedData()
-        for event_type in recipe.event_types:
-            if data.event_types.get(event_type, 0) < domain.MIN_INTERACTIONS:
-                return domain.CREATE_FAILED, domain.reason_too_few_interactions(event_type)
-        if not recipe.event_types and data.records < domain.MIN_INTERACTIONS:
-            return domain.CREATE_FAILED, domain.reason_too_few_records(data.records)
+        shortfall = domain_rules.training_shortfall(recipe, data.records, data.event_types)
+        if shortfall is not None:
+            return domain.CREATE_FAILED, shortfall
         items = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="ITEMS")
         if recipe.needs_items and not (items and items[0].held().records):
-            return domain.CREATE_FAILED, domain.reason_needs_items(recipe.use_case)
+            return domain.CREATE_FAILED, domain_rules.reason_needs_items(recipe.use_case)
         return domain.ACTIVE, None
 
     def update_recommender(self, params: Params) -> dict[str, Any]:
@@ -804,7 +787,7 @@ class PersonalizeService:
         if resource.status != domain.ACTIVE or resource.busy:
             state = resource.update.status if resource.update and resource.update.busy else resource.status
             raise ResourceInUseError(
-                f"{resource.kind.label} {resource.arn} is {state}; it must be ACTIVE with no update "
+                f"{resource.kind.title} {resource.arn} is {state}; it must be ACTIVE with no update "
                 f"running before {purpose}."
             )
 
@@ -827,7 +810,7 @@ class PersonalizeService:
         if resource.busy or resource.track is None:
             state = resource.update.status if resource.update and resource.update.busy else resource.status
             raise ResourceInUseError(
-                f"{resource.kind.label} {resource.arn} is {state}; it can be deleted once that has finished."
+                f"{resource.kind.title} {resource.arn} is {state}; it can be deleted once that has finished."
             )
         resource.track.restart(chain, self.pace.delete, now)
         self._dirty = True
@@ -845,7 +828,7 @@ class PersonalizeService:
                 resource = self._get(kind, params[kind.arn_member])
                 blocked = kind.has_status and self._advance(resource, now, describing=True)
                 if resource.arn not in self._resources:
-                    raise ResourceNotFoundError(f"{kind.label} {resource.arn} has been deleted.")
+                    raise ResourceNotFoundError(f"{kind.title} {resource.arn} has been deleted.")
                 if not blocked or waited:
                     return {kind.describe_key: resource.view()}
                 reader = self._readers[resource.arn]
@@ -902,7 +885,7 @@ class PersonalizeService:
     def untag_resource(self, params: Params) -> dict[str, Any]:
         with self._session():
             resource = self._find(params["resourceArn"])
-            if domain.too_many_tags(len(params["tagKeys"])):
+            if domain_rules.too_many_tags(len(params["tagKeys"])):
                 raise TooManyTagKeysError(
                     f"The request names {len(params['tagKeys'])} tag keys; a resource can have at most "
                     f"{domain.MAX_TAGS}."

@@ -12,47 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from lambda_handlers.personalize import domain
+from lambda_handlers.personalize.kinds import MANAGED, ResourceKind
 from personalize_tools.emulator.errors import EmulatorConfigError
 from personalize_tools.emulator.lifecycle import Track
 
 STATE_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Kind:
-    """What differs between resource types in ARNs, member names and messages."""
-
-    key: str  # also the Pace attribute and the state-summary key
-    label: str
-    arn_prefix: str
-    arn_member: str
-    describe_key: str
-    name_member: str = "name"
-    update_member: str | None = None
-    has_status: bool = True
-
-
-DATASET_GROUP = Kind("dataset_group", "Dataset group", "dataset-group", "datasetGroupArn", "datasetGroup")
-SCHEMA = Kind("schema", "Schema", "schema", "schemaArn", "schema", has_status=False)
-DATASET = Kind("dataset", "Dataset", "dataset", "datasetArn", "dataset", update_member="latestDatasetUpdate")
-IMPORT_JOB = Kind(
-    "import_job",
-    "Dataset import job",
-    "dataset-import-job",
-    "datasetImportJobArn",
-    "datasetImportJob",
-    name_member="jobName",
-)
-EVENT_TRACKER = Kind("event_tracker", "Event tracker", "event-tracker", "eventTrackerArn", "eventTracker")
-RECOMMENDER = Kind(
-    "recommender",
-    "Recommender",
-    "recommender",
-    "recommenderArn",
-    "recommender",
-    update_member="latestRecommenderUpdate",
-)
-KINDS = {kind.key: kind for kind in (DATASET_GROUP, SCHEMA, DATASET, IMPORT_JOB, EVENT_TRACKER, RECOMMENDER)}
+# The emulator's kinds are the resource-kind table's rows (lambda_handlers/personalize/kinds.py).
+KINDS = {kind.key: kind for kind in MANAGED}
 
 
 # The columns ImportedData.rows keep, per dataset type.
@@ -90,7 +58,7 @@ class ImportedData:
 
 @dataclass
 class Resource:
-    kind: Kind
+    kind: ResourceKind
     arn: str
     name: str
     created: float

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from lambda_handlers.personalize import kinds
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.assets import AssetStore
 from personalize_tools.localdeploy.cdk_internals import (
@@ -363,34 +364,16 @@ class LambdaRuntime:
             worker.close()
 
 
-# Describe calls that show a Personalize resource's status while the waiter polls (optional).
-DESCRIBE_BY_KIND = {
-    "dataset-group": ("describe_dataset_group", "datasetGroupArn", "datasetGroup"),
-    "schema": ("describe_schema", "schemaArn", "schema"),
-    "dataset": ("describe_dataset", "datasetArn", "dataset"),
-    "dataset-import-job": ("describe_dataset_import_job", "datasetImportJobArn", "datasetImportJob"),
-    "event-tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
-    "recommender": ("describe_recommender", "recommenderArn", "recommender"),
-    "solution": ("describe_solution", "solutionArn", "solution"),
-    "campaign": ("describe_campaign", "campaignArn", "campaign"),
-    "filter": ("describe_filter", "filterArn", "filter"),
-}
-
-
 def describe_personalize(personalize: Any, arn: str) -> dict[str, Any] | None:
     """Describe* for a Personalize ARN of any kind; None when it is not one or no longer exists."""
-    parts = arn.split(":", 5)
-    if len(parts) < 6 or parts[2] != "personalize":
+    kind = kinds.of_arn(arn)
+    if kind is None:
         return None
-    kind = parts[5].split("/", 1)[0]
-    if kind not in DESCRIBE_BY_KIND:
-        return None
-    operation, parameter, key = DESCRIBE_BY_KIND[kind]
     try:
-        answer: dict[str, Any] = getattr(personalize, operation)(**{parameter: arn})[key]
+        answer: dict[str, Any] = getattr(personalize, kind.describe_method)(**{kind.arn_member: arn})
     except ClientError:
         return None
-    return answer
+    return dict(answer[kind.describe_key])
 
 
 def _keep_id_on_delete(request_type: str, physical_id: str | None, new_physical_id: str) -> None:

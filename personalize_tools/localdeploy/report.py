@@ -6,20 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lambda_handlers.personalize import kinds
+from lambda_handlers.personalize.kinds import ResourceKind
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.catalog import is_personalize
 from personalize_tools.localdeploy.graph import topological_order
 from personalize_tools.localdeploy.provider import describe_personalize
 from personalize_tools.localdeploy.state import StackState
-
-KIND_TITLES = {
-    "dataset-group": "dataset group",
-    "schema": "schema",
-    "dataset": "dataset",
-    "dataset-import-job": "import job",
-    "event-tracker": "event tracker",
-    "recommender": "recommender",
-}
 
 
 @dataclass(frozen=True)
@@ -31,21 +24,21 @@ class Row:
     detail: str
 
 
-def _detail(kind: str, described: dict[str, Any]) -> str:
-    if kind in ("dataset-group", "schema"):
+def _detail(kind: ResourceKind | None, described: dict[str, Any]) -> str:
+    if kind in (kinds.DATASET_GROUP, kinds.SCHEMA):
         return str(described.get("domain", ""))
-    if kind == "dataset":
+    if kind == kinds.DATASET:
         update = described.get("latestDatasetUpdate") or {}
         schema = str(described.get("schemaArn", "")).rpartition("/")[2]
         pending = f", update {update['status']}" if update.get("status") not in (None, "ACTIVE") else ""
         return f"{described.get('datasetType', '')}, schema {schema}{pending}"
-    if kind == "dataset-import-job":
+    if kind == kinds.IMPORT_JOB:
         location = described.get("dataSource", {}).get("dataLocation", "")
         failure = f"; {described['failureReason']}" if described.get("failureReason") else ""
         return f"{described.get('importMode', 'FULL')} from {location}{failure}"
-    if kind == "event-tracker":
+    if kind == kinds.EVENT_TRACKER:
         return f"trackingId {described.get('trackingId', '')}"
-    if kind == "recommender":
+    if kind == kinds.RECOMMENDER:
         return str(described.get("recipeArn", "")).rpartition("/")[2]
     return ""
 
@@ -58,15 +51,16 @@ def personalize_rows(state: StackState, endpoints: Endpoints) -> list[Row]:
     rows = []
     for logical_id in order:
         arn = records[logical_id].physical_id or ""
-        kind = arn.split(":", 5)[-1].split("/", 1)[0] if arn.startswith("arn:") else ""
+        kind = kinds.of_arn(arn)
+        label = kind.label if kind else ""
         described = describe_personalize(personalize, arn)
-        if described is None:
-            rows.append(Row(KIND_TITLES.get(kind, kind), logical_id, "NOT FOUND", arn, ""))
+        if described is None or kind is None:
+            rows.append(Row(label, logical_id, "NOT FOUND", arn, ""))
             continue
         rows.append(
             Row(
-                KIND_TITLES.get(kind, kind),
-                str(described.get("name") or described.get("jobName") or ""),
+                label,
+                str(described.get(kind.name_member) or ""),
                 str(described.get("status", "(no status)")),
                 arn,
                 _detail(kind, described),

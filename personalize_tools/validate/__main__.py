@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.cli_common import add_version, program
 from personalize_tools.validate import validate_environment, validate_path
 from personalize_tools.validate.environment import dataset_plan, plan_schema
@@ -120,17 +120,17 @@ def _run(args: argparse.Namespace) -> ValidationReport | EnvironmentReport:
 def _schema(path: str | None, domain_name: str, dataset_type: str) -> str:
     """The schema file's JSON, checked for the dataset type, or the domain's default schema."""
     if path is None:
-        return domain.default_schema_json(domain_name, dataset_type)
+        return domain_rules.default_schema_json(domain_name, dataset_type)
     try:
         schema_json = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise SchemaError(f"cannot read schema {path}: {error.strerror}") from error
     except UnicodeDecodeError as error:
         raise SchemaError(f"schema {path} is not UTF-8 text: {error}") from error
-    problems = domain.schema_problems(schema_json, domain_name, dataset_type)
+    problems = domain_rules.schema_problems(schema_json, domain_name, dataset_type)
     if problems:
         raise SchemaError(
-            f"schema {path} is not a valid {domain_name} {domain.RECORD_NAMES[dataset_type]} schema: "
+            f"schema {path} is not a valid {domain_name} {domain_rules.RECORD_NAMES[dataset_type]} schema: "
             + "; ".join(problems)
         )
     return schema_json

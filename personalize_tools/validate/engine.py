@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.csv_header import CsvHeader, bom_refusal
 from personalize_tools.validate import spill
 from personalize_tools.validate.columns import (
@@ -134,10 +134,11 @@ def dataset_fields(domain_name: str, schema_json: str, dataset_type: str) -> dic
         raise UsageError(
             f"dataset type {dataset_type!r} is not one of {', '.join(t.lower() for t in DATASET_TYPES)}"
         )
-    problems = domain.schema_problems(schema_json, domain_name, dataset_type)
+    problems = domain_rules.schema_problems(schema_json, domain_name, dataset_type)
     if problems:
         raise SchemaError(
-            f"the {domain_name} {domain.RECORD_NAMES[dataset_type]} schema is invalid: " + "; ".join(problems)
+            f"the {domain_name} {domain_rules.RECORD_NAMES[dataset_type]} schema is invalid: "
+            + "; ".join(problems)
         )
     categorical = set(domain.categorical_fields(schema_json))
     return {
@@ -152,15 +153,15 @@ def use_case_recipes(
     """The recipes whose minimums to check, once each; UsageError for one the domain does not have."""
     if use_cases and dataset_type != "INTERACTIONS":
         raise UsageError(
-            f"use cases set minimums on Interactions; a {domain.RECORD_NAMES[dataset_type]} dataset has none"
+            "use cases set minimums on Interactions; "
+            f"a {domain_rules.RECORD_NAMES[dataset_type]} dataset has none"
         )
-    allowed = [recipe.use_case for recipe in domain.recipes_for(domain_name)]
     recipes: list[domain.DomainRecipe] = []
     for use_case in use_cases:
-        recipe = domain.RECIPES.get(use_case)
-        if recipe is None or recipe.domain != domain_name:
-            what = f"belongs to {recipe.domain}" if recipe else "is not a domain use case"
-            raise UsageError(f"use case {use_case!r} {what}; allowed for {domain_name}: {', '.join(allowed)}")
+        problem = domain_rules.use_case_problem(domain_name, use_case)
+        if problem is not None:
+            raise UsageError(f"use case {problem}")
+        recipe = domain.RECIPES[use_case]
         if recipe not in recipes:
             recipes.append(recipe)
     return recipes
@@ -220,7 +221,7 @@ class _Run:
         self.event_counts: dict[str, int] = {}
         self.event_other = 0
         # Counted by name even past MAX_EVENT_TYPES distinct types: the event and use-case rules read them.
-        self.needed_event_types = {*domain.EVENT_TYPES[domain_name]}.union(
+        self.needed_event_types = {*domain_rules.EVENT_TYPES[domain_name]}.union(
             *(recipe.event_types for recipe in recipes)
         )
         self.now = int(time.time())
@@ -387,7 +388,8 @@ class _Run:
             f"the line is {long_line.line_bytes:,} bytes long, its {field} value alone "
             f"{long_line.field_bytes:,} bytes; the validator reads lines of up to "
             f"{BLOCK_BYTES / (1 << 20):g} MiB. Personalize documents no line length, but its quotas cap a "
-            f"value at {domain.ID_MAX_LENGTH} characters for an id and {domain.CATEGORICAL_VALUE_MAX_LENGTH} "
+            f"value at {domain.ID_MAX_LENGTH} characters for an id and "
+            f"{domain.CATEGORICAL_VALUE_MAX_LENGTH} "
             "for a categorical or other string value: no valid row comes near this"
         )
 
@@ -613,9 +615,9 @@ class _Run:
         counts[unusable] = 0
         present = np.flatnonzero(counts)
         hashes = value_hashes(dictionary)
-        repeat = present[counts[present] >= domain.MIN_INTERACTIONS_PER_TRAINING_USER]
-        self.repeat_users.update(int(value) for value in hashes[repeat[: domain.MIN_TRAINING_USERS]])
-        if len(self.repeat_users) >= domain.MIN_TRAINING_USERS:
+        repeat = present[counts[present] >= domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER]
+        self.repeat_users.update(int(value) for value in hashes[repeat[: domain_rules.MIN_TRAINING_USERS]])
+        if len(self.repeat_users) >= domain_rules.MIN_TRAINING_USERS:
             self.users.close()
             self.users = None
         else:
@@ -692,17 +694,17 @@ class _Run:
     def _event_types_result(self) -> RuleResult:
         counts = self.event_counts
         problems = []
-        for event_type in domain.EVENT_TYPES[self.domain_name]:
+        for event_type in domain_rules.EVENT_TYPES[self.domain_name]:
             seen = counts.get(event_type, 0)
             recipes = [
-                r.use_case for r in domain.recipes_for(self.domain_name) if event_type in r.event_types
+                r.use_case for r in domain_rules.recipes_for(self.domain_name) if event_type in r.event_types
             ]
-            needed_by = f" ({', '.join(recipes)} need {domain.MIN_INTERACTIONS})" if recipes else ""
+            needed_by = f" ({', '.join(recipes)} need {domain_rules.MIN_INTERACTIONS})" if recipes else ""
             if seen == 0:
                 near = [name for name in counts if name.lower() == event_type.lower()]
                 hint = f"; found {', '.join(map(repr, near))}: event types are case-sensitive" if near else ""
                 problems.append(f"{event_type} absent{needed_by}{hint}")
-            elif seen < domain.MIN_INTERACTIONS:
+            elif seen < domain_rules.MIN_INTERACTIONS:
                 problems.append(f"only {seen:,} {event_type}{needed_by}")
         if problems:
             return RuleResult("event_types", "warn", len(problems), "; ".join(problems))
@@ -712,7 +714,7 @@ class _Run:
         return RuleResult("event_types", "pass", 0, seen_text)
 
     def _min_interactions_result(self) -> RuleResult:
-        minimum = domain.MIN_INTERACTIONS
+        minimum = domain_rules.MIN_INTERACTIONS
         if self.rows >= minimum:
             return RuleResult(
                 "min_interactions", "pass", 0, f"{self.rows:,} interactions (at least {minimum} needed)"
@@ -724,7 +726,7 @@ class _Run:
     def _use_case_result(self, rule_id: str) -> RuleResult:
         """Personalize trains a recommender only on MIN_INTERACTIONS events of each type its recipe reads."""
         recipe = domain.RECIPES[rule_id.removeprefix(USE_CASE_PREFIX)]
-        minimum = domain.MIN_INTERACTIONS
+        minimum = domain_rules.MIN_INTERACTIONS
         # (event type, events); a recipe that reads every event type counts all rows.
         counted: list[tuple[str | None, int]] = [
             (event_type, self.event_counts.get(event_type, 0)) for event_type in recipe.event_types
@@ -733,23 +735,18 @@ class _Run:
             f"{count:,} {event_type or 'interactions of any event type'}" for event_type, count in counted
         )
         needed = f"{minimum} {' and '.join(recipe.event_types) or 'interactions'}"
-        short = [(event_type, count) for event_type, count in counted if count < minimum]
-        if not short:
+        reason = domain_rules.training_shortfall(recipe, self.rows, self.event_counts)
+        if reason is None:
             return RuleResult(rule_id, "pass", 0, f"{seen} (at least {needed} needed)")
-        event_type, count = short[0]
-        reason = (
-            domain.reason_too_few_interactions(event_type)
-            if event_type
-            else domain.reason_too_few_records(count)
-        )
         message = (
             f"{recipe.use_case} needs at least {needed}; the data has {seen}. "
             f'Personalize would fail the recommender: "{reason}"'
         )
-        return RuleResult(rule_id, "fail", sum(minimum - count for _, count in short), message)
+        missing = sum(max(minimum - count, 0) for _, count in counted)
+        return RuleResult(rule_id, "fail", missing, message)
 
     def _training_users_result(self) -> RuleResult:
-        minimum, repeats = domain.MIN_TRAINING_USERS, domain.MIN_INTERACTIONS_PER_TRAINING_USER
+        minimum, repeats = domain_rules.MIN_TRAINING_USERS, domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER
         if self.users is None:
             return RuleResult(
                 "training_users", "pass", 0, f"at least {minimum} users have {repeats}+ interactions"
@@ -770,7 +767,7 @@ class _Run:
         return "no rows could be read" if self.tallies["csv_syntax"].count else "no rows after the header"
 
     def _min_records_result(self) -> RuleResult:
-        kind = domain.RECORD_NAMES[self.dataset_type]
+        kind = domain_rules.RECORD_NAMES[self.dataset_type]
         if self.rows:
             return RuleResult("min_records", "pass", 0, f"{self.rows:,} {kind} records")
         return RuleResult(

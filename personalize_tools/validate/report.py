@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lambda_handlers.personalize import domain as domain_facts
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.validate.rules import Level, rule_by_id
 
 Status = Literal["pass", "fail", "warn", "skip"]
@@ -122,7 +122,7 @@ class ValidationReport:
     def render(self) -> str:
         """The human report: one line per rule, offending lines indented beneath it."""
         lines = [
-            f"validate-data {self.source} ({self.domain} {domain_facts.RECORD_NAMES[self.dataset_type]})"
+            f"validate-data {self.source} ({self.domain} {domain_rules.RECORD_NAMES[self.dataset_type]})"
         ]
         if len(self.files) == 1:
             only = self.files[0]
@@ -220,12 +220,12 @@ class EnvironmentReport:
     def render(self) -> str:
         sections = [report.render() for report in self.datasets]
         sections.extend(
-            f"validate-data {item.source} ({self.domain} {domain_facts.RECORD_NAMES[item.dataset_type]}): "
+            f"validate-data {item.source} ({self.domain} {domain_rules.RECORD_NAMES[item.dataset_type]}): "
             f"not checked: {item.reason}"
             for item in self.unchecked
         )
         failing = [
-            domain_facts.RECORD_NAMES[report.dataset_type] for report in self.datasets if not report.valid
+            domain_rules.RECORD_NAMES[report.dataset_type] for report in self.datasets if not report.valid
         ]
         verdict = f"INVALID ({', '.join(failing)})" if failing else "VALID"
         summary = (

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 
 Level = Literal["error", "warning"]
 # The column(s) a rule reads, resolved per dataset type; a file without them gets a `skip`.
@@ -165,14 +165,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "min_interactions",
         "error",
-        f"at least {domain.MIN_INTERACTIONS} interactions",
+        f"at least {domain_rules.MIN_INTERACTIONS} interactions",
         dataset_types=_INTERACTIONS,
     ),
     Rule(
         "training_users",
         "error",
-        f"at least {domain.MIN_TRAINING_USERS} users with "
-        f"{domain.MIN_INTERACTIONS_PER_TRAINING_USER} or more interactions",
+        f"at least {domain_rules.MIN_TRAINING_USERS} users with "
+        f"{domain_rules.MIN_INTERACTIONS_PER_TRAINING_USER} or more interactions",
         dataset_types=_INTERACTIONS,
         reads="user",
     ),

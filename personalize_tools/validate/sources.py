@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 # Not config.model.is_data_file (the same function): importing the config package costs 0.2 CPU-seconds.
 from lambda_handlers.personalize.data_objects import data_objects, is_data_path
+from lambda_handlers.personalize.s3_location import S3Location
 from personalize_tools.validate.errors import SourceError
 
 
@@ -76,10 +77,11 @@ def _s3_client(endpoint_url: str | None) -> Any:
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise SourceError(f"{uri} names no bucket; expected s3://BUCKET/KEY or s3://BUCKET/PREFIX/")
-    return bucket, key
+    try:
+        location = S3Location.parse(uri)
+    except ValueError as error:
+        raise SourceError(str(error)) from None
+    return location.bucket, location.key
 
 
 def _resolve_s3(uri: str, client: Any) -> list[InputFile]:

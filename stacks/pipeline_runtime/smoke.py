@@ -18,7 +18,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_handlers.personalize.domain import ACTIVE, FAILED_STATUSES, RECOMMENDATION_REQUESTS
+from lambda_handlers.personalize.domain import ACTIVE, FAILED_STATUSES
+from lambda_handlers.personalize.domain_rules import RECOMMENDATION_REQUESTS
 from personalize_tools.cli_common import add_version, program
 
 SMOKE_USER = "personalize-smoke-test"  # an unknown user: the answer is the cold-start one, read-only

@@ -10,19 +10,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules, kinds
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/PersonalizeS3Access"
 INTERACTIONS_HEADER = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
 
-# kind -> (describe method, ARN member, response key)
-DESCRIBE = {
-    "dataset_group": ("describe_dataset_group", "datasetGroupArn", "datasetGroup"),
-    "dataset": ("describe_dataset", "datasetArn", "dataset"),
-    "import_job": ("describe_dataset_import_job", "datasetImportJobArn", "datasetImportJob"),
-    "event_tracker": ("describe_event_tracker", "eventTrackerArn", "eventTracker"),
-    "recommender": ("describe_recommender", "recommenderArn", "recommender"),
-}
 MOVING = ("PENDING", "IN_PROGRESS")
 
 
@@ -47,21 +39,26 @@ def interactions_csv(
     return ("\n".join(lines) + "\n").encode()
 
 
+def describe(personalize: Any, kind: str, arn: str) -> dict[str, Any]:
+    """One Describe of a resource of `kind` (a key of the resource-kind table: "dataset_group", ...)."""
+    row = kinds.BY_KEY[kind]
+    answer: dict[str, Any] = getattr(personalize, row.describe_method)(**{row.arn_member: arn})
+    return dict(answer[row.describe_key])
+
+
 def settle(personalize: Any, kind: str, arn: str, *, limit: int = 12) -> dict[str, Any]:
     """Describe until the status stops moving; stepwise pace needs a few calls, instant pace one."""
-    method, member, key = DESCRIBE[kind]
     for _ in range(limit):
-        resource: dict[str, Any] = getattr(personalize, method)(**{member: arn})[key]
+        resource = describe(personalize, kind, arn)
         if not resource["status"].endswith(MOVING):
             return resource
     raise AssertionError(f"{kind} {arn} still {resource['status']} after {limit} Describe calls")
 
 
 def statuses_until_settled(personalize: Any, kind: str, arn: str, *, limit: int = 12) -> list[str]:
-    method, member, key = DESCRIBE[kind]
     seen: list[str] = []
     for _ in range(limit):
-        seen.append(getattr(personalize, method)(**{member: arn})[key]["status"])
+        seen.append(describe(personalize, kind, arn)["status"])
         if not seen[-1].endswith(MOVING):
             return seen
     raise AssertionError(f"{kind} {arn} never settled: {seen}")
@@ -69,11 +66,10 @@ def statuses_until_settled(personalize: Any, kind: str, arn: str, *, limit: int 
 
 def statuses_until_gone(personalize: Any, kind: str, arn: str, *, limit: int = 12) -> list[str]:
     """Describe a deleting resource until it raises ResourceNotFoundException; the statuses seen."""
-    method, member, key = DESCRIBE[kind]
     seen: list[str] = []
     for _ in range(limit):
         try:
-            seen.append(getattr(personalize, method)(**{member: arn})[key]["status"])
+            seen.append(describe(personalize, kind, arn)["status"])
         except ClientError as error:
             assert error.response["Error"]["Code"] == "ResourceNotFoundException"
             return seen
@@ -96,7 +92,7 @@ def active_dataset(
     dataset_type: str = "INTERACTIONS",
 ) -> str:
     """A schema (the domain's default) and an ACTIVE dataset of that type in the group."""
-    schema = domain.default_schema_json(domain_name or "ECOMMERCE", dataset_type)
+    schema = domain_rules.default_schema_json(domain_name or "ECOMMERCE", dataset_type)
     schema_arn = personalize.create_schema(
         name=f"{name}-schema", schema=schema, **({"domain": domain_name} if domain_name else {})
     )
@@ -152,12 +148,5 @@ def admin(
 
 def resources(emulator_state: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     """The admin state's resources of one kind, by ARN."""
-    arn_member = {
-        "dataset_group": "datasetGroupArn",
-        "schema": "schemaArn",
-        "dataset": "datasetArn",
-        "import_job": "datasetImportJobArn",
-        "event_tracker": "eventTrackerArn",
-        "recommender": "recommenderArn",
-    }[kind]
+    arn_member = kinds.BY_KEY[kind].arn_member
     return {entry[arn_member]: entry for entry in emulator_state["resources"][kind]}

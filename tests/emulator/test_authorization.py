@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer, Pace
 
 from .support import interactions_csv, raw_call, settle
@@ -186,7 +186,9 @@ def _import(personalize: Any, s3: Any, bucket: str, role_arn: str) -> dict[str, 
     ]
     settle(personalize, "dataset_group", group)
     schema = personalize.create_schema(
-        name=f"i_{uuid.uuid4().hex[:6]}", schema=domain.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
+        name=f"i_{uuid.uuid4().hex[:6]}",
+        schema=domain_rules.default_schema_json("ECOMMERCE"),
+        domain="ECOMMERCE",
     )["schemaArn"]
     dataset = personalize.create_dataset(
         name="d", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
@@ -230,14 +232,14 @@ def test_imports_read_as_the_passed_role_and_under_the_bucket_policy(
     role = _role(iam, _reads(s3_bucket))
     no_bucket_policy = _import(personalize, s3, s3_bucket, role)
     assert no_bucket_policy["status"] == domain.CREATE_FAILED
-    assert no_bucket_policy["failureReason"] == domain.REASON_S3_ACCESS
+    assert no_bucket_policy["failureReason"] == domain_rules.REASON_S3_ACCESS
     assert (
         f"the policy of bucket {s3_bucket} does not allow personalize.amazonaws.com" in capfd.readouterr().err
     )
 
     _service_bucket_policy(s3, s3_bucket)
     unreadable = _role(iam, [_reads(s3_bucket)[1]])  # ListBucket only
-    assert _import(personalize, s3, s3_bucket, unreadable)["failureReason"] == domain.REASON_S3_ACCESS
+    assert _import(personalize, s3, s3_bucket, unreadable)["failureReason"] == domain_rules.REASON_S3_ACCESS
     assert _import(personalize, s3, s3_bucket, role)["status"] == domain.ACTIVE
 
 
@@ -256,7 +258,7 @@ def test_kms_encrypted_data_needs_decrypt_for_the_role(
     )
     _service_bucket_policy(s3, s3_bucket)
     reads_only = _role(iam, _reads(s3_bucket))
-    assert _import(personalize, s3, s3_bucket, reads_only)["failureReason"] == domain.REASON_S3_ACCESS
+    assert _import(personalize, s3, s3_bucket, reads_only)["failureReason"] == domain_rules.REASON_S3_ACCESS
     decrypt = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}
     with_decrypt = _role(iam, [*_reads(s3_bucket), decrypt])
     assert _import(personalize, s3, s3_bucket, with_decrypt)["status"] == domain.ACTIVE
@@ -274,7 +276,7 @@ def test_kms_encrypted_data_needs_decrypt_for_the_role(
         ],
     }
     kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(closed))
-    assert _import(personalize, s3, s3_bucket, with_decrypt)["failureReason"] == domain.REASON_S3_ACCESS
+    assert _import(personalize, s3, s3_bucket, with_decrypt)["failureReason"] == domain_rules.REASON_S3_ACCESS
     own = {"Effect": "Allow", "Principal": {"AWS": reads_only}, "Action": "kms:Decrypt", "Resource": "*"}
     kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({**closed, "Statement": [own]}))
     assert (

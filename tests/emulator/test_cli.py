@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import ROLE_ARN, interactions_csv
 
@@ -44,7 +44,7 @@ def test_developer_guide_sequence_with_the_aws_cli(
 ) -> None:
     s3.put_object(Bucket=s3_bucket, Key="interactions.csv", Body=interactions_csv(1000, seed=2024))
     schema_file = tmp_path / "interactions-schema.json"
-    schema_file.write_text(domain.default_schema_json("ECOMMERCE"))
+    schema_file.write_text(domain_rules.default_schema_json("ECOMMERCE"))
 
     group_arn = aws(clean_emulator, "create-dataset-group", "--name", "cli-shop", "--domain", "ECOMMERCE")[
         "datasetGroupArn"

@@ -11,10 +11,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize.kinds import DATASET
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.emulator import state as emulator_state
-from personalize_tools.emulator.state import DATASET
 from tests.emulator.support import active_dataset, active_group, admin, import_job, interactions_csv, settle
 
 REGION = "us-east-1"
@@ -92,15 +92,18 @@ def test_recorded_events_count_toward_training(
 
     too_early = train("too-early")
     assert too_early["status"] == domain.CREATE_FAILED
-    assert too_early["failureReason"] == domain.reason_too_few_records(0)
-    for batch in range(domain.MIN_INTERACTIONS // 10):
+    assert too_early["failureReason"] == domain_rules.reason_too_few_records(0)
+    for batch in range(domain_rules.MIN_INTERACTIONS // 10):
         events.put_events(
             trackingId=group["trackingId"],
             userId=f"user-{batch % 40}",
             sessionId=f"session-{batch}",
             eventList=[event(f"item-{(batch + n) % 50}") for n in range(10)],
         )
-    assert dataset_state(clean_emulator, group["INTERACTIONS"])["recordedRecords"] == domain.MIN_INTERACTIONS
+    assert (
+        dataset_state(clean_emulator, group["INTERACTIONS"])["recordedRecords"]
+        == domain_rules.MIN_INTERACTIONS
+    )
     assert train("enough")["status"] == domain.ACTIVE
 
 
@@ -157,7 +160,7 @@ def test_put_events_needs_an_active_tracker(
 def test_custom_interaction_fields_go_through_properties(
     clean_emulator: EmulatorServer, events: Any, personalize: Any
 ) -> None:
-    schema = domain.default_schema("ECOMMERCE")
+    schema = domain_rules.default_schema("ECOMMERCE")
     schema["fields"] += [
         {"name": "EVENT_VALUE", "type": ["null", "float"]},
         {"name": "DEVICE_TYPE", "type": "string", "categorical": True},
@@ -283,7 +286,7 @@ def test_records_wait_for_their_dataset(
     """A dataset still being created refuses PutUsers (409); a group without Interactions refuses events."""
     group_arn = active_group(personalize, "early")
     schema = personalize.create_schema(
-        name="early-users", schema=domain.default_schema_json("ECOMMERCE", "USERS"), domain="ECOMMERCE"
+        name="early-users", schema=domain_rules.default_schema_json("ECOMMERCE", "USERS"), domain="ECOMMERCE"
     )["schemaArn"]
     users = personalize.create_dataset(
         name="early-users", schemaArn=schema, datasetGroupArn=group_arn, datasetType="USERS"

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer, Pace
 from personalize_tools.emulator.imports import CHUNK_BYTES, read_import
 from tests.emulator.support import (
@@ -79,7 +79,7 @@ def test_missing_columns_fail_with_the_documented_reason(
         import_job(personalize, interactions, "short", f"s3://{s3_bucket}/short.csv"),
     )
     assert job["status"] == domain.CREATE_FAILED
-    assert job["failureReason"] == domain.reason_missing_columns(["TIMESTAMP", "EVENT_TYPE"])
+    assert job["failureReason"] == domain_rules.reason_missing_columns(["TIMESTAMP", "EVENT_TYPE"])
     assert "records" not in dataset_state(clean_emulator, interactions)
 
 
@@ -106,7 +106,7 @@ def test_unreadable_data_fails_with_the_s3_access_reason(
         personalize, interactions, "unreadable", location.format(bucket=s3_bucket), role=role
     )
     job = settle(personalize, "import_job", job_arn)
-    assert (job["status"], job["failureReason"]) == (domain.CREATE_FAILED, domain.REASON_S3_ACCESS)
+    assert (job["status"], job["failureReason"]) == (domain.CREATE_FAILED, domain_rules.REASON_S3_ACCESS)
 
 
 def test_empty_folder_is_an_invalid_location(
@@ -121,12 +121,12 @@ def test_empty_folder_is_an_invalid_location(
 def test_too_few_interactions_fail(
     clean_emulator: EmulatorServer, personalize: Any, interactions: str, s3: Any, s3_bucket: str
 ) -> None:
-    s3.put_object(Bucket=s3_bucket, Key="few.csv", Body=interactions_csv(domain.MIN_INTERACTIONS - 1))
+    s3.put_object(Bucket=s3_bucket, Key="few.csv", Body=interactions_csv(domain_rules.MIN_INTERACTIONS - 1))
     job = settle(
         personalize, "import_job", import_job(personalize, interactions, "few", f"s3://{s3_bucket}/few.csv")
     )
     assert job["status"] == domain.CREATE_FAILED
-    assert job["failureReason"] == domain.reason_too_few_records(domain.MIN_INTERACTIONS - 1)
+    assert job["failureReason"] == domain_rules.reason_too_few_records(domain_rules.MIN_INTERACTIONS - 1)
 
 
 def test_full_replaces_and_incremental_adds(
@@ -175,7 +175,7 @@ def test_recommenders_need_enough_interactions_of_their_event_type(
     failed = settle(personalize, "recommender", bad["recommenderArn"])
     assert (failed["status"], failed["failureReason"]) == (
         domain.CREATE_FAILED,
-        domain.reason_too_few_interactions("Purchase"),
+        domain_rules.reason_too_few_interactions("Purchase"),
     )
 
 
@@ -220,11 +220,11 @@ def test_connection_errors_fail_with_the_s3_access_reason(unreachable_s3: Emulat
     group_arn = client.create_dataset_group(name="offline", domain="ECOMMERCE")["datasetGroupArn"]
     settle(client, "dataset_group", group_arn)
     schema = client.create_schema(
-        name="offline", schema=domain.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
+        name="offline", schema=domain_rules.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
     )
     dataset_arn = client.create_dataset(
         name="offline", schemaArn=schema["schemaArn"], datasetGroupArn=group_arn, datasetType="INTERACTIONS"
     )["datasetArn"]
     settle(client, "dataset", dataset_arn)
     job = settle(client, "import_job", import_job(client, dataset_arn, "offline", "s3://bucket/i.csv"))
-    assert (job["status"], job["failureReason"]) == (domain.CREATE_FAILED, domain.REASON_S3_ACCESS)
+    assert (job["status"], job["failureReason"]) == (domain.CREATE_FAILED, domain_rules.REASON_S3_ACCESS)

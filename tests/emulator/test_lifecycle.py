@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer, ManualClock, Pace
 from tests.emulator.support import (
     active_dataset,
@@ -55,7 +55,7 @@ def test_arn_formats_and_tracking_id(
     assert str(uuid.UUID(tracker["trackingId"])) == tracker["trackingId"]
     described = settle(personalize, "event_tracker", tracker["eventTrackerArn"])
     assert (described["name"], described["accountId"]) == ("shop-tracker", "123456789012")
-    recipe = domain.recipes_for("ECOMMERCE")[0].arn
+    recipe = domain_rules.recipes_for("ECOMMERCE")[0].arn
     recommender = personalize.create_recommender(name="shop-rec", datasetGroupArn=group_arn, recipeArn=recipe)
     assert recommender["recommenderArn"] == ACCOUNT_ARN + "recommender/shop-rec"
 
@@ -74,7 +74,7 @@ def test_deletes_walk_their_chains_then_describe_raises_not_found(
 
 
 def test_schemas_have_no_status_and_delete_at_once(clean_emulator: EmulatorServer, personalize: Any) -> None:
-    arn = personalize.create_schema(name="plain", schema=domain.default_schema_json("VIDEO_ON_DEMAND"))[
+    arn = personalize.create_schema(name="plain", schema=domain_rules.default_schema_json("VIDEO_ON_DEMAND"))[
         "schemaArn"
     ]
     schema = personalize.describe_schema(schemaArn=arn)["schema"]
@@ -92,7 +92,7 @@ def test_update_dataset_reports_latest_update_and_switches_schema(
     group_arn = active_group(personalize, "evolving")
     dataset_arn = active_dataset(personalize, group_arn, "evolving-users", dataset_type="USERS")
     assert "latestDatasetUpdate" not in personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
-    wider = domain.default_schema("ECOMMERCE", "USERS")
+    wider = domain_rules.default_schema("ECOMMERCE", "USERS")
     wider["fields"].append({"name": "AGE_BAND", "type": ["null", "string"], "categorical": True})
     new_schema = personalize.create_schema(name="wider", schema=json.dumps(wider), domain="ECOMMERCE")
     personalize.update_dataset(datasetArn=dataset_arn, schemaArn=new_schema["schemaArn"])
@@ -175,7 +175,7 @@ def test_instant_pace_is_active_at_the_first_describe_even_for_imports(
     group_arn = client.create_dataset_group(name="quick", domain="ECOMMERCE")["datasetGroupArn"]
     assert client.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"] == domain.ACTIVE
     schema_arn = client.create_schema(
-        name="quick", schema=domain.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
+        name="quick", schema=domain_rules.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
     )
     dataset_arn = client.create_dataset(
         name="quick", schemaArn=schema_arn["schemaArn"], datasetGroupArn=group_arn, datasetType="INTERACTIONS"

@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import admin, raw_call
 
@@ -118,7 +118,7 @@ def test_not_found_for_unknown_arns(clean_emulator: EmulatorServer, personalize:
 
 
 def test_pagination_with_max_results_and_next_token(clean_emulator: EmulatorServer, personalize: Any) -> None:
-    schema = domain.default_schema_json("ECOMMERCE")
+    schema = domain_rules.default_schema_json("ECOMMERCE")
     names = [f"schema-{index}" for index in range(7)]
     for name in names:
         personalize.create_schema(name=name, schema=schema, domain="ECOMMERCE")

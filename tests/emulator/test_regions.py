@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.emulator.__main__ import build_parser
 from personalize_tools.emulator.signing import signing_region
@@ -56,7 +56,7 @@ def test_arns_carry_the_signing_region_and_regions_are_separate(clean_emulator: 
 
 def test_quotas_are_per_region(clean_emulator: EmulatorServer) -> None:
     east, west = client(clean_emulator, "us-east-1"), client(clean_emulator, "us-west-2")
-    for index in range(domain.MAX_DATASET_GROUPS):
+    for index in range(domain_rules.MAX_DATASET_GROUPS):
         east.create_dataset_group(name=f"full-{index}")
     with pytest.raises(ClientError) as error:
         east.create_dataset_group(name="one-too-many")

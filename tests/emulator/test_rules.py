@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import (
     ROLE_ARN,
@@ -35,7 +35,7 @@ def fails_with(code: str, call: Any, **params: Any) -> str:
 def test_dataset_needs_an_active_group(clean_emulator: EmulatorServer, personalize: Any) -> None:
     group_arn = personalize.create_dataset_group(name="young", domain="ECOMMERCE")["datasetGroupArn"]
     schema_arn = personalize.create_schema(
-        name="young", schema=domain.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
+        name="young", schema=domain_rules.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
     )["schemaArn"]
     params = {
         "name": "d",
@@ -78,7 +78,7 @@ def test_reused_names_collide(
 ) -> None:
     group_arn = active_group(personalize, "named")
     fails_with("ResourceAlreadyExistsException", personalize.create_dataset_group, name="named")
-    schema = domain.default_schema_json("ECOMMERCE")
+    schema = domain_rules.default_schema_json("ECOMMERCE")
     personalize.create_schema(name="named", schema=schema, domain="ECOMMERCE")
     fails_with("ResourceAlreadyExistsException", personalize.create_schema, name="named", schema=schema)
     dataset_arn = active_dataset(personalize, group_arn, "named-interactions")
@@ -97,7 +97,7 @@ def test_reused_names_collide(
 def test_dataset_type_must_be_known(clean_emulator: EmulatorServer, personalize: Any) -> None:
     group_arn = active_group(personalize, "typed")
     schema_arn = personalize.create_schema(
-        name="typed", schema=domain.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
+        name="typed", schema=domain_rules.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
     )["schemaArn"]
     message = fails_with(
         "InvalidInputException",
@@ -111,7 +111,7 @@ def test_dataset_type_must_be_known(clean_emulator: EmulatorServer, personalize:
 
 
 def test_schema_rules_come_from_the_domain_module(clean_emulator: EmulatorServer, personalize: Any) -> None:
-    broken = domain.default_schema("ECOMMERCE")
+    broken = domain_rules.default_schema("ECOMMERCE")
     broken["fields"] = [field for field in broken["fields"] if field["name"] != "EVENT_TYPE"]
     message = fails_with(
         "InvalidInputException",
@@ -120,9 +120,9 @@ def test_schema_rules_come_from_the_domain_module(clean_emulator: EmulatorServer
         schema=json.dumps(broken),
         domain="ECOMMERCE",
     )
-    for problem in domain.schema_problems(broken, "ECOMMERCE", "INTERACTIONS"):
+    for problem in domain_rules.schema_problems(broken, "ECOMMERCE", "INTERACTIONS"):
         assert problem in message
-    renamed = {**domain.default_schema("ECOMMERCE"), "name": "Clicks"}
+    renamed = {**domain_rules.default_schema("ECOMMERCE"), "name": "Clicks"}
     assert "record name" in fails_with(
         "InvalidInputException", personalize.create_schema, name="renamed", schema=json.dumps(renamed)
     )
@@ -134,7 +134,7 @@ def test_schema_must_fit_the_dataset_type_and_group_domain(
 ) -> None:
     group_arn = active_group(personalize, "vod", "VIDEO_ON_DEMAND")
     ecommerce = personalize.create_schema(
-        name="ecommerce", schema=domain.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
+        name="ecommerce", schema=domain_rules.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
     )["schemaArn"]
     message = fails_with(
         "InvalidInputException",
@@ -148,7 +148,7 @@ def test_schema_must_fit_the_dataset_type_and_group_domain(
     assert "VIDEO_ON_DEMAND" in message
     users = personalize.create_schema(
         name="vod-users",
-        schema=domain.default_schema_json("VIDEO_ON_DEMAND", "USERS"),
+        schema=domain_rules.default_schema_json("VIDEO_ON_DEMAND", "USERS"),
         domain="VIDEO_ON_DEMAND",
     )["schemaArn"]
     message = fails_with(
@@ -293,7 +293,7 @@ def test_at_most_five_imports_pending_per_region(
         dataSource={"dataLocation": location},
         roleArn=ROLE_ARN,
     )
-    assert message == domain.REASON_IMPORT_LIMIT
+    assert message == domain_rules.REASON_IMPORT_LIMIT
     assert settle(personalize, "import_job", jobs[0])["status"] == domain.ACTIVE
     assert import_job(personalize, dataset_arn, "job-5", location).endswith("/job-5")
 
@@ -305,7 +305,7 @@ def test_dataset_group_and_recommender_quotas(clean_emulator: EmulatorServer, pe
         region_name="us-east-1",
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
     )
-    for index in range(domain.MAX_DATASET_GROUPS):
+    for index in range(domain_rules.MAX_DATASET_GROUPS):
         no_retries.create_dataset_group(name=f"group-{index}")
     fails_with("LimitExceededException", no_retries.create_dataset_group, name="one-too-many")
 
@@ -328,11 +328,11 @@ def test_recommender_rules(clean_emulator: EmulatorServer, personalize: Any) -> 
         datasetGroupArn=vod,
         recipeArn=recipe,
     )
-    assert domain.RECIPES["aws-vod-top-picks"].arn in message
+    assert domain.RECIPES["aws-vod-top-picks"].use_case in message
 
 
 def test_concurrent_clients_see_consistent_state(clean_emulator: EmulatorServer, personalize: Any) -> None:
-    schema = domain.default_schema_json("ECOMMERCE")
+    schema = domain_rules.default_schema_json("ECOMMERCE")
     outcomes: list[str] = []
     lock = threading.Lock()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer, recommend
 from tests.emulator.support import active_dataset, active_group, settle
 from tests.emulator.test_events import client, error_of, event
@@ -156,7 +156,7 @@ def test_the_model_bounds_numresults(
 
 
 def test_every_use_case_has_its_request_rules() -> None:
-    assert set(domain.RECOMMENDATION_REQUESTS) == set(domain.RECIPES)
+    assert set(domain_rules.RECOMMENDATION_REQUESTS) == set(domain.RECIPES)
 
 
 @pytest.mark.parametrize("use_case", sorted(domain.RECIPES))
@@ -172,7 +172,7 @@ def test_the_stand_in_answers_every_use_case_deterministically(use_case: str) ->
     assert (
         recommend.recommend(use_case, events, ["i99"], user_id="u1", item_id="i3", num_results=3) == first[:3]
     )
-    request = domain.RECOMMENDATION_REQUESTS[use_case]
+    request = domain_rules.RECOMMENDATION_REQUESTS[use_case]
     if "itemId" in request.required:
         assert "i3" not in first
     if request.excludes_users:
@@ -208,7 +208,7 @@ def test_only_more_like_x_needs_items(clean_emulator: EmulatorServer, personaliz
         outcomes[use_case] = (described["status"], described.get("failureReason"))
     assert outcomes == {
         "aws-vod-top-picks": (domain.ACTIVE, None),
-        "aws-vod-more-like-x": (domain.CREATE_FAILED, domain.reason_needs_items("aws-vod-more-like-x")),
+        "aws-vod-more-like-x": (domain.CREATE_FAILED, domain_rules.reason_needs_items("aws-vod-more-like-x")),
     }
 
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import active_dataset, active_group, settle
 
 
 def users_schema(*extra: dict[str, Any], drop: str | None = None) -> dict[str, Any]:
-    schema = domain.default_schema("ECOMMERCE", "USERS")
+    schema = domain_rules.default_schema("ECOMMERCE", "USERS")
     schema["fields"] = [spec for spec in schema["fields"] if spec["name"] != drop] + list(extra)
     return schema
 
@@ -77,7 +77,7 @@ def test_incompatible_replacements_are_refused(
 def test_a_nullable_new_field_is_accepted(clean_emulator: EmulatorServer, personalize: Any) -> None:
     group_arn = active_group(personalize, "shop")
     dataset_arn = active_dataset(personalize, group_arn, "shop-items", dataset_type="ITEMS")
-    wider = domain.default_schema("ECOMMERCE", "ITEMS")
+    wider = domain_rules.default_schema("ECOMMERCE", "ITEMS")
     wider["fields"].append({"name": "BRAND", "type": ["string", "null"], "categorical": True})
     new_arn = create_schema(personalize, "items-v2", wider)
 
@@ -97,7 +97,7 @@ def test_interactions_schema_cannot_be_replaced(
 ) -> None:
     group_arn = active_group(personalize, "shop")
     dataset_arn = active_dataset(personalize, group_arn, "shop-interactions", dataset_type=dataset_type)
-    wider = domain.default_schema("ECOMMERCE", dataset_type)
+    wider = domain_rules.default_schema("ECOMMERCE", dataset_type)
     wider["fields"].append({"name": "EVENT_VALUE", "type": ["null", "float"]})
     new_arn = create_schema(personalize, "interactions-v2", wider)
 

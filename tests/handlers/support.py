@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_handlers.personalize import domain, entry
+from lambda_handlers.personalize import domain, domain_rules, entry
 
 EVENTS = Path(__file__).parent / "events"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -122,7 +122,7 @@ def _round_trip(value: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def interactions_csv(
-    rows: int = domain.MIN_INTERACTIONS,
+    rows: int = domain_rules.MIN_INTERACTIONS,
     *,
     header: Sequence[str] = INTERACTIONS_HEADER,
     newline: str = "\n",
@@ -135,7 +135,7 @@ def interactions_csv(
         "USER_ID": lambda: f"user-{chooser.randrange(200)}",
         "ITEM_ID": lambda: f"item-{chooser.randrange(500)}",
         "TIMESTAMP": lambda: str(1_700_000_000 + chooser.randrange(86_400 * 30)),
-        "EVENT_TYPE": lambda: chooser.choice(domain.EVENT_TYPES["ECOMMERCE"]),
+        "EVENT_TYPE": lambda: chooser.choice(domain_rules.EVENT_TYPES["ECOMMERCE"]),
         "EVENT_VALUE": lambda: f"{chooser.random():.2f}",
     }
     lines = [",".join(header)] + [

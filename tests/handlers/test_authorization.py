@@ -8,7 +8,8 @@ from pathlib import Path
 import botocore.session
 
 from constructs_lib.personalize_provider import ASSET_EXCLUDES, HANDLER_OPERATIONS
-from lambda_handlers.personalize import authorization
+from lambda_handlers.personalize import authorization, kinds
+from lambda_handlers.personalize.resources import RESOURCE_TYPES
 
 HANDLERS = Path(__file__).resolve().parents[2] / "lambda_handlers" / "personalize"
 
@@ -52,7 +53,15 @@ def test_handler_operations_are_exactly_what_the_handlers_call() -> None:
         for operation in authorization.ACTIONS
         if re.search(rf"[.\"]{_snake(operation)}[\"(]", source)
     }
-    assert called == set(HANDLER_OPERATIONS)
+    # Calls made through the resource-kind table: each resource's Describe and Delete (the framework),
+    # the List behind find_named (dataset groups, schemas) and the Lists of what a group holds.
+    through_kinds = {
+        operation
+        for resource in RESOURCE_TYPES.values()
+        for operation in (resource.kind.describe_operation, resource.kind.delete_operation)
+        if operation is not None
+    } | {kind.list_operation for kind in (kinds.DATASET_GROUP, kinds.SCHEMA, *kinds.GROUP_CONTENTS)}
+    assert called | through_kinds == set(HANDLER_OPERATIONS)
 
 
 def test_the_lambda_asset_leaves_the_table_out_and_no_handler_imports_it() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from lambda_handlers.personalize.errors import NameConflictError, ResourceFailedError, SchemaReplacementError
 from personalize_tools.emulator import EmulatorServer
 
@@ -66,7 +66,7 @@ def test_the_same_create_delivered_twice_makes_one_dataset(
 
 
 def users_schema(*extra: dict[str, Any]) -> str:
-    schema = domain.default_schema("ECOMMERCE", "USERS")
+    schema = domain_rules.default_schema("ECOMMERCE", "USERS")
     schema["fields"].extend(extra)
     return json.dumps(schema, separators=(",", ":"))
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from constructs_lib.import_flow import STEP_OPERATIONS
-from lambda_handlers.personalize import authorization, domain
+from lambda_handlers.personalize import authorization, domain, domain_rules
 from lambda_handlers.personalize.flow import contract, rows, steps
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.validate.rules import RULES_BY_ID
@@ -89,7 +89,8 @@ def test_a_good_upload_is_imported_and_reported_active(flow: EmulatorServer, s3:
 
     assert checked["outcome"] == contract.IMPORT
     assert checked["request"]["jobName"].startswith(f"{PREFIX}_incoming-interactions-")
-    assert checked["checks"]["rowsChecked"] == domain.MIN_INTERACTIONS and not checked["checks"]["sampled"]
+    assert checked["checks"]["rowsChecked"] == domain_rules.MIN_INTERACTIONS
+    assert not checked["checks"]["sampled"]
     notice = finished["notice"]
     assert (notice["outcome"], notice["versionId"]) == (contract.ACTIVE, detail["object"]["version-id"])
     assert notice["importMode"] == "FULL"  # the dataset's first import: INCREMENTAL needs an earlier one
@@ -171,7 +172,7 @@ def test_six_uploads_at_once_queue_at_the_limit_and_all_become_active(
     ]
 
     outcomes = [state["outcome"] for state in states]
-    assert outcomes.count(contract.WAITING) == domain.MAX_IMPORT_JOBS_IN_PROGRESS
+    assert outcomes.count(contract.WAITING) == domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS
     queued = states[outcomes.index(contract.QUEUED)]
     assert queued["job"]["attempts"] == 1 and queued["job"]["pollSeconds"] >= 1
     assert flow.calls()["errors"]["CreateDatasetImportJob"] == {"LimitExceededException": 1}

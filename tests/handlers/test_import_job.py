@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from lambda_handlers.personalize.errors import IncrementalImportError, ResourceFailedError
 from personalize_tools.emulator import EmulatorServer
 
@@ -157,7 +157,7 @@ def test_create_failed_is_raised_with_the_reason_verbatim(
         r"dataset import job (pz-test-import-0a1b2c3d-[0-9a-f]{8}) \((.+)\) failed: (.+)", str(failure.value)
     )
     assert message is not None and JOB_ARN.fullmatch(message[2]) and message[2].endswith(message[1])
-    assert message[3] == domain.reason_missing_columns(["EVENT_TYPE"])
+    assert message[3] == domain_rules.reason_missing_columns(["EVENT_TYPE"])
 
 
 def test_injected_failure_is_raised_with_its_reason(
@@ -179,7 +179,7 @@ def test_limit_exceeded_defers_the_create_to_is_complete(
             dataSource={"dataLocation": data_location},
             roleArn=ROLE_ARN,
         )["datasetImportJobArn"]
-        for number in range(domain.MAX_IMPORT_JOBS_IN_PROGRESS)
+        for number in range(domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS)
     ]
 
     waiter = start(import_event("import_job_create", data_location))

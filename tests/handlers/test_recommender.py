@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.errors import ResourceFailedError
 from personalize_tools.emulator import EmulatorServer
 
@@ -71,7 +71,7 @@ def test_failed_training_surfaces_the_reason_verbatim(
 
     assert str(failure.value) == (
         f"recommender pz-test-recommended-for-you ({ARN}) failed: "
-        + domain.reason_too_few_interactions("Purchase")
+        + domain_rules.reason_too_few_interactions("Purchase")
         + " (the failed recommender is being deleted, so that its name can be used again)"
     )
     # The Provider framework sends no Delete after a failed Create: the handler deletes it itself.

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.flow import contract
 from personalize_tools.demo import rehearse_incoming
 from personalize_tools.emulator import EmulatorServer, Pace
@@ -249,7 +249,7 @@ def test_six_uploads_at_once_run_at_most_five_imports_and_all_become_active(
     for item in executions:
         job = personalize.describe_dataset_import_job(datasetImportJobArn=notice(item)["jobArn"])
         assert job["datasetImportJob"]["status"] == domain.ACTIVE
-    assert max(in_flight_seen) == domain.MAX_IMPORT_JOBS_IN_PROGRESS  # the limit was reached ...
+    assert max(in_flight_seen) == domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS  # the limit was reached ...
     queued = [item for item in executions if any(e["state"] == "WaitForImportSlot" for e in item["history"])]
     assert queued  # ... and an upload waited for a slot instead of failing
 

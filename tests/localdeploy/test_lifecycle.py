@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
@@ -37,7 +37,7 @@ PERSONALIZE_TYPES = (
 
 
 def _schema_with_event_value() -> dict[str, Any]:
-    schema = domain.default_schema("ECOMMERCE")
+    schema = domain_rules.default_schema("ECOMMERCE")
     schema["fields"].append({"name": "EVENT_VALUE", "type": ["null", "float"], "default": None})
     return schema
 
@@ -145,7 +145,7 @@ def test_create_update_schema_change_destroy(
     with pytest.raises(DeployFailedError) as raised:
         deployer.deploy(assemblies["v4"], environment="life")
     assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
-    assert domain.reason_too_few_records(200) in str(raised.value)
+    assert domain_rules.reason_too_few_records(200) in str(raised.value)
     rolled_back = deployer.store.load(assemblies["v4"].stack_name)
     assert rolled_back is not None and _personalize_ids(rolled_back) == third  # the v2 import job again
     assert rolled_back.resources["DataBucketE6B0FAA8"].physical_id == bucket
@@ -181,7 +181,7 @@ def test_a_failing_import_rolls_back_with_the_service_reason(
     with pytest.raises(DeployFailedError) as raised:
         deployer.deploy(assemblies["bad"], environment="short")
 
-    reason = domain.reason_too_few_records(200)
+    reason = domain_rules.reason_too_few_records(200)
     assert raised.value.final_status == "ROLLBACK_COMPLETE"
     assert reason in str(raised.value)
     failed = events.for_status("CREATE_FAILED")

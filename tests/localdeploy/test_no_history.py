@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools import record
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
@@ -78,16 +78,16 @@ def test_events_until_the_minimum_then_a_recommender(
 
     events = endpoints.client("personalize-events")
     short = record.record_file(
-        _interactions(tmp_path / "first.csv", domain.MIN_INTERACTIONS - 100),
+        _interactions(tmp_path / "first.csv", domain_rules.MIN_INTERACTIONS - 100),
         "events",
         {"trackingId": tracking_id},
         events,
         rate=0,
     )
-    assert short.accepted == domain.MIN_INTERACTIONS - 100
+    assert short.accepted == domain_rules.MIN_INTERACTIONS - 100
     dataset_arn = created.outputs["InteractionsDatasetArn"]
     state = next(d for d in emulator.state()["resources"]["dataset"] if d["datasetArn"] == dataset_arn)
-    assert state["recordedRecords"] == domain.MIN_INTERACTIONS - 100
+    assert state["recordedRecords"] == domain_rules.MIN_INTERACTIONS - 100
     assert "records" not in state  # nothing was bulk-imported
 
     rest = record.record_file(
@@ -133,7 +133,7 @@ def test_too_few_events_fail_the_recommender_with_the_service_reason(
     )
     with pytest.raises(DeployFailedError) as raised:
         deployer.deploy(assemblies["ready"], environment="fresh")
-    assert domain.reason_too_few_interactions("View") in str(raised.value)
+    assert domain_rules.reason_too_few_interactions("View") in str(raised.value)
     # After a failed Create the Provider framework handles the rollback's Delete itself, so the handler
     # deletes the CREATE FAILED recommender it created before it reports the failure (ownership, in
     # docs/custom-resources.md): nothing is left to block the datasets deletion.

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
@@ -317,7 +317,7 @@ def test_3_a_failed_import_is_not_adopted_once_the_file_is_fixed(
     world = World(endpoints, "ofixed")
     with pytest.raises(DeployFailedError) as raised:
         deployer.deploy(assemblies[("fixed", "v1")], environment="fixed")
-    assert domain.reason_too_few_records(SHORT_ROWS) in str(raised.value)
+    assert domain_rules.reason_too_few_records(SHORT_ROWS) in str(raised.value)
     (dataset_arn,) = world.datasets()  # retained by removal_policy: retain
 
     put_data("fixed", "good")  # fix the file in place; change nothing else
@@ -620,7 +620,7 @@ def test_updates_of_each_kind_and_failed_updates_end_in_a_whole_world(
     with pytest.raises(DeployFailedError) as failed:
         deploy("new-import")
     assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
-    assert domain.reason_too_few_records(SHORT_ROWS) in str(failed.value)
+    assert domain_rules.reason_too_few_records(SHORT_ROWS) in str(failed.value)
     assert whole() == start and world.active_imports(dataset_arn) == 1  # the earlier import's data stays
     put_data("matrix-incremental", "good")  # fixed in place, nothing else changed
     imported = deploy("new-import")

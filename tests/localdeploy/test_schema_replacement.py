@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import synthesize_config
@@ -29,7 +29,7 @@ def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackArtif
     folder = tmp_path_factory.mktemp("reschema")
     interactions = generate_interactions(folder / "interactions.csv", domain="ECOMMERCE", rows=1200, seed=5)
     users = generate_users(folder / "users.csv", domain="ECOMMERCE", users=100)
-    wider = domain.default_schema("ECOMMERCE", "USERS")
+    wider = domain_rules.default_schema("ECOMMERCE", "USERS")
     wider["fields"].append({"name": "AGE_BAND", "type": ["null", "string"], "categorical": True})
     (folder / "users.avsc").write_text(json.dumps(wider))
     base: dict[str, Any] = {

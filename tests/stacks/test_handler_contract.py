@@ -8,26 +8,23 @@ same properties against the emulator runs in the local-deploy tests.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import mypy.api
 import pytest
 from aws_cdk.assertions import Template
 
 from app import add_environment
 from config import EnvironmentConfig
-from lambda_handlers.personalize.framework import ResourceEvent
+from lambda_handlers.personalize import contract
+from lambda_handlers.personalize.errors import InvalidPropertyError
+from lambda_handlers.personalize.framework import CLOUDFORMATION_PROPERTIES, ResourceEvent
 from lambda_handlers.personalize.resources import RESOURCE_TYPES
 from tests.stacks.test_recommenders import CONFIG as RECOMMENDERS_CONFIG
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-ARN_KINDS = {
-    "Custom::PersonalizeDatasetGroup": "dataset-group",
-    "Custom::PersonalizeSchema": "schema",
-    "Custom::PersonalizeDatasetImportJob": "dataset-import-job",
-    "Custom::PersonalizeEventTracker": "event-tracker",
-    "Custom::PersonalizeRecommender": "recommender",
-}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +52,9 @@ class Resolver:
         if kind == "Custom::PersonalizeDataset":
             group = self.resolve(props["DatasetGroupArn"]).rsplit("/", 1)[1]
             return f"{base}:dataset/{group}/{props['DatasetType']}"
-        if kind in ARN_KINDS:
+        if kind in RESOURCE_TYPES:
             name = props.get("Name") or props.get("JobName") or "0a1b2c3d"
-            return f"{base}:{ARN_KINDS[kind]}/{name}"
+            return f"{base}:{RESOURCE_TYPES[kind].kind.arn_resource}/{name}"
         if kind == "AWS::S3::Bucket":
             return f"{logical_id.lower()}-bucket"
         return logical_id
@@ -123,3 +120,62 @@ def test_synthesized_properties_pass_the_handlers_checks(
             RESOURCE_TYPES[parsed.resource_type](parsed, "on_event").validate()
             checked += 1
     assert checked >= 11
+
+
+def test_synthesized_properties_are_the_contracts(templates: list[dict[str, Any]]) -> None:
+    """Every property a construct emits is named by the contract, and every required one is there."""
+    for template in templates:
+        for event in _events(template):
+            resource_type = contract.choice(event["ResourceType"], contract.RESOURCE_TYPES)
+            assert resource_type is not None, event["ResourceType"]
+            required, optional = contract.property_names(resource_type)
+            emitted = set(event["ResourceProperties"]) - CLOUDFORMATION_PROPERTIES
+            assert required <= emitted <= required | optional, (event["LogicalResourceId"], emitted)
+
+
+def test_the_handlers_serve_exactly_the_contracts_types() -> None:
+    assert set(RESOURCE_TYPES) == set(contract.RESOURCE_TYPES) == set(contract.PROPERTIES)
+
+
+def test_a_property_outside_the_contract_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    event = {
+        "RequestType": "Create",
+        "ResourceType": contract.EVENT_TRACKER,
+        "LogicalResourceId": "Tracker",
+        "RequestId": "contract",
+        "ResourceProperties": {
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "Name": "tracker",
+            "DatasetGroupArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/g",
+            "DatasetGroupARN": "misspelt",
+        },
+    }
+    parsed = ResourceEvent.parse(event)
+    with pytest.raises(
+        InvalidPropertyError, match=r"unknown property DatasetGroupARN; allowed: .*DatasetGroupArn"
+    ):
+        RESOURCE_TYPES[parsed.resource_type](parsed, "on_event").validate()
+
+
+MISSPELT_CONSTRUCT = """
+from lambda_handlers.personalize import contract
+
+properties: contract.EventTrackerProperties = {
+    "Name": "tracker",
+    "DatasetGroupARN": "arn",
+    "Tags": [],
+    "RemovalPolicy": "keep",
+}
+"""
+
+
+def test_mypy_refuses_what_the_contract_does_not_name(tmp_path: Path) -> None:
+    """The reason for the TypedDicts: a misspelt or missing property, or a bad value, fails type checking."""
+    source = tmp_path / "construct.py"
+    source.write_text(MISSPELT_CONSTRUCT)
+    report, _, status = mypy.api.run(["--strict", "--no-incremental", "--follow-imports=silent", str(source)])
+    assert status == 1
+    assert '"DatasetGroupARN"' in report  # extra key
+    assert '"DatasetGroupArn"' in report  # missing key
+    assert '"RemovalPolicy" has type "Literal' in report  # "keep" is not a removal policy

@@ -14,7 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from app import add_environment
 from config import EnvironmentConfig
 from config.model import ProviderSettings
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.flow import contract
 from stacks.stage import PersonalizeStage
 from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
@@ -246,7 +246,7 @@ def test_a_12_hour_wait_is_a_wait_condition_signalled_by_the_state_machine(templ
 
 def test_the_waiter_keeps_its_hour_when_the_deploy_waits_longer() -> None:
     settings = ProviderSettings(query_interval_seconds=60, total_timeout_seconds=43200)
-    assert settings.waits_with_condition and settings.waiter_timeout_seconds == domain.MAX_WAIT_SECONDS
+    assert settings.waits_with_condition and settings.waiter_timeout_seconds == domain_rules.MAX_WAIT_SECONDS
     odd = ProviderSettings(query_interval_seconds=45, total_timeout_seconds=43200)
     assert odd.waiter_timeout_seconds == 3285  # a multiple of the interval, as the Provider requires
     assert not ProviderSettings(total_timeout_seconds=3300).waits_with_condition

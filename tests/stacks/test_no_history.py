@@ -14,7 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from app import add_environment
 from config import ConfigError, EnvironmentConfig, load_environment
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from stacks.personalize_stack import NO_IMPORT_OUTPUT
 from stacks.stage import PersonalizeStage
 from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
@@ -74,7 +74,7 @@ def test_recommenders_without_any_interaction_data_fail_with_the_rule(tmp_path: 
     )
     assert "bad.yaml" in message
     assert "aws-ecomm-recommended-for-you" in message
-    assert domain.RULE_MIN_INTERACTIONS in message
+    assert domain_rules.RULE_MIN_INTERACTIONS in message
     assert "interactions_recorded: true" in message
 
 

@@ -13,7 +13,7 @@ from app import add_environment
 from config import EnvironmentConfig
 from constructs_lib import DomainDatasetGroup, PersonalizeProvider
 from constructs_lib.personalize_provider import HANDLER_OPERATIONS
-from lambda_handlers.personalize import authorization, domain
+from lambda_handlers.personalize import authorization, domain, domain_rules
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_schema_dataset_and_import_are_wired_in_order(template: dict[str, Any]) 
     _, job = _custom(template, "DatasetImportJob", "DatasetGroupInteractions")
     _, tracker = _custom(template, "EventTracker")
 
-    assert json.loads(schema["Properties"]["Schema"]) == domain.default_schema("ECOMMERCE")
+    assert json.loads(schema["Properties"]["Schema"]) == domain_rules.default_schema("ECOMMERCE")
     assert dataset["Properties"]["DatasetGroupArn"] == {"Ref": group_id}
     assert dataset["Properties"]["SchemaArn"] == {"Ref": schema_id}
     assert dataset["Properties"]["DatasetType"] == "INTERACTIONS"
@@ -257,7 +257,7 @@ def test_construct_rejects_bad_input_at_synth() -> None:
         DomainDatasetGroup(stack, "Named", domain_name="ECOMMERCE", name_prefix="t", name="has space")
     good = DomainDatasetGroup(stack, "Good", domain_name="VIDEO_ON_DEMAND", name_prefix="t")
     with pytest.raises(ValueError, match=r"lacks required field\(s\) GENRES"):
-        good.add_dataset("ITEMS", schema=json.dumps(domain.default_schema("ECOMMERCE", "ITEMS")))
+        good.add_dataset("ITEMS", schema=json.dumps(domain_rules.default_schema("ECOMMERCE", "ITEMS")))
     good.add_interactions_dataset()
     with pytest.raises(ValueError, match="holds one INTERACTIONS dataset"):
         good.add_interactions_dataset()
@@ -270,7 +270,7 @@ def test_provider_is_one_per_stack_and_checks_timeouts() -> None:
     other = cdk.Stack(cdk.App(), "T")
     with pytest.raises(ValueError, match="3600"):
         PersonalizeProvider.of(other, total_timeout=cdk.Duration.hours(2))
-    with pytest.raises(ValueError, match=f"at most {domain.MAX_WAIT_SECONDS} s"):
+    with pytest.raises(ValueError, match=f"at most {domain_rules.MAX_WAIT_SECONDS} s"):
         PersonalizeProvider.of(other, total_timeout=cdk.Duration.hours(1))  # on_event needs room too
     with pytest.raises(ValueError, match="multiple of query_interval"):
         PersonalizeProvider.of(
@@ -306,7 +306,7 @@ def test_every_custom_resource_sets_service_timeout_and_the_handlers_stop_first(
         for resource in template["Resources"].values()
         if resource["Type"].startswith("Custom::Personalize")
     }
-    assert timeouts == {str(domain.SERVICE_TIMEOUT_SECONDS)}
+    assert timeouts == {str(domain_rules.SERVICE_TIMEOUT_SECONDS)}
     handlers = [
         resource["Properties"]
         for resource in template["Resources"].values()
@@ -318,4 +318,4 @@ def test_every_custom_resource_sets_service_timeout_and_the_handlers_stop_first(
     for function in handlers:
         wait = int(function["Environment"]["Variables"][domain.WAIT_SECONDS_ENV])
         assert wait == settings.total_timeout_seconds - settings.query_interval_seconds
-        assert function["Timeout"] + settings.total_timeout_seconds <= domain.SERVICE_TIMEOUT_SECONDS
+        assert function["Timeout"] + settings.total_timeout_seconds <= domain_rules.SERVICE_TIMEOUT_SECONDS

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 
 from app import add_environment
 from config import EnvironmentConfig
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 
 CONFIG: dict[str, Any] = {
     "name": "vod",
@@ -49,7 +49,7 @@ def test_users_and_items_datasets_use_the_domain_schemas(resources: dict[str, An
     schemas = {
         json.loads(v["Properties"]["Schema"])["name"]: v for v in _of_type(resources, "Schema").values()
     }
-    assert json.loads(schemas["Items"]["Properties"]["Schema"]) == domain.default_schema(
+    assert json.loads(schemas["Items"]["Properties"]["Schema"]) == domain_rules.default_schema(
         "VIDEO_ON_DEMAND", "ITEMS"
     )
     assert len(_of_type(resources, "DatasetImportJob")) == 3
@@ -93,8 +93,7 @@ def test_outputs_name_each_recommender_and_its_status(resources: dict[str, Any])
     [
         (
             {"recommenders": [{"use_case": "aws-ecomm-recommended-for-you"}]},
-            "'aws-ecomm-recommended-for-you' is a ECOMMERCE use case, this environment's domain is "
-            "VIDEO_ON_DEMAND",
+            "'aws-ecomm-recommended-for-you' belongs to ECOMMERCE; allowed for VIDEO_ON_DEMAND: ",
         ),
         ({"items": None, "recommenders": [{"use_case": "aws-vod-more-like-x"}]}, "needs an Items dataset"),
         ({"recommenders": [{"use_case": "aws-vod-nope"}]}, "'aws-vod-nope' is not a domain use case"),

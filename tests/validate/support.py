@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.validate import ValidationReport, validate_path
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"
@@ -33,7 +33,7 @@ def check(
     return validate_path(
         str(path),
         domain=domain_name,
-        schema_json=schema_json or domain.default_schema_json(domain_name, dataset_type),
+        schema_json=schema_json or domain_rules.default_schema_json(domain_name, dataset_type),
         dataset_type=dataset_type,
         use_cases=use_cases,
     )

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from config.model import is_data_file
-from lambda_handlers.personalize import domain, preflight
+from lambda_handlers.personalize import domain, domain_rules, preflight
 from lambda_handlers.personalize.data_objects import is_data_object
 from lambda_handlers.personalize.errors import DataLocationError, PreflightError
 from personalize_tools.emulator.imports import read_import
 from personalize_tools.validate import SourceError, validate_path
 
-SCHEMA = domain.default_schema_json("ECOMMERCE")
+SCHEMA = domain_rules.default_schema_json("ECOMMERCE")
 ROWS = "".join(f"u{n},i{n},1700000000,View\n" for n in range(3))
 HEADER_RULES = ("header_missing_columns", "header_unknown_columns", "csv_syntax")
 
@@ -57,7 +57,7 @@ def test_a_space_after_a_comma_is_refused_by_all_three(s3: Any, s3_bucket: str) 
     assert verdicts.preflight is not None
     assert "missing required column(s) ITEM_ID" in verdicts.preflight
     assert "unknown column(s)  ITEM_ID" in verdicts.preflight
-    assert verdicts.emulator == domain.reason_missing_columns(["ITEM_ID"])
+    assert verdicts.emulator == domain_rules.reason_missing_columns(["ITEM_ID"])
     assert verdicts.validator == ["header_missing_columns", "header_unknown_columns"]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.sample_data import generate_items, generate_users
 from personalize_tools.validate import UsageError, engine, spill
 from personalize_tools.validate.rules import rules_for
@@ -51,7 +51,7 @@ def test_generated_records_pass_and_no_interactions_rule_applies(
     assert report.dataset_type == dataset_type
     assert [result.rule for result in report.rules] == [rule.id for rule in rules_for(dataset_type)]
     assert not INTERACTIONS_ONLY & {result.rule for result in report.rules}
-    assert report.rule("min_records").message == f"40 {domain.RECORD_NAMES[dataset_type]} records"
+    assert report.rule("min_records").message == f"40 {domain_rules.RECORD_NAMES[dataset_type]} records"
     assert report.event_types == {}
     timestamped = dataset_type == "ITEMS" and domain_name == "VIDEO_ON_DEMAND"
     assert {result.status for result in report.rules if result.rule.startswith("timestamp_")} == (
@@ -165,7 +165,7 @@ def test_a_long_categorical_value_is_named_with_its_length(tmp_path: Path) -> No
 
 def test_categorical_fields_come_from_the_schema_flag(tmp_path: Path) -> None:
     """The same long value passes in a field the schema does not flag categorical."""
-    schema = domain.default_schema("ECOMMERCE", "USERS")
+    schema = domain_rules.default_schema("ECOMMERCE", "USERS")
     schema["fields"][1].pop("categorical")
     path = users(tmp_path, f"u1,{LONG}")
     report = check(path, dataset_type="USERS", schema_json=json.dumps(schema))
@@ -174,7 +174,7 @@ def test_categorical_fields_come_from_the_schema_flag(tmp_path: Path) -> None:
 
 
 def test_creation_timestamp_is_checked_only_when_present(tmp_path: Path) -> None:
-    schema = domain.default_schema("ECOMMERCE", "ITEMS")
+    schema = domain_rules.default_schema("ECOMMERCE", "ITEMS")
     schema["fields"].append({"name": "CREATION_TIMESTAMP", "type": "long"})
     with_column = items(
         tmp_path,
@@ -198,7 +198,7 @@ def test_creation_timestamp_is_checked_only_when_present(tmp_path: Path) -> None
 
 
 def test_a_users_file_gets_no_timestamp_rules_for_a_timestamp_like_column(tmp_path: Path) -> None:
-    schema = domain.default_schema("VIDEO_ON_DEMAND", "USERS")
+    schema = domain_rules.default_schema("VIDEO_ON_DEMAND", "USERS")
     schema["fields"].append({"name": "TIMESTAMP", "type": "long"})
     path = users(tmp_path, "u1,Basic,1600000000000", header="USER_ID,SUBSCRIPTION_MODEL,TIMESTAMP")
     report = check(path, domain_name="VIDEO_ON_DEMAND", dataset_type="USERS", schema_json=json.dumps(schema))
@@ -217,9 +217,9 @@ def test_the_schema_is_checked_for_its_dataset_type(tmp_path: Path) -> None:
             ),
         )
     with pytest.raises(UsageError, match="a USERS schema must be named 'Users'"):
-        check(path, dataset_type="USERS", schema_json=domain.default_schema_json("ECOMMERCE", "ITEMS"))
+        check(path, dataset_type="USERS", schema_json=domain_rules.default_schema_json("ECOMMERCE", "ITEMS"))
     with pytest.raises(UsageError, match="dataset type 'ACTIONS' is not one of interactions, users, items"):
-        check(path, dataset_type="actions", schema_json=domain.default_schema_json("ECOMMERCE"))
+        check(path, dataset_type="actions", schema_json=domain_rules.default_schema_json("ECOMMERCE"))
 
 
 def test_the_report_names_the_dataset_type(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.sample_data import generate_interactions
 from personalize_tools.validate import engine, spill, validate_path
 from personalize_tools.validate.rules import rules_for
@@ -44,7 +44,7 @@ def test_realistic_data_passes_every_rule(valid_csv: Path) -> None:
     assert {result.rule: result.status for result in report.rules} == expected
     assert report.rule("categorical_length").message == "not checked: the schema has no categorical field"
     assert report.rows == 5000
-    assert set(report.event_types) == set(domain.EVENT_TYPES["ECOMMERCE"])
+    assert set(report.event_types) == set(domain_rules.EVENT_TYPES["ECOMMERCE"])
     assert sum(report.event_types.values()) == 5000
 
 
@@ -309,7 +309,10 @@ def test_examples_are_capped_but_counts_are_not(tmp_path: Path) -> None:
     rows = [f"u{index},i{index},{1700000000000 + index},View" for index in range(30)]
     path = write(tmp_path, rows_csv(*rows))
     report = validate_path(
-        str(path), domain="ECOMMERCE", schema_json=domain.default_schema_json("ECOMMERCE"), max_examples=3
+        str(path),
+        domain="ECOMMERCE",
+        schema_json=domain_rules.default_schema_json("ECOMMERCE"),
+        max_examples=3,
     )
     result = report.rule("timestamp_milliseconds")
     assert result.count == 30

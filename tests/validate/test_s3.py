@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.validate import SourceError, validate_path
 from tests.validate.support import GOOD_ROW, rows_csv
 
-SCHEMA = domain.default_schema_json("ECOMMERCE")
+SCHEMA = domain_rules.default_schema_json("ECOMMERCE")
 
 
 def test_one_object(s3: Any, s3_bucket: str, valid_csv: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.validate import UsageError, engine
 from personalize_tools.validate.__main__ import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, main
 from tests.validate.support import check, rows_csv, write
@@ -51,7 +51,7 @@ def test_each_use_case_is_a_rule_with_the_counts_seen(short_of_purchases: Path) 
     assert purchases.message.startswith(
         f"{PURCHASES} needs at least 1000 Purchase; the data has 999 Purchase."
     )
-    assert f'"{domain.reason_too_few_interactions("Purchase")}"' in purchases.message
+    assert f'"{domain_rules.reason_too_few_interactions("Purchase")}"' in purchases.message
     assert not report.valid
 
 
@@ -64,7 +64,7 @@ def test_without_use_cases_there_are_no_use_case_rules(short_of_purchases: Path)
 def test_any_event_counts_for_a_use_case_without_event_types(tmp_path: Path) -> None:
     result = check(write(tmp_path, events(500, 499)), use_cases=[ANY_EVENT]).rule(f"use_case:{ANY_EVENT}")
     assert (result.status, result.count) == ("fail", 1)
-    assert f'"{domain.reason_too_few_records(999)}"' in result.message
+    assert f'"{domain_rules.reason_too_few_records(999)}"' in result.message
 
 
 def test_a_use_case_counts_its_event_type_even_past_the_tracked_types(
@@ -83,7 +83,7 @@ def test_a_use_case_of_the_other_domain_is_refused_naming_the_allowed_ones(short
         check(short_of_purchases, use_cases=["aws-vod-top-picks"])
     message = str(raised.value)
     assert "'aws-vod-top-picks' belongs to VIDEO_ON_DEMAND" in message
-    assert all(recipe.use_case in message for recipe in domain.recipes_for("ECOMMERCE"))
+    assert all(recipe.use_case in message for recipe in domain_rules.recipes_for("ECOMMERCE"))
     with pytest.raises(UsageError, match="'aws-ecomm-nope' is not a domain use case"):
         check(short_of_purchases, use_cases=["aws-ecomm-nope"])
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain
+from .. import contract, domain, kinds
 from ..errors import NameConflictError, ResourceFailedError, SchemaReplacementError
 from ..framework import (
     DELETING_STATUSES,
@@ -21,13 +21,8 @@ from ..framework import (
 
 
 class Dataset(PersonalizeResource):
-    resource_type = "Custom::PersonalizeDataset"
-    label = "dataset"
-    arn_resource = "dataset"
-    arn_member = "datasetArn"
-    describe_operation = "describe_dataset"
-    describe_key = "dataset"
-    delete_operation = "delete_dataset"
+    resource_type = contract.DATASET
+    kind = kinds.DATASET
     replacing_properties = frozenset({"Name", "DatasetGroupArn", "DatasetType"})
 
     def validate(self) -> None:
@@ -138,7 +133,7 @@ class Dataset(PersonalizeResource):
                 reason = latest.get("failureReason") or f"status {status} without a failureReason"
                 action = f"schema update to {schema_arn}"
                 raise ResourceFailedError(
-                    self.label, self.display_name(description), arn, reason, action=action
+                    self.kind.label, self.display_name(description), arn, reason, action=action
                 )
             if status == domain.ACTIVE:
                 return True
@@ -215,13 +210,11 @@ class Dataset(PersonalizeResource):
         if not group_arn or owner is None:
             return None
         going = [
-            str(item[member])
-            for operation, key, member in (
-                ("list_recommenders", "recommenders", "recommenderArn"),
-                ("list_event_trackers", "eventTrackers", "eventTrackerArn"),
-            )
-            for item in self.paginate(operation, key, datasetGroupArn=group_arn)
-            if item.get("status") in DELETING_STATUSES or owner.same_stack(self.owner_tag(str(item[member])))
+            str(item[kind.arn_member])
+            for kind in (kinds.RECOMMENDER, kinds.EVENT_TRACKER)
+            for item in self.paginate(kind.list_method, kind.list_key, datasetGroupArn=group_arn)
+            if item.get("status") in DELETING_STATUSES
+            or owner.same_stack(self.owner_tag(str(item[kind.arn_member])))
         ]
         return f"{', '.join(going)} to be deleted first" if going else None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain
+from .. import contract, domain, kinds
 from ..errors import DatasetGroupNotEmptyError, InvalidPropertyError, NameConflictError
 from ..framework import (
     DELETING_STATUSES,
@@ -20,31 +20,15 @@ from ..framework import (
     with_status,
 )
 
-# What a group can hold, as (label, List operation, result key, ARN member). Each blocks DeleteDatasetGroup.
-CONTENTS = (
-    ("dataset", "list_datasets", "datasets", "datasetArn"),
-    ("event tracker", "list_event_trackers", "eventTrackers", "eventTrackerArn"),
-    ("recommender", "list_recommenders", "recommenders", "recommenderArn"),
-    ("solution", "list_solutions", "solutions", "solutionArn"),
-    ("filter", "list_filters", "Filters", "filterArn"),
-)
 # How to delete what an earlier attempt left in an empty group, in the order Personalize accepts: a dataset
 # only once no tracker uses it. Anything else in the group counts as data and is never cleared.
-CLEARABLE = {
-    "event tracker": ("delete_event_tracker", "describe_event_tracker", "eventTrackerArn", 0),
-    "dataset": ("delete_dataset", "describe_dataset", "datasetArn", 1),
-}
+CLEARABLE = {kinds.EVENT_TRACKER: 0, kinds.DATASET: 1}
 HOLDING_IMPORT_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | {domain.ACTIVE}
 
 
 class DatasetGroup(PersonalizeResource):
-    resource_type = "Custom::PersonalizeDatasetGroup"
-    label = "dataset group"
-    arn_resource = "dataset-group"
-    arn_member = "datasetGroupArn"
-    describe_operation = "describe_dataset_group"
-    describe_key = "datasetGroup"
-    delete_operation = "delete_dataset_group"
+    resource_type = contract.DATASET_GROUP
+    kind = kinds.DATASET_GROUP
     # Personalize cannot change any of these on an existing group.
     replacing_properties = frozenset({"Name", "Domain", "RoleArn", "KmsKeyArn"})
 
@@ -57,10 +41,8 @@ class DatasetGroup(PersonalizeResource):
             raise InvalidPropertyError(f"{owner}: RoleArn {role!r} is not an IAM role ARN")
         if key and not domain.KMS_KEY_ARN_PATTERN.fullmatch(key):
             raise InvalidPropertyError(f"{owner}: KmsKeyArn {key!r} is not a KMS key ARN")
-        if key and not role:
-            raise InvalidPropertyError(
-                f"{owner}: KmsKeyArn needs RoleArn, a role Personalize assumes to use the key"
-            )
+        if domain.key_without_role(key, role):
+            raise InvalidPropertyError(f"{owner}: KmsKeyArn needs RoleArn: {domain.KMS_KEY_ROLE_RULE}")
 
     def wanted(self) -> dict[str, str]:
         settings = {
@@ -83,15 +65,13 @@ class DatasetGroup(PersonalizeResource):
                 self.refuse_earlier_attempt(existing)
             if actual != wanted or existing.get("status") in DELETING_STATUSES:
                 raise NameConflictError(
-                    f"dataset group {name} already exists ({existing[self.arn_member]}, "
+                    f"dataset group {name} already exists ({existing[self.kind.arn_member]}, "
                     f"{existing.get('status')}, settings {actual}) and does not match the template's "
                     f"{wanted}. Changing Domain, RoleArn or KmsKeyArn replaces the group, and a replacement "
                     "needs a new Name; otherwise delete the existing group first."
                 )
 
-        return self.adopt_or_create(
-            lambda: self.find_named("list_dataset_groups", "datasetGroups", name), create, check
-        )
+        return self.adopt_or_create(lambda: self.find_named(name), create, check)
 
     @staticmethod
     def settings(existing: Mapping[str, Any]) -> dict[str, str]:
@@ -102,7 +82,7 @@ class DatasetGroup(PersonalizeResource):
     def earlier_stack_tag(self, existing: Mapping[str, Any]) -> str | None:
         """The owner tag, when a stack of this name made the group for this logical id in an earlier
         incarnation (one deleted since: a rolled-back first deploy, or a destroy under retain)."""
-        owner, tag = self.event.owner, self.owner_tag(str(existing[self.arn_member]))
+        owner, tag = self.event.owner, self.owner_tag(str(existing[self.kind.arn_member]))
         if owner is None or not owner.same_resource(tag) or owner.same_stack(tag):
             return None
         return tag
@@ -121,21 +101,21 @@ class DatasetGroup(PersonalizeResource):
         evidence: list[str] = []
         trackers: list[str] = []
         interactions_attempted = False
-        for label, operation, key, member in CONTENTS:
-            for item in self.paginate(operation, key, datasetGroupArn=arn):
-                item_arn = str(item[member])
+        for kind in kinds.GROUP_CONTENTS:
+            for item in self.paginate(kind.list_method, kind.list_key, datasetGroupArn=arn):
+                item_arn = str(item[kind.arn_member])
                 if item.get("status") in DELETING_STATUSES:
                     continue
                 if Owner.parse(self.owner_tag(item_arn))[:2] != maker:
-                    evidence.append(f"{label} {item_arn}, which that stack did not create")
-                elif label == "event tracker":
+                    evidence.append(f"{kind.label} {item_arn}, which that stack did not create")
+                elif kind == kinds.EVENT_TRACKER:
                     trackers.append(item_arn)
-                elif label == "dataset":
+                elif kind == kinds.DATASET:
                     holding, attempted = self.imports_since_creation(item_arn)
                     evidence += holding
                     interactions_attempted |= attempted and item_arn.endswith("/INTERACTIONS")
                 else:
-                    evidence.append(f"{label} {item_arn}")
+                    evidence.append(f"{kind.label} {item_arn}")
         if not interactions_attempted:
             evidence += [
                 f"event tracker {tracker_arn}, which may have recorded events (Personalize cannot list them)"
@@ -170,7 +150,7 @@ class DatasetGroup(PersonalizeResource):
         if existing.get("status") != domain.ACTIVE or self.settings(existing) == self.wanted():
             return False
         tag = self.earlier_stack_tag(existing)
-        return tag is not None and not self.data_evidence(str(existing[self.arn_member]), tag)
+        return tag is not None and not self.data_evidence(str(existing[self.kind.arn_member]), tag)
 
     def leftover(self, existing: Mapping[str, Any]) -> bool:
         return super().leftover(existing) or self.stale_attempt(existing)
@@ -183,29 +163,28 @@ class DatasetGroup(PersonalizeResource):
 
     def clear_contents(self, arn: str) -> bool:
         """Request the deletes the group's contents allow now; True while any content is left."""
-        present: list[tuple[int, str, str, str]] = []
-        for label, operation, key, member in CONTENTS:
-            for item in self.paginate(operation, key, datasetGroupArn=arn):
-                tier = CLEARABLE[label][3] if label in CLEARABLE else len(CLEARABLE)  # waited for only
-                present.append((tier, label, str(item[member]), str(item.get("status"))))
+        present: list[tuple[int, kinds.ResourceKind, str, str]] = []
+        for kind in kinds.GROUP_CONTENTS:
+            for item in self.paginate(kind.list_method, kind.list_key, datasetGroupArn=arn):
+                tier = CLEARABLE.get(kind, len(CLEARABLE))  # past the clearable tiers: waited for only
+                present.append((tier, kind, str(item[kind.arn_member]), str(item.get("status"))))
         if not present:
             return False
         first_tier = min(tier for tier, *_ in present)
-        for tier, label, item_arn, status in present:
-            if tier != first_tier or label not in CLEARABLE:
+        for tier, kind, item_arn, status in present:
+            if tier != first_tier or kind not in CLEARABLE:
                 continue
-            delete, describe, member, _ = CLEARABLE[label]
             # A deletion in progress is followed by Describe, the authoritative status, not by the listing.
-            call = describe if status in DELETING_STATUSES else delete
+            call = kind.describe_method if status in DELETING_STATUSES else kind.delete_method
             try:
-                getattr(self.personalize, call)(**{member: item_arn})
+                getattr(self.personalize, str(call))(**{kind.arn_member: item_arn})
             except ClientError as error:
                 if error_code(error) not in (NOT_FOUND, IN_USE):
                     raise
         self.log(
             "clearing-earlier-attempt",
             arn=arn,
-            waiting_for=[f"{label} {item_arn} ({status})" for _, label, item_arn, status in present],
+            waiting_for=[f"{kind.label} {item_arn} ({status})" for _, kind, item_arn, status in present],
         )
         return True
 
@@ -215,7 +194,7 @@ class DatasetGroup(PersonalizeResource):
         tag = self.earlier_stack_tag(existing)
         if tag is None:
             return
-        arn = str(existing[self.arn_member])
+        arn = str(existing[self.kind.arn_member])
         evidence = self.data_evidence(arn, tag)
         if not evidence:
             return
@@ -248,10 +227,10 @@ class DatasetGroup(PersonalizeResource):
         leaving: list[str] = []
         owner = self.event.owner
         try:
-            for label, operation, key, member in CONTENTS:
-                for item in self.paginate(operation, key, datasetGroupArn=arn):
-                    entry = f"{label} {item[member]}"
-                    ours = owner is not None and owner.same_stack(self.owner_tag(str(item[member])))
+            for kind in kinds.GROUP_CONTENTS:  # each blocks DeleteDatasetGroup
+                for item in self.paginate(kind.list_method, kind.list_key, datasetGroupArn=arn):
+                    entry = f"{kind.label} {item[kind.arn_member]}"
+                    ours = owner is not None and owner.same_stack(self.owner_tag(str(item[kind.arn_member])))
                     going = item.get("status") in DELETING_STATUSES or ours
                     (leaving if going else blocking).append(entry)
         except ClientError as error:

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .. import contract, kinds
 from ..errors import NameConflictError
 from ..framework import (
     ALREADY_EXISTS,
@@ -26,13 +27,8 @@ from ..framework import (
 
 
 class EventTracker(PersonalizeResource):
-    resource_type = "Custom::PersonalizeEventTracker"
-    label = "event tracker"
-    arn_resource = "event-tracker"
-    arn_member = "eventTrackerArn"
-    describe_operation = "describe_event_tracker"
-    describe_key = "eventTracker"
-    delete_operation = "delete_event_tracker"
+    resource_type = contract.EVENT_TRACKER
+    kind = kinds.EVENT_TRACKER
     replacing_properties = frozenset({"DatasetGroupArn"})
 
     def validate(self) -> None:
@@ -70,7 +66,7 @@ class EventTracker(PersonalizeResource):
         if mine is not None:
             return mine
         for other in trackers:
-            other_arn = other["eventTrackerArn"]
+            other_arn = other[self.kind.arn_member]
             status = self.current_status(other)
             if status is None:
                 continue  # deleted since it was listed
@@ -98,14 +94,14 @@ class EventTracker(PersonalizeResource):
             raise NameConflictError(
                 f"event tracker {name} cannot be created in dataset group {group_arn}: {error_message(error)}"
             ) from error
-        arn = response["eventTrackerArn"]
+        arn = response[self.kind.arn_member]
         self.log("created", arn=arn)
         return Placement(arn, {"name": name, "trackingId": response.get("trackingId")})
 
     def adopt(self, trackers: list[dict[str, Any]]) -> Placement | None:
         for tracker in trackers:
             if tracker["name"] == self.name:
-                arn = tracker["eventTrackerArn"]
+                arn = tracker[self.kind.arn_member]
                 self.log("adopted", arn=arn, status=tracker.get("status"))
                 self.claim_abandoned(arn)
                 return Placement(arn, self.describe(arn))
@@ -116,7 +112,7 @@ class EventTracker(PersonalizeResource):
         status = tracker.get("status")
         if status not in DELETING_STATUSES:
             return str(status)
-        current = self.describe(tracker["eventTrackerArn"])
+        current = self.describe(tracker[self.kind.arn_member])
         return None if current is None else str(current.get("status"))
 
     def locate(self) -> tuple[str, Mapping[str, Any] | None]:
@@ -129,7 +125,7 @@ class EventTracker(PersonalizeResource):
                 return arn, description
         for tracker in self.trackers():
             if tracker["name"] == self.name:
-                arn = tracker["eventTrackerArn"]
+                arn = tracker[self.kind.arn_member]
                 return arn, self.describe(arn)
         return self.event.physical_id or "", None
 
@@ -137,7 +133,9 @@ class EventTracker(PersonalizeResource):
         return self.props.personalize_arn("DatasetGroupArn", "dataset-group")
 
     def trackers(self) -> list[dict[str, Any]]:
-        return list(self.paginate("list_event_trackers", "eventTrackers", datasetGroupArn=self.group_arn()))
+        return list(
+            self.paginate(self.kind.list_method, self.kind.list_key, datasetGroupArn=self.group_arn())
+        )
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}

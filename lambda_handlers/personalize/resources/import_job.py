@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import clients, domain, preflight
+from .. import clients, contract, domain, kinds, preflight
 from ..errors import (
     CustomResourceError,
     IncrementalImportError,
@@ -39,6 +39,7 @@ from ..framework import (
     is_transient,
     with_status,
 )
+from ..s3_location import S3Location
 
 JOB_SUFFIX_LENGTH = 8
 MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying new names
@@ -50,15 +51,9 @@ EXECUTION_EXISTS = "ExecutionAlreadyExists"
 
 
 class DatasetImportJob(PersonalizeResource):
-    resource_type = "Custom::PersonalizeDatasetImportJob"
-    label = "dataset import job"
-    arn_resource = "dataset-import-job"
-    arn_member = "datasetImportJobArn"
-    describe_operation = "describe_dataset_import_job"
-    describe_key = "datasetImportJob"
-    delete_operation = None  # the service has no DeleteDatasetImportJob
+    resource_type = contract.IMPORT_JOB
+    kind = kinds.IMPORT_JOB
     name_property = "JobName"
-    name_member = "jobName"
     # Each of these is in the job's real name: a change is a new job.
     replacing_properties = frozenset({"JobName", "DatasetArn", "DataLocation", "ImportMode"})
     has_removal_policy = False
@@ -75,7 +70,7 @@ class DatasetImportJob(PersonalizeResource):
                 f"at most {domain.DATA_LOCATION_MAX_LENGTH} allowed"
             )
         try:
-            preflight.S3Location.parse(location)
+            S3Location.parse(location, "DataLocation")
         except ValueError as error:
             raise InvalidPropertyError(f"{self.props.owner}: property {error}") from error
         role = self.props.required("RoleArn")
@@ -94,7 +89,7 @@ class DatasetImportJob(PersonalizeResource):
 
     def job_arn(self, job_name: str) -> str:
         dataset = ArnParts.parse(self.props.required("DatasetArn"))
-        return dataset.sibling(f"{self.arn_resource}/{job_name}")
+        return dataset.sibling(f"{self.kind.arn_resource}/{job_name}")
 
     def job_name(self, attempt: int, dataset_created: str) -> str:
         """JobName, shortened to make room, then a hash of what makes this import one of a kind."""
@@ -152,7 +147,7 @@ class DatasetImportJob(PersonalizeResource):
                 self.props.required("DataLocation"),
                 schema["schema"],
                 schema_label=f"{schema.get('name')} ({schema_arn})",
-                subject=f"{self.label} {self.name}",
+                subject=f"{self.kind.label} {self.name}",
             )
         except NoDataYetError as error:
             if not self.skips_empty:

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain
+from .. import contract, domain, kinds
 from ..errors import InvalidPropertyError, NameConflictError, ResourceFailedError
 from ..framework import (
     DELETING_STATUSES,
@@ -31,7 +31,6 @@ from ..framework import (
     with_status,
 )
 
-RECIPE_ARNS = {recipe.arn: recipe for recipe in domain.RECIPES.values()}
 SWITCHING_STATUSES = frozenset(
     {domain.STOP_PENDING, domain.STOP_IN_PROGRESS, domain.START_PENDING, domain.START_IN_PROGRESS}
 )
@@ -54,23 +53,18 @@ def config_contains(actual: Any, wanted: Mapping[str, Any]) -> bool:
 
 
 class Recommender(PersonalizeResource):
-    resource_type = "Custom::PersonalizeRecommender"
-    label = "recommender"
-    arn_resource = "recommender"
-    arn_member = "recommenderArn"
-    describe_operation = "describe_recommender"
-    describe_key = "recommender"
-    delete_operation = "delete_recommender"
+    resource_type = contract.RECOMMENDER
+    kind = kinds.RECOMMENDER
     replacing_properties = frozenset({"Name", "DatasetGroupArn", "RecipeArn"})
 
     def validate(self) -> None:
         super().validate()
         self.props.personalize_arn("DatasetGroupArn", "dataset-group")
         recipe = self.props.required("RecipeArn")
-        if recipe not in RECIPE_ARNS:
+        if recipe not in domain.RECIPES_BY_ARN:
             raise InvalidPropertyError(
                 f"{self.props.owner}: RecipeArn {recipe!r} is not a domain recipe; allowed: "
-                f"{', '.join(sorted(RECIPE_ARNS))}"
+                f"{', '.join(sorted(domain.RECIPES_BY_ARN))}"
             )
         self.recommender_config()
         self.props.choice("WaitForActive", ("TRUE", "FALSE"), default="false")
@@ -184,7 +178,9 @@ class Recommender(PersonalizeResource):
         return super().settled(arn, description)
 
     def failed(self, arn: str, description: Mapping[str, Any], reason: str, *, action: str) -> Exception:
-        return ResourceFailedError(self.label, self.display_name(description), arn, reason, action=action)
+        return ResourceFailedError(
+            self.kind.label, self.display_name(description), arn, reason, action=action
+        )
 
     def busy_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
         """Training, updates, stops and starts block DeleteRecommender only until they finish."""

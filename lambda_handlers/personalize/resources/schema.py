@@ -7,24 +7,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import domain
+from .. import contract, domain, kinds
 from ..errors import CustomResourceError, InvalidPropertyError, NameConflictError, SchemaImmutableError
 from ..errors import ResourceInUseError as DeleteRefusedError
 from ..framework import PersonalizeResource, Placement, error_code, error_message
 
 
 class Schema(PersonalizeResource):
-    resource_type = "Custom::PersonalizeSchema"
-    label = "schema"
-    arn_resource = "schema"
-    arn_member = "schemaArn"
-    describe_operation = "describe_schema"
-    describe_key = "schema"
-    delete_operation = "delete_schema"
+    resource_type = contract.SCHEMA
+    kind = kinds.SCHEMA
     # The construct puts a content hash in Name: a changed schema arrives as a new Name.
     replacing_properties = frozenset({"Name"})
     tagged = False  # CreateSchema takes no tags
-    has_status = False  # schemas exist or not; creation and deletion are immediate
 
     def validate(self) -> None:
         super().validate()
@@ -52,12 +46,12 @@ class Schema(PersonalizeResource):
             same = domain.parse_schema(existing["schema"]) == self.content()
             if not same or existing.get("domain") != schema_domain:
                 raise NameConflictError(
-                    f"schema {name} already exists ({existing[self.arn_member]}) with different content or "
-                    f"domain ({existing.get('domain') or 'no domain'}). Schemas cannot be changed: give this "
-                    "schema another name, or delete the existing one if nothing uses it."
+                    f"schema {name} already exists ({existing[self.kind.arn_member]}) with different content "
+                    f"or domain ({existing.get('domain') or 'no domain'}). Schemas cannot be changed: give "
+                    "this schema another name, or delete the existing one if nothing uses it."
                 )
 
-        return self.adopt_or_create(lambda: self.find_named("list_schemas", "schemas", name), create, check)
+        return self.adopt_or_create(lambda: self.find_named(name), create, check)
 
     def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
         old = self.event.old_properties

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.emulator import EmulatorServer, Pace
 from stacks.pipeline_runtime import smoke
 from tests.emulator.support import ROLE_ARN, interactions_csv
 
-SCHEMA = domain.default_schema_json("ECOMMERCE")
+SCHEMA = domain_rules.default_schema_json("ECOMMERCE")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, domain_rules
 from personalize_tools.emulator import EmulatorServer
 from stacks.pipeline_runtime import smoke
 from tests.emulator.support import active_dataset, active_group, settle
@@ -80,7 +80,7 @@ def test_a_failed_recommender_fails_the_smoke_test_with_its_reason(
     clean_emulator: EmulatorServer, group: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(clean_emulator, group, "viewed", "failed") == 1
-    assert domain.reason_too_few_interactions("Purchase") in capsys.readouterr().err
+    assert domain_rules.reason_too_few_interactions("Purchase") in capsys.readouterr().err
 
 
 def test_without_an_import_job_only_the_group_is_checked(
