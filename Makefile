@@ -8,6 +8,10 @@ BIN := $(VENV)/bin
 ENV ?= dev
 PIPELINE ?=
 PORT ?= 8765
+# make lock UPGRADE=1 moves every pin to the newest allowed version; make run-events TIME_SCALE=0.1 runs
+# the local import flow's waits ten times faster.
+UPGRADE ?=
+TIME_SCALE ?=
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 

@@ -36,7 +36,9 @@ SHELL_BLOCK = re.compile(r"```(?:bash|sh|shell)\n(.*?)```", re.S)
 INLINE = re.compile(r"`([^`\n]+)`")
 PLACEHOLDER = re.compile(r"^(?:[A-Z_]+|\[.*\]|\.\.\.)$")
 SCRIPTS = set(tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"])
-MAKE_TARGETS = set(re.findall(r"^([a-z][a-z-]*):", (PROJECT_ROOT / "Makefile").read_text(), re.M))
+MAKEFILE = (PROJECT_ROOT / "Makefile").read_text()
+MAKE_TARGETS = set(re.findall(r"^([a-z][a-z-]*):", MAKEFILE, re.M))
+MAKE_VARIABLES = set(re.findall(r"^([A-Z_]+) \?=", MAKEFILE, re.M))  # what `make NAME=value` may set
 CDK_SUBCOMMANDS = {"ls", "synth", "diff", "deploy", "destroy", "bootstrap", "flags"}
 # config/prod.example.yaml says: copy it to config/prod.yaml; the docs then use -c env=prod.
 USER_COPIES = {"prod": "prod.example"}
@@ -92,7 +94,7 @@ def check_make(words: list[str]) -> None:
         elif name == "PIPELINE":
             assert value in PIPELINES, f"PIPELINE={value}: no such rollout"
         else:
-            assert name in {"PORT", "PYTHON"}, f"the Makefile reads no variable {name}"
+            assert name in MAKE_VARIABLES, f"the Makefile reads no variable {name}"
 
 
 def check_cdk(words: list[str]) -> None:
