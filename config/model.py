@@ -88,8 +88,8 @@ class ProviderSettings(_Model):
         description="How long a deploy waits for an import to become ACTIVE. Up to "
         f"{domain_rules.MAX_WAIT_SECONDS} s the custom resource's waiter polls (CloudFormation waits at most "
         "one hour for a custom resource, and on_event may take five minutes of it); above, up to "
-        f"{domain.WAIT_CONDITION_MAX_SECONDS} s (12 h), a CloudFormation wait condition waits, signalled by "
-        "the import state machine (docs/event-imports.md).",
+        f"{domain_rules.WAIT_CONDITION_MAX_SECONDS} s (12 h), a CloudFormation wait condition waits, "
+        "signalled by the import state machine (docs/event-imports.md).",
     )
 
     @property
@@ -106,13 +106,13 @@ class ProviderSettings(_Model):
 
     @model_validator(mode="after")
     def _multiple(self) -> ProviderSettings:
-        if self.total_timeout_seconds > domain.WAIT_CONDITION_MAX_SECONDS:
+        if self.total_timeout_seconds > domain_rules.WAIT_CONDITION_MAX_SECONDS:
             raise ValueError(
                 f"total_timeout_seconds is {self.total_timeout_seconds}; at most "
-                f"{domain.WAIT_CONDITION_MAX_SECONDS} (12 hours) allowed: a CloudFormation wait condition, "
-                "the longest wait a stack can hold, times out after 12 hours. For imports that take longer, "
-                "use an incoming location (incoming: true), whose state machine waits as long as the "
-                "import takes, after the deploy"
+                f"{domain_rules.WAIT_CONDITION_MAX_SECONDS} (12 hours) allowed: a CloudFormation wait "
+                "condition, the longest wait a stack can hold, times out after 12 hours. For imports that "
+                "take longer, use an incoming location (incoming: true), whose state machine waits as long "
+                "as the import takes, after the deploy"
             )
         if self.total_timeout_seconds % self.query_interval_seconds:
             raise ValueError(

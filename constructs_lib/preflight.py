@@ -24,9 +24,8 @@ from importlib import metadata
 from pathlib import Path
 
 from lambda_handlers.personalize import domain, domain_rules
-from lambda_handlers.personalize.csv_header import parse_header
+from lambda_handlers.personalize.csv_header import HEADER_BYTES, header_refusal, parse_header
 
-HEADER_BYTES = 64 * 1024
 # The packages whose source decides the verdict: the validator and the domain facts it applies.
 VALIDATOR_PACKAGES = ("personalize_tools.validate", "lambda_handlers.personalize")
 # Besides the validator's own source, what its verdict depends on: the readers' versions.
@@ -109,11 +108,11 @@ def _check_headers(dataset: LocalDataset, domain_name: str) -> None:
     for path in _data_files(dataset.path):
         with path.open("rb") as stream:
             header = parse_header(stream.read(HEADER_BYTES))
+        # The deploy-time check's own rule: the same file passes or fails at synth and at deploy.
+        refusal = header_refusal(header, path.stat().st_size)
+        if refusal:
+            raise DataPreflightError(f"{path}{refusal}")
         problems = []
-        if header.utf8_error:
-            problems.append(f"the header is not UTF-8 ({header.utf8_error})")
-        if header.quoted:
-            problems.append("header names are in double quotes (Personalize says not to quote them)")
         missing = [name for name in required if name not in header.names]
         unknown = [name for name in header.names if name not in fields]
         if missing:

@@ -22,6 +22,8 @@ import csv
 from dataclasses import dataclass
 
 BOM = b"\xef\xbb\xbf"
+# How much of a file the header checks read: a header row longer than this is refused (header_refusal).
+HEADER_BYTES = 64 * 1024
 LF, CR = b"\n", b"\r"
 
 
@@ -98,3 +100,26 @@ def _split(text: str) -> list[str]:
         return next(csv.reader([text]), [])
     except csv.Error:
         return text.split(",")
+
+
+def header_refusal(header: CsvHeader, size: int) -> str | None:
+    """Why no CSV reader could take this header (text to follow the file's name), or None. One rule for the
+    deploy-time check and the synth-time header check (constructs_lib.preflight)."""
+    if header.line_ending == "none" and size > HEADER_BYTES:
+        return (
+            f": no line break in its first {HEADER_BYTES} bytes, so it has no CSV header row Personalize "
+            "could read. The file must start with a header naming the schema's fields."
+        )
+    if header.cr_only:
+        return (
+            ": its lines end in a carriage return (CR) alone, not LF or CRLF, so its first line is the "
+            "whole file to a CSV reader. Save it with LF or CRLF line endings."
+        )
+    if header.utf8_error:
+        return f": {header.utf8_error}; Personalize reads UTF-8 CSV"
+    refusal = bom_refusal(header)
+    if refusal:
+        return f": {refusal}"
+    if not any(header.names):
+        return " is empty or starts with a blank line; its first row must be the CSV header"
+    return None

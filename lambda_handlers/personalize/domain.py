@@ -36,9 +36,6 @@ MAX_TAGS = 50
 # rollback, destroy and replacement check before a delete (docs/custom-resources.md#ownership).
 OWNER_TAG_KEY = "personalize-cdk:owner"
 WAIT_SECONDS_ENV = "PERSONALIZE_WAIT_SECONDS"  # the handlers' own deadline, set on their Lambdas
-# Longer waits go through an AWS::CloudFormation::WaitCondition, whose Timeout "can't exceed 43200
-# seconds (12 hours)" (template reference, AWS::CloudFormation::WaitCondition): docs/event-imports.md.
-WAIT_CONDITION_MAX_SECONDS = 43200
 
 # Tagging guide ("Guidelines and requirements", personalize-managing-tags.html): keys and values can't
 # start with aws: (reserved; the AWS-wide tagging rules say in any letter case); botocore's TagKey and

@@ -39,6 +39,9 @@ SCHEMA_MAX_LENGTH = 20000
 SERVICE_TIMEOUT_SECONDS = 3600
 HANDLER_TIMEOUT_SECONDS = 300
 MAX_WAIT_SECONDS = SERVICE_TIMEOUT_SECONDS - HANDLER_TIMEOUT_SECONDS
+# Longer waits go through an AWS::CloudFormation::WaitCondition, whose Timeout "can't exceed 43200
+# seconds (12 hours)" (template reference, AWS::CloudFormation::WaitCondition): docs/event-imports.md.
+WAIT_CONDITION_MAX_SECONDS = 43200
 SERVICE_PRINCIPAL = "personalize.amazonaws.com"
 
 # Avro record name each dataset type's schema must carry (one per contract.DATASET_TYPES).

@@ -14,13 +14,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import domain
-from .csv_header import bom_refusal, parse_header
+from .csv_header import HEADER_BYTES, header_refusal, parse_header
 from .data_objects import data_objects
 from .errors import DataLocationError, NoDataYetError, PreflightError
 from .framework import error_code, error_message
 from .s3_location import S3Location
-
-HEADER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,25 +91,9 @@ def read_header(s3: Any, bucket: str, key: str, uri: str) -> list[str]:
             raise NoDataYetError(str(_unreadable(uri, error, "s3:GetObject"))) from error
         raise _unreadable(uri, error, "s3:GetObject") from error
     header = parse_header(head)
-    if header.line_ending == "none" and _object_size(response, len(head)) > HEADER_BYTES:
-        raise PreflightError(
-            f"{uri}: no line break in its first {HEADER_BYTES} bytes, so it has no CSV header row "
-            "Personalize could read. The file must start with a header naming the schema's fields."
-        )
-    if header.cr_only:
-        raise PreflightError(
-            f"{uri}: its lines end in a carriage return (CR) alone, not LF or CRLF, so its first line is the "
-            "whole file to a CSV reader. Save it with LF or CRLF line endings."
-        )
-    if header.utf8_error:
-        raise PreflightError(f"{uri}: {header.utf8_error}; Personalize reads UTF-8 CSV")
-    refusal = bom_refusal(header)
+    refusal = header_refusal(header, _object_size(response, len(head)))
     if refusal:
-        raise PreflightError(f"{uri}: {refusal}")
-    if not any(header.names):
-        raise PreflightError(
-            f"{uri} is empty or starts with a blank line; its first row must be the CSV header"
-        )
+        raise PreflightError(f"{uri}{refusal}")
     return list(header.names)
 
 

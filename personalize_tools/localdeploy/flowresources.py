@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambda_handlers.personalize import domain_rules
 from personalize_tools.localdeploy.errors import ResourceFailedError, TemplateError
 from personalize_tools.localdeploy.eventpatterns import check_pattern
 from personalize_tools.localdeploy.flowrunner import FlowRunner, FlowStore, ensure_delivery, time_scale
@@ -37,7 +38,7 @@ from personalize_tools.localdeploy.stepfunctions import DefinitionError, StateMa
 STATE_MACHINE_NAME_MAX = 80
 RULE_NAME_MAX = 64
 TOPIC_NAME_MAX = 256
-WAIT_CONDITION_MAX_TIMEOUT = 43200  # 12 hours (AWS::CloudFormation::WaitCondition, Timeout)
+WAIT_CONDITION_MAX_TIMEOUT = domain_rules.WAIT_CONDITION_MAX_SECONDS  # AWS::CloudFormation::WaitCondition
 WAIT_CONDITION_POLL_SECONDS = 0.5
 HANDLE_URL_EXPIRY_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 WAIT_CONDITION_BUCKET = "cloudformation-waitcondition-{region}"  # the bucket AWS's handle URLs name

@@ -232,6 +232,10 @@ def test_a_failed_import_reports_personalizes_reason_verbatim(
         ("incoming/interactions/", b""),
         ("incoming/interactions/rejected/x.csv.report.json", b"{}"),
         ("incoming/unknown/x.csv", b"a,b\n"),
+        # Not data by the rule every reader shares (data_objects): hidden files and empty objects.
+        ("incoming/interactions/.DS_Store", b"\x00\x00\x00\x01Bud1"),
+        ("incoming/interactions/.upload/part-1.csv", b"USER_ID,ITEM_ID\n"),
+        ("incoming/interactions/empty.csv", b""),
     ],
 )
 def test_markers_reports_and_other_folders_are_ignored(

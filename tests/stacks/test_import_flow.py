@@ -14,7 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from app import add_environment
 from config import EnvironmentConfig
 from config.model import ProviderSettings
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain_rules
 from lambda_handlers.personalize.flow import contract
 from stacks.stage import PersonalizeStage
 from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
@@ -29,7 +29,10 @@ FLOW: dict[str, Any] = {
     "incoming": True,
     "items": {"incoming": {"import_mode": "FULL"}},
     "kms": "create",
-    "provider": {"query_interval_seconds": 60, "total_timeout_seconds": domain.WAIT_CONDITION_MAX_SECONDS},
+    "provider": {
+        "query_interval_seconds": 60,
+        "total_timeout_seconds": domain_rules.WAIT_CONDITION_MAX_SECONDS,
+    },
     "recommenders": [{"use_case": "aws-ecomm-recommended-for-you"}],
 }
 # Everything the definition may use; sfnlocal's interpreter runs exactly these (docs/event-imports.md).

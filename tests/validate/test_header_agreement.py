@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from config.model import is_data_file
+from constructs_lib.preflight import DataPreflightError, LocalDataset, check_local_data
 from lambda_handlers.personalize import domain, domain_rules, preflight
 from lambda_handlers.personalize.data_objects import is_data_object
 from lambda_handlers.personalize.errors import DataLocationError, PreflightError
@@ -188,3 +189,36 @@ def test_a_local_folder_follows_the_same_rule(tmp_path: Path) -> None:
         if path.is_file() and is_data_object(path.relative_to(tmp_path).as_posix(), path.stat().st_size)
     )
     assert local == by_key == ["data.csv", "sub/data.csv"]
+
+
+# --- the synth-time header check (constructs_lib.preflight, data_check=header) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        pytest.param(b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n" + ROWS.encode(), True, id="plain"),
+        pytest.param(b'"USER_ID","ITEM_ID","TIMESTAMP","EVENT_TYPE"\n' + ROWS.encode(), True, id="quoted"),
+        pytest.param(b"USER_ID,ITEM_ID,TIMESTAMP\n", False, id="missing-column"),
+        pytest.param(b"USER_ID, ITEM_ID,TIMESTAMP,EVENT_TYPE\n", False, id="space-after-comma"),
+        pytest.param(
+            b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\r" + ROWS.replace("\n", "\r").encode(), False, id="cr-only"
+        ),
+        pytest.param(b"\xef\xbb\xbfUSER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n" + ROWS.encode(), False, id="bom"),
+    ],
+)
+def test_the_synth_header_check_agrees_with_the_deploy_preflight(
+    s3: Any, s3_bucket: str, tmp_path: Path, body: bytes, accepted: bool
+) -> None:
+    """A file passes the synth header check exactly when the deploy-time preflight takes it."""
+    local = tmp_path / "data.csv"
+    local.write_bytes(body)
+    try:
+        check_local_data(
+            [LocalDataset(local, "INTERACTIONS")], domain_name="ECOMMERCE", full=False, stamp_dir=None
+        )
+        synth_accepts = True
+    except DataPreflightError:
+        synth_accepts = False
+
+    assert (synth_accepts, judge(s3, s3_bucket, body).accepted[0]) == (accepted, accepted)

@@ -26,6 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import clients, domain
+from ..data_objects import is_data_object
 from ..framework import (
     ALREADY_EXISTS,
     IN_USE,
@@ -200,8 +201,8 @@ def _dataset_folder(key: str, size: int) -> tuple[str | None, str]:
     folder, _, rest = key.removeprefix(contract.INCOMING_PREFIX).partition("/")
     if folder not in _datasets():
         return None, f"incoming/{folder}/ is no dataset's incoming folder"
-    if not rest or key.endswith("/") or size == 0:
-        return None, "a folder marker or an empty object"
+    if not is_data_object(rest, size):
+        return None, "a folder marker, an empty or a hidden object (data_objects: not data)"
     if rest.startswith(contract.REJECTED_FOLDER) or key.endswith(contract.REPORT_SUFFIX):
         return None, "a rejection report"
     return folder, ""
