@@ -81,6 +81,9 @@ class DatasetProperties(TypedDict):
 
 
 class _ImportJobOptions(TypedDict, total=False):
+    ImportMode: ImportMode  # FULL when absent
+    DataVersion: str  # a change starts a new job (through JobName); the handler does not read it
+    Tags: list[Tag]
     WhenNoData: WhenNoData  # "skip": a location without data files yet creates no job
     # Waits longer than a custom resource may: the wait condition's handle and the state machine that
     # signals it (docs/event-imports.md).
@@ -94,9 +97,6 @@ class ImportJobProperties(_ImportJobOptions):
     SchemaArn: str
     DataLocation: str
     RoleArn: str
-    ImportMode: ImportMode
-    DataVersion: str  # a change starts a new job
-    Tags: list[Tag]
 
 
 class EventTrackerProperties(TypedDict):
