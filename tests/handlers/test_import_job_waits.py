@@ -7,6 +7,7 @@ steps it runs are tests/handlers/test_import_flow.py's.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -17,10 +18,20 @@ import pytest
 
 from lambda_handlers.personalize import clients
 from lambda_handlers.personalize.errors import DataLocationError
-from lambda_handlers.personalize.resources.import_job import NO_DATA
+from lambda_handlers.personalize.resources.import_job import NO_DATA, execution_name
 from personalize_tools.emulator import EmulatorServer
 
-from .support import REGION, decisions, delete_of, drive, event, interactions_csv, start, update_of
+from .support import (
+    REGION,
+    decisions,
+    delete_of,
+    drive,
+    event,
+    interactions_csv,
+    settle_import_job,
+    start,
+    update_of,
+)
 
 
 def import_event(location: str, **properties: Any) -> dict[str, Any]:
@@ -127,13 +138,151 @@ def test_a_long_wait_starts_the_state_machine_once_and_completes_at_once(
     assert "wait condition" in outcome.data["Message"]
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name=REGION)
     executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
-    assert [execution["name"] for execution in executions] == [outcome.data["JobName"]]
+    assert [execution["name"] for execution in executions] == [execution_name(outcome.data["JobName"], url)]
     started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
     assert started["deploy"] == {"waitHandle": url, "uniqueId": outcome.data["JobName"]}
     assert started["request"]["jobName"] == outcome.data["JobName"]
     assert started["request"]["dataLocation"] == data_location
     assert received == []  # the state machine signals, not the handler
     assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
+
+
+def test_execution_names_fit_step_functions_limits() -> None:
+    """StartExecution's name: 1 to 80 characters (botocore's model); we keep to [a-zA-Z0-9-_]."""
+    longest = "a" * 63  # domain.NAME_MAX_LENGTH
+    name = execution_name(longest, "https://cloudformation-waitcondition.s3.amazonaws.com/x?Signature=y")
+
+    assert len(name) <= 80 and name.startswith(f"{longest}-")
+    assert re.fullmatch(r"[a-zA-Z0-9_-]+", name)
+    assert execution_name("job", "handle-1") == execution_name("job", "handle-1")
+    assert execution_name("job", "handle-1") != execution_name("job", "handle-2")
+
+
+def test_a_new_handle_for_an_adopted_job_gets_its_own_execution(
+    handlers: EmulatorServer,
+    dataset_arn: str,
+    data_location: str,
+    state_machine: str,
+    moto_server: str,
+    wait_handle: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """A first deploy's execution ended (its stack rolled back, the dataset was retained); the redeploy
+    adopts the same job with a new handle, which must get an execution of its own to be signalled."""
+    url, _ = wait_handle
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name=REGION)
+    first = drive(import_event(data_location, WaitHandle=f"{url}?first", WaitStateMachineArn=state_machine))
+    (ended,) = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+    sfn.stop_execution(executionArn=ended["executionArn"])
+
+    redeploy = import_event(data_location, WaitHandle=f"{url}?second", WaitStateMachineArn=state_machine)
+    again = drive(redeploy)
+    drive(redeploy)  # replayed: the same handle's execution exists, no third one
+
+    assert again.physical_id == first.physical_id
+    job_name = again.data["JobName"]
+    executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+    assert sorted(execution["name"] for execution in executions) == sorted(
+        [execution_name(job_name, f"{url}?first"), execution_name(job_name, f"{url}?second")]
+    )
+    latest = next(e for e in executions if e["name"] == execution_name(job_name, f"{url}?second"))
+    started = json.loads(sfn.describe_execution(executionArn=latest["executionArn"])["input"])
+    assert started["deploy"] == {"waitHandle": f"{url}?second", "uniqueId": job_name}
+    assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
+
+
+def test_turning_on_the_long_wait_signals_an_active_job_at_once(
+    handlers: EmulatorServer,
+    dataset_arn: str,
+    data_location: str,
+    state_machine: str,
+    moto_server: str,
+    wait_handle: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """total_timeout_seconds raised above 3,300 on a deployed stack: same JobName, an in-place Update that
+    adds WaitHandle and WaitStateMachineArn. The job is ACTIVE already: SUCCESS at once, no execution."""
+    url, received = wait_handle
+    create = import_event(data_location)
+    deployed = drive(create)
+
+    updated = drive(
+        update_of(create, deployed.physical_id, WaitHandle=url, WaitStateMachineArn=state_machine)
+    )
+
+    assert (updated.physical_id, updated.data["Status"]) == (deployed.physical_id, "ACTIVE")
+    assert [(signal["Status"], signal["UniqueId"]) for signal in received] == [
+        ("SUCCESS", deployed.data["JobName"])
+    ]
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name=REGION)
+    assert sfn.list_executions(stateMachineArn=state_machine)["executions"] == []
+    assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
+
+
+def test_turning_on_the_long_wait_for_a_failed_job_signals_its_reason_verbatim(
+    handlers: EmulatorServer,
+    dataset_arn: str,
+    data_location: str,
+    state_machine: str,
+    personalize: Any,
+    wait_handle: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = wait_handle
+    handlers.set_faults(fail_name_pattern=r"^pz-test-import-")
+    create = import_event(data_location)
+    created = start(create)  # the job is created; it fails while nobody waits
+    assert settle_import_job(personalize, created.physical_id) == "CREATE FAILED"
+    job = personalize.describe_dataset_import_job(datasetImportJobArn=created.physical_id)["datasetImportJob"]
+
+    drive(update_of(create, created.physical_id, WaitHandle=url, WaitStateMachineArn=state_machine))
+
+    assert job["failureReason"]
+    assert [(signal["Status"], signal["Reason"]) for signal in received] == [
+        ("FAILURE", job["failureReason"])
+    ]
+
+
+def test_turning_on_the_long_wait_for_a_running_job_starts_its_execution(
+    handlers: EmulatorServer,
+    dataset_arn: str,
+    data_location: str,
+    state_machine: str,
+    moto_server: str,
+    wait_handle: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = wait_handle
+    create = import_event(data_location)
+    created = start(create)  # the job is created and still running
+    job_name = created.physical_id.rsplit("/", 1)[1]
+
+    updated = drive(update_of(create, created.physical_id, WaitHandle=url, WaitStateMachineArn=state_machine))
+
+    assert updated.physical_id == created.physical_id
+    assert updated.data["Status"] != "ACTIVE"
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name=REGION)
+    executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+    assert [execution["name"] for execution in executions] == [execution_name(job_name, url)]
+    started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+    assert started["deploy"] == {"waitHandle": url, "uniqueId": job_name}
+    assert received == []  # the state machine signals
+    assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
+
+
+def test_turning_on_the_long_wait_with_no_data_yet_signals_success(
+    handlers: EmulatorServer,
+    dataset_arn: str,
+    s3_bucket: str,
+    state_machine: str,
+    wait_handle: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = wait_handle
+    create = import_event(f"s3://{s3_bucket}/imports/interactions/", WhenNoData="skip")
+    empty = drive(create)
+
+    updated = drive(update_of(create, empty.physical_id, WaitHandle=url, WaitStateMachineArn=state_machine))
+
+    assert updated.data["Status"] == NO_DATA
+    assert [(signal["Status"], signal["UniqueId"]) for signal in received] == [
+        ("SUCCESS", empty.data["JobName"])
+    ]
 
 
 def test_a_long_wait_with_no_data_is_signalled_success_at_once(

@@ -48,6 +48,23 @@ MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying n
 NO_DATA = "NO DATA"
 WAIT_PROPERTIES = ("WaitHandle", "WaitStateMachineArn")
 EXECUTION_EXISTS = "ExecutionAlreadyExists"
+# StartExecution `name` (botocore's stepfunctions model): 1 to 80 characters, none of white space, brackets,
+# wildcards, control or special characters such as / : ; and only 0-9 A-Z a-z - _ for CloudWatch logging.
+# A job name (at most 63 of [a-zA-Z0-9-_]), a hyphen and 12 hex digits is at most 76 of those.
+EXECUTION_NAME_MAX_LENGTH = 80
+HANDLE_DIGEST_LENGTH = 12
+
+
+def execution_name(job_name: str, wait_handle: str) -> str:
+    """The deploy wait's execution: one per job AND wait condition handle.
+
+    A replayed event for the same handle computes the same name (Step Functions accepts a running
+    execution's name with the same input, and refuses it once the execution ended: either way it was
+    started). A new handle for the same job (the long wait turned on for a deployed stack, or a redeploy
+    that adopts the job after a rolled-back first deploy) gets its own execution, which signals it.
+    """
+    digest = hashlib.sha256(wait_handle.encode()).hexdigest()[:HANDLE_DIGEST_LENGTH]
+    return f"{job_name[: EXECUTION_NAME_MAX_LENGTH - HANDLE_DIGEST_LENGTH - 1]}-{digest}"
 
 
 class DatasetImportJob(PersonalizeResource):
@@ -195,8 +212,9 @@ class DatasetImportJob(PersonalizeResource):
         return bool(self.props.get("WaitHandle"))
 
     def start_deploy_wait(self, arn: str) -> None:
-        """Hand the wait to the import state machine, which signals the wait condition's handle. The job name
-        names the execution: a replayed event finds it running (same input: accepted) or ended."""
+        """Hand the wait to the import state machine, which signals the wait condition's handle. The job
+        name and the handle name the execution (execution_name): a replayed event finds it running (same
+        input: accepted) or ended; a new handle for the same job starts a new execution."""
         job_name = arn.rsplit("/", 1)[1]
         request = {
             "jobName": job_name,
@@ -207,22 +225,26 @@ class DatasetImportJob(PersonalizeResource):
             "tags": self.create_tags().get("tags", []),
             "dataset": self.props.required("DatasetArn").rsplit("/", 1)[-1].lower(),
         }
+        handle = self.props.required("WaitHandle")
+        name = execution_name(job_name, handle)
         execution_input = {
-            "deploy": {"waitHandle": self.props.required("WaitHandle"), "uniqueId": job_name},
+            "deploy": {"waitHandle": handle, "uniqueId": job_name},
             "request": request,
         }
         try:
             clients.stepfunctions().start_execution(
                 stateMachineArn=self.props.required("WaitStateMachineArn"),
-                name=job_name,
+                name=name,
                 input=json.dumps(execution_input),
             )
         except ClientError as error:
             if error_code(error) != EXECUTION_EXISTS:
                 raise
-            self.log("wait-already-started", arn=arn)
+            self.log("wait-already-started", arn=arn, execution=name)
             return
-        self.log("wait-started", arn=arn, state_machine=self.props.required("WaitStateMachineArn"))
+        self.log(
+            "wait-started", arn=arn, execution=name, state_machine=self.props.required("WaitStateMachineArn")
+        )
 
     def signal_now(self, *, success: bool, reason: str, unique_id: str) -> None:
         document = signal.wait_condition_signal(success=success, reason=reason, unique_id=unique_id, data="")
@@ -230,12 +252,39 @@ class DatasetImportJob(PersonalizeResource):
         self.log("wait-signalled", status=document["Status"])
 
     def update(self) -> dict[str, Any]:
-        """An import that found no data yet looks again on any update, and imports what is there now."""
-        replacing = self.event.changed_properties() & self.replacing_properties
+        """An import that found no data yet looks again on any update, and imports what is there now (and,
+        with a wait condition, hands it the wait or signals it: find_or_create). A new wait condition
+        handle for the same job (the long wait turned on, or a new handle) is handed the wait here: an
+        in-place update would otherwise leave it unsignalled until its timeout."""
+        changed = self.event.changed_properties()
+        replacing = changed & self.replacing_properties
         if not replacing and self.skips_empty and self.describe(self.physical_arn()) is None:
             self.log("no-data-retry", arn=self.physical_arn())
             return self.respond(self.find_or_create())
+        if not replacing and self.waits_with_condition and changed & frozenset(WAIT_PROPERTIES):
+            return self.respond(self.wait_for_existing(self.physical_arn()))
         return super().update()
+
+    def wait_for_existing(self, arn: str) -> Placement:
+        """The deployed job and a new wait condition: a finished job is signalled at once (SUCCESS, or
+        FAILURE with Personalize's failureReason verbatim), as the state machine would after adopting it,
+        without announcing an earlier import again on the topic and the event bus; otherwise the state
+        machine waits (and creates the job if it is missing)."""
+        description = self.describe(arn)
+        status = (description or {}).get("status")
+        job_name = arn.rsplit("/", 1)[1]
+        self.log("wait-added", arn=arn, status=status)
+        if status == domain.ACTIVE:
+            location = ((description or {}).get("dataSource") or {}).get("dataLocation")
+            self.signal_now(success=True, reason=f"{location} was imported ({arn})", unique_id=job_name)
+        elif status in domain.FAILED_STATUSES:
+            reason = (description or {}).get(
+                "failureReason"
+            ) or f"{status} (Personalize gives no failureReason)"
+            self.signal_now(success=False, reason=str(reason), unique_id=job_name)
+        else:
+            self.start_deploy_wait(arn)
+        return Placement(arn, description)
 
     def ensure(self) -> None:
         """The job is missing while is_complete waits: on_event deferred its creation, so retry it."""
