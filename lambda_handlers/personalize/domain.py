@@ -106,6 +106,8 @@ INTEGER_BOUNDS = {"long": (-(2**63), 2**63 - 1), "int": (-(2**31), 2**31 - 1)}
 EPOCH_2000 = 946_684_800
 EPOCH_MILLISECONDS_FROM = 10**11
 EPOCH_MICROSECONDS_FROM = 10**14
+# A TIMESTAMP written as a date (2024-05-01...) rather than epoch seconds.
+ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
 # --- tags ---------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ MIN_ROW_BYTES = 8  # "u,i,1,V\n": sizes the spills' partitions for the most rows
 EPOCH_2000 = domain.EPOCH_2000
 MILLISECONDS_FROM = domain.EPOCH_MILLISECONDS_FROM
 MICROSECONDS_FROM = domain.EPOCH_MICROSECONDS_FROM
-ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+ISO_DATE_PATTERN = domain.ISO_DATE_PATTERN
 _FILE_SHIFT = np.uint64(44)  # spill payload: file index << 44 | line number
 
 

@@ -344,3 +344,35 @@ def test_the_step_policies_grant_exactly_what_the_steps_call() -> None:
     tagging = {"TagResource"} if any(authorization.ACTIONS[op].tags_on_create for op in called) else set()
     granted = {operation for operations in STEP_OPERATIONS.values() for operation in operations}
     assert called | tagging == granted
+
+
+def test_timestamps_get_validate_data_rules_dates_negative_and_future(
+    flow: EmulatorServer, s3: Any, bucket: str, schema_arn: str, personalize: Any
+) -> None:
+    """The same TIMESTAMP rules as validate-data: a date string, a negative and a future value."""
+    body = (
+        b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n"
+        b"u1,i1,1700000000,View\n"
+        b"u2,i2,2024-05-01T10:00:00Z,View\n"
+        b"u3,i3,-5,View\n"
+        b"u4,i4,9999999999,View\n"
+    )
+    detail = upload(s3, bucket, "incoming/interactions/timestamps.csv", body)
+    schema = personalize.describe_schema(schemaArn=schema_arn)["schema"]["schema"]
+
+    report = rows.check_rows(
+        s3,
+        bucket=bucket,
+        key=detail["object"]["key"],
+        version_id=detail["object"]["version-id"],
+        size=len(body),
+        schema=schema,
+        dataset_type="INTERACTIONS",
+    )
+
+    found = {rule: finding.examples for rule, finding in report.findings.items()}
+    assert set(found) == {"timestamp_iso", "value_types", "timestamp_future"}
+    assert "line 3" in found["timestamp_iso"][0] and "is a date" in found["timestamp_iso"][0]
+    assert "line 4" in found["value_types"][0] and "negative" in found["value_types"][0]
+    assert "line 5" in found["timestamp_future"][0]
+    assert set(report.errors()) == {"timestamp_iso", "value_types"}  # the future one only warns

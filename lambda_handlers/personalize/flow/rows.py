@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,9 +44,12 @@ RULE_LEVELS: dict[str, str] = {
     "categorical_length": "error",
     "timestamp_milliseconds": "error",
     "timestamp_microseconds": "error",
+    "timestamp_iso": "error",
+    "timestamp_future": "warning",
     "timestamp_before_2000": "warning",
 }
 _PATTERNS = {avro_type: re.compile(pattern) for avro_type, pattern in domain.VALUE_PATTERNS.items()}
+_ISO_DATE = re.compile(domain.ISO_DATE_PATTERN)
 
 
 @dataclass
@@ -68,6 +72,8 @@ class RowReport:
     checked_bytes: int = 0
     object_bytes: int = 0
     findings: dict[str, Finding] = field(default_factory=dict)
+    # "The future" for timestamp_future: when the check ran, in epoch seconds (validate-data's rule).
+    checked_at: int = field(default_factory=lambda: int(time.time()))
 
     @property
     def sampled(self) -> bool:
@@ -197,7 +203,10 @@ def _check_value(report: RowReport, column: _Column, value: str, line: int) -> N
         return
     pattern = _PATTERNS.get(column.avro_type or "")
     if pattern is not None and column.avro_type != "null" and not pattern.match(value):
-        report.offend("value_types", f"{where}: {value[:80]!r} is not {column.avro_type}")
+        if column.epoch_seconds and _ISO_DATE.match(value):
+            report.offend("timestamp_iso", f"{where}: {value[:80]!r} is a date, not epoch seconds")
+        else:
+            report.offend("value_types", f"{where}: {value[:80]!r} is not {column.avro_type}")
         return
     bounds = domain.INTEGER_BOUNDS.get(column.avro_type or "")
     if bounds is not None and not bounds[0] <= int(value) <= bounds[1]:
@@ -211,11 +220,15 @@ def _check_value(report: RowReport, column: _Column, value: str, line: int) -> N
         report.offend("categorical_length", where)
     if column.epoch_seconds and column.avro_type in domain.INTEGER_BOUNDS:
         seconds = int(value)
-        if seconds >= domain.EPOCH_MICROSECONDS_FROM:
+        if seconds < 0:
+            report.offend("value_types", f"{where}: {value} is negative; epoch seconds count from 1970-01-01")
+        elif seconds >= domain.EPOCH_MICROSECONDS_FROM:
             report.offend("timestamp_microseconds", f"{where}: {value}")
         elif seconds >= domain.EPOCH_MILLISECONDS_FROM:
             report.offend("timestamp_milliseconds", f"{where}: {value}")
-        elif 0 <= seconds < domain.EPOCH_2000:
+        elif seconds > report.checked_at:
+            report.offend("timestamp_future", f"{where}: {value}")
+        elif seconds < domain.EPOCH_2000:
             report.offend("timestamp_before_2000", f"{where}: {value}")
 
 
