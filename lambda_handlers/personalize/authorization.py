@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lambda_handlers.personalize import kinds
+from lambda_handlers.personalize import domain, kinds
 
 SOURCE = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonpersonalize.html"
 SERVICE = "personalize"
@@ -195,10 +195,7 @@ def list_actions(operations: list[str] | tuple[str, ...]) -> list[str]:
 
 
 # --- how this app scopes its own grants -----------------------------------------------------------
-# An environment's Personalize names start with PREFIX + SCOPE_DELIMITER. Prefixes are lower case,
-# digits and "-" (never "_"), so `pz-prod_*` cannot match `pz-prod-us_…`: an IAM pattern cannot say
-# "not followed by -us", but it can stop at a character no prefix contains.
-SCOPE_DELIMITER = "_"
+SCOPE_DELIMITER = domain.SCOPE_DELIMITER  # defined in the asset: the import flow names jobs with it
 # Event-tracker ARNs end in random hex, not a name: the handler tags each tracker with its environment's
 # prefix under this key, and the policy matches the tag (aws:RequestTag on create, aws:ResourceTag after).
 SCOPE_TAG_KEY = "personalize-domain-cdk:scope"

@@ -25,6 +25,10 @@ from . import contract
 
 NAME_MAX_LENGTH = 63
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*")
+# An environment's Personalize names start with PREFIX + SCOPE_DELIMITER. Prefixes are lower case,
+# digits and "-" (never "_"), so `pz-prod_*` cannot match `pz-prod-us_…`: an IAM pattern cannot say
+# "not followed by -us", but it can stop at a character no prefix contains.
+SCOPE_DELIMITER = "_"
 PERSONALIZE_ARN_PATTERN = re.compile(r"arn:([a-z\d-]+):personalize:.*:.*:.+")
 ROLE_ARN_PATTERN = re.compile(r"arn:([a-z\d-]+):iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 KMS_KEY_ARN_PATTERN = re.compile(r"arn:aws.*:kms:.*:[0-9]{12}:key/.*")

@@ -218,7 +218,9 @@ def _job_name(bucket: str, key: str, version: str, dataset_arn: str) -> str:
     digest = hashlib.sha256(json.dumps([bucket, key, version, dataset_arn]).encode()).hexdigest()
     prefix = os.environ[contract.NAME_PREFIX_ENV]
     folder = key.removeprefix(contract.INCOMING_PREFIX).partition("/")[0]
-    base = f"{prefix}_incoming-{folder}"[: domain.NAME_MAX_LENGTH - JOB_HASH_LENGTH - 1]
+    base = f"{prefix}{domain.SCOPE_DELIMITER}incoming-{folder}"[
+        : domain.NAME_MAX_LENGTH - JOB_HASH_LENGTH - 1
+    ]
     return f"{base}-{digest[:JOB_HASH_LENGTH]}"
 
 
