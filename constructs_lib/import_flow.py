@@ -30,7 +30,7 @@ from constructs_lib.dataset_group import Dataset
 from constructs_lib.nag import acknowledge_wildcards
 from constructs_lib.personalize_provider import ASSET_EXCLUDES, HANDLER_ASSET, HANDLER_RUNTIME
 from lambda_handlers.personalize import authorization as authz
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, kinds
 from lambda_handlers.personalize.flow import contract
 
 STEP_MODULE = "personalize.flow.steps"
@@ -130,7 +130,7 @@ class ImportFlow(Construct):
         assert start_role is not None
         service_role.grant_pass_role(start_role)
         for step in ("StartImport", "DescribeImport"):
-            self._allow_personalize(step, "datasetImportJob", [self._job_pattern])
+            self._allow_personalize(step, kinds.IMPORT_JOB.iam_type, [self._job_pattern])
             listing = authz.list_actions(STEP_OPERATIONS[step])
             if listing:  # List actions take no ARN: only Resource "*" grants them
                 self.functions[step].add_to_role_policy(iam.PolicyStatement(actions=listing, resources=["*"]))
@@ -399,7 +399,7 @@ class ImportFlow(Construct):
         a step that creates jobs with tags also needs TagResource on them."""
         operations = STEP_OPERATIONS[step]
         actions = set(authz.actions_on(kind, operations))
-        if kind == "datasetImportJob" and "TagResource" in operations:
+        if kind == kinds.IMPORT_JOB.iam_type and "TagResource" in operations:
             actions.add(authz.action("TagResource"))
         if actions:
             self.functions[step].add_to_role_policy(

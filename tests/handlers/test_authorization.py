@@ -54,13 +54,16 @@ def test_handler_operations_are_exactly_what_the_handlers_call() -> None:
         if re.search(rf"[.\"]{_snake(operation)}[\"(]", source)
     }
     # Calls made through the resource-kind table: each resource's Describe and Delete (the framework),
-    # the List behind find_named (dataset groups, schemas) and the Lists of what a group holds.
+    # the List behind find_named (dataset groups, schemas), a dataset's import jobs and what a group holds.
     through_kinds = {
         operation
         for resource in RESOURCE_TYPES.values()
         for operation in (resource.kind.describe_operation, resource.kind.delete_operation)
         if operation is not None
-    } | {kind.list_operation for kind in (kinds.DATASET_GROUP, kinds.SCHEMA, *kinds.GROUP_CONTENTS)}
+    } | {
+        kind.list_operation
+        for kind in (kinds.DATASET_GROUP, kinds.SCHEMA, kinds.IMPORT_JOB, *kinds.GROUP_CONTENTS)
+    }
     assert called | through_kinds == set(HANDLER_OPERATIONS)
 
 

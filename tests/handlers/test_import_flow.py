@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from constructs_lib.import_flow import STEP_OPERATIONS
-from lambda_handlers.personalize import authorization, domain, domain_rules
+from lambda_handlers.personalize import authorization, domain, domain_rules, kinds
 from lambda_handlers.personalize.flow import contract, rows, steps
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.validate.rules import RULES_BY_ID
@@ -341,6 +341,9 @@ def test_the_step_policies_grant_exactly_what_the_steps_call() -> None:
         for operation in authorization.ACTIONS
         if re.search(rf"[.\"]{re.sub(r'(?<!^)(?=[A-Z])', '_', operation).lower()}[\"(]", source)
     }
+    # Calls made through the resource-kind table: kinds.IMPORT_JOB.list_method is ListDatasetImportJobs.
+    for kind_name, verb in re.findall(r"kinds\.([A-Z_]+)\.(describe|list|delete)_method", source):
+        called.add(getattr(getattr(kinds, kind_name), f"{verb}_operation"))
     tagging = {"TagResource"} if any(authorization.ACTIONS[op].tags_on_create for op in called) else set()
     granted = {operation for operations in STEP_OPERATIONS.values() for operation in operations}
     assert called | tagging == granted

@@ -25,12 +25,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import clients, domain
+from .. import clients, domain, kinds
 from ..data_objects import is_data_object
 from ..framework import (
     ALREADY_EXISTS,
     IN_USE,
     LIMIT_EXCEEDED,
+    NOT_FOUND,
     ArnParts,
     error_code,
     error_message,
@@ -117,7 +118,9 @@ def check_object(detail: Mapping[str, Any], context: Any = None) -> State:
 def start_import(state: Mapping[str, Any], context: Any = None) -> State:
     """Adopt the request's job if it exists (the same object version never imports twice), else create it."""
     request = state["request"]
-    arn = ArnParts.parse(str(request["datasetArn"])).sibling(f"dataset-import-job/{request['jobName']}")
+    arn = ArnParts.parse(str(request["datasetArn"])).sibling(
+        f"{kinds.IMPORT_JOB.arn_resource}/{request['jobName']}"
+    )
     existing = _describe_job(arn)
     if existing is not None:
         _log("adopted", job=arn, status=existing.get("status"))
@@ -251,16 +254,16 @@ def _import_mode(request: Mapping[str, Any]) -> str:
     if mode != "INCREMENTAL":
         return mode
     personalize = clients.personalize()
-    for page in personalize.get_paginator("list_dataset_import_jobs").paginate(
+    for page in personalize.get_paginator(kinds.IMPORT_JOB.list_method).paginate(
         datasetArn=request["datasetArn"]
     ):
-        if any(job.get("status") == domain.ACTIVE for job in page.get("datasetImportJobs", [])):
+        if any(job.get("status") == domain.ACTIVE for job in page.get(kinds.IMPORT_JOB.list_key, [])):
             return mode
     return "FULL"
 
 
 def _job_state(state: Mapping[str, Any], description: Mapping[str, Any]) -> State:
-    arn = str(description.get("datasetImportJobArn"))
+    arn = str(description.get(kinds.IMPORT_JOB.arn_member))
     status = description.get("status")
     job = {"jobArn": arn, "status": status, "importMode": description.get("importMode")}
     location = (description.get("dataSource") or {}).get("dataLocation")
@@ -294,7 +297,7 @@ def _finished(outcome: str, state: Mapping[str, Any], message: str, **details: A
         "dataset": obj.get("dataset") or request.get("dataset"),
         "object": obj.get("uri") or request.get("dataLocation"),
         "versionId": obj.get("versionId"),
-        "jobArn": job.get("datasetImportJobArn") or job.get("jobArn"),
+        "jobArn": job.get(kinds.IMPORT_JOB.arn_member) or job.get("jobArn"),
         "importMode": job.get("importMode") or request.get("importMode"),
         **details,
     }
@@ -335,10 +338,12 @@ def _missing(s3: Any, bucket: str, key: str, version_id: str | None) -> bool:
 def _describe_job(arn: str) -> dict[str, Any] | None:
     try:
         return dict(
-            clients.personalize().describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
+            clients.personalize().describe_dataset_import_job(datasetImportJobArn=arn)[
+                kinds.IMPORT_JOB.describe_key
+            ]
         )
     except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
+        if error_code(error) == NOT_FOUND:
             return None
         raise
 

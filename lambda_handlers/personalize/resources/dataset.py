@@ -154,8 +154,8 @@ class Dataset(PersonalizeResource):
         if update_status in UPDATING_STATUSES:
             return f"its schema update is {update_status}"
         running = [
-            job["datasetImportJobArn"]
-            for job in self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=arn)
+            job[kinds.IMPORT_JOB.arn_member]
+            for job in self.paginate(kinds.IMPORT_JOB.list_method, kinds.IMPORT_JOB.list_key, datasetArn=arn)
             if job.get("status") in domain.IN_FLIGHT_CREATE_STATUSES
         ]
         if running:
@@ -187,7 +187,7 @@ class Dataset(PersonalizeResource):
     def ready_to_delete(self, arn: str) -> bool:
         """An ACTIVE recommender does not block the delete, but loses this data: say so in the log."""
         group = ArnParts.parse(arn)
-        group_arn = group.sibling("dataset-group/" + group.resource.split("/")[1])
+        group_arn = group.sibling(f"{kinds.DATASET_GROUP.arn_resource}/" + group.resource.split("/")[1])
         recommenders = [
             summary["recommenderArn"]
             for summary in self.paginate("list_recommenders", "recommenders", datasetGroupArn=group_arn)

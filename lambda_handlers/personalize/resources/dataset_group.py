@@ -134,7 +134,9 @@ class DatasetGroup(PersonalizeResource):
             raise
         jobs = [
             job
-            for job in self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+            for job in self.paginate(
+                kinds.IMPORT_JOB.list_method, kinds.IMPORT_JOB.list_key, datasetArn=dataset_arn
+            )
             if job["creationDateTime"] >= created
         ]
         holding = [

@@ -326,7 +326,7 @@ class DatasetImportJob(PersonalizeResource):
         if self.import_mode() != "INCREMENTAL":
             return
         dataset_arn = self.props.required("DatasetArn")
-        jobs = self.paginate("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+        jobs = self.paginate(kinds.IMPORT_JOB.list_method, kinds.IMPORT_JOB.list_key, datasetArn=dataset_arn)
         if not any(job.get("status") == domain.ACTIVE for job in jobs):
             raise IncrementalImportError(
                 f"dataset import job {self.name}: ImportMode INCREMENTAL adds to data imported earlier, "
