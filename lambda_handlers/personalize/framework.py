@@ -633,10 +633,11 @@ class PersonalizeResource(ABC):
         return next((str(tag["tagValue"]) for tag in tags if tag.get("tagKey") == domain.OWNER_TAG_KEY), None)
 
     def mark_abandoned(self, arn: str) -> bool:
-        """A Create that times out leaves its resource still being created: the Provider framework answers
-        CloudFormation with a marker physical id and drops the rollback's Delete, and Personalize cannot
-        delete a resource while it is being created anyway. Mark the owner tag so that the next deploy of
-        this stack takes the resource over instead of treating it as someone else's. True when marked."""
+        """A Create that times out leaves its resource still being created. The rollback's Delete reaches
+        the handler with its ARN (docs/custom-resources.md#timeouts), but Personalize cannot delete a
+        resource while it is being created, and that Delete may not finish. Mark the owner tag so that the
+        next deploy of this stack takes the resource over instead of treating it as someone else's. True
+        when marked."""
         owner = self.event.owner
         if owner is None or not self.tagged or not self.is_own_arn(arn) or self.event.request_type != CREATE:
             return False

@@ -221,6 +221,17 @@ class DatasetGroup(PersonalizeResource):
         }
         return with_status(data, description)
 
+    def gone(self, kind: kinds.ResourceKind, arn: str) -> bool:
+        """Whether Describe no longer finds the resource (a listing can outlive it by a moment); only for
+        the kinds this stack manages, whose Describe the handler role may call."""
+        try:
+            getattr(self.personalize, kind.describe_method)(**{kind.arn_member: arn})
+        except ClientError as error:
+            if error_code(error) == NOT_FOUND:
+                return True
+            raise
+        return False
+
     def ready_to_delete(self, arn: str) -> bool:
         """No cascade. What this stack created in the group is waited for (its own Delete removes it, and
         CloudFormation's cleanup after a replacement gives no order to rely on); anything else that the
@@ -231,8 +242,12 @@ class DatasetGroup(PersonalizeResource):
         try:
             for kind in kinds.GROUP_CONTENTS:  # each blocks DeleteDatasetGroup
                 for item in self.paginate(kind.list_method, kind.list_key, datasetGroupArn=arn):
-                    entry = f"{kind.label} {item[kind.arn_member]}"
-                    ours = owner is not None and owner.same_stack(self.owner_tag(str(item[kind.arn_member])))
+                    item_arn = str(item[kind.arn_member])
+                    tag = self.owner_tag(item_arn)
+                    if tag is None and kind in kinds.MANAGED and self.gone(kind, item_arn):
+                        continue  # deleted between the listing and the tag lookup: it blocks nothing
+                    entry = f"{kind.label} {item_arn}"
+                    ours = owner is not None and owner.same_stack(tag)
                     going = item.get("status") in DELETING_STATUSES or ours
                     (leaving if going else blocking).append(entry)
         except ClientError as error:
