@@ -500,7 +500,10 @@ def read_signals(context: DeployContext, handle_url: str) -> dict[str, dict[str,
     s3 = context.client("s3")
     versions = aws_call(f"ListObjectVersions {bucket}", s3.list_object_versions, Bucket=bucket, Prefix=key)
     signals: dict[str, dict[str, Any]] = {}
-    for version in sorted(versions.get("Versions", []), key=lambda item: item["LastModified"]):
+    # ListObjectVersions lists a key's versions newest first, and LastModified has whole seconds: two
+    # signals in one second tie, so the listing's order, reversed, decides (oldest first, the last one wins).
+    oldest_first = list(reversed(versions.get("Versions", [])))
+    for version in sorted(oldest_first, key=lambda item: item["LastModified"]):
         if version["Key"] != key:
             continue
         body = s3.get_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
