@@ -17,7 +17,7 @@ from constructs import Construct
 import lambda_handlers
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
 from lambda_handlers.personalize import authorization as authz
-from lambda_handlers.personalize import domain, domain_rules, kinds
+from lambda_handlers.personalize import contract, domain, domain_rules, kinds
 
 # The asset is the installed `lambda_handlers` package, found where Python imported it from: the checkout,
 # or site-packages when constructs_lib comes from a wheel.
@@ -35,43 +35,42 @@ HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 MAX_TOTAL_TIMEOUT = Duration.seconds(domain_rules.MAX_WAIT_SECONDS)
 SERVICE_TIMEOUT = Duration.seconds(domain_rules.SERVICE_TIMEOUT_SECONDS)
 
-# Every Personalize operation the handlers call (tests check this against lambda_handlers/): the policy
-# grants these and nothing else, each on the resource types the authorization table gives it.
-HANDLER_OPERATIONS = (
-    "CreateDatasetGroup",
-    "DescribeDatasetGroup",
-    "DeleteDatasetGroup",
-    "ListDatasetGroups",
-    "CreateSchema",
-    "DescribeSchema",
-    "DeleteSchema",
-    "ListSchemas",
-    "CreateDataset",
-    "DescribeDataset",
-    "UpdateDataset",
-    "DeleteDataset",
-    "ListDatasets",
-    "CreateDatasetImportJob",
-    "DescribeDatasetImportJob",
-    "ListDatasetImportJobs",
-    "CreateEventTracker",
-    "DescribeEventTracker",
-    "DeleteEventTracker",
-    "ListEventTrackers",
-    "CreateRecommender",
-    "DescribeRecommender",
-    "UpdateRecommender",
-    "DeleteRecommender",
-    "ListRecommenders",
-    "ListSolutions",
-    "ListFilters",
-    "TagResource",
-    "UntagResource",
-    "ListTagsForResource",
+
+def _handler_operations() -> tuple[str, ...]:
+    """Every Personalize operation the handlers call, from the resource-kind table and the contract.
+
+    Per managed kind: Create, Describe, Update (where the API has one) and Delete (where it has one), and
+    List (find by name, or list what a dataset or a dataset group holds); a group's delete also lists what
+    it may hold that no stack manages (solutions, filters). Tags: TagResource and ListTagsForResource for
+    kinds created with tags (the owner tag, docs/custom-resources.md#ownership), UntagResource where an
+    Update changes Tags in place. tests/handlers/test_authorization.py compares this with the code.
+    """
+    per_kind = [
+        operation
+        for kind in kinds.MANAGED
+        for operation in (
+            kind.create_operation,
+            kind.describe_operation,
+            kind.update_operation,
+            kind.delete_operation,
+            kind.list_operation,
+        )
+        if operation is not None
+    ]
+    contents = [kind.list_operation for kind in kinds.GROUP_CONTENTS if kind not in kinds.MANAGED]
+    tagged = any(authz.ACTIONS[kind.create_operation].tags_on_create for kind in kinds.MANAGED)
+    tagging = ["TagResource", "ListTagsForResource"] if tagged else []
+    if contract.TAGS_UPDATED_IN_PLACE:
+        tagging.append("UntagResource")
+    return (*per_kind, *contents, *tagging)
+
+
+# The policy grants these and nothing else, each on the resource types the authorization table gives it.
+HANDLER_OPERATIONS = _handler_operations()
+# Kinds (IAM resource types) whose Tags an Update applies in place: these also need UntagResource.
+TAGS_UPDATED_IN_PLACE = frozenset(
+    kind.iam_type for kind in kinds.MANAGED if kind.resource_type in contract.TAGS_UPDATED_IN_PLACE
 )
-# Kinds whose Tags property the handlers apply in place on Update (UntagResource); every kind created
-# with tags also needs TagResource (tags on create).
-TAGS_UPDATED_IN_PLACE = frozenset({"datasetGroup", "dataset", "eventTracker", "recommender"})
 # Name-scoped kinds and the ARN path pattern of this environment's resources of that kind.
 NAMED_KINDS = {
     kind.iam_type: f"{kind.arn_resource}/{{pattern}}"  # dataset/{group name}/{TYPE}: scoped by its group

@@ -31,6 +31,13 @@ IMPORT_JOB: ResourceType = "Custom::PersonalizeDatasetImportJob"
 EVENT_TRACKER: ResourceType = "Custom::PersonalizeEventTracker"
 RECOMMENDER: ResourceType = "Custom::PersonalizeRecommender"
 RESOURCE_TYPES: tuple[ResourceType, ...] = get_args(ResourceType)
+# What an Update of Tags does, per resource type: applied in place (TagResource, UntagResource) for these.
+# A schema takes no tags (CreateSchema has none), and an import job cannot change: with the same JobName,
+# its Tags and RoleArn apply only to the jobs a later change starts. The framework's tag sync and the
+# handler role's policy (constructs_lib.personalize_provider) both read this.
+TAGS_UPDATED_IN_PLACE: frozenset[ResourceType] = frozenset(
+    {DATASET_GROUP, DATASET, EVENT_TRACKER, RECOMMENDER}
+)
 
 # Values the API takes (botocore: Domain, DatasetType, ImportMode enums; our RemovalPolicy).
 Domain = Literal["ECOMMERCE", "VIDEO_ON_DEMAND"]

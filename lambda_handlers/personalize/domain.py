@@ -1,6 +1,6 @@
 """Amazon Personalize domain knowledge the handlers use: the asset's half of the one source of truth.
 
-Statuses, name, ARN and tag rules, recipes and the schema-replacement rule live here because the
+Name, ARN and tag rules, recipes and the schema-replacement rule live here because the
 handlers need them; the constructs, the validator and the emulator read them from here too. What only
 the tools need (default schemas, field rules, data minimums, quotas) lives in `domain_rules.py`,
 which the asset leaves out and which imports from this module, never the reverse
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import contract
+from . import contract, kinds
 
 # --- names, ARNs and enums ---------------------------------------------------------------------
 
@@ -58,24 +58,26 @@ DOMAINS = contract.DOMAINS
 DATASET_TYPES = contract.DATASET_TYPES
 IMPORT_MODES = contract.IMPORT_MODES
 
-# --- statuses (note the space: "CREATE PENDING") ------------------------------------------------
+# --- statuses: named once in the resource-kind table (kinds.py), beside each kind's states; read here
+# as domain.ACTIVE etc. by the handlers, the emulator and the tools ------------------------------------
 
-CREATE_PENDING = "CREATE PENDING"
-CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
-ACTIVE = "ACTIVE"
-CREATE_FAILED = "CREATE FAILED"
-DELETE_PENDING = "DELETE PENDING"
-DELETE_IN_PROGRESS = "DELETE IN_PROGRESS"
-UPDATE_PENDING = "UPDATE PENDING"
-UPDATE_IN_PROGRESS = "UPDATE IN_PROGRESS"
-UPDATE_FAILED = "UPDATE FAILED"
-STOP_PENDING = "STOP PENDING"
-STOP_IN_PROGRESS = "STOP IN_PROGRESS"
-INACTIVE = "INACTIVE"
-START_PENDING = "START PENDING"
-START_IN_PROGRESS = "START IN_PROGRESS"
-IN_FLIGHT_CREATE_STATUSES = frozenset({CREATE_PENDING, CREATE_IN_PROGRESS})
-FAILED_STATUSES = frozenset({CREATE_FAILED, UPDATE_FAILED})
+CREATE_PENDING = kinds.CREATE_PENDING
+CREATE_IN_PROGRESS = kinds.CREATE_IN_PROGRESS
+ACTIVE = kinds.ACTIVE
+CREATE_FAILED = kinds.CREATE_FAILED
+DELETE_PENDING = kinds.DELETE_PENDING
+DELETE_IN_PROGRESS = kinds.DELETE_IN_PROGRESS
+UPDATE_PENDING = kinds.UPDATE_PENDING
+UPDATE_IN_PROGRESS = kinds.UPDATE_IN_PROGRESS
+UPDATE_FAILED = kinds.UPDATE_FAILED
+STOP_PENDING = kinds.STOP_PENDING
+STOP_IN_PROGRESS = kinds.STOP_IN_PROGRESS
+INACTIVE = kinds.INACTIVE
+START_PENDING = kinds.START_PENDING
+START_IN_PROGRESS = kinds.START_IN_PROGRESS
+IN_FLIGHT_CREATE_STATUSES = kinds.IN_FLIGHT_CREATE_STATUSES
+FAILED_STATUSES = kinds.FAILED_STATUSES
+
 REASON_INVALID_LOCATION = "Invalid Data location."
 AVRO_PRIMITIVES = frozenset({"float", "double", "int", "long", "string", "boolean", "null"})
 

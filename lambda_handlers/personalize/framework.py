@@ -600,7 +600,7 @@ class PersonalizeResource(ABC):
 
     def sync_tags(self, arn: str, changed: frozenset[str]) -> bool:
         """Apply the template's tag changes in place; tags added outside the stack are left alone."""
-        if not self.tagged or "Tags" not in changed:
+        if self.resource_type not in contract.TAGS_UPDATED_IN_PLACE or "Tags" not in changed:
             return False
         new, old = self.props.tags(), self.event.old_properties.tags()
         removed = sorted(old.keys() - new.keys())

@@ -12,9 +12,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The statuses, named once (note the space: "CREATE PENDING"): the rows' `statuses` are built from these
+# chains, and everything else (domain.py's names, the emulator, the handlers) reads them from here.
 CREATE_CHAIN = ("CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE", "CREATE FAILED")
 DELETE_CHAIN = ("DELETE PENDING", "DELETE IN_PROGRESS")
 STOP_START_CHAIN = ("STOP PENDING", "STOP IN_PROGRESS", "INACTIVE", "START PENDING", "START IN_PROGRESS")
+# A dataset's latestDatasetUpdate: botocore's DatasetUpdateSummary documents no status values, so these
+# are our choice (docs/emulator.md); a recommender's update reports the CREATE_CHAIN, as documented.
+UPDATE_CHAIN = ("UPDATE PENDING", "UPDATE IN_PROGRESS", "ACTIVE", "UPDATE FAILED")
+CREATE_PENDING, CREATE_IN_PROGRESS, ACTIVE, CREATE_FAILED = CREATE_CHAIN
+DELETE_PENDING, DELETE_IN_PROGRESS = DELETE_CHAIN
+STOP_PENDING, STOP_IN_PROGRESS, INACTIVE, START_PENDING, START_IN_PROGRESS = STOP_START_CHAIN
+UPDATE_PENDING, UPDATE_IN_PROGRESS, _, UPDATE_FAILED = UPDATE_CHAIN
+IN_FLIGHT_CREATE_STATUSES = frozenset({CREATE_PENDING, CREATE_IN_PROGRESS})
+FAILED_STATUSES = frozenset({CREATE_FAILED, UPDATE_FAILED})
 
 
 def method_name(operation: str) -> str:
@@ -50,6 +61,20 @@ class ResourceKind:
     @property
     def has_status(self) -> bool:
         return bool(self.statuses)
+
+    @property
+    def resource_type(self) -> str:
+        """The custom resource type that manages this kind (contract.RESOURCE_TYPES), if one does."""
+        return f"Custom::Personalize{self.noun}"
+
+    @property
+    def create_operation(self) -> str:
+        return f"Create{self.noun}"
+
+    @property
+    def update_operation(self) -> str | None:
+        """Update{noun} where the API changes this kind in place: the kinds whose Describe reports it."""
+        return f"Update{self.noun}" if self.update_member else None
 
     @property
     def describe_operation(self) -> str:
@@ -89,7 +114,7 @@ DATASET_GROUP = ResourceKind(
     "dataset-group",
     "datasetGroup",
     "datasetGroups",
-    statuses=(*CREATE_CHAIN, "DELETE PENDING"),
+    statuses=(*CREATE_CHAIN, DELETE_PENDING),
 )
 SCHEMA = ResourceKind("schema", "Schema", "schema", "schema", "schema", "schemas")
 DATASET = ResourceKind(
@@ -146,6 +171,7 @@ SOLUTION = ResourceKind(
     "solution",
     "solutions",
     parent="dataset_group",
+    update_member="latestSolutionUpdate",
     statuses=(*CREATE_CHAIN, *DELETE_CHAIN),
 )
 FILTER = ResourceKind(
@@ -159,6 +185,7 @@ CAMPAIGN = ResourceKind(
     "campaign",
     "campaigns",
     parent="solution",
+    update_member="latestCampaignUpdate",
     statuses=(*CREATE_CHAIN, *DELETE_CHAIN),
 )
 

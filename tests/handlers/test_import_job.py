@@ -71,7 +71,7 @@ def test_the_same_create_delivered_twice_makes_one_job(
 
 
 def test_update_with_the_same_job_name_is_a_no_op(
-    handlers: EmulatorServer, dataset_arn: str, data_location: str
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str, data_location: str
 ) -> None:
     create = import_event("import_job_create", data_location)
     job_arn = drive(create).physical_id
@@ -80,7 +80,12 @@ def test_update_with_the_same_job_name_is_a_no_op(
 
     assert updated.physical_id == job_arn
     assert updated.data["Status"] == "ACTIVE"
-    assert handlers.calls()["calls"]["CreateDatasetImportJob"] == 1
+    calls = handlers.calls()["calls"]
+    assert calls["CreateDatasetImportJob"] == 1
+    # A job's Tags are not updated in place (contract.TAGS_UPDATED_IN_PLACE): the create's tag stays.
+    assert "UntagResource" not in calls
+    tags = personalize.list_tags_for_resource(resourceArn=job_arn)["tags"]
+    assert {"tagKey": "environment", "tagValue": "test"} in tags
 
 
 def test_new_job_name_is_a_new_job_and_delete_keeps_the_old(

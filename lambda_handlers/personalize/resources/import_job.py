@@ -334,10 +334,6 @@ class DatasetImportJob(PersonalizeResource):
                 "(import_mode: FULL), then switch to INCREMENTAL for later imports."
             )
 
-    def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
-        """Jobs cannot change: with the same JobName, Tags and RoleArn only apply to future jobs."""
-        self.log("no-op", changed=sorted(changed))
-
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
         if description.get("status") == NO_DATA:
