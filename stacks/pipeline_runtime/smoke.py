@@ -1,11 +1,13 @@
 """Post-deployment smoke test: the dataset group and the latest import job must both be ACTIVE.
 
-Runs in the rollout pipeline after each stage (boto3, the standard library and the project's domain
-module only), optionally assuming the environment's read-only smoke-test role first. An environment
-without historical data has no import job to check. With `--recommender-arn`, each ACTIVE recommender
-must answer GetRecommendations (read-only: it never records events); one still training is reported,
-one that failed is a problem. Exit 0 when all is well, 1 when not (with Personalize's failure reason),
-2 on bad arguments.
+Runs in the rollout pipeline after each stage as `python -m stacks.pipeline_runtime.smoke` from the
+source checkout with only its own lock installed: boto3, the standard library and the product's
+standard-library facts (the resource-kind table, the use cases' request rules), never the developer
+tools (tests/stacks/pipeline_runtime/test_smoke.py runs it so). It optionally assumes the environment's
+read-only smoke-test role first. An environment without historical data has no import job to check.
+With `--recommender-arn`, each ACTIVE recommender must answer GetRecommendations (read-only: it never
+records events); one still training is reported, one that failed is a problem. Exit 0 when all is well,
+1 when not (with Personalize's failure reason), 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_handlers.personalize.domain import ACTIVE, FAILED_STATUSES
 from lambda_handlers.personalize.domain_rules import RECOMMENDATION_REQUESTS
-from personalize_tools.cli_common import add_version, program
+from lambda_handlers.personalize.kinds import ACTIVE, FAILED_STATUSES
 
 SMOKE_USER = "personalize-smoke-test"  # an unknown user: the answer is the cold-start one, read-only
 
@@ -93,11 +94,7 @@ def check_recommendations(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=program("personalize-smoke-test", "stacks.pipeline_runtime.smoke"),
-        description=__doc__.splitlines()[0],
-    )
-    add_version(parser)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset-group-arn", required=True)
     parser.add_argument("--import-job-arn", help="the Interactions import job; none without historical data")
     parser.add_argument(

@@ -1,8 +1,19 @@
-"""The pipeline's smoke test against the local emulator: exit 0 only when group and import are ACTIVE."""
+"""The pipeline's smoke test against the local emulator: exit 0 only when group and import are ACTIVE.
+
+It also runs as the pipeline runs it: `python -m` from the checkout in a fresh venv that holds only the
+packages of its own lock (stacks/pipeline_runtime/requirements.txt), and loads nothing of the tools.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +21,7 @@ import pytest
 from lambda_handlers.personalize import domain_rules
 from personalize_tools.emulator import EmulatorServer, Pace
 from stacks.pipeline_runtime import smoke
+from tests.cli.test_locks import PROJECT_ROOT, _pins
 from tests.emulator.support import ROLE_ARN, interactions_csv
 
 SCHEMA = domain_rules.default_schema_json("ECOMMERCE")
@@ -96,3 +108,86 @@ def test_missing_resource_is_a_failure_not_a_traceback(
     code = run_smoke(emulator, f"{base}:dataset-group/nope", f"{base}:dataset-import-job/nope")
     assert code == 1
     assert "ResourceNotFoundException" in capsys.readouterr().err
+
+
+LOCK = "stacks/pipeline_runtime/requirements.txt"
+# The repository's files the runtime may load: its own package and the product's standard-library facts.
+RUNTIME_FILES = (
+    "stacks/__init__.py",
+    "stacks/pipeline_runtime/",
+    "lambda_handlers/__init__.py",
+    "lambda_handlers/personalize/",
+)
+# Runs the smoke test as `python -m` does, then records every module it loaded and where from.
+PROBE = textwrap.dedent(
+    """
+    import json, runpy, sys
+    record = sys.argv.pop(1)
+    code = 0
+    try:
+        runpy.run_module("stacks.pipeline_runtime.smoke", run_name="__main__", alter_sys=True)
+    except SystemExit as done:
+        code = done.code
+    with open(record, "w") as out:
+        json.dump({name: getattr(mod, "__file__", None) for name, mod in list(sys.modules.items())}, out)
+    sys.exit(code)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def lock_only_python(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A new venv whose site-packages holds exactly the lock's distributions (linked from this .venv,
+    at the pinned versions: the tests have no index to install from). Returns (python, site-packages)."""
+    venv = tmp_path_factory.mktemp("smoke-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    for name, version in _pins(LOCK).items():
+        distribution = metadata.distribution(name)
+        assert distribution.version == version, f"installed {name} {distribution.version}; run make install"
+        for top in {file.parts[0] for file in distribution.files or [] if file.parts[0] != ".."}:
+            source = Path(str(distribution.locate_file(top)))
+            if not (site / top).exists():
+                (site / top).symlink_to(source, target_is_directory=source.is_dir())
+    return python, site
+
+
+def test_runs_from_a_venv_with_only_its_own_lock_and_loads_no_tool(
+    deployed: dict[str, str], emulator: EmulatorServer, lock_only_python: tuple[Path, Path], tmp_path: Path
+) -> None:
+    python, site = lock_only_python
+    record = tmp_path / "modules.json"
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [
+            str(python), "-c", PROBE, str(record),
+            "--dataset-group-arn", deployed["group"], "--import-job-arn", deployed["good"],
+            "--endpoint-url", emulator.url,
+        ],
+        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("ACTIVE") == 2
+    loaded = {name: file for name, file in json.loads(record.read_text()).items() if file}
+    assert "boto3" in loaded and Path(loaded["boto3"]).is_relative_to(site)
+    from_repository = {
+        Path(file).resolve().relative_to(PROJECT_ROOT).as_posix()
+        for file in loaded.values()
+        if Path(file).resolve().is_relative_to(PROJECT_ROOT) and not Path(file).is_relative_to(site)
+    }
+    assert from_repository, "the probe saw no module of the checkout"
+    assert sorted(f for f in from_repository if not f.startswith(RUNTIME_FILES)) == []
+    stdlib = Path(sys.base_prefix).resolve()
+    elsewhere = sorted(
+        name
+        for name, file in loaded.items()
+        if not (Path(file).is_relative_to(site) or Path(file).resolve().is_relative_to(PROJECT_ROOT))
+        and not Path(file).resolve().is_relative_to(stdlib)
+    )
+    assert elsewhere == [], "modules from outside the lock, the checkout and the standard library"
