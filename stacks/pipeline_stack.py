@@ -114,7 +114,7 @@ class PipelineStack(cdk.Stack):
         return pipelines.CodeBuildStep(
             f"SmokeTest-{stage.stage_name}",
             input=source,
-            install_commands=[f"pip install --quiet --no-deps -r {SMOKE_TEST_LOCK}"],
+            install_commands=[f"pip install --quiet --no-deps --require-hashes -r {SMOKE_TEST_LOCK}"],
             commands=[
                 f'python3 -m {SMOKE_TEST_MODULE} --dataset-group-arn "$DATASET_GROUP_ARN"'
                 f'{extra_arguments} --assume-role "$SMOKE_TEST_ROLE_ARN" --region {environment.region}'

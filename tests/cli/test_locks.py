@@ -1,9 +1,13 @@
-"""The lock files are complete, fully pinned and agree with their inputs, checked offline.
+"""The lock files are complete, fully pinned with hashes and agree with their inputs, checked offline.
 
 `make lock` compiles them with uv from pyproject.toml (the app's dependencies and its extras) and the
-`.in` files; these tests fail when someone edits an input without recompiling, pins by hand, or lets
-two locks disagree on a version. The dependency graph comes from the installed packages' metadata
-(`make install` installs requirements-dev.txt, the superset), so no index is asked.
+`.in` files, universally (uv's --universal: one file for every platform and Python from 3.11, with a
+marker on each pin that applies only to some) and with every artifact's hash; installs use
+--require-hashes. These tests fail when someone edits an input without recompiling, pins by hand, drops
+a hash, or lets two locks disagree on a version. The dependency graph comes from the installed
+packages' metadata (`make install` installs requirements-dev.txt, the superset), so no index is asked:
+the closure is checked for the pins that apply to this machine; a pin behind a marker for another
+platform or Python (pywin32 on Windows) is checked for its hashes and its agreement with the dev lock only.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
+from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
 SELF = canonicalize_name(PYPROJECT["name"])
-PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;#]+)$")
+PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;#]+)(?: ; (?P<marker>[^\\]+?))?"
+    r"(?P<hashes>(?: --hash=sha256:[0-9a-f]{64})+)$"
+)
 # Each lock file and the top-level requirements it is compiled from.
 RUNTIME_IN = ("stacks/pipeline_runtime/requirements.in", "lambda_handlers/requirements.in")
 
@@ -51,16 +58,29 @@ INPUTS = {
 }
 
 
-def _pins(lock: str) -> dict[str, str]:
-    """Every requirement line of LOCK, each of which must be NAME==VERSION (comments aside)."""
-    pins: dict[str, str] = {}
-    for line in (PROJECT_ROOT / lock).read_text().splitlines():
-        text = line.strip()
-        if not text or text.startswith("#"):
+def _entries(lock: str) -> list[tuple[str, str, Marker | None]]:
+    """Every requirement of LOCK as (name, version, marker): each must be NAME==VERSION [; MARKER] with
+    at least one sha256 hash (continuation lines joined, comments aside)."""
+    text = re.sub(r"\s*\\\n\s*", " ", (PROJECT_ROOT / lock).read_text())
+    entries = []
+    for line in text.splitlines():
+        requirement = line.strip()
+        if not requirement or requirement.startswith("#"):
             continue
-        match = PIN.match(text)
-        assert match, f"{lock}: {text!r} is not pinned as NAME==VERSION"
-        pins[canonicalize_name(match["name"])] = match["version"]
+        match = PIN.match(requirement)
+        assert match, f"{lock}: {requirement!r} is not NAME==VERSION [; MARKER] with --hash=sha256:..."
+        marker = Marker(match["marker"]) if match["marker"] else None
+        entries.append((canonicalize_name(match["name"]), match["version"], marker))
+    return entries
+
+
+def _pins(lock: str) -> dict[str, str]:
+    """The pins of LOCK that apply here (their marker holds on this machine's Python and platform)."""
+    pins: dict[str, str] = {}
+    for name, version, marker in _entries(lock):
+        if marker is None or marker.evaluate():
+            assert name not in pins, f"{lock} pins {name} twice for this machine"
+            pins[name] = version
     return pins
 
 
@@ -110,10 +130,21 @@ def test_a_lock_pins_nothing_its_inputs_do_not_need(lock: str) -> None:
 
 @pytest.mark.parametrize("lock", sorted(set(INPUTS) - {"requirements-dev.txt"}))
 def test_each_lock_agrees_with_the_dev_lock_the_tests_run(lock: str) -> None:
-    dev = _pins("requirements-dev.txt")
-    assert {
-        name: (version, dev.get(name)) for name, version in _pins(lock).items() if dev.get(name) != version
-    } == {}
+    """Every pin, for every platform and Python, is one the dev lock has too."""
+    dev = {(name, version) for name, version, _ in _entries("requirements-dev.txt")}
+    pins = (f"{name}=={version}" for name, version, _ in _entries(lock) if (name, version) not in dev)
+    assert sorted(pins) == []
+
+
+def test_the_locks_are_universal_and_every_pin_has_its_hashes() -> None:
+    """One file serves every platform: what only Windows needs is pinned behind a marker (a lock compiled
+    for Linux alone leaves it out), and no lock has an unhashed line (_entries refuses one)."""
+    for lock in INPUTS:
+        assert _entries(lock), lock
+    windows_only = {
+        name for name, _, marker in _entries("requirements-dev.txt") if marker and "win32" in str(marker)
+    }
+    assert "pywin32" in windows_only  # docker needs it on Windows (through moto[server])
 
 
 def test_synthesis_locks_neither_the_validator_nor_the_tools() -> None:

@@ -227,7 +227,7 @@ def test_smoke_tests_install_their_own_lock_and_run_the_pipeline_runtime(outdir:
     assert len(specs) == 3, "one smoke test per environment of the rollout"
     for spec in specs:
         assert spec["phases"]["install"]["commands"] == [
-            f"pip install --quiet --no-deps -r {SMOKE_TEST_LOCK}"
+            f"pip install --quiet --no-deps --require-hashes -r {SMOKE_TEST_LOCK}"
         ]
         assert spec["phases"]["build"]["commands"][0].startswith(f"python3 -m {SMOKE_TEST_MODULE} ")
     assert (Path(app_module.__file__).parent / SMOKE_TEST_LOCK).is_file()
