@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lambda_handlers.personalize import domain, domain_rules
 from lambda_handlers.personalize.csv_header import HEADER_BYTES, header_refusal, parse_header
+from lambda_handlers.personalize.data_objects import is_data_path
 
 # The packages whose source decides the verdict: the validator and the domain facts it applies.
 VALIDATOR_PACKAGES = ("personalize_tools.validate", "lambda_handlers.personalize")
@@ -85,14 +86,12 @@ def _schema(dataset: LocalDataset, domain_name: str) -> str:
 
 def _data_files(path: Path) -> Iterator[Path]:
     """The files an upload of PATH imports, in a stable order: the validator's and the upload's rule."""
-    from config.model import is_data_file  # noqa: PLC0415 - the one rule; config is loaded by then anyway
-
     if not path.exists():
         raise DataPreflightError(f"{path} does not exist")
     if path.is_file():
         yield path
         return
-    found = sorted(candidate for candidate in path.rglob("*") if is_data_file(candidate, path))
+    found = sorted(candidate for candidate in path.rglob("*") if is_data_path(candidate, path))
     if not found:
         raise DataPreflightError(
             f"{path} is a folder with no data files (names starting with '.' do not count)"

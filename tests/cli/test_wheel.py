@@ -1,5 +1,8 @@
 """constructs_lib as a library: built from a git URL into a wheel, installed in a fresh environment, used.
 
+The wheel carries Python modules only: the construct library, the handler asset package and the tools'
+code (their dependencies come with the extras); not stacks/, tests, benchmarks, sample data or locks.
+
 The wheel is built offline from a git copy of the working tree (`pip wheel git+file://...`, the build
 backend from this .venv), installed without dependencies into a new venv whose only other packages are
 this .venv's (a .pth file: the tests have no index to install from), and a user's app outside the
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +89,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     output = _run(str(python), str(user / "app.py"), cwd=user)
     assembly = user / "cdk.out"
     template = json.loads((assembly / "AcmeRecs.template.json").read_text())
-    return {"template": template, "assembly": assembly, "output": output, "site": site.resolve()}
+    return {
+        "template": template,
+        "assembly": assembly,
+        "output": output,
+        "site": site.resolve(),
+        "wheel": wheel,
+        "source": source,
+    }
 
 
 def _git_copy(target: Path) -> Path:
@@ -151,3 +162,35 @@ def test_the_preflight_is_public_and_refuses_a_bad_header(synthesized: dict[str,
     refused = next(line for line in synthesized["output"].splitlines() if line.startswith("refused:"))
     assert "bad.csv" in refused
     assert "missing required column(s) ITEM_ID" in refused
+
+
+# The wheel's top-level packages; stacks/ (this app's stacks, the pipeline runtime) stays in the checkout.
+WHEEL_PACKAGES = {"constructs_lib", "lambda_handlers", "personalize_tools", "config"}
+
+
+def test_the_wheel_holds_the_packages_python_modules_and_nothing_else(synthesized: dict[str, Any]) -> None:
+    names = zipfile.ZipFile(synthesized["wheel"]).namelist()
+    files = {name for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
+    assert {name.split("/", 1)[0] for name in files} == WHEEL_PACKAGES
+    assert sorted(name for name in files if not name.endswith(".py")) == []  # no locks, YAML, CSV, docs
+    source: Path = synthesized["source"]
+    for package in sorted(WHEEL_PACKAGES):
+        modules = {path.relative_to(source).as_posix() for path in (source / package).rglob("*.py")}
+        assert {name for name in files if name.startswith(f"{package}/")} == modules, package
+    assert "lambda_handlers/personalize/entry.py" in files
+    assert "constructs_lib/personalize_provider.py" in files
+
+
+def test_every_console_script_of_the_wheel_points_into_it(synthesized: dict[str, Any]) -> None:
+    wheel = zipfile.ZipFile(synthesized["wheel"])
+    (entry_points,) = [name for name in wheel.namelist() if name.endswith(".dist-info/entry_points.txt")]
+    targets = [
+        line.split("=", 1)[1].strip().split(":", 1)[0]
+        for line in wheel.read(entry_points).decode().splitlines()
+        if "=" in line
+    ]
+    assert targets
+    names = set(wheel.namelist())
+    for module in targets:
+        path = module.replace(".", "/")
+        assert f"{path}.py" in names or f"{path}/__init__.py" in names, module
