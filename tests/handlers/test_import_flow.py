@@ -404,4 +404,4 @@ def test_timestamps_get_validate_data_rules_dates_negative_and_future(
     assert "line 3" in found["timestamp_iso"][0] and "is a date" in found["timestamp_iso"][0]
     assert "line 4" in found["value_types"][0] and "negative" in found["value_types"][0]
     assert "line 5" in found["timestamp_future"][0]
-    assert set(report.errors()) == {"timestamp_iso", "value_types"}  # the future one only warns
+    assert set(report.errors()) == {"timestamp_iso", "value_types", "min_interactions"}  # future: a warning

@@ -8,6 +8,7 @@ machine with a short time scale. Import jobs take seconds in the emulator, so fi
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -36,13 +37,22 @@ from personalize_tools.sample_data import generate_interactions
 REGION = "us-east-1"
 TIME_SCALE = 0.01  # the flow's polls (30 s and more) take a third of a second
 FLOW_TIMEOUT = 240.0
-IMPORT_SECONDS = 30.0  # longer than six checks take on a busy machine: the six imports overlap
+IMPORT_SECONDS = 2.0  # an import job's run in the emulator: a few of the flow's polls
+OVERLAP_IMPORT_SECONDS = 30.0  # longer than six checks take on a busy machine: the six imports overlap
 IN_FLIGHT = {"CREATE PENDING", "CREATE IN_PROGRESS"}
 
 
 @pytest.fixture(scope="module")
 def emulator_pace() -> Pace:
     return Pace(dataset_group=0, dataset=0, import_job=IMPORT_SECONDS, event_tracker=0, delete=0)
+
+
+@pytest.fixture
+def overlapping_imports(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs created during the test run OVERLAP_IMPORT_SECONDS (those under way keep their pace); the
+    module's other tests wait for short imports only."""
+    pace = dataclasses.replace(emulator.service.pace, import_job=OVERLAP_IMPORT_SECONDS)
+    monkeypatch.setattr(emulator.service, "pace", pace)
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +230,7 @@ def test_six_uploads_at_once_run_at_most_five_imports_and_all_become_active(
     endpoints: Endpoints,
     runner: FlowRunner,
     sample_rows: list[str],
+    overlapping_imports: None,
 ) -> None:
     state, _ = deployed
     bucket, prefix = incoming(state)
