@@ -28,7 +28,12 @@ from constructs import Construct
 
 from constructs_lib.dataset_group import Dataset
 from constructs_lib.nag import acknowledge_wildcards
-from constructs_lib.personalize_provider import ASSET_EXCLUDES, HANDLER_ASSET, HANDLER_RUNTIME
+from constructs_lib.personalize_provider import (
+    ASSET_EXCLUDES,
+    HANDLER_ASSET,
+    HANDLER_RUNTIME,
+    state_machine_logs,
+)
 from lambda_handlers.personalize import authorization as authz
 from lambda_handlers.personalize import domain, kinds
 from lambda_handlers.personalize.flow import contract
@@ -142,16 +147,7 @@ class ImportFlow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
             comment="Validates an uploaded CSV, imports it into Personalize, waits and reports",
             tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    "StateMachineLogs",
-                    retention=logs.RetentionDays.THREE_MONTHS,
-                    removal_policy=RemovalPolicy.DESTROY,
-                ),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
+            logs=sfn.LogOptions(**state_machine_logs(self, "StateMachineLogs")),
         )
         self.topic.grant_publish(self.state_machine)
         self._acknowledge_steps()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -84,6 +85,26 @@ PINNED_PATHS = {
     ),
     kinds.RECOMMENDER.iam_type: (f"{kinds.RECOMMENDER.arn_resource}/{{name}}",),
 }
+
+
+class StateMachineLogs(TypedDict):
+    """The fields sfn.LogOptions and cr.LogOptions share: both state machines log the same way."""
+
+    destination: logs.ILogGroup
+    level: sfn.LogLevel
+    include_execution_data: bool
+
+
+def state_machine_logs(scope: Construct, construct_id: str) -> StateMachineLogs:
+    """How the import flow and the Provider's waiter log, in one place: every event, kept three months,
+    removed with the stack, without execution data."""
+    group = logs.LogGroup(
+        scope,
+        construct_id,
+        retention=logs.RetentionDays.THREE_MONTHS,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    return {"destination": group, "level": sfn.LogLevel.ALL, "include_execution_data": False}
 
 
 class PersonalizeProvider(Construct):
@@ -184,16 +205,7 @@ class PersonalizeProvider(Construct):
             total_timeout=total_timeout,
             log_group=self.log_group,
             disable_waiter_state_machine_logging=False,
-            waiter_state_machine_log_options=cr.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    "WaiterLogs",
-                    retention=logs.RetentionDays.THREE_MONTHS,
-                    removal_policy=RemovalPolicy.DESTROY,
-                ),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
+            waiter_state_machine_log_options=cr.LogOptions(**state_machine_logs(self, "WaiterLogs")),
         )
         self._acknowledge_framework()
 

@@ -114,6 +114,10 @@ EPOCH_MILLISECONDS_FROM = 10**11
 EPOCH_MICROSECONDS_FROM = 10**14
 # A TIMESTAMP written as a date (2024-05-01...) rather than epoch seconds.
 ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# Quotas page ("Amazon Personalize endpoints and quotas", Item interactions): the minimum number of item
+# interactions records per dataset import job, FULL or INCREMENTAL; also the minimum a recommender
+# trains on. The import flow's checks refuse a shorter Interactions file before any job starts.
+MIN_INTERACTIONS = 1000
 
 
 # --- tags ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambda_handlers.personalize import domain
 from lambda_handlers.personalize.contract import DATASET_TYPES, DOMAINS
 from lambda_handlers.personalize.domain import (
     AVRO_PRIMITIVES,
@@ -84,7 +85,10 @@ def reason_needs_items(use_case: str) -> str:
 
 # --- data rules ---------------------------------------------------------------------------------
 
-MIN_INTERACTIONS = 1000  # per import job (INCREMENTAL: new records) and per recommender after filtering
+# Per import job (INCREMENTAL: new records) and per recommender after filtering. An asset fact, because
+# the import flow's checks apply it too.
+MIN_INTERACTIONS = domain.MIN_INTERACTIONS
+
 # Developer guide, "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases", the data every use case needs:
 RULE_MIN_INTERACTIONS = (
     f"At minimum {MIN_INTERACTIONS} item interactions records from users interacting with items in your "

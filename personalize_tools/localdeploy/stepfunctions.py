@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from personalize_tools.localdeploy.errors import LocalDeployError
 
@@ -595,6 +595,13 @@ class StateMachine:
                         f"{where}: Task resource {resource!r} is not supported locally; supported: Lambda "
                         f"function ARNs, {LAMBDA_INVOKE}, {SNS_PUBLISH}, {EVENTS_PUT_EVENTS}"
                     )
+                timeout = state.get("TimeoutSeconds")
+                if timeout is not None and (
+                    isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0
+                ):
+                    raise DefinitionError(
+                        f"{where}: TimeoutSeconds is {timeout!r}; a Task's timeout is a positive integer"
+                    )
                 for field_name in (
                     "TimeoutSecondsPath",
                     "HeartbeatSeconds",
@@ -643,6 +650,16 @@ class StateMachine:
                 if isinstance(name, str):
                     functions.add(name)
         return functions
+
+
+class _Visit(NamedTuple):
+    """One state being run: its execution, name and definition, its raw input and its effective input."""
+
+    execution: Execution
+    name: str
+    state: Mapping[str, Any]
+    raw_input: Any
+    effective: Any
 
 
 class Interpreter:
@@ -740,9 +757,7 @@ class Interpreter:
                 return state["Default"], self._select(effective, state, "OutputPath", where)
             raise StatesError(NO_CHOICE_MATCHED, f"{where}: no choice rule matched and there is no Default")
         try:
-            output = self._work(
-                execution, name, state=state, raw_input=raw_input, effective=effective, context=context
-            )
+            output = self._work(_Visit(execution, name, state, raw_input, effective), context)
         except StatesError as error:
             catcher = self._catcher(state, error)
             if catcher is None:
@@ -759,43 +774,26 @@ class Interpreter:
         execution.history.append(HistoryEvent(f"{kind}StateExited", name, {"output": output}))
         return (None if state.get("End") else state["Next"]), output
 
-    def _work(
-        self,
-        execution: Execution,
-        name: str,
-        *,
-        state: Mapping[str, Any],
-        raw_input: Any,
-        effective: Any,
-        context: dict[str, Any],
-    ) -> Any:
+    def _work(self, visit: _Visit, context: dict[str, Any]) -> Any:
         """Pass, Wait and Task: the result placed with ResultPath, then OutputPath; retried per Retry."""
         attempts: dict[int, int] = {}
         while True:
             try:
-                return self._attempt(
-                    execution, name, state=state, raw_input=raw_input, effective=effective, context=context
-                )
+                return self._attempt(visit, context)
             except StatesError as error:
-                delay = self._retry_delay(state, error, attempts)
+                delay = self._retry_delay(visit.state, error, attempts)
                 if delay is None:
                     raise
-                execution.history.append(
-                    HistoryEvent("Retry", name, {"error": error.error, "cause": error.cause, "delay": delay})
+                visit.execution.history.append(
+                    HistoryEvent(
+                        "Retry", visit.name, {"error": error.error, "cause": error.cause, "delay": delay}
+                    )
                 )
                 self.clock.sleep(delay)
-                context = self._context(execution, name, sum(attempts.values()))
+                context = self._context(visit.execution, visit.name, sum(attempts.values()))
 
-    def _attempt(
-        self,
-        execution: Execution,
-        name: str,
-        *,
-        state: Mapping[str, Any],
-        raw_input: Any,
-        effective: Any,
-        context: dict[str, Any],
-    ) -> Any:
+    def _attempt(self, visit: _Visit, context: dict[str, Any]) -> Any:
+        execution, name, state, raw_input, effective = visit
         where = f"state {name!r}"
         kind = state["Type"]
         if "Parameters" in state:
@@ -815,7 +813,7 @@ class Interpreter:
             execution.history.append(
                 HistoryEvent("TaskScheduled", name, {"resource": resource, "parameters": effective})
             )
-            result = self.tasks(resource, effective, state=name)
+            result = self._run_task(execution, name, state, effective)
             execution.history.append(HistoryEvent("TaskSucceeded", name, {"output": result}))
             if "ResultSelector" in state:
                 result = apply_template(state["ResultSelector"], result, context, where)
@@ -825,6 +823,35 @@ class Interpreter:
             result_path = state.get("ResultPath", "$")
             output = raw_input if result_path is None else write_path(raw_input, result_path, result, where)
         return self._select(output, state, "OutputPath", where)
+
+    def _run_task(self, execution: Execution, name: str, state: Mapping[str, Any], parameters: Any) -> Any:
+        """The task's resource; past the Task's TimeoutSeconds the state fails with States.Timeout (spec:
+        "Task State"), which States.TaskFailed does not match. The work runs on in the background, as a
+        Lambda function does after Step Functions stops waiting for it. No TimeoutSeconds: no limit (the
+        developer guide, "Using timeouts to avoid stuck executions"; the spec's default of 60 s is not
+        Step Functions'). Counted in real seconds: the work runs at real speed whatever the time scale."""
+        resource = str(state["Resource"])
+        timeout = state.get("TimeoutSeconds")
+        if timeout is None:
+            return self.tasks(resource, parameters, state=name)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = self.tasks(resource, parameters, state=name)
+            except BaseException as error:  # handed to the execution's thread below
+                outcome["error"] = error
+
+        worker = threading.Thread(target=run, name=f"task {name}", daemon=True)
+        worker.start()
+        worker.join(float(timeout))
+        if worker.is_alive():
+            cause = f"the task ran longer than its TimeoutSeconds ({timeout})"
+            execution.history.append(HistoryEvent("TaskTimedOut", name, {"error": TIMEOUT, "cause": cause}))
+            raise StatesError(TIMEOUT, cause)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
     def _wait_seconds(self, state: Mapping[str, Any], data: Any, where: str) -> float:
         if "Seconds" in state:

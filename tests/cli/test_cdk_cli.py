@@ -7,6 +7,7 @@ compares against a synthesized baseline template (`--template`), the CLI's offli
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,17 +30,28 @@ def baseline_without_tracker(tmp_path_factory: pytest.TempPathFactory, sample_da
     return baseline
 
 
+@pytest.fixture(scope="module")
+def synthesized(
+    tmp_path_factory: pytest.TempPathFactory, sample_data: Path
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`cdk synth -c env=dev` run once: its output is checked, and its assembly is what `--app` diffs."""
+    outdir = tmp_path_factory.mktemp("synth")
+    return run_cdk("synth", "-c", "env=dev", outdir=outdir), outdir
+
+
 def test_ls_lists_the_environment_stack_alone(tmp_path: Path, sample_data: Path) -> None:
     result = run_cdk("ls", "-c", "env=dev", outdir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [DEV_STACK]
 
 
-def test_synth_without_a_stack_name_prints_the_template(tmp_path: Path, sample_data: Path) -> None:
-    result = run_cdk("synth", "-c", "env=dev", outdir=tmp_path)
+def test_synth_without_a_stack_name_prints_the_template(
+    synthesized: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, outdir = synthesized
     assert result.returncode == 0, result.stderr
     assert "Custom::PersonalizeDatasetGroup" in result.stdout
-    assert (tmp_path / f"{DEV_STACK}.template.json").is_file()
+    assert (outdir / f"{DEV_STACK}.template.json").is_file()
 
 
 def test_diff_without_a_stack_name_reports_the_real_difference(
@@ -54,16 +66,16 @@ def test_diff_without_a_stack_name_reports_the_real_difference(
 
 
 def test_diff_fail_exits_1_on_a_difference_and_0_without(
-    tmp_path: Path, baseline_without_tracker: Path
+    tmp_path: Path, baseline_without_tracker: Path, synthesized: tuple[subprocess.CompletedProcess[str], Path]
 ) -> None:
-    """`--fail` is what a CI job checks; the assembly is synthesized once and diffed twice with --app."""
-    synth = run_cdk("synth", "--quiet", "-c", "env=dev", outdir=tmp_path)
+    """`--fail` is what a CI job checks; the module's one assembly is diffed twice with --app."""
+    synth, outdir = synthesized
     assert synth.returncode == 0, synth.stderr
     same = tmp_path / "same.json"
-    same.write_text((tmp_path / f"{DEV_STACK}.template.json").read_text())
+    same.write_text((outdir / f"{DEV_STACK}.template.json").read_text())
 
-    changed = run_cdk("diff", "--app", str(tmp_path), "--fail", "--template", str(baseline_without_tracker))
-    unchanged = run_cdk("diff", "--app", str(tmp_path), "--fail", "--template", str(same))
+    changed = run_cdk("diff", "--app", str(outdir), "--fail", "--template", str(baseline_without_tracker))
+    unchanged = run_cdk("diff", "--app", str(outdir), "--fail", "--template", str(same))
 
     assert changed.returncode == 1, changed.stdout + changed.stderr
     assert "Number of stacks with differences: 1" in changed.stdout + changed.stderr

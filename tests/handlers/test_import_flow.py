@@ -71,6 +71,24 @@ def upload(s3: Any, bucket: str, key: str, body: bytes) -> dict[str, Any]:
     }
 
 
+def check_uploaded(
+    s3: Any, personalize: Any, bucket: str, schema_arn: str, name: str, body: bytes, **options: Any
+) -> rows.RowReport:
+    """CheckObject's row checks on an upload to the Interactions folder, with the schema Personalize holds."""
+    detail = upload(s3, bucket, f"incoming/interactions/{name}", body)
+    schema = personalize.describe_schema(schemaArn=schema_arn)["schema"]["schema"]
+    return rows.check_rows(
+        s3,
+        bucket=bucket,
+        key=detail["object"]["key"],
+        version_id=detail["object"]["version-id"],
+        size=len(body),
+        schema=schema,
+        dataset_type="INTERACTIONS",
+        **options,
+    )
+
+
 def run_until_settled(state: dict[str, Any], limit: int = 20) -> dict[str, Any]:
     """StartImport, then DescribeImport while WAITING (the Wait states' loop, without the waiting)."""
     state = round_trip(steps.start_import(round_trip(state)))
@@ -113,7 +131,7 @@ def test_a_second_upload_imports_incrementally(flow: EmulatorServer, s3: Any, bu
 def test_a_bad_upload_is_rejected_with_a_report_and_no_job(
     flow: EmulatorServer, s3: Any, bucket: str
 ) -> None:
-    good = interactions_csv(rows=20).decode().splitlines()
+    good = interactions_csv().decode().splitlines()  # enough rows: the bad values are the findings
     good[3] = "user-1,item-1,1700000000000,View"  # milliseconds
     good[5] = "user-2,item-2,yesterday,View"
     good[7] = "user-3,item-3"
@@ -131,6 +149,35 @@ def test_a_bad_upload_is_rejected_with_a_report_and_no_job(
     assert found["row_width"]["examples"] == ["line 8: 2 fields, the header has 4"]
     assert "timestamp_milliseconds (1)" in state["notice"]["message"]
     assert "CreateDatasetImportJob" not in flow.calls()["calls"]
+
+
+def test_a_short_interactions_file_is_rejected_before_a_job_with_the_quota_and_its_count(
+    flow: EmulatorServer, s3: Any, bucket: str, personalize: Any
+) -> None:
+    """The quotas page: at least MIN_INTERACTIONS records per import job, FULL or INCREMENTAL. Personalize
+    would fail the job; the check says so first, and one record more passes."""
+    short = domain.MIN_INTERACTIONS - 1
+    state = round_trip(
+        steps.check_object(upload(s3, bucket, "incoming/interactions/short.csv", interactions_csv(short)))
+    )
+    enough = steps.check_object(
+        upload(s3, bucket, "incoming/interactions/enough.csv", interactions_csv(domain.MIN_INTERACTIONS))
+    )
+
+    assert state["outcome"] == contract.REJECTED
+    (finding,) = state["checks"]["findings"]
+    assert (finding["rule"], finding["level"]) == ("min_interactions", "error")
+    assert finding["examples"] == [
+        f"{short} interaction records; Personalize needs at least {domain.MIN_INTERACTIONS} per import job "
+        "(quotas page, FULL or INCREMENTAL)"
+    ]
+    assert f"min_interactions ({short} interaction records" in state["notice"]["message"]
+    report_key = "incoming/interactions/rejected/short.csv.report.json"
+    report = json.loads(s3.get_object(Bucket=bucket, Key=report_key)["Body"].read())
+    assert [item["rule"] for item in report["findings"]] == ["min_interactions"]
+    assert enough["outcome"] == contract.IMPORT and not enough["checks"]["findings"]
+    assert "CreateDatasetImportJob" not in flow.calls()["calls"]
+    assert domain_rules.MIN_INTERACTIONS == domain.MIN_INTERACTIONS  # the tools read the asset's fact
 
 
 def test_a_header_that_misses_the_schema_is_rejected_before_reading_rows(
@@ -248,19 +295,8 @@ def test_a_large_object_is_checked_on_a_bounded_sample(
     flow: EmulatorServer, s3: Any, bucket: str, schema_arn: str, personalize: Any
 ) -> None:
     body = interactions_csv(rows=2000)
-    detail = upload(s3, bucket, "incoming/interactions/big.csv", body)
-    schema = personalize.describe_schema(schemaArn=schema_arn)["schema"]["schema"]
 
-    report = rows.check_rows(
-        s3,
-        bucket=bucket,
-        key=detail["object"]["key"],
-        version_id=detail["object"]["version-id"],
-        size=len(body),
-        schema=schema,
-        dataset_type="INTERACTIONS",
-        max_bytes=4096,
-    )
+    report = check_uploaded(s3, personalize, bucket, schema_arn, "big.csv", body, max_bytes=4096)
 
     assert report.sampled and report.to_json()["sampled"]
     assert report.checked_bytes <= 4096 and body[: report.checked_bytes].endswith(b"\n")
@@ -360,22 +396,12 @@ def test_timestamps_get_validate_data_rules_dates_negative_and_future(
         b"u3,i3,-5,View\n"
         b"u4,i4,9999999999,View\n"
     )
-    detail = upload(s3, bucket, "incoming/interactions/timestamps.csv", body)
-    schema = personalize.describe_schema(schemaArn=schema_arn)["schema"]["schema"]
 
-    report = rows.check_rows(
-        s3,
-        bucket=bucket,
-        key=detail["object"]["key"],
-        version_id=detail["object"]["version-id"],
-        size=len(body),
-        schema=schema,
-        dataset_type="INTERACTIONS",
-    )
+    report = check_uploaded(s3, personalize, bucket, schema_arn, "timestamps.csv", body)
 
     found = {rule: finding.examples for rule, finding in report.findings.items()}
-    assert set(found) == {"timestamp_iso", "value_types", "timestamp_future"}
+    assert set(found) == {"timestamp_iso", "value_types", "timestamp_future", "min_interactions"}
     assert "line 3" in found["timestamp_iso"][0] and "is a date" in found["timestamp_iso"][0]
     assert "line 4" in found["value_types"][0] and "negative" in found["value_types"][0]
     assert "line 5" in found["timestamp_future"][0]
-    assert set(report.errors()) == {"timestamp_iso", "value_types"}  # the future one only warns
+    assert set(report.errors()) == {"timestamp_iso", "value_types", "min_interactions"}  # future: a warning

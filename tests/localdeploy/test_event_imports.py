@@ -8,11 +8,13 @@ machine with a short time scale. Import jobs take seconds in the emulator, so fi
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,22 @@ from personalize_tools.sample_data import generate_interactions
 REGION = "us-east-1"
 TIME_SCALE = 0.01  # the flow's polls (30 s and more) take a third of a second
 FLOW_TIMEOUT = 240.0
-IMPORT_SECONDS = 30.0  # longer than six checks take on a busy machine: the six imports overlap
+IMPORT_SECONDS = 2.0  # an import job's run in the emulator: a few of the flow's polls
+OVERLAP_IMPORT_SECONDS = 30.0  # longer than six checks take on a busy machine: the six imports overlap
 IN_FLIGHT = {"CREATE PENDING", "CREATE IN_PROGRESS"}
 
 
 @pytest.fixture(scope="module")
 def emulator_pace() -> Pace:
     return Pace(dataset_group=0, dataset=0, import_job=IMPORT_SECONDS, event_tracker=0, delete=0)
+
+
+@pytest.fixture
+def overlapping_imports(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs created during the test run OVERLAP_IMPORT_SECONDS (those under way keep their pace); the
+    module's other tests wait for short imports only."""
+    pace = dataclasses.replace(emulator.service.pace, import_job=OVERLAP_IMPORT_SECONDS)
+    monkeypatch.setattr(emulator.service, "pace", pace)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +88,16 @@ def synthesize(folder: Path, name: str, settings: dict[str, Any]) -> Any:
     return synthesize_config(load_file(path, name), folder / f"cdk.out.{name}")
 
 
+def local_deployer(endpoints: Endpoints, state_folder: Path, events: EventLog) -> LocalDeployer:
+    return LocalDeployer(
+        endpoints,
+        store=StateStore(state_folder),
+        session="test-session",
+        events=events,
+        options=DeployOptions(query_interval=0.05, watch_service_status=False),
+    )
+
+
 @pytest.fixture(scope="module")
 def deployed(
     tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints, emulator: EmulatorServer
@@ -86,13 +107,7 @@ def deployed(
     artifact = synthesize(
         folder, "evt", {"data_source": {"bucket_key": "imports/interactions/"}, "incoming": True}
     )
-    deployer = LocalDeployer(
-        endpoints,
-        store=StateStore(folder / "state"),
-        session="test-session",
-        events=EventLog(stream=None),
-        options=DeployOptions(query_interval=0.05, watch_service_status=False),
-    )
+    deployer = local_deployer(endpoints, folder / "state", EventLog(stream=None))
     yield deployer.deploy(artifact, environment="evt"), deployer
 
 
@@ -108,6 +123,49 @@ def incoming(state: StackState) -> tuple[str, str]:
     location = str(state.outputs["InteractionsIncomingLocation"])
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
     return bucket, prefix
+
+
+@dataclass
+class Incoming:
+    """The deployed stack's Interactions incoming folder: uploads to it, the flow's runs, and their jobs."""
+
+    state: StackState
+    endpoints: Endpoints
+    runner: FlowRunner
+    rows: list[str]
+    bucket: str
+    prefix: str
+
+    def upload(self, name: str, body: bytes) -> str:
+        key = f"{self.prefix}{name}"
+        self.endpoints.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
+        return key
+
+    def run(self) -> None:
+        """Until every execution the uploads started has ended."""
+        self.runner.run_until_idle(FLOW_TIMEOUT)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return jobs(self.endpoints, self.state)
+
+    def executions(self, key: str) -> list[dict[str, Any]]:
+        return executions_for(self.runner, key)
+
+    def job(self, arn: str) -> dict[str, Any]:
+        personalize = self.endpoints.client("personalize")
+        found: dict[str, Any] = personalize.describe_dataset_import_job(datasetImportJobArn=arn)
+        return dict(found["datasetImportJob"])
+
+
+@pytest.fixture
+def uploads(
+    deployed: tuple[StackState, LocalDeployer],
+    endpoints: Endpoints,
+    runner: FlowRunner,
+    sample_rows: list[str],
+) -> Incoming:
+    state = deployed[0]
+    return Incoming(state, endpoints, runner, sample_rows, *incoming(state))
 
 
 def jobs(endpoints: Endpoints, state: StackState) -> list[dict[str, Any]]:
@@ -158,97 +216,73 @@ def test_a_first_deploy_with_empty_locations_completes_without_a_job(
 
 
 def test_a_good_upload_is_imported_and_a_bad_one_is_rejected_with_a_report_and_no_job(
-    deployed: tuple[StackState, LocalDeployer],
-    endpoints: Endpoints,
-    runner: FlowRunner,
-    sample_rows: list[str],
+    uploads: Incoming,
 ) -> None:
-    state, _ = deployed
-    bucket, prefix = incoming(state)
-    s3 = endpoints.client("s3")
-    jobs_before = len(jobs(endpoints, state))
-    s3.put_object(Bucket=bucket, Key=f"{prefix}day1.csv", Body=good_file(sample_rows, 0))
-    s3.put_object(Bucket=bucket, Key=f"{prefix}broken.csv", Body=b"USER,ITEM\nu1,i1\n")
-    runner.run_until_idle(FLOW_TIMEOUT)
+    jobs_before = len(uploads.jobs())
+    good_key = uploads.upload("day1.csv", good_file(uploads.rows, 0))
+    bad_key = uploads.upload("broken.csv", b"USER,ITEM\nu1,i1\n")
+    uploads.run()
 
-    (good,) = executions_for(runner, f"{prefix}day1.csv")
+    (good,) = uploads.executions(good_key)
     assert good["status"] == "SUCCEEDED", good.get("cause")
     good_notice = notice(good)
     assert good_notice["outcome"] == contract.ACTIVE
-    job = endpoints.client("personalize").describe_dataset_import_job(
-        datasetImportJobArn=good_notice["jobArn"]
-    )
-    assert job["datasetImportJob"]["status"] == domain.ACTIVE
-    assert job["datasetImportJob"]["dataSource"]["dataLocation"] == f"s3://{bucket}/{prefix}day1.csv"
+    job = uploads.job(good_notice["jobArn"])
+    assert job["status"] == domain.ACTIVE
+    assert job["dataSource"]["dataLocation"] == f"s3://{uploads.bucket}/{good_key}"
 
-    (bad,) = executions_for(runner, f"{prefix}broken.csv")
+    (bad,) = uploads.executions(bad_key)
     assert (bad["status"], bad["error"]) == ("FAILED", contract.FAIL_ERRORS[contract.REJECTED])
-    report_key = f"{prefix}{contract.REJECTED_FOLDER}broken.csv{contract.REPORT_SUFFIX}"
-    assert notice(bad)["report"] == f"s3://{bucket}/{report_key}"
-    report = json.loads(s3.get_object(Bucket=bucket, Key=report_key)["Body"].read())
-    assert "header_missing_columns" in json.dumps(report)
-    assert len(jobs(endpoints, state)) == jobs_before + 1  # the good file's job only
+    report_key = f"{uploads.prefix}{contract.REJECTED_FOLDER}broken.csv{contract.REPORT_SUFFIX}"
+    assert notice(bad)["report"] == f"s3://{uploads.bucket}/{report_key}"
+    report_object = uploads.endpoints.client("s3").get_object(Bucket=uploads.bucket, Key=report_key)
+    assert "header_missing_columns" in json.dumps(json.loads(report_object["Body"].read()))
+    assert len(uploads.jobs()) == jobs_before + 1  # the good file's job only
     # the report landing in the incoming folder started an execution that ignored it
-    (ignored,) = executions_for(runner, report_key)
+    (ignored,) = uploads.executions(report_key)
     assert ignored["status"] == "SUCCEEDED" and notice(ignored) == {}
 
 
-def test_the_same_object_delivered_twice_imports_once(
-    deployed: tuple[StackState, LocalDeployer],
-    endpoints: Endpoints,
-    runner: FlowRunner,
-    sample_rows: list[str],
-) -> None:
+def test_the_same_object_delivered_twice_imports_once(uploads: Incoming) -> None:
     """EventBridge delivers at least once: the same event (same object version) arrives a second time."""
-    state, _ = deployed
-    bucket, prefix = incoming(state)
-    key = f"{prefix}twice.csv"
-    jobs_before = len(jobs(endpoints, state))
-    endpoints.client("s3").put_object(Bucket=bucket, Key=key, Body=good_file(sample_rows, 1500))
-    runner.run_until_idle(FLOW_TIMEOUT)
-    (first,) = executions_for(runner, key)
-    runner.deliver(first["input"])  # the duplicate delivery
-    runner.run_until_idle(FLOW_TIMEOUT)
-    both = executions_for(runner, key)
+    jobs_before = len(uploads.jobs())
+    key = uploads.upload("twice.csv", good_file(uploads.rows, 1500))
+    uploads.run()
+    (first,) = uploads.executions(key)
+    uploads.runner.deliver(first["input"])  # the duplicate delivery
+    uploads.run()
+    both = uploads.executions(key)
     assert len(both) == 2 and all(item["status"] == "SUCCEEDED" for item in both)
     assert {notice(item)["jobArn"] for item in both} == {notice(first)["jobArn"]}
-    assert len(jobs(endpoints, state)) == jobs_before + 1
+    assert len(uploads.jobs()) == jobs_before + 1
 
 
 def test_six_uploads_at_once_run_at_most_five_imports_and_all_become_active(
-    deployed: tuple[StackState, LocalDeployer],
-    endpoints: Endpoints,
-    runner: FlowRunner,
-    sample_rows: list[str],
+    uploads: Incoming, overlapping_imports: None
 ) -> None:
-    state, _ = deployed
-    bucket, prefix = incoming(state)
-    keys = [f"{prefix}batch-{index}.csv" for index in range(6)]
     in_flight_seen: list[int] = []
     stop = threading.Event()
 
     def watch() -> None:  # the emulator's view of the account while the flow runs
         while not stop.is_set():
-            statuses = [job["status"] for job in jobs(endpoints, state)]
-            in_flight_seen.append(sum(status in IN_FLIGHT for status in statuses))
+            in_flight_seen.append(sum(job["status"] in IN_FLIGHT for job in uploads.jobs()))
             stop.wait(0.1)
 
     watcher = threading.Thread(target=watch, daemon=True)
-    s3 = endpoints.client("s3")
-    for index, key in enumerate(keys):
-        s3.put_object(Bucket=bucket, Key=key, Body=good_file(sample_rows, 3000 + index * 1000, 1000))
+    keys = [
+        uploads.upload(f"batch-{index}.csv", good_file(uploads.rows, 3000 + index * 1000, 1000))
+        for index in range(6)
+    ]
     watcher.start()
     try:
-        runner.run_until_idle(FLOW_TIMEOUT)
+        uploads.run()
     finally:
         stop.set()
         watcher.join()
-    executions = [item for key in keys for item in executions_for(runner, key)]
+    executions = [item for key in keys for item in uploads.executions(key)]
     assert len(executions) == 6 and all(item["status"] == "SUCCEEDED" for item in executions)
-    personalize = endpoints.client("personalize")
     for item in executions:
-        job = personalize.describe_dataset_import_job(datasetImportJobArn=notice(item)["jobArn"])
-        assert job["datasetImportJob"]["status"] == domain.ACTIVE
+        assert uploads.job(notice(item)["jobArn"])["status"] == domain.ACTIVE
     assert max(in_flight_seen) == domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS  # the limit was reached ...
     queued = [item for item in executions if any(e["state"] == "WaitForImportSlot" for e in item["history"])]
     assert queued  # ... and an upload waited for a slot instead of failing
@@ -273,14 +307,7 @@ def deploy_with_wait_condition(
         },
     )
     events = EventLog(stream=None)
-    deployer = LocalDeployer(
-        endpoints,
-        store=StateStore(folder / f"state-{name}"),
-        session="test-session",
-        events=events,
-        options=DeployOptions(query_interval=0.05, watch_service_status=False),
-    )
-    return deployer, events, artifact
+    return local_deployer(endpoints, folder / f"state-{name}", events), events, artifact
 
 
 def test_a_twelve_hour_deploy_wait_is_a_wait_condition_signalled_when_the_import_is_active(

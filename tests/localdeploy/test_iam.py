@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +67,31 @@ def _synthesize(name: str, folder: Path, sample: Path) -> StackArtifact:
     return synthesize_config(load_file(path, name), folder / f"cdk.out.{name}")
 
 
+@pytest.fixture(scope="module")
+def synthesized(
+    tmp_path_factory: pytest.TempPathFactory, sample_interactions: Path
+) -> Callable[[str], StackArtifact]:
+    """Each example config synthesized once for the module (a deploy reads its artifact, never changes it)."""
+    folder = tmp_path_factory.mktemp("iam-synth")
+    cache: dict[str, StackArtifact] = {}
+
+    def synthesize(name: str) -> StackArtifact:
+        if name not in cache:
+            cache[name] = _synthesize(name, folder, sample_interactions)
+        return cache[name]
+
+    return synthesize
+
+
 @pytest.mark.parametrize("name", available_environments())
 def test_every_example_config_deploys_under_iam_enforcement(
     name: str,
-    tmp_path: Path,
-    sample_interactions: Path,
+    synthesized: Callable[[str], StackArtifact],
     make_deployer: DeployerFactory,
     endpoints: Endpoints,
     emulator: EmulatorServer,
 ) -> None:
-    artifact = _synthesize(name, tmp_path, sample_interactions)
+    artifact = synthesized(name)
     deployer, _ = make_deployer()
     emulator.reset()  # an empty account: retained resources of the other configs are gone
     state = deployer.deploy(artifact, environment=name)
@@ -157,14 +172,11 @@ def _without_grant(artifact: StackArtifact, operation: str, resource_part: str) 
 
 
 def test_a_missing_grant_fails_the_deploy_with_access_denied(
-    tmp_path: Path,
-    sample_interactions: Path,
+    synthesized: Callable[[str], StackArtifact],
     make_deployer: DeployerFactory,
     emulator: EmulatorServer,
 ) -> None:
-    artifact = _without_grant(
-        _synthesize("dev", tmp_path, sample_interactions), "CreateEventTracker", "dataset-group/"
-    )
+    artifact = _without_grant(synthesized("dev"), "CreateEventTracker", "dataset-group/")
     deployer, events = make_deployer()
     emulator.reset()
     with pytest.raises(DeployFailedError) as failure:

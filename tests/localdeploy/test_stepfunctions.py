@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -289,6 +291,67 @@ def test_execution_timeout_ends_a_long_wait_timed_out() -> None:
     }
     execution = run(definition, {}, scale=0.001)
     assert (execution.status, execution.error) == ("TIMED_OUT", "States.Timeout")
+
+
+class BlockedTasks(RecordingTasks):
+    """A task that answers only once released (or after a minute): longer than any TimeoutSeconds below."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def __call__(self, resource: str, parameters: Any, *, state: str) -> Any:
+        if state == "Slow":
+            self.release.wait(60)
+        return super().__call__(resource, parameters, state=state)
+
+
+def test_a_task_past_its_timeout_seconds_fails_with_states_timeout_which_task_failed_does_not_match() -> None:
+    """Spec, "Task State": a Task that runs longer than TimeoutSeconds fails with States.Timeout; errors:
+    States.TaskFailed matches every known error but States.Timeout. A quick task under its limit passes."""
+    tasks = BlockedTasks()
+    definition = {
+        "StartAt": "Quick",
+        "States": {
+            "Quick": task(TimeoutSeconds=30, End=False, Next="Slow", ResultPath="$.quick"),
+            "Slow": task(
+                TimeoutSeconds=1,
+                End=False,
+                Next="Done",
+                Retry=[{"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 3}],
+                Catch=[{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Done"}],
+            ),
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    started = time.monotonic()
+    try:
+        execution = run(definition, {"n": 1}, tasks)
+        elapsed = time.monotonic() - started
+    finally:
+        tasks.release.set()
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["quick"] == {"n": 1}
+    assert execution.output["error"]["Error"] == "States.Timeout"
+    assert "TimeoutSeconds (1)" in execution.output["error"]["Cause"]
+    assert [event.type for event in execution.history if event.state == "Slow"].count("TaskTimedOut") == 1
+    assert not any(event.type == "Retry" for event in execution.history)  # TaskFailed does not match it
+    assert 1 <= elapsed < 30  # the state stopped waiting at its timeout, not when the work ended
+
+
+def test_an_uncaught_task_timeout_fails_the_execution() -> None:
+    tasks = BlockedTasks()
+    try:
+        execution = run({"StartAt": "Slow", "States": {"Slow": task(TimeoutSeconds=1)}}, {}, tasks)
+    finally:
+        tasks.release.set()
+    assert (execution.status, execution.error) == ("FAILED", "States.Timeout")
+
+
+@pytest.mark.parametrize("timeout", [0, -5, 1.5, "60", True])
+def test_a_task_timeout_must_be_a_positive_integer(timeout: Any) -> None:
+    with pytest.raises(DefinitionError, match=r"TimeoutSeconds is .* a positive integer"):
+        StateMachine({"StartAt": "T", "States": {"T": task(TimeoutSeconds=timeout)}}, arn=ARN)
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,18 @@ def test_no_repeats_in_a_partition_of_distinct_hashes() -> None:
     assert (count, later.tolist(), earlier.tolist()) == (0, [], [])
 
 
+def run_python(program: str) -> str:
+    """The program's output from a fresh interpreter at the repository root: what it imports is its own."""
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return result.stdout
+
+
 def test_a_file_with_blank_lines_and_bad_values_does_not_import_pandas(tmp_path: Path) -> None:
     """pa.array(numpy) and pl.Series(numpy) import pandas and numpy.ma: 0.25 s of start-up (docs)."""
     path = write(tmp_path, rows_csv(GOOD_ROW, "", "u2,i2,17x,View", "u3,i3,,View", GOOD_ROW))
@@ -68,14 +80,8 @@ def test_a_file_with_blank_lines_and_bad_values_does_not_import_pandas(tmp_path:
         "failed = sorted(r.rule for r in report.rules if r.status != 'pass')\n"
         "print(failed, 'pandas' in sys.modules, 'numpy.ma' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    failed, *imported = result.stdout.rsplit(" ", 2)
+    stdout = run_python(program)
+    failed, *imported = stdout.rsplit(" ", 2)
     assert all(rule in failed for rule in ("blank_lines", "null_values", "value_types", "duplicate_rows"))
     assert imported == ["False", "False\n"]
 
@@ -93,13 +99,7 @@ def test_validating_a_folder_from_the_cli_does_not_import_the_config_package(tmp
         "config = ('config', 'config.model', 'pydantic', 'yaml')\n"
         "print(code, sorted(name for name in config if name in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert result.stdout.strip().splitlines()[-1] == "1 []"  # exit 1: one row is too few interactions
-    assert "interactions.csv" in result.stdout
-    assert ".hidden.csv" not in result.stdout
+    stdout = run_python(program)
+    assert stdout.strip().splitlines()[-1] == "1 []"  # exit 1: one row is too few interactions
+    assert "interactions.csv" in stdout
+    assert ".hidden.csv" not in stdout

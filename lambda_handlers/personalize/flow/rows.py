@@ -2,8 +2,9 @@
 
 The rule ids and levels are validate-data's (personalize_tools/validate/rules.py; a test keeps them
 equal), the facts behind them domain.py's: required and known columns, value patterns per Avro type,
-ID and categorical lengths, timestamp magnitudes. Rules that need the whole dataset (minimum
-interactions, training users, duplicates across files) are not checked here: Personalize counts
+ID and categorical lengths, timestamp magnitudes, and the quotas page's minimum of records per import
+job (min_interactions: one file is one job, FULL or INCREMENTAL). Rules that need the whole dataset
+(training users, event types, duplicates across files) are not checked here: Personalize counts
 INCREMENTAL data together with what the dataset holds, which one file cannot show.
 
 An object larger than MAX_CHECKED_BYTES is checked on its first MAX_CHECKED_BYTES (whole lines) and
@@ -47,7 +48,10 @@ RULE_LEVELS: dict[str, str] = {
     "timestamp_iso": "error",
     "timestamp_future": "warning",
     "timestamp_before_2000": "warning",
+    "min_interactions": "error",
 }
+# Rules about the whole file, not a line: the rejection names their finding, not a count.
+FILE_RULES = frozenset({"min_interactions"})
 _PATTERNS = {avro_type: re.compile(pattern) for avro_type, pattern in domain.VALUE_PATTERNS.items()}
 _ISO_DATE = re.compile(domain.ISO_DATE_PATTERN)
 
@@ -148,7 +152,19 @@ def check_rows(
                 _check_value(report, column, value, line)
     except csv.Error as error:
         report.offend("csv_syntax", f"line {reader.line_num + 1}: {error}")
+    _check_minimum(report, dataset_type)
     return report
+
+
+def _check_minimum(report: RowReport, dataset_type: str) -> None:
+    """An Interactions import job needs domain.MIN_INTERACTIONS records (quotas page), FULL or INCREMENTAL;
+    a sample is cut from an object far larger than that, so only a whole file is counted."""
+    if dataset_type == "INTERACTIONS" and not report.sampled and report.rows < domain.MIN_INTERACTIONS:
+        report.offend(
+            "min_interactions",
+            f"{report.rows} interaction records; Personalize needs at least {domain.MIN_INTERACTIONS} "
+            "per import job (quotas page, FULL or INCREMENTAL)",
+        )
 
 
 def _header_ok(report: RowReport, header: Any, schema: str | Mapping[str, Any]) -> bool:

@@ -28,6 +28,12 @@ def wait_condition_signal(*, success: bool, reason: str, unique_id: str, data: s
     }
 
 
+def outcome_data(job_arn: str | None, outcome: str) -> str:
+    """The signal's Data, whoever sends it (the state machine's SignalDeploy step or the import handler):
+    the job and how it ended, which the wait condition's Data attribute shows as {UniqueId: Data}."""
+    return json.dumps({"jobArn": job_arn, "outcome": outcome})
+
+
 def send(url: str, document: dict[str, Any]) -> int:
     """PUT the document to the handle's URL; the HTTP status (raises on a refusal: Step Functions retries)."""
     body = json.dumps(document).encode()

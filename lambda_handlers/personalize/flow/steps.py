@@ -89,7 +89,10 @@ def check_object(detail: Mapping[str, Any], context: Any = None) -> State:
             Body=json.dumps(document, indent=2).encode(),
             ContentType="application/json",
         )
-        rules = ", ".join(f"{rule} ({found.count})" for rule, found in report.errors().items())
+        rules = ", ".join(
+            f"{rule} ({found.examples[0] if rule in rows.FILE_RULES else found.count})"
+            for rule, found in report.errors().items()
+        )
         sampled = (
             f" (checked the first {report.checked_bytes} of {report.object_bytes} bytes)"
             if report.sampled
@@ -187,7 +190,7 @@ def signal_deploy(state: Mapping[str, Any], context: Any = None) -> State:
         success=success,
         reason=str(notice["message"] if success else reason),
         unique_id=str(deploy["uniqueId"]),
-        data=json.dumps({"jobArn": notice.get("jobArn"), "outcome": notice["outcome"]}),
+        data=signal.outcome_data(notice.get("jobArn"), notice["outcome"]),
     )
     status = signal.send(str(deploy["waitHandle"]), document)
     _log("signalled", status=document["Status"], http_status=status, unique_id=deploy["uniqueId"])

@@ -26,6 +26,7 @@ from ..errors import (
     NameConflictError,
     NoDataYetError,
 )
+from ..flow import contract as flow_contract
 from ..flow import signal
 from ..framework import (
     ALREADY_EXISTS,
@@ -189,7 +190,7 @@ class DatasetImportJob(PersonalizeResource):
         data_version replaces it, and the Delete CloudFormation then sends finds nothing to do."""
         self.log("no-data", arn=arn, location=self.props.required("DataLocation"), why=why)
         if self.waits_with_condition:
-            self.signal_now(success=True, reason=self.no_data_message(), unique_id=arn.rsplit("/", 1)[1])
+            self.signal_now(arn, outcome=NO_DATA, reason=self.no_data_message())
         return Placement(arn, {"status": NO_DATA, "jobName": arn.rsplit("/", 1)[1]})
 
     def creation_progress(self) -> dict[str, Any]:
@@ -246,8 +247,15 @@ class DatasetImportJob(PersonalizeResource):
             "wait-started", arn=arn, execution=name, state_machine=self.props.required("WaitStateMachineArn")
         )
 
-    def signal_now(self, *, success: bool, reason: str, unique_id: str) -> None:
-        document = signal.wait_condition_signal(success=success, reason=reason, unique_id=unique_id, data="")
+    def signal_now(self, arn: str, *, outcome: str, reason: str) -> None:
+        """Signal the wait condition without the state machine, with the Data its SignalDeploy step sends
+        (no job ARN when there was no data): FAILURE only for a failed job."""
+        document = signal.wait_condition_signal(
+            success=outcome != flow_contract.FAILED,
+            reason=reason,
+            unique_id=arn.rsplit("/", 1)[1],
+            data=signal.outcome_data(None if outcome == NO_DATA else arn, outcome),
+        )
         signal.send(self.props.required("WaitHandle"), document)
         self.log("wait-signalled", status=document["Status"])
 
@@ -272,16 +280,15 @@ class DatasetImportJob(PersonalizeResource):
         machine waits (and creates the job if it is missing)."""
         description = self.describe(arn)
         status = (description or {}).get("status")
-        job_name = arn.rsplit("/", 1)[1]
         self.log("wait-added", arn=arn, status=status)
         if status == domain.ACTIVE:
             location = ((description or {}).get("dataSource") or {}).get("dataLocation")
-            self.signal_now(success=True, reason=f"{location} was imported ({arn})", unique_id=job_name)
+            self.signal_now(arn, outcome=flow_contract.ACTIVE, reason=f"{location} was imported ({arn})")
         elif status in domain.FAILED_STATUSES:
             reason = (description or {}).get(
                 "failureReason"
             ) or f"{status} (Personalize gives no failureReason)"
-            self.signal_now(success=False, reason=str(reason), unique_id=job_name)
+            self.signal_now(arn, outcome=flow_contract.FAILED, reason=str(reason))
         else:
             self.start_deploy_wait(arn)
         return Placement(arn, description)
