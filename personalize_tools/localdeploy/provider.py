@@ -425,7 +425,7 @@ class CustomResourceProvider(ResourceType):
 
     def delete(self, context: DeployContext, record: ResourceRecord) -> None:
         if record.physical_id in (None, CREATE_FAILED_MARKER):
-            return  # the framework skips the Delete that follows a failed Create
+            return  # the framework ignores the Delete for its CREATE_FAILED marker (cfn-response.js)
         self._run(
             context,
             "Delete",

@@ -217,7 +217,7 @@ def test_a_create_that_timed_out_is_taken_over_by_the_next_stack_and_deleted_by_
     create = event("dataset_group_create")
     answer = entry.on_event(create)
     arn = answer["PhysicalResourceId"]
-    with pytest.raises(WaitTimedOutError, match="The next deploy of this stack takes it over"):
+    with pytest.raises(WaitTimedOutError, match="next deploy of this stack takes it over"):
         entry.is_complete({**create, **answer, "PersonalizeWaitUntil": time.time() - 1})
     assert str(owner_tag(personalize, arn)).endswith("/abandoned-" + create["RequestId"])
 
