@@ -48,6 +48,11 @@ REMOVAL_POLICIES = contract.REMOVAL_POLICIES
 NOT_FOUND = "ResourceNotFoundException"
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
 IN_USE = "ResourceInUseException"
+ACCESS_DENIED = "AccessDeniedException"
+# owner_tag's answer for a resource whose tags the handler role may not read: its policy grants
+# ListTagsForResource on everything this environment creates (authorization.py), so such a resource was
+# made by someone else, and nothing that reads an owner tag treats it as this stack's.
+UNREADABLE_OWNER = "unreadable: the handler role may not list its tags"
 LIMIT_EXCEEDED = "LimitExceededException"
 THROTTLING = "ThrottlingException"
 
@@ -624,11 +629,16 @@ class PersonalizeResource(ABC):
     # --- ownership -----------------------------------------------------------------------------
 
     def owner_tag(self, arn: str) -> str | None:
+        """The owner tag's value; None when there is none or the resource is gone; UNREADABLE_OWNER when
+        the handler role may not list its tags (someone else's: never deleted, never adopted as ours)."""
         try:
             tags = self.personalize.list_tags_for_resource(resourceArn=arn).get("tags", [])
         except ClientError as error:
             if error_code(error) == NOT_FOUND:
                 return None
+            if error_code(error) == ACCESS_DENIED:
+                self.log("owner-unreadable", arn=arn, message=error_message(error))
+                return UNREADABLE_OWNER
             raise
         return next((str(tag["tagValue"]) for tag in tags if tag.get("tagKey") == domain.OWNER_TAG_KEY), None)
 

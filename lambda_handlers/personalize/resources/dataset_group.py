@@ -13,6 +13,7 @@ from ..framework import (
     DELETING_STATUSES,
     IN_USE,
     NOT_FOUND,
+    UNREADABLE_OWNER,
     Owner,
     PersonalizeResource,
     Placement,
@@ -247,6 +248,8 @@ class DatasetGroup(PersonalizeResource):
                     if tag is None and kind in kinds.MANAGED and self.gone(kind, item_arn):
                         continue  # deleted between the listing and the tag lookup: it blocks nothing
                     entry = f"{kind.label} {item_arn}"
+                    if tag == UNREADABLE_OWNER:
+                        entry += " (not made by this stack: the handler role may not even read its tags)"
                     ours = owner is not None and owner.same_stack(tag)
                     going = item.get("status") in DELETING_STATUSES or ours
                     (leaving if going else blocking).append(entry)
