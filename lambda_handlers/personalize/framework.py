@@ -50,8 +50,8 @@ ALREADY_EXISTS = "ResourceAlreadyExistsException"
 IN_USE = "ResourceInUseException"
 ACCESS_DENIED = "AccessDeniedException"
 # owner_tag's answer for a resource whose tags the handler role may not read: its policy grants
-# ListTagsForResource on everything this environment creates (authorization.py), so such a resource was
-# made by someone else, and nothing that reads an owner tag treats it as this stack's.
+# ListTagsForResource on everything this environment creates (grants scoped by the name prefix), so
+# such a resource was made by someone else, and nothing that reads an owner tag treats it as this stack's.
 UNREADABLE_OWNER = "unreadable: the handler role may not list its tags"
 LIMIT_EXCEEDED = "LimitExceededException"
 THROTTLING = "ThrottlingException"
