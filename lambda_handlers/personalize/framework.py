@@ -48,6 +48,11 @@ REMOVAL_POLICIES = contract.REMOVAL_POLICIES
 NOT_FOUND = "ResourceNotFoundException"
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
 IN_USE = "ResourceInUseException"
+ACCESS_DENIED = "AccessDeniedException"
+# owner_tag's answer for a resource whose tags the handler role may not read: its policy grants
+# ListTagsForResource on everything this environment creates (grants scoped by the name prefix), so
+# such a resource was made by someone else, and nothing that reads an owner tag treats it as this stack's.
+UNREADABLE_OWNER = "unreadable: the handler role may not list its tags"
 LIMIT_EXCEEDED = "LimitExceededException"
 THROTTLING = "ThrottlingException"
 
@@ -251,7 +256,8 @@ class Owner:
 
     @property
     def abandoned_tag_value(self) -> str:
-        """The owner tag of a resource whose Create this request gave up on: no Delete will come for it."""
+        """The owner tag of a resource whose Create this request gave up on while Personalize was still
+        creating it: the rollback's Delete may not be able to delete it, and then the next deploy takes it."""
         return "/".join((*self.fields()[:3], ABANDONED + self.request_id))
 
     @staticmethod
@@ -430,10 +436,9 @@ class PersonalizeResource(ABC):
     def discard_failed(self, arn: str, status: object) -> str:
         """Delete a resource this very request created that ended CREATE FAILED; what to add to the error.
 
-        After a failed Create the CDK Provider framework answers CloudFormation with a marker physical id
-        and skips the Delete that the rollback sends for it (and an Update that fails keeps the old
-        physical id), so no later request would ever delete the failed resource: it would block its name
-        and, for a recommender, the delete of its dataset. It holds nothing, so it goes now.
+        The rollback's Delete (or an update's cleanup) would reach it too, since the FAILED response of a
+        failed is_complete carries its ARN; but it holds nothing, so it goes now, which frees its name and,
+        for a recommender, its dataset's delete sooner (docs/custom-resources.md#timeouts).
         """
         owner = self.event.owner
         if (
@@ -516,8 +521,8 @@ class PersonalizeResource(ABC):
         started = int(time.time() - deadline + self.waited_seconds())
         if self.event.request_type != DELETE and arn and self.mark_abandoned(arn):
             todo += (
-                " The next deploy of this stack takes it over (the Provider framework drops the Delete "
-                "CloudFormation sends after a failed Create, so this stack's rollback leaves it)."
+                " The rollback deletes it once Personalize lets it (removal_policy destroy); if it stays, "
+                "the next deploy of this stack takes it over."
             )
         raise WaitTimedOutError(
             f"{self.kind.label} {self.display_name(seen)} ({arn}) was still {status} when this stack stopped "
@@ -624,20 +629,25 @@ class PersonalizeResource(ABC):
     # --- ownership -----------------------------------------------------------------------------
 
     def owner_tag(self, arn: str) -> str | None:
+        """The owner tag's value; None when there is none or the resource is gone; UNREADABLE_OWNER when
+        the handler role may not list its tags (someone else's: never deleted, never adopted as ours)."""
         try:
             tags = self.personalize.list_tags_for_resource(resourceArn=arn).get("tags", [])
         except ClientError as error:
             if error_code(error) == NOT_FOUND:
                 return None
+            if error_code(error) == ACCESS_DENIED:
+                self.log("owner-unreadable", arn=arn, message=error_message(error))
+                return UNREADABLE_OWNER
             raise
         return next((str(tag["tagValue"]) for tag in tags if tag.get("tagKey") == domain.OWNER_TAG_KEY), None)
 
     def mark_abandoned(self, arn: str) -> bool:
         """A Create that times out leaves its resource still being created. The rollback's Delete reaches
-        the handler with its ARN (docs/custom-resources.md#timeouts), but Personalize cannot delete a
-        resource while it is being created, and that Delete may not finish. Mark the owner tag so that the
-        next deploy of this stack takes the resource over instead of treating it as someone else's. True
-        when marked."""
+        the handler with its ARN (docs/custom-resources.md#timeouts) and waits until Personalize lets it go,
+        but it may run out of time, and removal_policy retain keeps it. Mark the owner tag so that the next
+        deploy of this stack takes the resource over instead of treating it as someone else's. True when
+        marked."""
         owner = self.event.owner
         if owner is None or not self.tagged or not self.is_own_arn(arn) or self.event.request_type != CREATE:
             return False

@@ -32,10 +32,12 @@ from personalize_tools.localdeploy.catalog import (
 from personalize_tools.localdeploy.cdk_custom import CDK_CUSTOM_TYPES
 from personalize_tools.localdeploy.errors import (
     DeployFailedError,
+    FailedResponseError,
     LocalDeployError,
     ResolutionError,
     TemplateError,
     UnsupportedIntrinsicError,
+    describe_error,
 )
 from personalize_tools.localdeploy.events import SKIPPED, STACK_TYPE, EventSink, StackEvent
 from personalize_tools.localdeploy.graph import Interruption, reverse, run_graph
@@ -96,11 +98,6 @@ def dependency_graph(template: Mapping[str, Any], active: Iterable[str] | None =
         )
         graph[logical_id] = {name for name in names if name in included and name != logical_id}
     return graph
-
-
-def describe_error(error: BaseException) -> str:
-    """A failure as a status reason: our own errors speak for themselves, others carry their type."""
-    return str(error) if isinstance(error, LocalDeployError) else f"{type(error).__name__}: {error}"
 
 
 class _References:
@@ -432,6 +429,7 @@ class _Deployment(_Run):
             if fresh:
                 self.record_skipped(logical_id, resource, dependencies, skipped[logical_id])
             return
+        record: ResourceRecord | None = None
         try:
             record = self.planned_record(logical_id, resource, dependencies)
             executed = self.execute(record, before if not fresh else None)
@@ -439,10 +437,28 @@ class _Deployment(_Run):
             self.failures[logical_id] = describe_error(error)
             failed_status = "CREATE_FAILED" if fresh else "UPDATE_FAILED"
             self.event(logical_id, resource_type, failed_status, self.failures[logical_id])
+            if fresh and record is not None and isinstance(error, FailedResponseError) and error.physical_id:
+                self.record_failed_create(before, record, error.physical_id)
             raise
         if executed is not None:
             kind, outcome = executed
             self.record_change(kind, before, record, outcome)
+
+    def record_failed_create(
+        self, before: ResourceRecord | None, record: ResourceRecord, physical_id: str
+    ) -> None:
+        """A failed Create whose answer left CloudFormation a physical id: the resource is the stack's
+        under that id, so the rollback sends it a Delete (aws/aws-cdk#5525: "When a CREATE operation fails,
+        CloudFormation will automatically issue a DELETE operation with the PhysicalResourceId submitted by
+        the FAILED response"). For the Provider framework's CREATE_FAILED marker that Delete is dropped
+        by the framework itself (CustomResourceProvider.delete)."""
+        failed = dataclasses.replace(record, physical_id=physical_id)
+        with self.lock:
+            replaced_kind = before is not None and not before.skipped
+            self.changes.append(
+                Change("create", record.logical_id, before if replaced_kind else None, failed)
+            )
+        self.set_record(failed)
 
     def record_skipped(
         self, logical_id: str, resource: Mapping[str, Any], dependencies: set[str], reason: str
@@ -506,7 +522,12 @@ class _Deployment(_Run):
             outcome = implementation.update(
                 self.context, Operation(logical_id, resource_type, properties, current)
             )
-        except Exception:
+        except Exception as error:
+            # A FAILED response with another physical id (is_complete failed after on_event answered a
+            # replacement's id) leaves CloudFormation holding that id: the rollback Update is sent to it,
+            # and if that Update answers the old id, the cleanup deletes it (revert_one).
+            if isinstance(error, FailedResponseError) and error.physical_id:
+                attempted = dataclasses.replace(attempted, physical_id=error.physical_id)
             with self.lock:
                 self.changes.append(Change("update_failed", logical_id, current, attempted))
             raise
@@ -658,6 +679,12 @@ class _Deployment(_Run):
                 )
         except Exception as error:
             self.event(logical_id, resource_type, "UPDATE_FAILED", describe_error(error))
+            with self.lock:  # the failed update's own physical resource stays recorded for destroy
+                if after.physical_id != before.physical_id and all(
+                    r.physical_id != after.physical_id for r in self.retired
+                ):
+                    self.retired.append(after)
+            self.save()
             raise
         with self.lock:
             if after.physical_id != restored.physical_id and all(

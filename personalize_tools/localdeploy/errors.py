@@ -32,6 +32,16 @@ class ResourceFailedError(LocalDeployError):
     """One resource operation failed; the message is the status reason shown in the stack events."""
 
 
+class FailedResponseError(ResourceFailedError):
+    """A custom resource's operation failed; `physical_id` is the PhysicalResourceId CloudFormation holds
+    for it afterwards: the one the FAILED response carried, or, when no response came (ServiceTimeout),
+    the one CloudFormation generates for a Create; None when the resource keeps the id it had."""
+
+    def __init__(self, message: str, physical_id: str | None) -> None:
+        super().__init__(message)
+        self.physical_id = physical_id
+
+
 class HandlerError(ResourceFailedError):
     """A custom-resource handler raised; the message is what the Provider framework reports."""
 
@@ -54,3 +64,8 @@ class StateError(LocalDeployError):
 
 class ServicesError(LocalDeployError):
     """The local AWS services (moto, the Personalize emulator) cannot be started, reached or stopped."""
+
+
+def describe_error(error: BaseException) -> str:
+    """A failure as a status reason: our own errors speak for themselves, others carry their type."""
+    return str(error) if isinstance(error, LocalDeployError) else f"{type(error).__name__}: {error}"

@@ -40,7 +40,13 @@ from personalize_tools.localdeploy.cdk_internals import (
     provider_wiring,
     waiter_retry,
 )
-from personalize_tools.localdeploy.errors import HandlerError, ResourceFailedError, TemplateError
+from personalize_tools.localdeploy.errors import (
+    FailedResponseError,
+    HandlerError,
+    ResourceFailedError,
+    TemplateError,
+    describe_error,
+)
 from personalize_tools.localdeploy.intrinsics import StackContext
 from personalize_tools.localdeploy.resources import DeployContext, Operation, Outcome, ResourceType
 from personalize_tools.localdeploy.state import ResourceRecord
@@ -59,6 +65,9 @@ SERVICE_TIMEOUT_PROPERTY = "ServiceTimeout"
 SERVICE_TIMEOUT_RANGE = (1, 3600)
 SERVICE_TIMEOUT_REASON = "Custom Resource failed to stabilize in expected time"
 PERSONALIZE_TYPE_PREFIX = "Custom::Personalize"
+# Our choice: CloudFormation's generated physical id for a custom resource that never answered is not
+# documented; locally it has the shape of its generated names (STACK-LOGICALID-SUFFIX).
+NO_RESPONSE_ID_LENGTH = 128
 # What a worker keeps from the deployer's environment: enough to start Python, never AWS settings.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
@@ -89,6 +98,11 @@ def service_timeout(properties: Mapping[str, Any], logical_id: str) -> float:
 
 class InvocationTimeoutError(Exception):
     """A handler invocation outlived its deadline; its worker process was stopped."""
+
+
+class NoResponseError(ResourceFailedError):
+    """CloudFormation got no answer it could read for the request (ServiceTimeout, a cancelled operation,
+    a response too long): it fails the resource without any PhysicalResourceId from the provider."""
 
 
 def cloudformation_strings(value: Any) -> Any:
@@ -411,7 +425,7 @@ class CustomResourceProvider(ResourceType):
 
     def delete(self, context: DeployContext, record: ResourceRecord) -> None:
         if record.physical_id in (None, CREATE_FAILED_MARKER):
-            return  # the framework skips the Delete that follows a failed Create
+            return  # the framework ignores the Delete for its CREATE_FAILED marker (cfn-response.js)
         self._run(
             context,
             "Delete",
@@ -443,23 +457,40 @@ class CustomResourceProvider(ResourceType):
             old_properties=old_properties,
             physical_id=physical_id,
         )
-        answer = self._start(setup, event, deadline)
-        new_physical_id = str(answer.get("PhysicalResourceId") or (physical_id or event["RequestId"]))
-        _keep_id_on_delete(request_type, physical_id, new_physical_id)
-        data = dict(answer.get("Data") or {})
-        if setup.is_complete is not None:
-            waiting = {**event, **answer, "PhysicalResourceId": new_physical_id}
-            watch = (
-                StatusWatch(context, new_physical_id, logical_id, resource_type, request_type)
-                if context.watch_service_status
+        # The id a FAILED response carries (the framework's cfn-response.js safeHandler and framework.js
+        # onTimeout): until on_event has answered, the request's own, or the CREATE_FAILED marker for a
+        # Create; from then on, the event is_complete polls with, which holds on_event's id.
+        failed_id = physical_id if physical_id is not None else CREATE_FAILED_MARKER
+        try:
+            answer = self._start(setup, event, deadline)
+            new_physical_id = str(answer.get("PhysicalResourceId") or (physical_id or event["RequestId"]))
+            _keep_id_on_delete(request_type, physical_id, new_physical_id)
+            failed_id = new_physical_id
+            data = dict(answer.get("Data") or {})
+            if setup.is_complete is not None:
+                waiting = {**event, **answer, "PhysicalResourceId": new_physical_id}
+                watch = (
+                    StatusWatch(context, new_physical_id, logical_id, resource_type, request_type)
+                    if context.watch_service_status
+                    else None
+                )
+                finished = self._wait(context, setup, waiting, watch, deadline)
+                data.update(finished.get("Data") or {})
+                # As in the framework, whose answer is {**event, **is_complete's answer}: its id prevails.
+                new_physical_id = str(finished.get("PhysicalResourceId") or new_physical_id)
+                _keep_id_on_delete(request_type, physical_id, new_physical_id)
+            return self._respond(context, event, new_physical_id, data)
+        except NoResponseError as error:
+            # Without a response CloudFormation generates a physical id for a failed Create and sends its
+            # rollback Delete with it (docs/local-deploy.md, Failures); other requests keep their id.
+            generated = (
+                context.physical_name(logical_id, max_length=NO_RESPONSE_ID_LENGTH)
+                if request_type == "Create"
                 else None
             )
-            finished = self._wait(context, setup, waiting, watch, deadline)
-            data.update(finished.get("Data") or {})
-            # As in the framework, whose answer is {**event, **is_complete's answer}: its id prevails.
-            new_physical_id = str(finished.get("PhysicalResourceId") or new_physical_id)
-            _keep_id_on_delete(request_type, physical_id, new_physical_id)
-        return self._respond(context, event, new_physical_id, data)
+            raise FailedResponseError(str(error), generated) from error
+        except Exception as error:
+            raise FailedResponseError(describe_error(error), failed_id) from error
 
     @staticmethod
     def _request(
@@ -496,7 +527,7 @@ class CustomResourceProvider(ResourceType):
         try:
             return self.runtime.invoke(function, event, deadline=deadline)
         except InvocationTimeoutError:
-            raise ResourceFailedError(SERVICE_TIMEOUT_REASON) from None
+            raise NoResponseError(SERVICE_TIMEOUT_REASON) from None
 
     def _start(self, setup: ProviderSetup, event: Mapping[str, Any], deadline: float) -> dict[str, Any]:
         """on_event's answer: an object, or nothing (an empty one)."""
@@ -519,7 +550,7 @@ class CustomResourceProvider(ResourceType):
             "Data": data,
         }
         if len(json.dumps(response)) > RESPONSE_LIMIT_BYTES:
-            raise ResourceFailedError("Response object is too long.")
+            raise NoResponseError("Response object is too long.")
         return Outcome(physical_id, data)
 
     def _wait(
@@ -554,9 +585,9 @@ class CustomResourceProvider(ResourceType):
                     f"timeout of {setup.total_timeout:g} s"
                 )
             if context.cancel.wait(max(0.0, min(interval, service_deadline - time.monotonic()))):
-                raise ResourceFailedError("Resource operation cancelled")
+                raise NoResponseError("Resource operation cancelled")
             if time.monotonic() >= service_deadline:
-                raise ResourceFailedError(SERVICE_TIMEOUT_REASON)
+                raise NoResponseError(SERVICE_TIMEOUT_REASON)
 
 
 class StatusWatch:

@@ -5,6 +5,7 @@ It runs in the deployer's worker processes, so it records to a JSON-lines file (
 Properties, as CloudFormation delivers them (strings):
 - `Version`: part of the physical id (`LOGICAL:VERSION`); changing it makes an Update a replacement.
 - `FailOn`: a request type (Create, Update, Delete) on which on_event raises.
+- `FailOnComplete`: a request type on which is_complete raises (after on_event answered).
 - `Polls`: how many is_complete calls answer IsComplete false before one answers true.
 - `RenameOnComplete`: "true" makes is_complete answer another PhysicalResourceId (`...:renamed`).
 - `WaitFor`: comma-separated logical ids that must have started too before on_event returns (a
@@ -59,6 +60,8 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def is_complete(event: dict[str, Any], context: Any) -> dict[str, Any]:
     entries = _record(event, "is_complete")
+    if event["ResourceProperties"].get("FailOnComplete") == event["RequestType"]:
+        raise RuntimeError(f"{event['LogicalResourceId']} failed while completing {event['RequestType']}")
     polls = sum(
         1 for entry in entries if entry["phase"] == "is_complete" and entry["RequestId"] == event["RequestId"]
     )

@@ -193,3 +193,47 @@ def test_a_missing_grant_fails_the_deploy_with_access_denied(
     failed = [event.logical_id for event in events.for_status("CREATE_FAILED")]
     assert any(logical_id.startswith("DatasetGroupEventTracker") for logical_id in failed)
     assert emulator.calls()["errors"]["CreateEventTracker"] == {"AccessDeniedException": 1}
+
+
+def test_content_the_handler_role_may_not_read_is_someone_elses_and_blocks_the_group_by_name(
+    tmp_path: Path,
+    sample_interactions: Path,
+    make_deployer: DeployerFactory,
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+) -> None:
+    """A recommender someone else made in the stack's group, under a name outside this environment's
+    prefix: the handler role may not list its tags (AccessDenied), so it is not this stack's. The
+    destroy never deletes it and fails at the group naming it and what to do; once its owner deletes
+    it, the next destroy completes."""
+    artifact = _synthesize("dev", tmp_path, sample_interactions)
+    deployer, events = make_deployer()
+    emulator.reset()
+    state = deployer.deploy(artifact, environment="dev")
+    admin = endpoints.client("personalize")  # the account's own credentials: not the handler role
+    (group,) = [g["datasetGroupArn"] for g in admin.list_dataset_groups()["datasetGroups"]]
+    outsider = admin.create_recommender(
+        name="someone-elses-picks",
+        datasetGroupArn=group,
+        recipeArn="arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you",
+    )["recommenderArn"]
+    admin.describe_recommender(recommenderArn=outsider)  # instant pace: ACTIVE now
+
+    with pytest.raises(DeployFailedError) as failure:
+        deployer.destroy(state.stack_name)
+    assert failure.value.final_status == "DELETE_FAILED"
+    failed = [
+        e for e in events.for_status("DELETE_FAILED") if e.resource_type != "AWS::CloudFormation::Stack"
+    ]
+    assert [e.resource_type for e in failed] == ["Custom::PersonalizeDatasetGroup"], failed
+    message = failed[0].reason
+    assert f"still holds: recommender {outsider} (not made by this stack" in message
+    assert "delete them or set removal_policy: retain" in message
+    assert emulator.calls()["errors"]["ListTagsForResource"]["AccessDeniedException"] >= 1  # really denied
+    resources = emulator.state()["resources"]
+    assert [r["recommenderArn"] for r in resources["recommender"]] == [outsider]  # never deleted
+    assert [g["datasetGroupArn"] for g in resources["dataset_group"]] == [group]
+
+    admin.delete_recommender(recommenderArn=outsider)
+    deployer.destroy(state.stack_name)
+    assert emulator.state()["resources"]["dataset_group"] == []

@@ -345,7 +345,7 @@ def test_3_4_a_failure_at_any_resource_rolls_back_everything_and_the_next_deploy
     put_data: Callable[[str, str], None],
 ) -> None:
     """#3: a CREATE FAILED group is not reused; #4: a CREATE FAILED recommender does not wedge the stack.
-    The Provider framework sends no Delete for a failed Create, so the handler deletes it itself."""
+    The handler deletes the failed resource at once; the rollback's Delete then finds it going or gone."""
     put_data("good", "good")
     deployer, events = make_deployer()
     world = World(endpoints, "orecfail")

@@ -13,6 +13,7 @@ from ..framework import (
     DELETING_STATUSES,
     IN_USE,
     NOT_FOUND,
+    UNREADABLE_OWNER,
     Owner,
     PersonalizeResource,
     Placement,
@@ -206,11 +207,26 @@ class DatasetGroup(PersonalizeResource):
             f"and this template asks for KMS key {self.props.get('KmsKeyArn') or 'none'} and role "
             f"{self.props.get('RoleArn') or 'none'}. Personalize cannot change a group's key or role, and "
             f"the group may hold data ({'; '.join(evidence)}), so this stack neither deletes nor adopts it. "
-            "To keep it and deploy beside it, give the new group another name (config: "
-            "names.dataset_group: a name not used yet); to discard it and its data, delete its contents "
-            f"and then the group (aws personalize delete-dataset-group --dataset-group-arn {arn}) and "
-            "deploy again."
+            "Two ways out. To keep it and its data, deploy beside it: give the new group a name not used "
+            f"yet in the config (names: {{dataset_group: {self.name}-2}}) and deploy again. To discard it "
+            "and its data, delete its contents and then the group, in this order, each once the one "
+            "before is gone (its describe- command answers ResourceNotFoundException), then deploy again: "
+            f"{'; '.join(self.discard_commands(arn))}."
         )
+
+    def discard_commands(self, arn: str) -> list[str]:
+        """The AWS CLI commands that delete the group: what depends on the datasets first, then the
+        datasets, then the group (Personalize refuses a dataset while a tracker feeds it)."""
+        contents = [
+            (kind, str(item[kind.arn_member]))
+            for kind in kinds.GROUP_CONTENTS
+            for item in self.paginate(kind.list_method, kind.list_key, datasetGroupArn=arn)
+        ]
+        ordered = [*sorted(contents, key=lambda pair: pair[0] == kinds.DATASET), (self.kind, arn)]
+        return [
+            f"aws personalize delete-{_kebab(kind.noun)} --{_kebab(kind.arn_member)} {item_arn}"
+            for kind, item_arn in ordered
+        ]
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
@@ -247,6 +263,8 @@ class DatasetGroup(PersonalizeResource):
                     if tag is None and kind in kinds.MANAGED and self.gone(kind, item_arn):
                         continue  # deleted between the listing and the tag lookup: it blocks nothing
                     entry = f"{kind.label} {item_arn}"
+                    if tag == UNREADABLE_OWNER:
+                        entry += " (not made by this stack: the handler role may not even read its tags)"
                     ours = owner is not None and owner.same_stack(tag)
                     going = item.get("status") in DELETING_STATUSES or ours
                     (leaving if going else blocking).append(entry)
@@ -260,3 +278,8 @@ class DatasetGroup(PersonalizeResource):
             self.log("delete-deferred", arn=arn, waiting_for=leaving)
             return False
         return True
+
+
+def _kebab(name: str) -> str:
+    """An API name as the AWS CLI spells it: EventTracker, eventTrackerArn -> event-tracker(-arn)."""
+    return "".join(f"-{char.lower()}" if char.isupper() else char for char in name).lstrip("-")

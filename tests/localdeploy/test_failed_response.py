@@ -1,0 +1,97 @@
+"""What CloudFormation does with the physical id of a FAILED custom-resource response, played locally.
+
+The Provider framework's FAILED response carries the CREATE_FAILED marker only when on_event fails on a
+Create; when is_complete fails or the waiter times out it carries the id on_event answered (the pinned
+aws-cdk-lib's cfn-response.js `safeHandler` and framework.js `onTimeout`), and CloudFormation's rollback
+then sends a Delete for that id (aws/aws-cdk#5525), or, after a failed Update, the rollback Update goes to
+that id and the cleanup deletes it once the rollback Update answers the old one (aws/aws-cdk#13527,
+#30012). Hand-written stacks served by `recording_handler`, so every request the handler gets is checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from personalize_tools.localdeploy.errors import DeployFailedError
+
+from .conftest import RECORDING_HANDLER, DeployerFactory, artifact
+from .test_engine import calls, thing
+
+STACK = "failed-response-test"
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    return tmp_path / "journal.jsonl"
+
+
+def requests(journal: Path, logical_id: str) -> list[tuple[str, str]]:
+    return [
+        (entry["RequestType"], entry.get("PhysicalResourceId", "")) for entry in calls(journal, logical_id)
+    ]
+
+
+def test_a_failed_is_complete_on_create_gets_the_rollback_delete_with_on_events_id(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, events = make_deployer(handler_module=RECORDING_HANDLER)
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"A": thing(journal), "B": thing(journal, FailOnComplete="Create")}))
+    assert raised.value.final_status == "ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [("Create", ""), ("Delete", "B:1")]
+    assert events.statuses("B")[-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    # The world: nothing recorded, and the next deploy (cause fixed) creates both.
+    state = deployer.deploy(artifact(STACK, {"A": thing(journal), "B": thing(journal)}))
+    assert state.status == "CREATE_COMPLETE" and state.resources["B"].physical_id == "B:1"
+
+
+def test_a_failed_on_event_on_create_gets_no_delete_the_framework_drops_it(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    """The framework answers its CREATE_FAILED marker and ignores the Delete that comes for it."""
+    deployer, events = make_deployer(handler_module=RECORDING_HANDLER)
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, FailOn="Create")}))
+    assert raised.value.final_status == "ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [("Create", "")]
+    assert events.statuses("B") == [
+        "CREATE_IN_PROGRESS",
+        "CREATE_FAILED",
+        "DELETE_IN_PROGRESS",
+        "DELETE_COMPLETE",
+    ]
+
+
+def test_a_failed_replacing_update_is_rolled_back_on_the_new_id_which_the_cleanup_deletes(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Version="1")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Version="2", FailOnComplete="Update")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [
+        ("Create", ""),
+        ("Update", "B:1"),  # answers B:2, whose is_complete fails: FAILED carries B:2
+        ("Update", "B:2"),  # the rollback Update goes to B:2 and answers B:1 (Version 1 again)
+        ("Delete", "B:2"),  # so B:2 is a replacement left behind: the cleanup deletes it
+    ]
+    rollback = calls(journal, "B")[2]
+    assert rollback["ResourceProperties"]["Version"] == "1"
+    assert rollback["OldResourceProperties"]["Version"] == "2"
+    state = deployer.store.load(STACK)
+    assert state is not None and state.resources["B"].physical_id == "B:1" and not state.retired
+    assert deployer.deploy(artifact(STACK, {"B": thing(journal, Version="2")})).status == "UPDATE_COMPLETE"
+
+
+def test_a_failed_in_place_update_is_rolled_back_without_a_delete(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", FailOnComplete="Update")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
