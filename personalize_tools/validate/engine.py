@@ -186,6 +186,29 @@ class _Tally:
             self.examples = sorted(self.examples + examples)[: self.limit]
 
 
+def open_rows(
+    stream: Any, columns: int, parsed: Sequence[int], on_invalid_row: Callable[[Any], str] | None
+) -> pacsv.CSVStreamingReader:
+    """pyarrow's streaming reader of the rows after the header, as the validator parses them.
+
+    Columns PARSED (indices) as raw binary, one thread (exact record numbers for skipped rows,
+    see lines.py), BLOCK_BYTES blocks. The benchmark times this parse alone to split the
+    validator's cost into parsing and checking.
+    """
+    positional = [f"c{index}" for index in range(columns)]  # header names may repeat
+    return pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES, column_names=positional),
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=on_invalid_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types={positional[index]: pa.binary() for index in parsed},
+            include_columns=[positional[index] for index in parsed],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
 class _Run:
     """State across the files of one validation: tallies, counters and the two hash spills."""
 
@@ -325,28 +348,13 @@ class _Run:
 
     def _scan_rows(self, file_index: int, item: InputFile, names: list[str], stream: Replay) -> None:
         lines = LineTracker()
-        positional = [f"c{index}" for index in range(len(names))]  # header names may repeat
         parsed = self._parsed_columns(names)
         parsed_names = [names[index] for index in parsed]
         # Rows hash over columns in name order, so files with different column orders compare.
         hash_order = sorted(range(len(parsed)), key=lambda index: (parsed_names[index], index))
         with UndecodableRows() as undecodable:
             try:
-                reader = pacsv.open_csv(
-                    stream,
-                    read_options=pacsv.ReadOptions(
-                        use_threads=False, block_size=BLOCK_BYTES, column_names=positional
-                    ),
-                    parse_options=pacsv.ParseOptions(
-                        ignore_empty_lines=False, invalid_row_handler=lines.on_invalid_row
-                    ),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types={positional[index]: pa.binary() for index in parsed},
-                        include_columns=[positional[index] for index in parsed],
-                        strings_can_be_null=False,
-                        quoted_strings_can_be_null=False,
-                    ),
-                )
+                reader = open_rows(stream, len(names), parsed, lines.on_invalid_row)
                 for batch in parsed_batches(reader):
                     if batch.num_rows:
                         self._check_batch(file_index, parsed_names, hash_order, batch, lines)

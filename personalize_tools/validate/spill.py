@@ -25,7 +25,6 @@ from personalize_tools.validate.hashing import uint64_series
 FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
 TARGET_PARTITION_ITEMS = 1 << 21
 MAX_PARTITIONS = 4096
-_PAIR = np.dtype([("hash", "<u8"), ("payload", "<u8")])
 
 Result = TypeVar("Result")
 
@@ -37,80 +36,107 @@ def partitions_for(expected_items: int) -> int:
 
 
 class HashSpill:
-    """Append-only (hash, payload) pairs, read back one hash partition at a time."""
+    """Append-only (hash, payload) pairs, read back one hash partition at a time.
+
+    The pending pairs and their partitioned copy live in buffers allocated once and reused by
+    every flush: fresh arrays per batch and per flush cost a page fault per 4 KiB, which on a
+    10M-row run was a third of the duplicate check's CPU (docs/validate-data.md). Hashes and
+    payloads are kept and written apart, so a partition is read back as two contiguous arrays.
+    """
 
     def __init__(self, expected_items: int, *, flush_items: int | None = None) -> None:
         self.partitions = partitions_for(expected_items)
         self._shift = np.uint64(64 - (self.partitions.bit_length() - 1))
+        self._key_type = np.uint8 if self.partitions <= 256 else np.uint16  # radix sort passes
         self._flush_items = flush_items or FLUSH_ITEMS
-        self._pending: list[np.ndarray] = []
-        self._pending_items = 0
+        self._buffers: tuple[np.ndarray, np.ndarray] | None = None  # pending hashes, payloads
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # the same, by partition
+        self._filled = 0
         self._directory: str | None = None
         self.items = 0
 
     def add(self, hashes: np.ndarray, payloads: np.ndarray) -> None:
-        if len(hashes) == 0:
-            return
-        pairs = np.empty(len(hashes), dtype=_PAIR)
-        pairs["hash"] = hashes
-        pairs["payload"] = payloads
-        self._pending.append(pairs)
-        self._pending_items += len(pairs)
-        self.items += len(pairs)
-        if self._pending_items >= self._flush_items:
-            self._flush()
+        if self._buffers is None:
+            self._buffers = (np.empty(self._flush_items, np.uint64), np.empty(self._flush_items, np.uint64))
+        pending_hashes, pending_payloads = self._buffers
+        self.items += len(hashes)
+        start = 0
+        while start < len(hashes):
+            taken = min(len(hashes) - start, self._flush_items - self._filled)
+            pending_hashes[self._filled : self._filled + taken] = hashes[start : start + taken]
+            pending_payloads[self._filled : self._filled + taken] = payloads[start : start + taken]
+            self._filled += taken
+            start += taken
+            if self._filled == self._flush_items:
+                self._flush()
+
+    def _pending(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self._buffers is not None
+        return self._buffers[0][: self._filled], self._buffers[1][: self._filled]
 
     def _flush(self) -> None:
-        pairs = np.concatenate(self._pending)
-        self._pending, self._pending_items = [], 0
+        hashes, payloads = self._pending()
+        self._filled = 0
         if self._directory is None:
             self._directory = tempfile.mkdtemp(prefix="validate-data-")
         if self.partitions == 1:
-            with open(self._path(0), "ab") as out:
-                pairs.tofile(out)
+            self._append(0, hashes, payloads)
             return
-        keys = (pairs["hash"] >> self._shift).astype(np.uint16)
-        order = np.argsort(keys, kind="stable")  # a radix sort for 16-bit keys; keeps payload order
-        pairs = pairs[order]
+        keys = (hashes >> self._shift).astype(self._key_type)
+        order = np.argsort(keys, kind="stable")  # a radix sort for 8- or 16-bit keys; keeps payload order
+        if self._sorted is None:
+            self._sorted = (np.empty(self._flush_items, np.uint64), np.empty(self._flush_items, np.uint64))
+        sorted_hashes = np.take(hashes, order, out=self._sorted[0][: len(order)])
+        sorted_payloads = np.take(payloads, order, out=self._sorted[1][: len(order)])
         bounds = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=self.partitions))])
         for partition in range(self.partitions):
-            if bounds[partition + 1] > bounds[partition]:
-                with open(self._path(partition), "ab") as out:
-                    pairs[bounds[partition] : bounds[partition + 1]].tofile(out)
+            low, high = int(bounds[partition]), int(bounds[partition + 1])
+            if high > low:
+                self._append(partition, sorted_hashes[low:high], sorted_payloads[low:high])
 
-    def _path(self, partition: int) -> str:
+    def _append(self, partition: int, hashes: np.ndarray, payloads: np.ndarray) -> None:
+        for suffix, values in (("hash", hashes), ("payload", payloads)):
+            with open(self._path(partition, suffix), "ab") as out:
+                values.tofile(out)
+
+    def _path(self, partition: int, suffix: str) -> str:
         assert self._directory is not None
-        return os.path.join(self._directory, f"{partition:04d}.bin")
+        return os.path.join(self._directory, f"{partition:04d}.{suffix}")
 
-    def _partitions(self) -> Iterator[np.ndarray]:
+    def _partitions(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if self._directory is None:
-            if self._pending:
-                yield np.concatenate(self._pending)
+            if self._filled:
+                yield self._pending()
             return
-        if self._pending:
+        if self._filled:
             self._flush()
+        self._buffers = self._sorted = None  # the partitions read back take their place
         for partition in range(self.partitions):
-            path = self._path(partition)
+            path = self._path(partition, "hash")
             if os.path.exists(path):
-                yield np.fromfile(path, dtype=_PAIR)
+                yield (
+                    np.fromfile(path, dtype=np.uint64),
+                    np.fromfile(self._path(partition, "payload"), dtype=np.uint64),
+                )
 
     def map_partitions(self, work: Callable[[np.ndarray, np.ndarray], Result], threads: int) -> list[Result]:
         """WORK(hashes, payloads) per partition, in payload order within each; results in partition order."""
         if threads <= 1:
-            return [work(pairs["hash"], pairs["payload"]) for pairs in self._partitions()]
+            return [work(hashes, payloads) for hashes, payloads in self._partitions()]
         with ThreadPoolExecutor(max_workers=threads) as pool:
             # A bounded window of loaded partitions keeps memory at a few partitions, not all.
             results: list[Result] = []
             window = []
-            for pairs in self._partitions():
-                window.append(pool.submit(work, pairs["hash"], pairs["payload"]))
+            for hashes, payloads in self._partitions():
+                window.append(pool.submit(work, hashes, payloads))
                 if len(window) >= threads * 2:
                     results.append(window.pop(0).result())
             results.extend(future.result() for future in window)
             return results
 
     def close(self) -> None:
-        self._pending = []
+        self._buffers = self._sorted = None
+        self._filled = 0
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
