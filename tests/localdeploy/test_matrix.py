@@ -1,0 +1,423 @@
+"""Issue 13's lifecycle matrix: an update of each property that replaces or is refused, a failure at each
+resource during an update, and the local deployer killed at each step of a deploy.
+
+Each row ends with the world checks (tests/localdeploy/world.py): one of each resource and all ACTIVE (no
+orphan, no duplicate), the kept dataset's record count, and a next deploy that works with nothing edited.
+Rows share deployments: the "live" and "pinned" stacks are deployed once for the module, every row starts
+from their first config and leaves them there (a refused or failed update rolls back; a replacement is
+deployed back, which is itself the "next deploy works" check). Every config is synthesized once.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import os
+import re
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config import load_file
+from lambda_handlers.personalize import domain, kinds
+from lambda_handlers.personalize.resources import RESOURCE_TYPES
+from personalize_tools.emulator import EmulatorServer
+from personalize_tools.localdeploy.assembly import StackArtifact
+from personalize_tools.localdeploy.aws import Endpoints
+from personalize_tools.localdeploy.cli import synthesize_config
+from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer, dependency_graph
+from personalize_tools.localdeploy.errors import DeployFailedError
+from personalize_tools.localdeploy.events import EventLog, StackEvent
+from personalize_tools.localdeploy.graph import topological_order
+from personalize_tools.localdeploy.state import StackState, StateStore
+from personalize_tools.sample_data import generate_interactions
+
+from .conftest import SESSION
+from .world import World, native_orphans, records
+
+BUCKET = "pz-matrix-data"
+ROWS = 1500
+ECOMM, VOD = "aws-ecomm-recommended-for-you", "aws-vod-top-picks"
+
+LIVE: dict[str, Any] = {  # every resource's name derived
+    "name_prefix": "mxlive",
+    "domain": "ECOMMERCE",
+    "data_source": {"s3_uri": f"s3://{BUCKET}/ecommerce/"},
+    "event_tracker": True,
+    "removal_policy": "destroy",
+    "recommenders": [{"use_case": ECOMM, "wait_for_active": True}],
+}
+VOD_CHANGES: dict[str, Any] = {
+    "domain": "VIDEO_ON_DEMAND",
+    "data_source": {"s3_uri": f"s3://{BUCKET}/vod/"},
+    "recommenders": [{"use_case": VOD, "wait_for_active": True}],
+}
+PINNED: dict[str, Any] = {  # the same, with the group's and the recommender's names pinned
+    **LIVE,
+    "name_prefix": "mxpin",
+    "names": {"dataset_group": "mxpin-pinned-group"},
+    "recommenders": [{"use_case": ECOMM, "wait_for_active": True, "name": "mxpin-pinned-picks"}],
+}
+# environment -> variant -> config
+CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
+    "live": {
+        "v0": LIVE,
+        "domain": {**LIVE, **VOD_CHANGES},
+        "kms": {**LIVE, "kms": "create"},  # adds KmsKeyArn and RoleArn
+        "recipe": {
+            **LIVE,
+            "recommenders": [
+                {
+                    "use_case": "aws-ecomm-customers-who-viewed-x-also-viewed",
+                    "wait_for_active": True,
+                    "min_recommendation_requests_per_second": 3,
+                }
+            ],
+        },
+    },
+    "pinned": {
+        "v0": PINNED,
+        "domain": {**PINNED, **VOD_CHANGES, "recommenders": [{**PINNED["recommenders"][0], "use_case": VOD}]},
+        "kms": {**PINNED, "kms": "create"},
+        "recipe": {
+            **PINNED,
+            "recommenders": [
+                {**PINNED["recommenders"][0], "use_case": "aws-ecomm-customers-who-viewed-x-also-viewed"}
+            ],
+        },
+    },
+    "killed": {"v0": {**LIVE, "name_prefix": "mxkill", "recommenders": []}},
+}
+
+Deploy = Callable[..., StackState]
+
+
+@dataclass
+class Live:
+    """A stack deployed once for the module, and what its first config looks like in the world."""
+
+    environment: str
+    deployer: LocalDeployer
+    events: EventLog
+    world: World
+    start: dict[str, dict[str, str]]
+    dataset_arn: str
+
+    def deploy(self, artifact: StackArtifact) -> StackState:
+        return self.deployer.deploy(artifact, environment=self.environment)
+
+
+@pytest.fixture(scope="module")
+def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], StackArtifact]:
+    folder = tmp_path_factory.mktemp("matrix")
+    out = {}
+    for environment, variants in CONFIGS.items():
+        for variant, raw in variants.items():
+            path = folder / f"{environment}-{variant}.yaml"
+            path.write_text(yaml.safe_dump(raw))
+            cdk_out = folder / f"cdk.out.{environment}.{variant}"
+            out[(environment, variant)] = synthesize_config(load_file(path, environment), cdk_out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def data(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each domain's Interactions data, in an S3 bucket outside the stacks."""
+    folder = tmp_path_factory.mktemp("matrix-data")
+    s3 = endpoints.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    for name, domain_name in (("ecommerce", "ECOMMERCE"), ("vod", "VIDEO_ON_DEMAND")):
+        path = generate_interactions(folder / f"{name}.csv", domain=domain_name, rows=ROWS, seed=7)
+        s3.put_object(Bucket=BUCKET, Key=f"{name}/interactions.csv", Body=path.read_bytes())
+
+
+def _deployer(endpoints: Endpoints, state_dir: Path, events: Callable[[StackEvent], None]) -> LocalDeployer:
+    return LocalDeployer(
+        endpoints,
+        store=StateStore(state_dir),
+        session=SESSION,
+        events=events,
+        options=DeployOptions(query_interval=0.02),
+    )
+
+
+def _dataset_arn(state: StackState) -> str:
+    (arn,) = [r.physical_id for r in state.resources.values() if r.resource_type == "Custom::PersonalizeDataset"]
+    return str(arn)
+
+
+def _live(
+    environment: str,
+    assemblies: dict[tuple[str, str], StackArtifact],
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+    folder: Path,
+) -> Live:
+    events = EventLog(stream=None)
+    deployer = _deployer(endpoints, folder / "state", events)
+    state = deployer.deploy(assemblies[(environment, "v0")], environment=environment)
+    world = World(endpoints, CONFIGS[environment]["v0"]["name_prefix"])
+    live = Live(environment, deployer, events, world, world.whole(), _dataset_arn(state))
+    assert records(emulator, live.dataset_arn) == ROWS
+    return live
+
+
+@pytest.fixture(scope="module")
+def live(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+    data: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Live:
+    return _live("live", assemblies, endpoints, emulator, tmp_path_factory.mktemp("live"))
+
+
+@pytest.fixture(scope="module")
+def pinned(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+    data: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Live:
+    return _live("pinned", assemblies, endpoints, emulator, tmp_path_factory.mktemp("pinned"))
+
+
+@pytest.fixture
+def faults(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
+    yield emulator
+    emulator.set_faults(fail_name_pattern=None)
+
+
+def _unchanged(stack: Live, emulator: EmulatorServer) -> None:
+    """The world of the stack's first config, its data whole."""
+    assert stack.world.whole() == stack.start
+    assert records(emulator, stack.dataset_arn) == ROWS
+    assert stack.world.active_imports_of_this_dataset(stack.dataset_arn) == 1  # no second import
+
+
+def _edited(artifact: StackArtifact, resource_type: str, **properties: Any) -> StackArtifact:
+    """The same stack with one custom resource's properties changed, as a construct user would."""
+    template = copy.deepcopy(artifact.template)
+    (resource,) = [r for r in template["Resources"].values() if r["Type"] == resource_type]
+    resource["Properties"].update(properties)
+    return StackArtifact(artifact.stack_name, artifact.display_name, template, artifact.account, artifact.region)
+
+
+# --- updates that replace ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variant", "replaced"),
+    [
+        pytest.param("domain", {"group", "schema", "dataset", "tracker", "recommender"}, id="Domain"),
+        pytest.param("kms", {"group", "dataset", "tracker", "recommender"}, id="KmsKeyArn+RoleArn"),
+        pytest.param("recipe", {"recommender"}, id="RecipeArn+config"),
+    ],
+)
+def test_an_update_that_replaces_rebuilds_with_the_data_and_removes_the_old_in_order(
+    variant: str,
+    replaced: set[str],
+    live: Live,
+    assemblies: dict[tuple[str, str], StackArtifact],
+    emulator: EmulatorServer,
+) -> None:
+    """Personalize changes none of these on a live resource, so a derived name changes with them and the
+    stack builds the new one next to the old, imports the data into the new dataset, and its cleanup
+    removes the old ones contents first. Deploying the first config again is the same, back."""
+    moved = live.deploy(assemblies[("live", variant)])
+    assert moved.status == "UPDATE_COMPLETE" and moved.retired == []  # the old ones went in cleanup
+    now = live.world.whole()
+    assert {kind for kind in now if now[kind].keys() != live.start[kind].keys()} == replaced
+    dataset_arn = _dataset_arn(moved)
+    assert records(emulator, dataset_arn) == ROWS  # imported again, not lost
+    assert live.world.active_imports_of_this_dataset(dataset_arn) == 1
+    if variant == "kms":
+        (group,) = now["group"]
+        described = live.world.personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"]
+        assert described["kmsKeyArn"].startswith("arn:aws:kms:") and described["roleArn"]
+    if variant == "recipe":
+        (arn,) = now["recommender"]
+        described = live.world.personalize.describe_recommender(recommenderArn=arn)["recommender"]
+        assert described["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 3
+
+    back = live.deploy(assemblies[("live", "v0")])
+    assert back.status == "UPDATE_COMPLETE" and back.retired == []
+    after = live.world.whole()
+    assert {kind for kind in after if after[kind].keys() != live.start[kind].keys()} <= replaced - {"group"}
+    live.start, live.dataset_arn = after, _dataset_arn(back)  # a recreated dataset has the same ARN
+    assert records(emulator, live.dataset_arn) == ROWS
+    assert live.events.for_status("DELETE_FAILED") == []
+
+
+# --- updates that are refused ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        pytest.param("domain", "Changing Domain, RoleArn or KmsKeyArn replaces the group", id="Domain"),
+        pytest.param("kms", "Changing Domain, RoleArn or KmsKeyArn replaces the group", id="KmsKeyArn+RoleArn"),
+        pytest.param("recipe", "give this recommender another name", id="RecipeArn"),
+    ],
+)
+def test_a_replacement_under_a_pinned_name_is_refused_and_nothing_changes(
+    variant: str,
+    message: str,
+    pinned: Live,
+    assemblies: dict[tuple[str, str], StackArtifact],
+    emulator: EmulatorServer,
+) -> None:
+    """A replacement needs a new name (Personalize names are unique), which a pinned name forbids: the
+    update is refused before the old resource is touched, and rolls back whatever it had made."""
+    with pytest.raises(DeployFailedError) as refused:
+        pinned.deploy(assemblies[("pinned", variant)])
+    assert refused.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert message in str(refused.value)
+    _unchanged(pinned, emulator)
+    again = pinned.deploy(assemblies[("pinned", "v0")])  # nothing to edit by hand
+    assert again.status == "UPDATE_COMPLETE"
+    _unchanged(pinned, emulator)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param({"Name": "mxpin-pinned-renamed"}, id="Name"),
+        pytest.param({"DatasetType": "ITEMS"}, id="DatasetType"),
+    ],
+)
+def test_a_dataset_rename_or_new_type_is_refused_and_nothing_changes(
+    changed: dict[str, str],
+    pinned: Live,
+    assemblies: dict[tuple[str, str], StackArtifact],
+    emulator: EmulatorServer,
+) -> None:
+    """A group holds one dataset per type and the dataset's ARN is group and type: a rename cannot be a
+    replacement inside the group, and a new type would orphan the old dataset's data; both refuse."""
+    edited = _edited(assemblies[("pinned", "v0")], "Custom::PersonalizeDataset", **changed)
+    with pytest.raises(DeployFailedError) as refused:
+        pinned.deploy(edited)
+    assert refused.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert "Custom::PersonalizeDataset" not in str(refused.value) or "dataset" in str(refused.value)
+    _unchanged(pinned, emulator)
+    assert pinned.deploy(assemblies[("pinned", "v0")]).status == "UPDATE_COMPLETE"
+    _unchanged(pinned, emulator)
+
+
+# --- a failure at each resource during an update --------------------------------------------------
+
+STATUS_KINDS = [
+    resource_type
+    for resource_type, handler in RESOURCE_TYPES.items()
+    if handler.kind.has_status and handler.kind in kinds.MANAGED
+]
+
+
+@pytest.mark.parametrize("resource_type", STATUS_KINDS)
+def test_a_failure_at_any_resource_during_an_update_rolls_back_to_the_old_world(
+    resource_type: str,
+    live: Live,
+    assemblies: dict[tuple[str, str], StackArtifact],
+    faults: EmulatorServer,
+) -> None:
+    """The Domain update replaces every resource; the emulator fails the new one of this kind (its name
+    read from the template): the stack rolls back, the new ones go, the old ones keep their data."""
+    artifact = assemblies[("live", "domain")]
+    handler = RESOURCE_TYPES[resource_type]
+    (name,) = [
+        resource["Properties"][handler.name_property]
+        for resource in artifact.template["Resources"].values()
+        if resource["Type"] == resource_type
+    ]
+    faults.set_faults(fail_name_pattern=f"^{re.escape(name)}$")
+    with pytest.raises(DeployFailedError) as failed:
+        live.deploy(artifact)
+    assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert f"{handler.kind.label} {name}" in str(failed.value)
+    faults.set_faults(fail_name_pattern=None)
+    _unchanged(live, faults)
+    assert live.events.for_status("DELETE_FAILED") == []
+    assert live.deploy(assemblies[("live", "v0")]).status == "UPDATE_COMPLETE"  # no manual edit
+
+
+# --- the deployer killed at every step ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """An event of the deploy at which its process group gets SIGKILL."""
+
+    logical_id: str
+    reason_prefix: str  # "" for the step's start; "Personalize status" once the resource exists
+
+    def __str__(self) -> str:
+        return f"{self.logical_id} {'created, not recorded' if self.reason_prefix else 'started'}"
+
+    def __call__(self, event: StackEvent) -> None:
+        if (
+            event.logical_id == self.logical_id
+            and event.status == "CREATE_IN_PROGRESS"
+            and event.reason.startswith(self.reason_prefix)
+        ):
+            os.killpg(0, signal.SIGKILL)
+
+
+def kill_points(artifact: StackArtifact) -> list[KillPoint]:
+    """Every step of the deploy's own plan: each resource's start in dependency order, and for each
+    Personalize resource with a status the moment it exists but the deployer has not recorded it."""
+    template = artifact.template
+    points = []
+    for logical_id in topological_order(dependency_graph(template)):
+        points.append(KillPoint(logical_id, ""))
+        handler = RESOURCE_TYPES.get(template["Resources"][logical_id]["Type"])
+        if handler is not None and handler.kind.has_status:
+            points.append(KillPoint(logical_id, "Personalize status"))
+    return points
+
+
+def _deploy_and_die(
+    endpoints: Endpoints, state_dir: Path, artifact: StackArtifact, point: KillPoint
+) -> None:  # pragma: no cover - runs in the child process that kills itself
+    os.setsid()  # its own process group: the kill takes its Lambda workers along
+    _deployer(endpoints, state_dir, point).deploy(artifact, environment="killed")
+
+
+def test_a_deployer_killed_at_every_step_of_a_deploy_converges_when_run_again(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+    data: None,
+    tmp_path: Path,
+) -> None:
+    artifact = assemblies[("killed", "v0")]
+    world = World(endpoints, CONFIGS["killed"]["v0"]["name_prefix"])
+    points = kill_points(artifact)
+    assert len(points) == len(artifact.template["Resources"]) + 4  # group, dataset, import job, tracker
+    for index, point in enumerate(points):
+        state_dir = tmp_path / f"state-{index}"
+        child = multiprocessing.get_context("fork").Process(
+            target=_deploy_and_die, args=(endpoints, state_dir, artifact, point)
+        )
+        child.start()
+        child.join(timeout=120)
+        assert child.exitcode == -signal.SIGKILL, f"{point}: the step was never reached"
+
+        deployer = _deployer(endpoints, state_dir, EventLog(stream=None))
+        state = deployer.deploy(artifact, environment="killed")
+        assert state.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), point
+        world.whole(recommender=0)
+        dataset_arn = _dataset_arn(state)
+        assert len(world.jobs_of_this_dataset(dataset_arn)) == 1, point  # a replayed create adopted the killed run's job
+        assert records(emulator, dataset_arn) == ROWS, point
+        assert native_orphans(endpoints, artifact.stack_name, state) == [], point
+
+        assert deployer.destroy(artifact.stack_name) is True
+        assert world.nothing_at_all(), point
+        assert native_orphans(endpoints, artifact.stack_name, None) == [], point
