@@ -11,12 +11,12 @@ deployed back, which is itself the "next deploy works" check). Every config is s
 from __future__ import annotations
 
 import copy
+import dataclasses
 import multiprocessing
 import os
 import re
 import signal
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain, kinds
+from lambda_handlers.personalize import kinds
 from lambda_handlers.personalize.resources import RESOURCE_TYPES
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
@@ -97,7 +97,7 @@ CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
 Deploy = Callable[..., StackState]
 
 
-@dataclass
+@dataclasses.dataclass
 class Live:
     """A stack deployed once for the module, and what its first config looks like in the world."""
 
@@ -147,7 +147,9 @@ def _deployer(endpoints: Endpoints, state_dir: Path, events: Callable[[StackEven
 
 
 def _dataset_arn(state: StackState) -> str:
-    (arn,) = [r.physical_id for r in state.resources.values() if r.resource_type == "Custom::PersonalizeDataset"]
+    (arn,) = [
+        r.physical_id for r in state.resources.values() if r.resource_type == "Custom::PersonalizeDataset"
+    ]
     return str(arn)
 
 
@@ -207,7 +209,7 @@ def _edited(artifact: StackArtifact, resource_type: str, **properties: Any) -> S
     template = copy.deepcopy(artifact.template)
     (resource,) = [r for r in template["Resources"].values() if r["Type"] == resource_type]
     resource["Properties"].update(properties)
-    return StackArtifact(artifact.stack_name, artifact.display_name, template, artifact.account, artifact.region)
+    return dataclasses.replace(artifact, template=template)
 
 
 # --- updates that replace ------------------------------------------------------------------------
@@ -263,7 +265,9 @@ def test_an_update_that_replaces_rebuilds_with_the_data_and_removes_the_old_in_o
     ("variant", "message"),
     [
         pytest.param("domain", "Changing Domain, RoleArn or KmsKeyArn replaces the group", id="Domain"),
-        pytest.param("kms", "Changing Domain, RoleArn or KmsKeyArn replaces the group", id="KmsKeyArn+RoleArn"),
+        pytest.param(
+            "kms", "Changing Domain, RoleArn or KmsKeyArn replaces the group", id="KmsKeyArn+RoleArn"
+        ),
         pytest.param("recipe", "give this recommender another name", id="RecipeArn"),
     ],
 )
@@ -287,25 +291,34 @@ def test_a_replacement_under_a_pinned_name_is_refused_and_nothing_changes(
 
 
 @pytest.mark.parametrize(
-    "changed",
+    ("changed", "message"),
     [
-        pytest.param({"Name": "mxpin-pinned-renamed"}, id="Name"),
-        pytest.param({"DatasetType": "ITEMS"}, id="DatasetType"),
+        pytest.param(
+            {"Name": "mxpin-pinned-renamed"}, "cannot be renamed or replaced inside its group", id="Name"
+        ),
+        pytest.param(
+            {"DatasetType": "ITEMS"}, "DatasetType cannot change from INTERACTIONS to ITEMS", id="DatasetType"
+        ),
     ],
 )
-def test_a_dataset_rename_or_new_type_is_refused_and_nothing_changes(
+def test_a_dataset_rename_or_new_type_is_refused_before_any_change(
     changed: dict[str, str],
+    message: str,
     pinned: Live,
     assemblies: dict[tuple[str, str], StackArtifact],
     emulator: EmulatorServer,
 ) -> None:
-    """A group holds one dataset per type and the dataset's ARN is group and type: a rename cannot be a
-    replacement inside the group, and a new type would orphan the old dataset's data; both refuse."""
+    """A group holds one dataset per type and the dataset's ARN is group and type, so a rename cannot be
+    a replacement inside the group; a new type would delete the old dataset's data, which the new one
+    cannot take. Both are refused by the handler before it creates anything (as a construct user could
+    write them: config derives both)."""
     edited = _edited(assemblies[("pinned", "v0")], "Custom::PersonalizeDataset", **changed)
+    creates = emulator.calls()["calls"].get("CreateDataset", 0)
     with pytest.raises(DeployFailedError) as refused:
         pinned.deploy(edited)
     assert refused.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
-    assert "Custom::PersonalizeDataset" not in str(refused.value) or "dataset" in str(refused.value)
+    assert message in str(refused.value)
+    assert emulator.calls()["calls"].get("CreateDataset", 0) == creates
     _unchanged(pinned, emulator)
     assert pinned.deploy(assemblies[("pinned", "v0")]).status == "UPDATE_COMPLETE"
     _unchanged(pinned, emulator)
@@ -350,7 +363,7 @@ def test_a_failure_at_any_resource_during_an_update_rolls_back_to_the_old_world(
 # --- the deployer killed at every step ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class KillPoint:
     """An event of the deploy at which its process group gets SIGKILL."""
 
@@ -414,7 +427,9 @@ def test_a_deployer_killed_at_every_step_of_a_deploy_converges_when_run_again(
         assert state.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), point
         world.whole(recommender=0)
         dataset_arn = _dataset_arn(state)
-        assert len(world.jobs_of_this_dataset(dataset_arn)) == 1, point  # a replayed create adopted the killed run's job
+        assert len(world.jobs_of_this_dataset(dataset_arn)) == 1, (
+            point
+        )  # a replayed create adopted the killed run's job
         assert records(emulator, dataset_arn) == ROWS, point
         assert native_orphans(endpoints, artifact.stack_name, state) == [], point
 

@@ -116,7 +116,8 @@ def native_orphans(endpoints: Endpoints, stack_name: str, state: StackState | No
     recorded |= {str(record.physical_id) for record in (state.retired if state else ())}
     s3, iam = endpoints.client("s3"), endpoints.client("iam")
     buckets = [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
-    roles = [role["RoleName"] for page in iam.get_paginator("list_roles").paginate() for role in page["Roles"]]
+    pages = iam.get_paginator("list_roles").paginate()
+    roles = [role["RoleName"] for page in pages for role in page["Roles"]]
     return sorted(
         name
         for name in [
