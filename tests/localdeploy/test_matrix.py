@@ -30,10 +30,9 @@ from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import synthesize_config
-from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer, dependency_graph
+from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
 from personalize_tools.localdeploy.errors import DeployFailedError
 from personalize_tools.localdeploy.events import EventLog, StackEvent
-from personalize_tools.localdeploy.graph import topological_order
 from personalize_tools.localdeploy.state import StackState, StateStore
 from personalize_tools.sample_data import generate_interactions
 
@@ -142,7 +141,7 @@ def _deployer(endpoints: Endpoints, state_dir: Path, events: Callable[[StackEven
         store=StateStore(state_dir),
         session=SESSION,
         events=events,
-        options=DeployOptions(query_interval=0.02),
+        options=DeployOptions(query_interval=0.02, handler_processes=1),
     )
 
 
