@@ -325,13 +325,14 @@ def test_a_dataset_rename_or_new_type_is_refused_before_any_change(
 
 # --- a failure at each resource during an update --------------------------------------------------
 
-# Found by this matrix, not fixed yet: once the failed update had made a new dataset that its tracker or
-# recommender depends on, the rollback cleanup deletes the new schema while the new dataset (waiting for
-# them) still uses it, and the schema handler keeps an in-use schema ("in-use-kept"): an orphan schema.
+# Found by this matrix, not fixed yet (a race, so not strict): once the failed update had made a new
+# dataset that its tracker or recommender depends on, the rollback cleanup may reach the new schema while
+# the new dataset (waiting for them to go) still uses it; the schema handler decides "in use, keep it" once,
+# on its Delete, and the schema is orphaned. Seen with four handler processes, not with one.
 ORPHAN_SCHEMA = pytest.mark.xfail(
-    strict=True,
-    reason="the rollback cleanup keeps the new schema while the new dataset that uses it waits for its "
-    "tracker or recommender: an orphan schema (the schema handler decides 'in use' once)",
+    strict=False,
+    reason="race: the rollback cleanup may keep the new schema while the new dataset that uses it waits for "
+    "its tracker or recommender (the schema handler decides 'in use' once): an orphan schema",
 )
 STATUS_KINDS = [
     pytest.param(
