@@ -10,13 +10,17 @@ from typing import Any
 import pytest
 
 from lambda_handlers.personalize import domain_rules
-from lambda_handlers.personalize.errors import NameConflictError, ResourceFailedError, SchemaReplacementError
+from lambda_handlers.personalize.errors import (
+    InvalidPropertyError,
+    NameConflictError,
+    ResourceFailedError,
+    SchemaReplacementError,
+)
 from personalize_tools.emulator import EmulatorServer
 
 from .support import (
     ROLE_ARN,
     decisions,
-    delete_of,
     drive,
     event,
     owner_tag,
@@ -212,7 +216,11 @@ def test_rollback_to_the_smaller_schema_keeps_the_wider_one_and_completes(
     assert handlers.calls()["calls"]["UpdateDataset"] == 1
 
 
-def test_type_change_is_a_replacement(handlers: EmulatorServer, personalize: Any, dataset_arn: str) -> None:
+def test_type_change_is_refused_instead_of_deleting_the_data(
+    handlers: EmulatorServer, personalize: Any, dataset_arn: str
+) -> None:
+    """A replacement would delete the Interactions data, which a Users dataset cannot take; the refused
+    update's rollback (the old properties again) is a no-op."""
     users_schema = drive(
         event(
             "schema_create",
@@ -225,16 +233,24 @@ def test_type_change_is_a_replacement(handlers: EmulatorServer, personalize: Any
         )
     ).physical_id
     create = event("dataset_create")
-
-    replaced = drive(
-        update_of(create, dataset_arn, DatasetType="USERS", Name="pz-test-users", SchemaArn=users_schema)
+    changed = update_of(
+        create, dataset_arn, DatasetType="USERS", Name="pz-test-users", SchemaArn=users_schema
     )
-    drive(delete_of(create, dataset_arn))
 
-    assert replaced.physical_id.endswith("/USERS")
+    creates = handlers.calls()["calls"].get("CreateDataset", 0)
+    with pytest.raises(InvalidPropertyError, match="DatasetType cannot change from INTERACTIONS to USERS"):
+        drive(changed)
+    assert handlers.calls()["calls"].get("CreateDataset", 0) == creates  # refused before any call
+    rollback = {
+        **changed,
+        "ResourceProperties": changed["OldResourceProperties"],
+        "OldResourceProperties": changed["ResourceProperties"],
+    }
+    assert drive(rollback).physical_id == dataset_arn
+
     group_arn = create["ResourceProperties"]["DatasetGroupArn"]
     assert [d["datasetType"] for d in personalize.list_datasets(datasetGroupArn=group_arn)["datasets"]] == [
-        "USERS"
+        "INTERACTIONS"
     ]
 
 

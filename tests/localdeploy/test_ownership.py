@@ -32,6 +32,7 @@ from personalize_tools.localdeploy.state import StateStore
 from personalize_tools.sample_data import generate_interactions
 
 from .conftest import SESSION, DeployerFactory
+from .world import World
 
 EXTERNAL_BUCKET = "pz-ownership-external-data"
 GOOD_ROWS, SHORT_ROWS = 1500, 200
@@ -178,63 +179,6 @@ def faults(clean_emulator: EmulatorServer) -> Iterator[EmulatorServer]:
     """The emulator, emptied first: Personalize allows five dataset groups per region."""
     yield clean_emulator
     clean_emulator.set_faults(fail_name_pattern=None)
-
-
-class World:
-    """What exists in the emulator under one name prefix."""
-
-    def __init__(self, endpoints: Endpoints, prefix: str) -> None:
-        self.personalize = endpoints.client("personalize")
-        self.prefix = f"{prefix}-"
-
-    def groups(self) -> dict[str, str]:
-        return {
-            group["datasetGroupArn"]: group["status"]
-            for group in self.personalize.list_dataset_groups()["datasetGroups"]
-            if group["name"].startswith(self.prefix)
-        }
-
-    def datasets(self) -> dict[str, str]:
-        return {
-            dataset["datasetArn"]: dataset["status"]
-            for group in self.groups()
-            for dataset in self.personalize.list_datasets(datasetGroupArn=group)["datasets"]
-        }
-
-    def trackers(self) -> dict[str, str]:
-        return {
-            tracker["eventTrackerArn"]: tracker["status"]
-            for group in self.groups()
-            for tracker in self.personalize.list_event_trackers(datasetGroupArn=group)["eventTrackers"]
-        }
-
-    def recommenders(self) -> dict[str, str]:
-        return {
-            item["recommenderArn"]: item["status"]
-            for group in self.groups()
-            for item in self.personalize.list_recommenders(datasetGroupArn=group)["recommenders"]
-        }
-
-    def jobs(self, dataset_arn: str) -> list[dict[str, Any]]:
-        jobs: list[dict[str, Any]] = self.personalize.list_dataset_import_jobs(datasetArn=dataset_arn)[
-            "datasetImportJobs"
-        ]
-        return jobs
-
-    def active_imports(self, dataset_arn: str) -> int:
-        return sum(job["status"] == domain.ACTIVE for job in self.jobs(dataset_arn))
-
-    def active_imports_of_this_dataset(self, dataset_arn: str) -> int:
-        """ACTIVE imports since the dataset was created: a deleted dataset's jobs stay listed under the
-        same ARN (Personalize has no DeleteDatasetImportJob)."""
-        created = self.personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["creationDateTime"]
-        return sum(
-            job["status"] == domain.ACTIVE and job["creationDateTime"] >= created
-            for job in self.jobs(dataset_arn)
-        )
-
-    def nothing(self) -> bool:
-        return self.groups() == {}
 
 
 def _dataset_arn(state: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import contract, domain, kinds
-from ..errors import NameConflictError, ResourceFailedError, SchemaReplacementError
+from ..errors import InvalidPropertyError, NameConflictError, ResourceFailedError, SchemaReplacementError
 from ..framework import (
     DELETING_STATUSES,
     IN_USE,
@@ -65,6 +65,23 @@ class Dataset(PersonalizeResource):
                 )
 
         return self.adopt_or_create(lambda: self.describe(arn), create, check)
+
+    def update(self) -> dict[str, Any]:
+        """A new DatasetType is refused before any call: a dataset's type is fixed, and the replacement
+        CloudFormation would make deletes the old dataset, whose data no dataset of another type can take.
+        The rollback of such a refused update asks for the type the dataset has (its ARN ends in it)."""
+        new = self.dataset_type()
+        has = str(self.event.physical_id or "").rsplit("/", 1)[-1]
+        if "DatasetType" in self.event.changed_properties() and has != new:
+            old = self.event.old_properties.get("DatasetType")
+            raise InvalidPropertyError(
+                f"dataset {self.name} ({self.event.physical_id}): DatasetType cannot change from {old} to "
+                f"{new}. A dataset's type is fixed, and replacing it would delete its {old} data, which a "
+                f"{new} dataset cannot take. Add the {new} dataset as a resource of its own (config: "
+                "users or items) and remove this one in a later deploy if its data may go. "
+                "Nothing was changed."
+            )
+        return super().update()
 
     def update_in_place(self, arn: str, changed: frozenset[str]) -> None:
         if "SchemaArn" in changed:
