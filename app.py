@@ -8,21 +8,23 @@ rollout pipeline of config/pipelines/NAME.yaml, which deploys each environment a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
 
 from config import ConfigError, EnvironmentConfig, load_environment
-from config.pipeline import Rollout, load_rollout
-from constructs_lib.preflight import DataPreflightError, LocalDataset, check_local_data
-from stacks.github_oidc_stack import GitHubOidcStack, oidc_stack_name
-from stacks.personalize_stack import PersonalizeStack
-from stacks.pipeline_stack import PipelineStack
+
+if TYPE_CHECKING:
+    from config.pipeline import Rollout
+    from stacks.github_oidc_stack import GitHubOidcStack
+    from stacks.personalize_stack import PersonalizeStack
+    from stacks.pipeline_stack import PipelineStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 # Digests of data that passed the full validation: unchanged data is not read again at the next synth.
@@ -35,6 +37,9 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
 
     The feature flags in cdk.json apply in-process too (tests, the local deployer), not only under the CLI.
     """
+    # Before any construct library loads: the constructs, the stacks and cdk-nag are imported below, only
+    # for the kind of app the context asks for.
+    warm_template_validation()
     flags = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(context={**flags, **(context or {})}, outdir=outdir)
     pipeline = app.node.try_get_context("pipeline")
@@ -48,6 +53,8 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
             app, config, str(github_repository), app.node.try_get_context("github_oidc_provider_arn")
         )
     elif pipeline:
+        from config.pipeline import load_rollout  # noqa: PLC0415 - only a pipeline app reads rollouts
+
         rollout = load_rollout(str(pipeline))
         for environment in rollout.environments:
             preflight_local_data(environment, full=data_check == "full")
@@ -56,8 +63,33 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
         config = load_environment(str(app.node.try_get_context("env") or "dev"))
         preflight_local_data(config, full=data_check == "full")
         add_environment(app, config)
+    from cdk_nag import AwsSolutionsChecks  # noqa: PLC0415 - loaded after the validation engine (above)
+
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+@functools.cache
+def warm_template_validation() -> None:
+    """Start CDK's own template validation engine (CloudFormation Validate, which every CDK app runs at
+    synth) now, once per process, by synthesizing an empty throwaway app.
+
+    Why: CDK makes the engine, a process-wide singleton, when the first app synthesizes, by then with the
+    construct tree and every loaded construct library on the Node.js heap; made first, while the heap is
+    small, the same engine costs about a CPU-second less (docs/pipeline.md, "Synthesis cost"). The engine
+    and its rules are CDK's default, so templates and reports are unchanged. CDK_VALIDATION=false turns the
+    validation off in CDK, and this with it.
+    """
+    if os.environ.get("CDK_VALIDATION") == "false":
+        return
+    with tempfile.TemporaryDirectory(prefix="cdk-warm-") as outdir:
+        cdk.App(
+            outdir=outdir,
+            auto_synth=False,
+            analytics_reporting=False,
+            performance_reporting=False,
+            tree_metadata=False,
+        ).synth()
 
 
 def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> None:
@@ -66,6 +98,8 @@ def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> Non
     An hour-long import of a file with millisecond timestamps is the failure this saves. Data that passed
     unchanged is not read again (VALIDATED_STAMPS); `full=False` (`-c data_check=header`) reads headers only.
     """
+    from constructs_lib.preflight import DataPreflightError, LocalDataset, check_local_data  # noqa: PLC0415
+
     use_cases = tuple(recommender.use_case for recommender in config.recommenders)
     local = [
         LocalDataset(
@@ -92,6 +126,8 @@ def add_environment(scope: cdk.App, config: EnvironmentConfig) -> PersonalizeSta
     A top-level stack (not a Stage) because the CDK CLI selects only top-level stacks by default: inside a
     Stage, `cdk diff` selected nothing and reported no differences.
     """
+    from stacks.personalize_stack import PersonalizeStack  # noqa: PLC0415 - only what the context asks for
+
     return PersonalizeStack(
         scope,
         config.stack_name,
@@ -111,6 +147,8 @@ def add_github_oidc(
 
     docs/github-actions.md describes the one-time setup; the app then holds only this stack.
     """
+    from stacks.github_oidc_stack import GitHubOidcStack, oidc_stack_name  # noqa: PLC0415
+
     return GitHubOidcStack(
         scope,
         oidc_stack_name(config),
@@ -126,6 +164,8 @@ def add_github_oidc(
 
 def add_pipeline(scope: cdk.App, rollout: Rollout) -> PipelineStack:
     """`cdk deploy -c pipeline=NAME`: the pipeline that rolls the environments out in waves."""
+    from stacks.pipeline_stack import PipelineStack  # noqa: PLC0415
+
     pipeline = rollout.pipeline
     return PipelineStack(
         scope,

@@ -141,9 +141,11 @@ def child(kind: str, workdir: Path) -> None:
 
         s3.Bucket(cdk.Stack(app, "Floor"), "Bucket")
     else:
+        from app import add_pipeline, warm_template_validation
+
+        warm_template_validation()  # as create_app does, before any construct library loads
         from cdk_nag import AwsSolutionsChecks
 
-        from app import add_pipeline
         from config.pipeline import load_rollout
 
         config_dir = workdir / "config"

@@ -98,7 +98,8 @@ class ImportFlow(Construct):
         self.bucket = bucket
         self.encryption_key = encryption_key
         self._arn_base = f"arn:{stack.partition}:personalize:{stack.region}:{stack.account}"
-        self._job_pattern = f"{self._arn_base}:dataset-import-job/{authz.scope_pattern(name_prefix)}"
+        self._job_names = f"dataset-import-job/{authz.scope_pattern(name_prefix)}"
+        self._job_pattern = f"{self._arn_base}:{self._job_names}"
         self._incoming: dict[str, IncomingDataset] = {}
         self.incoming_locations: dict[str, str] = {}
 
@@ -411,7 +412,7 @@ class ImportFlow(Construct):
                 acknowledge_wildcards(
                     policy,
                     "The steps read and report under incoming/<dataset>/ only, and create and describe this "
-                    f"environment's import jobs ({self._job_pattern}); ListDatasetImportJobs accepts no "
+                    f"environment's import jobs ({self._job_names}); ListDatasetImportJobs accepts no "
                     f"resource ARN ({authz.SOURCE}); KMS grants are CDK's for the bucket key.",
                 )
 
