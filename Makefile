@@ -31,18 +31,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 		"$(HOST_PYTHON) is $$($(HOST_PYTHON) --version 2>&1 || echo missing). Run: make PYTHON=python3.11 ..." >&2; exit 1; }
 	@$(BIN)/python -c '$(PYTHON_OK)' >/dev/null 2>&1 || { echo "(Re)creating $(VENV) with $(HOST_PYTHON)"; \
 		rm -rf $(VENV) && $(HOST_PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 # The lock files, fully pinned with hashes, one per audience: requirements.txt (synthesis: the CDK app and
 # constructs_lib), requirements-dev.txt (everything: the [validate], [tools] and [dev] extras, installed by
-# make install with --require-hashes), and what each runtime outside the app runs (the pipeline's smoke
-# test, installed there with --require-hashes; the Lambda's boto3, a record: the runtime provides its
-# own), both held to the dev lock's versions, which the tests run. Universal: one resolution for every
-# platform and every Python from 3.11 on, with markers where they differ (uv's --universal). Existing
-# pins stay unless UPGRADE=1; needs PyPI. tests/cli/test_locks.py checks them against their inputs offline.
+# make install with --require-hashes; the editable install then builds with the lock's setuptools, without
+# isolation, and pip stays the venv's own, so nothing unhashed is fetched), and what each runtime outside
+# the app runs (the pipeline's smoke test, installed there with --require-hashes; the Lambda's boto3, a
+# record: the runtime provides its own), both held to the dev lock's versions, which the tests run.
+# Universal: one resolution for every platform and every Python from 3.11 on, with markers where they
+# differ (uv's --universal). Existing pins stay unless UPGRADE=1; needs PyPI. tests/cli/test_locks.py
+# checks them against their inputs offline.
 LOCK := $(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version 3.11 \
 	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 lock: install
