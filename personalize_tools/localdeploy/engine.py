@@ -40,7 +40,7 @@ from personalize_tools.localdeploy.errors import (
     describe_error,
 )
 from personalize_tools.localdeploy.events import SKIPPED, STACK_TYPE, EventSink, StackEvent
-from personalize_tools.localdeploy.graph import Interruption, reverse, run_graph
+from personalize_tools.localdeploy.graph import Interruption, reverse, run_graph, topological_order
 from personalize_tools.localdeploy.intrinsics import (
     Resolver,
     StackContext,
@@ -266,7 +266,22 @@ class _Run:
             key: {by_logical_id[lid] for lid in record.dependencies if lid in by_logical_id}
             for key, (record, _) in nodes.items()
         }
-        return nodes, dependencies
+        # A replaced resource also goes before the replaced resources it depended on (a replaced dataset
+        # before the replaced schema it used), as a stack's resources are deleted dependents first; our
+        # choice where the user guide is silent on the cleanup's order (docs/local-deploy.md).
+        retired_keys: dict[str, set[str]] = {}
+        for key, (record, _) in nodes.items():
+            if "#" in key:
+                retired_keys.setdefault(record.logical_id, set()).add(key)
+        ordered = {key: set(prerequisites) for key, prerequisites in dependencies.items()}
+        for key, (record, _) in nodes.items():
+            if "#" in key:
+                ordered[key] |= {other for lid in record.dependencies for other in retired_keys.get(lid, ())}
+        try:
+            topological_order(ordered)
+        except TemplateError:  # records of templates whose dependencies ran the other way: no such order
+            return nodes, dependencies
+        return nodes, ordered
 
     def forget(self, key: str, record: ResourceRecord) -> None:
         """A deleted (or kept) resource leaves the record, which is saved at once."""
