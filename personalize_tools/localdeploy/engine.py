@@ -40,7 +40,7 @@ from personalize_tools.localdeploy.errors import (
     describe_error,
 )
 from personalize_tools.localdeploy.events import SKIPPED, STACK_TYPE, EventSink, StackEvent
-from personalize_tools.localdeploy.graph import Interruption, reverse, run_graph
+from personalize_tools.localdeploy.graph import Interruption, reverse, run_graph, topological_order
 from personalize_tools.localdeploy.intrinsics import (
     Resolver,
     StackContext,
@@ -127,6 +127,11 @@ class _References:
         return record.attributes[attribute]
 
 
+# Native types whose generated name is their physical id and whose delete needs nothing else: what a
+# destroy deletes of a killed run's unrecorded intents.
+DELETED_BY_NAME = frozenset({"AWS::S3::Bucket", "AWS::IAM::Role"})
+
+
 class _Run:
     """State shared by the operations of one deploy or destroy: records, events, handlers, persistence."""
 
@@ -150,6 +155,9 @@ class _Run:
             cancel=self.cancel,
             assets=AssetStore(deployer.store.root / "assets"),
         )
+        self.context.inherited = {lid: intent["physical_id"] for lid, intent in state.intents.items()}
+        self.context.intents = dict(self.context.inherited)
+        self.context.remember = self.remember
         self.runtime = LambdaRuntime(
             deployer.endpoints.handler_environment(),
             deployer.store.logs_dir / f"{state.stack_name}.handlers.log",
@@ -181,7 +189,32 @@ class _Run:
     def set_record(self, record: ResourceRecord) -> None:
         with self.lock:
             self.records[record.logical_id] = record
+            self.forget_intent(record.logical_id)
         self.save()
+
+    def remember(self, logical_id: str, name: str) -> None:
+        """A generated name goes to the state before its create call (DeployContext.physical_name)."""
+        resources = self.artifact.template.get("Resources", {}) if self.artifact else {}
+        resource_type = str((resources.get(logical_id) or {}).get("Type", ""))
+        with self.lock:
+            self.state.intents[logical_id] = {"resource_type": resource_type, "physical_id": name}
+        self.save()
+
+    def forget_intent(self, logical_id: str) -> None:
+        """Recorded now (the lock held): its name is no longer an intent."""
+        self.state.intents.pop(logical_id, None)
+        self.context.intents.pop(logical_id, None)
+        self.context.inherited.pop(logical_id, None)
+
+    def unrecorded_intents(self) -> list[ResourceRecord]:
+        """What a killed run may have created but never recorded, as records to delete (a missing one is
+        already deleted, as CloudFormation treats it)."""
+        recorded = {record.physical_id for record in (*self.records.values(), *self.retired)}
+        return [
+            ResourceRecord(logical_id, intent["resource_type"], intent["physical_id"])
+            for logical_id, intent in self.state.intents.items()
+            if intent["physical_id"] not in recorded and intent["resource_type"] in DELETED_BY_NAME
+        ]
 
     def implementation(self, resource_type: str) -> ResourceType:
         if is_personalize(resource_type):
@@ -266,7 +299,22 @@ class _Run:
             key: {by_logical_id[lid] for lid in record.dependencies if lid in by_logical_id}
             for key, (record, _) in nodes.items()
         }
-        return nodes, dependencies
+        # A replaced resource also goes before the replaced resources it depended on (a replaced dataset
+        # before the replaced schema it used), as a stack's resources are deleted dependents first; our
+        # choice where the user guide is silent on the cleanup's order (docs/local-deploy.md).
+        retired_keys: dict[str, set[str]] = {}
+        for key, (record, _) in nodes.items():
+            if "#" in key:
+                retired_keys.setdefault(record.logical_id, set()).add(key)
+        ordered = {key: set(prerequisites) for key, prerequisites in dependencies.items()}
+        for key, (record, _) in nodes.items():
+            if "#" in key:
+                ordered[key] |= {other for lid in record.dependencies for other in retired_keys.get(lid, ())}
+        try:
+            topological_order(ordered)
+        except TemplateError:  # records of templates whose dependencies ran the other way: no such order
+            return nodes, dependencies
+        return nodes, ordered
 
     def forget(self, key: str, record: ResourceRecord) -> None:
         """A deleted (or kept) resource leaves the record, which is saved at once."""
@@ -786,6 +834,8 @@ class LocalDeployer:
         run = _Run(self, state, None)
         try:
             run.stack_event("DELETE_IN_PROGRESS", "User Initiated")
+            run.retired.extend(run.unrecorded_intents())
+            run.state.intents.clear()
             run.save("DELETE_IN_PROGRESS")
             leftovers = run.delete_many(list(run.records.values()), list(run.retired), rollback=False)
         finally:

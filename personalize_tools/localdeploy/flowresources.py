@@ -116,10 +116,24 @@ class StepFunctionsStateMachine(ResourceType):
 
     def create(self, context: DeployContext, operation: Operation) -> Outcome:
         properties = operation.properties
-        name = properties.get("StateMachineName") or context.physical_name(
-            operation.logical_id, max_length=STATE_MACHINE_NAME_MAX
+        name = str(
+            properties.get("StateMachineName")
+            or context.physical_name(operation.logical_id, max_length=STATE_MACHINE_NAME_MAX)
         )
-        return self._put(context, operation.logical_id, str(name), properties)
+        # a killed run's machine (created before its record) is updated to the template, not made again
+        existing = context.adopting(operation.logical_id, name) and self._exists(context, name)
+        return self._put(context, operation.logical_id, name, properties, existing=existing)
+
+    @staticmethod
+    def _exists(context: DeployContext, name: str) -> bool:
+        arn = context.arn("states", f"stateMachine:{name}")
+        try:
+            context.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+        except ClientError as error:
+            if error_code(error) == "StateMachineDoesNotExist":
+                return False
+            raise ResourceFailedError(f"DescribeStateMachine {name} failed: {error_code(error)}") from error
+        return True
 
     def update(self, context: DeployContext, operation: Operation) -> Outcome:
         assert operation.old is not None and operation.old.physical_id is not None

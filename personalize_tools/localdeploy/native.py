@@ -42,6 +42,28 @@ def _document(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
+def _bucket_exists(s3: Any, name: str) -> bool:
+    """HeadBucket: whether a killed run's bucket was created (DeployContext.adopting)."""
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError as error:
+        if error_code(error) in {"404", *NO_SUCH_BUCKET}:
+            return False
+        raise ResourceFailedError(f"HeadBucket {name} failed: {error_code(error)}: {error}") from error
+    return True
+
+
+def _role_exists(iam: Any, name: str) -> bool:
+    """GetRole: whether a killed run's role was created (DeployContext.adopting)."""
+    try:
+        iam.get_role(RoleName=name)
+    except ClientError as error:
+        if error_code(error) in NO_SUCH_ENTITY:
+            return False
+        raise ResourceFailedError(f"GetRole {name} failed: {error_code(error)}: {error}") from error
+    return True
+
+
 def _not_emulated(properties: Mapping[str, Any], handled: set[str]) -> str:
     extra = sorted(set(properties) - handled)
     return f"not emulated: {', '.join(extra)}" if extra else ""
@@ -209,7 +231,8 @@ class S3Bucket(ResourceType):
             else {"CreateBucketConfiguration": {"LocationConstraint": context.stack.region}}
         )
         lock = {"ObjectLockEnabledForBucket": True} if properties.get("ObjectLockEnabled") else {}
-        aws_call(f"CreateBucket {name}", s3.create_bucket, Bucket=name, **location, **lock)
+        if not (context.adopting(operation.logical_id, name) and _bucket_exists(s3, name)):
+            aws_call(f"CreateBucket {name}", s3.create_bucket, Bucket=name, **location, **lock)
         try:
             self._configure(context, operation.logical_id, name, properties, {})
         except ResourceFailedError:
@@ -371,13 +394,19 @@ class IamRole(ResourceType):
             optional["MaxSessionDuration"] = int(properties["MaxSessionDuration"])
         if properties.get("Tags"):
             optional["Tags"] = properties["Tags"]
-        role = aws_call(
-            f"CreateRole {name}",
-            iam.create_role,
-            RoleName=name,
-            AssumeRolePolicyDocument=_document(properties["AssumeRolePolicyDocument"]),
-            **optional,
-        )["Role"]
+        if context.adopting(operation.logical_id, name) and _role_exists(iam, name):
+            # a killed run created it before its record: bring it to the template, as an update from nothing
+            self._update_role_settings(iam, name, properties, {})
+            self._sync_tags(iam, name, properties, {})
+            role = aws_call(f"GetRole {name}", iam.get_role, RoleName=name)["Role"]
+        else:
+            role = aws_call(
+                f"CreateRole {name}",
+                iam.create_role,
+                RoleName=name,
+                AssumeRolePolicyDocument=_document(properties["AssumeRolePolicyDocument"]),
+                **optional,
+            )["Role"]
         try:
             self._sync_policies(iam, name, properties, {})
         except ResourceFailedError:

@@ -81,6 +81,11 @@ class DeployContext:
         self.resolve: Callable[[Any, str], Any] | None = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Generated names by logical id: those an earlier, killed run saved (`inherited`) and this run's.
+        self.intents: dict[str, str] = {}
+        self.inherited: dict[str, str] = {}
+        # Set by a deploy: saves a generated name in the state before the resource is created.
+        self.remember: Callable[[str, str], None] | None = None
 
     def client(self, service: str) -> Any:
         """One boto3 client per service, shared by the worker threads (boto3 clients are thread-safe)."""
@@ -97,7 +102,29 @@ class DeployContext:
         self.events(StackEvent(logical_id, resource_type, status, reason))
 
     def physical_name(self, logical_id: str, *, max_length: int, lowercase: bool = False) -> str:
-        """A generated name like CloudFormation's: STACK-LOGICALID-SUFFIX, cut to fit, random suffix."""
+        """A generated name like CloudFormation's: STACK-LOGICALID-SUFFIX, cut to fit, random suffix.
+
+        Saved in the state (`remember`) before the caller creates anything under it, and the same name
+        again for this logical id while it is not recorded: a run killed between a create and its record
+        leaves a name the next run finds (CloudFormation keeps that record server-side)."""
+        with self._lock:
+            known = self.intents.get(logical_id)
+        if known is not None:
+            return known
+        name = self._generated_name(logical_id, max_length=max_length, lowercase=lowercase)
+        with self._lock:
+            self.intents[logical_id] = name
+        if self.remember is not None:
+            self.remember(logical_id, name)
+        return name
+
+    def adopting(self, logical_id: str, name: str) -> bool:
+        """True when `name` is one an earlier run generated for this logical id and may have created before
+        it was killed: if it exists, it is this resource (exists: record it; absent: create it)."""
+        with self._lock:
+            return self.inherited.get(logical_id) == name
+
+    def _generated_name(self, logical_id: str, *, max_length: int, lowercase: bool) -> str:
         alphabet = (
             string.ascii_lowercase + string.digits if lowercase else string.ascii_uppercase + string.digits
         )

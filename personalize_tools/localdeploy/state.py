@@ -55,6 +55,9 @@ class StackState:
     )  # replaced physical resources awaiting deletion
     outputs: dict[str, Any] = field(default_factory=dict)
     updated: str = ""
+    # logical id -> {"resource_type", "physical_id"}: a generated name saved before its create call, so a
+    # run killed between the create and its record leaves a name the next run adopts or deletes.
+    intents: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

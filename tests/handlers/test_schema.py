@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 
+from lambda_handlers.personalize import clients
 from lambda_handlers.personalize.errors import NameConflictError, SchemaImmutableError
-from personalize_tools.emulator import EmulatorServer
+from personalize_tools.emulator import EmulatorServer, ManualClock, Pace
 
-from .support import decisions, delete_of, drive, event, update_of
+from .support import decisions, delete_of, drive, event, start, update_of
 
 
 def test_create_returns_the_schema_arn(handlers: EmulatorServer, personalize: Any) -> None:
@@ -117,3 +119,42 @@ def test_retain_leaves_the_schema(handlers: EmulatorServer, personalize: Any) ->
         personalize.describe_schema(schemaArn=created.physical_id)["schema"]["schemaArn"]
         == created.physical_id
     )
+
+
+def test_delete_of_a_schema_whose_dataset_is_being_deleted_waits_for_it_then_deletes(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rollback's cleanup gives no order between a replaced dataset and its replaced schema: a dataset
+    DELETE PENDING or IN_PROGRESS still references the schema (DeleteSchema refuses) but is going, so
+    the schema's Delete waits for it instead of keeping the schema for good (an orphan). The emulator's
+    clock stands still, so the dataset stays being deleted for as many polls as the test likes."""
+    clock = ManualClock()
+    with EmulatorServer(
+        pace=Pace.instant().with_durations({"delete": 4.0}), clock=clock, s3_endpoint_url=moto_server
+    ) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PERSONALIZE", server.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+        clients.reset_clients()
+        try:
+            personalize = boto3.client("personalize", endpoint_url=server.url, region_name="us-east-1")
+            drive(event("dataset_group_create"))
+            schema_arn = drive(event("schema_create")).physical_id
+            dataset_arn = drive(event("dataset_create")).physical_id
+            personalize.delete_dataset(datasetArn=dataset_arn)
+
+            waiter = start(event("schema_delete", physical_id=schema_arn))
+            for _ in range(3):
+                assert waiter.poll() == {"IsComplete": False}
+            status = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["status"]
+            assert status in ("DELETE PENDING", "DELETE IN_PROGRESS")
+            assert [item["schemaArn"] for item in personalize.list_schemas()["schemas"]] == [schema_arn]
+
+            clock.advance(4.0)  # the dataset is gone
+            waiter.finish(max_polls=3)
+            assert personalize.list_schemas()["schemas"] == []
+        finally:
+            clients.reset_clients()
+    lines = decisions(caplog.records)
+    deferred = [line for line in lines if line["decision"] == "delete-deferred"]
+    assert deferred and dataset_arn in deferred[0]["waiting_for"]
+    assert not [line for line in lines if line["decision"] == "in-use-kept"]

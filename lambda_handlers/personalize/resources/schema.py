@@ -10,7 +10,14 @@ from botocore.exceptions import ClientError
 from .. import contract, domain, kinds
 from ..errors import CustomResourceError, InvalidPropertyError, NameConflictError, SchemaImmutableError
 from ..errors import ResourceInUseError as DeleteRefusedError
-from ..framework import PersonalizeResource, Placement, error_code, error_message
+from ..framework import (
+    DELETING_STATUSES,
+    NOT_FOUND,
+    PersonalizeResource,
+    Placement,
+    error_code,
+    error_message,
+)
 
 
 class Schema(PersonalizeResource):
@@ -69,30 +76,47 @@ class Schema(PersonalizeResource):
 
     def keep_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
         """A schema carries no tags (CreateSchema takes none), so ownership cannot be proved; it holds no
-        data either. One a dataset still uses (a kept, adopted or foreign dataset) stays, so a rollback or
-        destroy never fails over it; an unused one follows its removal policy."""
+        data either. One a dataset still uses and keeps (a kept, adopted or foreign dataset, or one that
+        stays on a wider schema after a rollback) stays, so a rollback or destroy never fails over it; an
+        unused one follows its removal policy. A dataset being deleted does not keep it: the Delete waits
+        for it to go (busy_reason), then deletes the schema."""
         reason = super().keep_reason(arn, description)
         if reason is not None:
             return reason
-        users = self.datasets_using(arn)
-        if users:
-            self.log("in-use-kept", arn=arn, used_by=users)
+        staying = [self.summary(user) for user in self.users(arn) if not self.going(user)]
+        if staying:
+            self.log("in-use-kept", arn=arn, used_by=staying)
             return "in-use-kept"
         return None
 
+    def busy_reason(self, arn: str, description: Mapping[str, Any]) -> str | None:
+        """API DeleteSchema: "Before deleting a schema, you must delete all datasets referencing the schema";
+        a dataset DELETE PENDING or DELETE IN_PROGRESS still references it until it is gone, so the refusal
+        is one that waiting cures (a rollback's cleanup may reach the schema before the dataset is gone)."""
+        going = [self.summary(user) for user in self.users(arn) if self.going(user)]
+        return f"dataset(s) {', '.join(going)} being deleted" if going else None
+
     def delete_refused(self, arn: str, error: ClientError) -> CustomResourceError:
-        users = self.datasets_using(arn)
+        users = [self.summary(user) for user in self.users(arn)]
         named = ", ".join(users) if users else f"a dataset ({error_message(error)})"
         return DeleteRefusedError(
             f"schema {self.name} ({arn}) is still used by {named}; delete those datasets or move them to "
             "another schema first, or set removal_policy: retain."
         )
 
-    def datasets_using(self, arn: str) -> list[str]:
+    @staticmethod
+    def summary(dataset: Mapping[str, Any]) -> str:
+        return f"dataset {dataset.get('name')} ({dataset['datasetArn']})"
+
+    @staticmethod
+    def going(dataset: Mapping[str, Any]) -> bool:
+        return dataset.get("status") in DELETING_STATUSES
+
+    def users(self, arn: str) -> list[dict[str, Any]]:
         """DescribeSchema does not say who uses a schema: look through every dataset in the region."""
         try:
             return [
-                f"dataset {dataset.get('name')} ({dataset['datasetArn']})"
+                dataset
                 for dataset in self.all_datasets()
                 if arn
                 in (dataset.get("schemaArn"), (dataset.get("latestDatasetUpdate") or {}).get("schemaArn"))
@@ -107,4 +131,8 @@ class Schema(PersonalizeResource):
             for summary in self.paginate(
                 "list_datasets", "datasets", datasetGroupArn=group["datasetGroupArn"]
             ):
-                yield self.personalize.describe_dataset(datasetArn=summary["datasetArn"])["dataset"]
+                try:
+                    yield self.personalize.describe_dataset(datasetArn=summary["datasetArn"])["dataset"]
+                except ClientError as error:
+                    if error_code(error) != NOT_FOUND:  # deleted between the List and the Describe
+                        raise
