@@ -641,9 +641,13 @@ class _Deployment(_Run):
                 current = {record.physical_id for record in self.records.values()}
                 doomed = [record for record in self.retired if record.physical_id not in current]
                 self.retired = doomed
+            if not reverted:  # CloudFormation's cleanup phase follows a completed rollback only
+                self.stack_event("UPDATE_ROLLBACK_FAILED", NO_CLEANUP_REASON)
+                self.save("UPDATE_ROLLBACK_FAILED")
+                return
             self.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
             leftovers = self.delete_many(created, doomed, rollback=True)
-            status = "UPDATE_ROLLBACK_COMPLETE" if reverted and not leftovers else "UPDATE_ROLLBACK_FAILED"
+            status = "UPDATE_ROLLBACK_FAILED" if leftovers else "UPDATE_ROLLBACK_COMPLETE"
         self.stack_event(status, self.leftover_reason(leftovers))
         self.save(status)
 
@@ -683,7 +687,7 @@ class _Deployment(_Run):
                 )
         except Exception as error:
             self.event(logical_id, resource_type, "UPDATE_FAILED", describe_error(error))
-            with self.lock:  # the failed update's own physical resource stays recorded for destroy
+            with self.lock:  # the failed update's own physical resource stays recorded, no cleanup deletes it
                 if after.physical_id != before.physical_id and all(
                     r.physical_id != after.physical_id for r in self.retired
                 ):
@@ -716,6 +720,11 @@ class _Deployment(_Run):
             return ""
         names = ", ".join(sorted(record.logical_id for record in leftovers.values()))
         return f"could not delete: {names} (they stay recorded; destroy retries them)"
+
+
+NO_CLEANUP_REASON = (
+    "no cleanup: what this update created or replaced stays recorded; destroy or the next deploy deletes it"
+)
 
 
 class LocalDeployer:

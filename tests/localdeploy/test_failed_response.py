@@ -95,3 +95,27 @@ def test_a_failed_in_place_update_is_rolled_back_without_a_delete(
         deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", FailOnComplete="Update")}))
     assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
     assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
+
+
+def test_a_failed_replacing_update_whose_rollback_fails_too_keeps_the_new_id_recorded(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    """UPDATE_ROLLBACK_FAILED: CloudFormation's cleanup phase follows a completed rollback only, so B:2
+    gets no Delete; it stays recorded (retired) and destroy deletes it with the rest."""
+    deployer, events = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Version="1", FailOn="Update")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Version="2", FailOnComplete="Update")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_FAILED"
+    assert requests(journal, "B") == [
+        ("Create", ""),
+        ("Update", "B:1"),  # answers B:2, whose is_complete fails: FAILED carries B:2
+        ("Update", "B:2"),  # the rollback Update (Version 1 carries FailOn=Update) fails: no cleanup
+    ]
+    assert "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" not in events.statuses(STACK)
+    state = deployer.store.load(STACK)
+    assert state is not None and state.status == "UPDATE_ROLLBACK_FAILED"
+    assert state.resources["B"].physical_id == "B:1"
+    assert [record.physical_id for record in state.retired] == ["B:2"]
+    assert deployer.destroy(STACK) and deployer.store.load(STACK) is None
+    assert sorted(requests(journal, "B")[3:]) == [("Delete", "B:1"), ("Delete", "B:2")]
