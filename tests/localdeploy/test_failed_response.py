@@ -119,3 +119,44 @@ def test_a_failed_replacing_update_whose_rollback_fails_too_keeps_the_new_id_rec
     assert [record.physical_id for record in state.retired] == ["B:2"]
     assert deployer.destroy(STACK) and deployer.store.load(STACK) is None
     assert sorted(requests(journal, "B")[3:]) == [("Delete", "B:1"), ("Delete", "B:2")]
+
+
+def test_a_failed_on_event_on_update_keeps_the_current_id_and_gets_the_rollback_update(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", FailOn="Update")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
+    rollback = calls(journal, "B")[2]
+    assert rollback["ResourceProperties"]["Size"] == "1" and rollback["OldResourceProperties"]["Size"] == "2"
+    state = deployer.store.load(STACK)
+    assert state is not None and state.resources["B"].physical_id == "B:1" and not state.retired
+
+
+def test_a_create_response_over_4096_bytes_is_no_response_the_delete_gets_a_made_up_id(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, events = make_deployer(handler_module=RECORDING_HANDLER)
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, BigData="5000")}))
+    assert raised.value.final_status == "ROLLBACK_COMPLETE"
+    (failed,) = [event for event in events.for_status("CREATE_FAILED") if event.logical_id == "B"]
+    assert failed.reason == "Response object is too long."
+    (create, delete) = requests(journal, "B")
+    assert create == ("Create", "") and delete[0] == "Delete" and delete[1].startswith(f"{STACK}-B-")
+
+
+def test_an_update_response_over_4096_bytes_is_no_response_the_rollback_goes_to_the_current_id(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", BigData="5000")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
+    state = deployer.store.load(STACK)
+    assert state is not None and state.resources["B"].properties["Size"] == "1" and not state.retired
