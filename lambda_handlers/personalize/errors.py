@@ -53,6 +53,11 @@ class DatasetGroupNotEmptyError(CustomResourceError):
         self.contents = tuple(contents)
 
 
+class OwnerUnreadableError(CustomResourceError):
+    """A Delete of the stack's own resource may not read its owner tag: a missing grant, not a foreign
+    resource, so the Delete fails instead of keeping it silently."""
+
+
 class ResourceInUseError(CustomResourceError):
     """Personalize refuses the delete because something else still depends on the resource."""
 

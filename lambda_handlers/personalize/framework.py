@@ -27,6 +27,7 @@ from .errors import (
     CustomResourceError,
     InvalidEventError,
     InvalidPropertyError,
+    OwnerUnreadableError,
     ResourceFailedError,
     ResourceInUseError,
     WaitTimedOutError,
@@ -52,6 +53,8 @@ ACCESS_DENIED = "AccessDeniedException"
 # owner_tag's answer for a resource whose tags the handler role may not read: its policy grants
 # ListTagsForResource on everything this environment creates (grants scoped by the name prefix), so
 # such a resource was made by someone else, and nothing that reads an owner tag treats it as this stack's.
+# Except the Delete of the stack's own resource (its physical id): there a denial is a missing grant, and
+# keep_reason fails the Delete naming it rather than keep the resource silently.
 UNREADABLE_OWNER = "unreadable: the handler role may not list its tags"
 LIMIT_EXCEEDED = "LimitExceededException"
 THROTTLING = "ThrottlingException"
@@ -712,8 +715,20 @@ class PersonalizeResource(ABC):
         """Why an existing resource outlives this Delete (None: delete it). The ownership rule of
         docs/custom-resources.md: only what this stack created is ever deleted; a CREATE FAILED one always
         is, because it holds no data; anything else only when its removal policy says destroy."""
-        if self.tagged and not self.created_here(arn):
-            return "adopted-kept"
+        if self.tagged:
+            tag = self.owner_tag(arn)
+            if tag == UNREADABLE_OWNER:
+                # Unreadable means someone else's only for what the stack might adopt or find in a group:
+                # this is the stack's own resource, so the grant is missing (SCP, boundary, propagation).
+                raise OwnerUnreadableError(
+                    f"{self.kind.label} {self.name} ({arn}): the handler role may not read its tags "
+                    "(personalize:ListTagsForResource was denied), so this Delete cannot tell whether the "
+                    "stack created it and deletes nothing; grant personalize:ListTagsForResource on it to "
+                    "the handler role (check SCPs and permission boundaries) and delete again"
+                )
+            owner = self.event.owner
+            if owner is None or not owner.created(tag):
+                return "adopted-kept"
         if self.kind.has_status and description.get("status") == domain.CREATE_FAILED:
             return None
         if self.has_removal_policy and self.props.removal_policy() == RETAIN:

@@ -35,6 +35,7 @@ from personalize_tools.localdeploy.errors import (
     FailedResponseError,
     LocalDeployError,
     ResolutionError,
+    StateError,
     TemplateError,
     UnsupportedIntrinsicError,
     describe_error,
@@ -469,8 +470,9 @@ class _Deployment(_Run):
             before is None
             or before.skipped != (logical_id in skipped)
             or before.resource_type != resource_type
+            or before.failed  # a failed Create left only an id for the rollback's Delete: create anew
         )
-        if fresh and before is not None and not before.skipped:
+        if fresh and before is not None and not before.skipped and not before.failed:
             with self.lock:
                 self.retired.append(before)  # a different kind of resource now: the old one goes in cleanup
         if logical_id in skipped:
@@ -500,7 +502,7 @@ class _Deployment(_Run):
         CloudFormation will automatically issue a DELETE operation with the PhysicalResourceId submitted by
         the FAILED response"). For the Provider framework's CREATE_FAILED marker that Delete is dropped
         by the framework itself (CustomResourceProvider.delete)."""
-        failed = dataclasses.replace(record, physical_id=physical_id)
+        failed = dataclasses.replace(record, physical_id=physical_id, failed=True)
         with self.lock:
             replaced_kind = before is not None and not before.skipped
             self.changes.append(
@@ -594,6 +596,8 @@ class _Deployment(_Run):
             )
             if kind == "replace" and before is not None:
                 self.retired.append(before)
+            if before is not None and before.failed and before.physical_id != after.physical_id:
+                self.retired.append(before)  # what a failed Create left under another id: cleanup's Delete
         self.set_record(after)
         if kind == "replace":
             reason = "the update created a new physical resource; the old one is deleted in cleanup"
@@ -685,9 +689,13 @@ class _Deployment(_Run):
                 current = {record.physical_id for record in self.records.values()}
                 doomed = [record for record in self.retired if record.physical_id not in current]
                 self.retired = doomed
+            if not reverted:  # CloudFormation's cleanup phase follows a completed rollback only
+                self.stack_event("UPDATE_ROLLBACK_FAILED", NO_CLEANUP_REASON)
+                self.save("UPDATE_ROLLBACK_FAILED")
+                return
             self.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
             leftovers = self.delete_many(created, doomed, rollback=True)
-            status = "UPDATE_ROLLBACK_COMPLETE" if reverted and not leftovers else "UPDATE_ROLLBACK_FAILED"
+            status = "UPDATE_ROLLBACK_FAILED" if leftovers else "UPDATE_ROLLBACK_COMPLETE"
         self.stack_event(status, self.leftover_reason(leftovers))
         self.save(status)
 
@@ -727,7 +735,7 @@ class _Deployment(_Run):
                 )
         except Exception as error:
             self.event(logical_id, resource_type, "UPDATE_FAILED", describe_error(error))
-            with self.lock:  # the failed update's own physical resource stays recorded for destroy
+            with self.lock:  # the failed update's own physical resource stays recorded, no cleanup deletes it
                 if after.physical_id != before.physical_id and all(
                     r.physical_id != after.physical_id for r in self.retired
                 ):
@@ -760,6 +768,11 @@ class _Deployment(_Run):
             return ""
         names = ", ".join(sorted(record.logical_id for record in leftovers.values()))
         return f"could not delete: {names} (they stay recorded; destroy retries them)"
+
+
+NO_CLEANUP_REASON = (
+    "no cleanup: what this update created or replaced stays recorded; destroy or the next deploy deletes it"
+)
 
 
 class LocalDeployer:
@@ -803,11 +816,26 @@ class LocalDeployer:
             return None  # nothing exists; the CDK CLI also deletes such a stack before deploying again
         return state
 
+    @staticmethod
+    def refuse_rollback_failed(state: StackState | None) -> None:
+        """A stack whose first create could not be rolled back can only be deleted, as in CloudFormation
+        (user guide, stack status codes: ROLLBACK_FAILED, "delete the stack"); its records may be
+        resources whose Create failed, which an update would take as existing."""
+        if state is not None and state.status == "ROLLBACK_FAILED":
+            left = ", ".join(sorted(state.resources)) or "none"
+            raise StateError(
+                f"stack {state.stack_name} is in ROLLBACK_FAILED state and can not be updated: its first "
+                f"deploy failed and the rollback could not delete {left}. As in CloudFormation, such a "
+                f"stack can only be deleted: run `python -m personalize_tools.localdeploy destroy "
+                f"--stack {state.stack_name}`, then deploy again"
+            )
+
     def deploy(
         self, artifact: StackArtifact, *, environment: str | None = None, cdk_out: Path | None = None
     ) -> StackState:
         """Create or update the stack; DeployFailedError (after the rollback) if it does not complete."""
         state = self._current_state(artifact.stack_name)
+        self.refuse_rollback_failed(state)
         first = state is None or not state.resources
         if state is None:
             state = StackState(

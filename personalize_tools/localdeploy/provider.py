@@ -101,8 +101,8 @@ class InvocationTimeoutError(Exception):
 
 
 class NoResponseError(ResourceFailedError):
-    """CloudFormation got no answer it could read for the request (ServiceTimeout, a cancelled operation,
-    a response too long): it fails the resource without any PhysicalResourceId from the provider."""
+    """CloudFormation got no answer it could read for the request (ServiceTimeout, a response too long):
+    it fails the resource without any PhysicalResourceId from the provider."""
 
 
 def cloudformation_strings(value: Any) -> Any:
@@ -585,7 +585,9 @@ class CustomResourceProvider(ResourceType):
                     f"timeout of {setup.total_timeout:g} s"
                 )
             if context.cancel.wait(max(0.0, min(interval, service_deadline - time.monotonic()))):
-                raise NoResponseError("Resource operation cancelled")
+                # A second Ctrl-C (CloudFormation never gets one): failed like is_complete, so the FAILED
+                # response carries on_event's id and the rollback's Delete reaches it (our choice).
+                raise ResourceFailedError("Resource operation cancelled")
             if time.monotonic() >= service_deadline:
                 raise NoResponseError(SERVICE_TIMEOUT_REASON)
 

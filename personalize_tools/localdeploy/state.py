@@ -32,6 +32,7 @@ class ResourceRecord:
     attributes: dict[str, Any] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
     skipped: bool = False
+    failed: bool = False  # its Create failed: CloudFormation holds the id for the rollback's Delete only
     deletion_policy: str = "Delete"
     update_replace_policy: str = "Delete"
     provider: dict[str, Any] = field(

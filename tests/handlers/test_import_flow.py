@@ -13,13 +13,13 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from constructs_lib.import_flow import STEP_OPERATIONS
 from lambda_handlers.personalize import authorization, domain, domain_rules, kinds
-from lambda_handlers.personalize.flow import contract, rows, steps
+from lambda_handlers.personalize.flow import contract, rows, signal, steps
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.validate.rules import RULES_BY_ID
 
@@ -405,3 +405,20 @@ def test_timestamps_get_validate_data_rules_dates_negative_and_future(
     assert "line 4" in found["value_types"][0] and "negative" in found["value_types"][0]
     assert "line 5" in found["timestamp_future"][0]
     assert set(report.errors()) == {"timestamp_iso", "value_types", "min_interactions"}  # future: a warning
+
+
+def test_one_rule_decides_a_wait_signal_from_the_outcome_no_data_included() -> None:
+    """SignalDeploy and the import handler's own signal share it: SUCCESS for an ACTIVE job and for NO DATA
+    (the handler's signal when there is no job), FAILURE for every other declared outcome."""
+    assert contract.NO_DATA in get_args(contract.Outcome)
+    statuses = {
+        outcome: signal.wait_condition_signal(outcome=outcome, reason="why", unique_id="u", job_arn=None)[
+            "Status"
+        ]
+        for outcome in get_args(contract.Outcome)
+    }
+    assert {outcome for outcome, status in statuses.items() if status == contract.SIGNAL_SUCCESS} == {
+        "ACTIVE",
+        "NO DATA",
+    }
+    assert set(statuses.values()) == {contract.SIGNAL_SUCCESS, contract.SIGNAL_FAILURE}

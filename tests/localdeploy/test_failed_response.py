@@ -10,14 +10,26 @@ that id and the cleanup deletes it once the rollback Update answers the old one 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
-from personalize_tools.localdeploy.errors import DeployFailedError
+from personalize_tools.localdeploy.assets import AssetStore
+from personalize_tools.localdeploy.aws import Endpoints
+from personalize_tools.localdeploy.errors import DeployFailedError, FailedResponseError
+from personalize_tools.localdeploy.events import EventLog
+from personalize_tools.localdeploy.intrinsics import StackContext
+from personalize_tools.localdeploy.provider import (
+    CustomResourceProvider,
+    HandlerFunction,
+    LambdaRuntime,
+    ProviderSetup,
+)
+from personalize_tools.localdeploy.resources import DeployContext, Operation
 
 from .conftest import RECORDING_HANDLER, DeployerFactory, artifact
-from .test_engine import calls, thing
+from .test_engine import TOKEN, calls, thing
 
 STACK = "failed-response-test"
 
@@ -95,3 +107,105 @@ def test_a_failed_in_place_update_is_rolled_back_without_a_delete(
         deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", FailOnComplete="Update")}))
     assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
     assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
+
+
+def test_a_failed_replacing_update_whose_rollback_fails_too_keeps_the_new_id_recorded(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    """UPDATE_ROLLBACK_FAILED: CloudFormation's cleanup phase follows a completed rollback only, so B:2
+    gets no Delete; it stays recorded (retired) and destroy deletes it with the rest."""
+    deployer, events = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Version="1", FailOn="Update")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Version="2", FailOnComplete="Update")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_FAILED"
+    assert requests(journal, "B") == [
+        ("Create", ""),
+        ("Update", "B:1"),  # answers B:2, whose is_complete fails: FAILED carries B:2
+        ("Update", "B:2"),  # the rollback Update (Version 1 carries FailOn=Update) fails: no cleanup
+    ]
+    assert "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" not in events.statuses(STACK)
+    state = deployer.store.load(STACK)
+    assert state is not None and state.status == "UPDATE_ROLLBACK_FAILED"
+    assert state.resources["B"].physical_id == "B:1"
+    assert [record.physical_id for record in state.retired] == ["B:2"]
+    assert deployer.destroy(STACK) and deployer.store.load(STACK) is None
+    assert sorted(requests(journal, "B")[3:]) == [("Delete", "B:1"), ("Delete", "B:2")]
+
+
+def test_a_failed_on_event_on_update_keeps_the_current_id_and_gets_the_rollback_update(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", FailOn="Update")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
+    rollback = calls(journal, "B")[2]
+    assert rollback["ResourceProperties"]["Size"] == "1" and rollback["OldResourceProperties"]["Size"] == "2"
+    state = deployer.store.load(STACK)
+    assert state is not None and state.resources["B"].physical_id == "B:1" and not state.retired
+
+
+def test_a_create_response_over_4096_bytes_is_no_response_the_delete_gets_a_made_up_id(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, events = make_deployer(handler_module=RECORDING_HANDLER)
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, BigData="5000")}))
+    assert raised.value.final_status == "ROLLBACK_COMPLETE"
+    (failed,) = [event for event in events.for_status("CREATE_FAILED") if event.logical_id == "B"]
+    assert failed.reason == "Response object is too long."
+    (create, delete) = requests(journal, "B")
+    assert create == ("Create", "") and delete[0] == "Delete" and delete[1].startswith(f"{STACK}-B-")
+
+
+def test_an_update_response_over_4096_bytes_is_no_response_the_rollback_goes_to_the_current_id(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", BigData="5000")}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
+    state = deployer.store.load(STACK)
+    assert state is not None and state.resources["B"].properties["Size"] == "1" and not state.retired
+
+
+def test_a_cancelled_wait_fails_with_the_id_on_event_answered_so_the_delete_reaches_it(
+    endpoints: Endpoints, tmp_path: Path, journal: Path
+) -> None:
+    """A second Ctrl-C abandons is_complete's polls after on_event answered B:1: the failure carries B:1
+    (as a failed is_complete does), so the rollback's Delete reaches what on_event created. Our choice:
+    CloudFormation never gets a Ctrl-C, and a made-up id would leave the resource behind."""
+    setup = ProviderSetup(
+        on_event=HandlerFunction(f"{RECORDING_HANDLER}.on_event", TOKEN),
+        is_complete=HandlerFunction(f"{RECORDING_HANDLER}.is_complete", TOKEN),
+        query_interval=0.1,
+        total_timeout=30,
+    )
+    runtime = LambdaRuntime(endpoints.handler_environment(), tmp_path / "handlers.log", max_workers=1)
+    cancel = threading.Event()
+    cancel.set()
+    context = DeployContext(
+        endpoints=endpoints,
+        stack=StackContext(STACK, "stack-id", endpoints.account, endpoints.region),
+        artifact=None,
+        events=EventLog(stream=None),
+        query_interval=0.05,
+        watch_service_status=False,
+        cancel=cancel,
+        assets=AssetStore(tmp_path / "assets"),
+    )
+    provider = CustomResourceProvider({"B": setup}, runtime)
+    properties = {"ServiceToken": TOKEN, "Journal": str(journal), "Polls": "1000"}
+    try:
+        with pytest.raises(FailedResponseError) as raised:
+            provider.create(context, Operation("B", "Custom::PersonalizeThing", properties))
+    finally:
+        runtime.close()
+    assert str(raised.value) == "Resource operation cancelled"
+    assert raised.value.physical_id == "B:1"
+    assert len(calls(journal, "B", "is_complete")) == 1

@@ -237,3 +237,67 @@ def test_content_the_handler_role_may_not_read_is_someone_elses_and_blocks_the_g
     admin.delete_recommender(recommenderArn=outsider)
     deployer.destroy(state.stack_name)
     assert emulator.state()["resources"]["dataset_group"] == []
+
+
+def _deny_list_tags(endpoints: Endpoints) -> Callable[[], None]:
+    """Take personalize:ListTagsForResource out of every inline role policy in moto (as an SCP or a
+    permission boundary would deny it); returns what puts the policies back."""
+    iam = endpoints.client("iam")
+    saved: list[tuple[str, str, str]] = []
+    for role in iam.list_roles()["Roles"]:
+        for policy_name in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)[
+                "PolicyDocument"
+            ]
+            text = document if isinstance(document, str) else json.dumps(document)
+            if "personalize:ListTagsForResource" not in text:
+                continue
+            saved.append((role["RoleName"], policy_name, text))
+            edited = json.loads(text)
+            for statement in edited["Statement"]:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                statement["Action"] = [a for a in actions if a != "personalize:ListTagsForResource"] or [
+                    "personalize:DescribeRecipe"
+                ]
+            iam.put_role_policy(
+                RoleName=role["RoleName"], PolicyName=policy_name, PolicyDocument=json.dumps(edited)
+            )
+    assert saved
+
+    def restore() -> None:
+        for role_name, policy_name, text in saved:
+            iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=text)
+
+    return restore
+
+
+def test_a_delete_of_the_stacks_own_resource_whose_tags_are_denied_fails_naming_the_grant(
+    synthesized: Callable[[str], StackArtifact],
+    make_deployer: DeployerFactory,
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+) -> None:
+    """Unreadable tags mean someone else's only for adoption and a group's contents: on the Delete of the
+    stack's own resource a denied ListTagsForResource is a missing grant, so the Delete fails naming the
+    ARN and the permission instead of reporting success and keeping the resource."""
+    deployer, events = make_deployer()
+    emulator.reset()
+    state = deployer.deploy(synthesized("dev"), environment="dev")
+    restore = _deny_list_tags(endpoints)
+    try:
+        with pytest.raises(DeployFailedError) as failure:
+            deployer.destroy(state.stack_name)
+    finally:
+        restore()
+    assert failure.value.final_status == "DELETE_FAILED"
+    failed = [e for e in events.for_status("DELETE_FAILED") if e.resource_type.startswith("Custom::")]
+    assert failed
+    for event in failed:
+        assert "personalize:ListTagsForResource was denied" in event.reason, event
+        assert "(arn:aws:personalize:" in event.reason
+    assert emulator.state()["resources"]["dataset_group"]  # nothing deleted behind the failure
+
+    deployer.destroy(state.stack_name)  # the grant back: the destroy completes
+    assert emulator.state()["resources"]["dataset_group"] == []

@@ -38,7 +38,7 @@ from personalize_tools.localdeploy.state import StateStore
 from personalize_tools.sample_data import generate_interactions
 
 from .conftest import SESSION
-from .test_ownership import World
+from .world import World
 
 BUCKET = "pz-rollback-delete-data"
 PREFIX = "orbk"
@@ -169,13 +169,13 @@ def test_a_timed_out_recommender_on_a_first_deploy_is_deleted_by_the_rollback(
     statuses = recommender_statuses(events)
     assert statuses[-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"] and "CREATE_FAILED" in statuses
     assert events.for_status("DELETE_FAILED") == []
-    assert world.nothing()  # the recommender too: no orphan
+    assert world.nothing_at_all()  # the recommender too: no orphan
 
     with running(clock):
         state = local.deploy(assemblies["v1"], environment="rbk")  # the full wait again
         assert state.status == "CREATE_COMPLETE"
         assert list(world.recommenders().values()) == [domain.ACTIVE]
-        assert local.destroy(state.stack_name) and world.nothing()
+        assert local.destroy(state.stack_name) and world.nothing_at_all()
 
 
 def test_a_timed_out_replacement_recommender_is_rolled_back_and_deleted_in_the_cleanup(
@@ -204,4 +204,4 @@ def test_a_timed_out_replacement_recommender_is_rolled_back_and_deleted_in_the_c
         assert state.status == "UPDATE_COMPLETE"
         (new,) = world.recommenders()
         assert new != old and world.recommenders()[new] == domain.ACTIVE
-        assert local.destroy(state.stack_name) and world.nothing()
+        assert local.destroy(state.stack_name) and world.nothing_at_all()

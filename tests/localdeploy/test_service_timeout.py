@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from personalize_tools.localdeploy.errors import DeployFailedError
+from personalize_tools.localdeploy.engine import LocalDeployer
+from personalize_tools.localdeploy.errors import DeployFailedError, StateError
 from personalize_tools.localdeploy.events import EventLog
 from personalize_tools.localdeploy.provider import SERVICE_TIMEOUT_REASON
 
@@ -35,6 +36,19 @@ def journal(tmp_path: Path) -> Path:
 def reason(events: EventLog, logical_id: str, status: str) -> str:
     (event,) = [e for e in events.for_status(status) if e.logical_id == logical_id]
     return event.reason
+
+
+def destroy_until_done(deployer: LocalDeployer) -> None:
+    """A destroy's first request starts a worker, and that cold start counts against B's 1 s
+    ServiceTimeout (no resource warms one first), so on a loaded machine it may run out: destroy retries
+    what it could not delete, as documented."""
+    for _ in range(3):
+        try:
+            assert deployer.destroy(STACK)
+        except DeployFailedError:
+            continue
+        break
+    assert deployer.store.load(STACK) is None
 
 
 def test_a_wait_past_the_service_timeout_fails_the_resource_and_the_create_rolls_back(
@@ -90,6 +104,50 @@ def test_an_on_event_past_the_service_timeout_is_stopped(
     assert not calls(journal, "B", "is_complete")
     time.sleep(max(0.0, started + 3.5 - time.monotonic()))  # past the moment the sleeper would answer
     assert not calls(journal, "B", "on_event_done")
+
+    # ROLLBACK_FAILED: B's record is a failed Create's, never a resource. As in CloudFormation the stack can
+    # only be deleted; the deploy refuses, saying so, before any request is sent.
+    deployer, events = make_deployer(handler_module=RECORDING_HANDLER)
+    requests = len(journal_entries(journal))
+    with pytest.raises(StateError) as refused:
+        deployer.deploy(artifact(STACK, {"A": thing(journal), "B": sleeper}))
+    assert str(refused.value).startswith(f"stack {STACK} is in ROLLBACK_FAILED state and can not be updated")
+    assert f"destroy --stack {STACK}`" in str(refused.value)
+    assert len(journal_entries(journal)) == requests
+    Path(f"{journal}.healed").touch()  # the handler fixed: the destroy's Delete answers
+    destroy_until_done(deployer)
+    state = deployer.deploy(artifact(STACK, {"A": thing(journal), "B": sleeper}))
+    assert state.status == "CREATE_COMPLETE" and state.resources["B"].physical_id == "B:1"
+    types = [entry["RequestType"] for entry in calls(journal, "B", "on_event")]
+    assert types[:2] == ["Create", "Delete"] and types[-1] == "Create"  # the Create reaches the handler
+    assert set(types[2:-1]) == {"Delete"}  # the destroy's Delete(s), none of them an Update
+    destroy_until_done(deployer)
+
+
+def test_a_failed_create_left_by_an_update_rollback_is_created_by_the_next_deploy(
+    make_deployer: DeployerFactory, journal: Path
+) -> None:
+    """UPDATE_ROLLBACK_FAILED keeps the record of a failed Create (its Delete failed too); the next deploy
+    with the same properties must create the resource, not take the record as one that exists."""
+    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
+    deployer.deploy(artifact(STACK, {"A": thing(journal)}))
+    broken = thing(journal, Parent={"Ref": "A"}, FailOnComplete="Create", FailOn="Delete")
+    with pytest.raises(DeployFailedError) as raised:
+        deployer.deploy(artifact(STACK, {"A": thing(journal), "B": broken}))
+    assert raised.value.final_status == "UPDATE_ROLLBACK_FAILED"
+    kept = deployer.store.load(STACK)
+    assert kept is not None and kept.resources["B"].failed and kept.resources["B"].physical_id == "B:1"
+
+    Path(f"{journal}.healed").touch()
+    state = deployer.deploy(artifact(STACK, {"A": thing(journal), "B": broken}))
+    assert state.status == "UPDATE_COMPLETE" and not state.resources["B"].failed
+    assert [entry["RequestType"] for entry in calls(journal, "B", "on_event")] == [
+        "Create",
+        "Delete",
+        "Create",
+    ]
+    assert state.retired == []  # the new Create answered the same id: nothing for cleanup to delete
+    assert deployer.destroy(STACK) and deployer.store.load(STACK) is None
 
 
 def test_an_update_past_the_service_timeout_is_rolled_back_to_the_old_properties(

@@ -30,7 +30,17 @@ EVENT_DETAIL_TYPE: Final = "Personalize Import Finished"
 
 # `outcome` of the flow state after each step. The first four route the state machine; the rest end it.
 Outcome = Literal[
-    "IMPORT", "QUEUED", "WAITING", "IGNORED", "ACTIVE", "FAILED", "REJECTED", "DELETED", "SUPERSEDED", "ERROR"
+    "IMPORT",
+    "QUEUED",
+    "WAITING",
+    "IGNORED",
+    "ACTIVE",
+    "FAILED",
+    "REJECTED",
+    "DELETED",
+    "SUPERSEDED",
+    "ERROR",
+    "NO DATA",
 ]
 IMPORT: Final = "IMPORT"  # the object passed the checks: start its import
 QUEUED: Final = "QUEUED"  # five imports are running (LimitExceededException): wait for a slot, try again
@@ -42,6 +52,9 @@ REJECTED: Final = "REJECTED"  # the object failed the checks: report written, no
 DELETED: Final = "DELETED"  # the object (this version) was deleted before its import started
 SUPERSEDED: Final = "SUPERSEDED"  # a newer version was uploaded before the import started: that one imports
 ERROR: Final = "ERROR"  # a step failed after its retries; notice.error and notice.cause say why
+# Not a flow state: what the import handler signals itself when the location holds no data (no job), a
+# success for the deploy's wait (WhenNoData: skip).
+NO_DATA: Final = "NO DATA"
 
 # Terminal outcomes and how the execution ends: Succeed, or Fail with this error name.
 FAIL_ERRORS: Final = {
@@ -51,6 +64,8 @@ FAIL_ERRORS: Final = {
     ERROR: "ImportStepFailed",
 }
 SUCCEEDING: Final = (ACTIVE, SUPERSEDED)
+# The outcomes a deploy's wait condition is signalled SUCCESS for; any other is a FAILURE.
+SIGNAL_SUCCEEDING: Final = (ACTIVE, NO_DATA)
 
 # Wait condition signals (CloudFormation user guide, "Wait condition signal JSON syntax").
 SIGNAL_SUCCESS: Final = "SUCCESS"

@@ -18,13 +18,21 @@ TIMEOUT_SECONDS = 30
 REASON_MAX_CHARACTERS = 4000  # our choice: the signal's reason reaches the stack event, keep it readable
 
 
-def wait_condition_signal(*, success: bool, reason: str, unique_id: str, data: str) -> dict[str, str]:
-    """The signal document; FAILURE carries Personalize's failureReason in Reason, verbatim."""
+def succeeded(outcome: str) -> bool:
+    """Whether a wait condition is signalled SUCCESS for this outcome: the one rule for both senders."""
+    return outcome in contract.SIGNAL_SUCCEEDING
+
+
+def wait_condition_signal(
+    *, outcome: str, reason: str, unique_id: str, job_arn: str | None
+) -> dict[str, str]:
+    """The signal document for how the import ended; FAILURE carries Personalize's failureReason in Reason,
+    verbatim."""
     return {
-        "Status": contract.SIGNAL_SUCCESS if success else contract.SIGNAL_FAILURE,
+        "Status": contract.SIGNAL_SUCCESS if succeeded(outcome) else contract.SIGNAL_FAILURE,
         "Reason": reason[:REASON_MAX_CHARACTERS],
         "UniqueId": unique_id,
-        "Data": data,
+        "Data": outcome_data(job_arn, outcome),
     }
 
 

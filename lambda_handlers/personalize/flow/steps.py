@@ -184,13 +184,13 @@ def signal_deploy(state: Mapping[str, Any], context: Any = None) -> State:
     """Tell the deploy's wait condition: SUCCESS once ACTIVE, else FAILURE with the verbatim reason."""
     deploy = state["deploy"]
     notice = state["notice"]
-    success = notice["outcome"] == contract.ACTIVE
+    success = signal.succeeded(notice["outcome"])
     reason = notice.get("failureReason") or notice.get("cause") or notice["message"]
     document = signal.wait_condition_signal(
-        success=success,
+        outcome=notice["outcome"],
         reason=str(notice["message"] if success else reason),
         unique_id=str(deploy["uniqueId"]),
-        data=signal.outcome_data(notice.get("jobArn"), notice["outcome"]),
+        job_arn=notice.get("jobArn"),
     )
     status = signal.send(str(deploy["waitHandle"]), document)
     _log("signalled", status=document["Status"], http_status=status, unique_id=deploy["uniqueId"])

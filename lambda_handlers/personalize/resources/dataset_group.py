@@ -211,7 +211,7 @@ class DatasetGroup(PersonalizeResource):
             f"yet in the config (names: {{dataset_group: {self.name}-2}}) and deploy again. To discard it "
             "and its data, delete its contents and then the group, in this order, each once the one "
             "before is gone (its describe- command answers ResourceNotFoundException), then deploy again: "
-            f"{'; '.join(self.discard_commands(arn))}."
+            f"{'; '.join(self.discard_commands(arn))}. {unlisted_contents(arn)}"
         )
 
     def discard_commands(self, arn: str) -> list[str]:
@@ -278,6 +278,17 @@ class DatasetGroup(PersonalizeResource):
             self.log("delete-deferred", arn=arn, waiting_for=leaving)
             return False
         return True
+
+
+def unlisted_contents(arn: str) -> str:
+    """What also blocks the group's delete but is not in the commands: campaigns hang off solutions (not
+    the group, so not in kinds.GROUP_CONTENTS), and metric attributions are no kind of this project;
+    anything made outside the stack this way has to go first."""
+    return (
+        "Campaigns and metric attributions are not among these commands: delete any first, the campaigns "
+        "before their solution (aws personalize list-campaigns --solution-arn SOLUTION_ARN; "
+        f"aws personalize list-metric-attributions --dataset-group-arn {arn})."
+    )
 
 
 def _kebab(name: str) -> str:

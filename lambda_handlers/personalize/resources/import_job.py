@@ -45,8 +45,8 @@ from ..s3_location import S3Location
 JOB_SUFFIX_LENGTH = 8
 MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying new names
 # Status (a GetAtt attribute) of an import whose location held no data: no job exists. Not a Personalize
-# status; the Message attribute says where the data is expected.
-NO_DATA = "NO DATA"
+# status; the Message attribute says where the data is expected. Also the outcome its wait signal carries.
+NO_DATA = flow_contract.NO_DATA
 WAIT_PROPERTIES = ("WaitHandle", "WaitStateMachineArn")
 EXECUTION_EXISTS = "ExecutionAlreadyExists"
 # StartExecution `name` (botocore's stepfunctions model): 1 to 80 characters, none of white space, brackets,
@@ -248,13 +248,13 @@ class DatasetImportJob(PersonalizeResource):
         )
 
     def signal_now(self, arn: str, *, outcome: str, reason: str) -> None:
-        """Signal the wait condition without the state machine, with the Data its SignalDeploy step sends
-        (no job ARN when there was no data): FAILURE only for a failed job."""
+        """Signal the wait condition without the state machine, as its SignalDeploy step does (the same
+        document and success rule, flow/signal.py), with no job ARN when there was no data."""
         document = signal.wait_condition_signal(
-            success=outcome != flow_contract.FAILED,
+            outcome=outcome,
             reason=reason,
             unique_id=arn.rsplit("/", 1)[1],
-            data=signal.outcome_data(None if outcome == NO_DATA else arn, outcome),
+            job_arn=None if outcome == NO_DATA else arn,
         )
         signal.send(self.props.required("WaitHandle"), document)
         self.log("wait-signalled", status=document["Status"])
