@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -67,6 +68,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest modules first (a stable sort: every module keeps its tests' order)."""
     rank = {path: index for index, path in enumerate(LONGEST_MODULES)}
     items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    """Writes the sample files config/dev.yaml uploads, as `make sample-data` does: a fresh clone has none,
+    and loading the dev config refuses an empty local_path, so every test that reads it asks for this."""
+    from config import load_environment  # imported here: only the tests that ask pay for the config package
+    from personalize_tools.sample_data import write_environment_samples
+
+    config = load_environment("dev", check_data=False)
+    write_environment_samples(config)
+    path = config.local_data_path
+    assert path is not None and path.is_file()
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Fixtures for synthesizing stacks: the dev config's sample data must exist before it synthesizes."""
+"""Fixtures for synthesizing stacks: dev's sample data (tests/conftest.py) exists before it synthesizes."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ from pathlib import Path
 import pytest
 
 from config import EnvironmentConfig, load_environment
-from personalize_tools.sample_data import write_environment_samples
-
-
-@pytest.fixture(scope="session")
-def sample_data() -> Path:
-    """Writes the sample files config/dev.yaml uploads, as `make sample-data` does."""
-    config = load_environment("dev", check_data=False)
-    write_environment_samples(config)
-    path = config.local_data_path
-    assert path is not None and path.is_file()
-    return path
 
 
 @pytest.fixture(scope="session")

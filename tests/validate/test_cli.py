@@ -73,7 +73,7 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert report["errors"] == sum(rule["status"] == "fail" for rule in report["rules"])
 
 
-def test_env_takes_domain_and_schema_from_the_config(valid_csv: Path) -> None:
+def test_env_takes_domain_and_schema_from_the_config(valid_csv: Path, sample_data: Path) -> None:
     result = run(str(valid_csv), "--env", "dev", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["domain"] == "ECOMMERCE"
