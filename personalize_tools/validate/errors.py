@@ -20,3 +20,10 @@ class SchemaError(UsageError):
 
 class SourceError(UsageError):
     """The input cannot be read: missing file, unknown bucket or key, no access, empty folder."""
+
+
+class ScratchError(UsageError):
+    """The exact counts' temporary files cannot be written or read back (disk full, directory gone).
+
+    Not a SourceError: the input is fine, the machine's temporary directory is not.
+    """

@@ -11,6 +11,7 @@ pool (numpy and polars release the GIL).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from personalize_tools.validate.errors import ScratchError
 from personalize_tools.validate.hashing import uint64_series
 
 FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
@@ -74,7 +76,23 @@ class HashSpill:
         assert self._buffers is not None
         return self._buffers[0][: self._filled], self._buffers[1][: self._filled]
 
+    @contextlib.contextmanager
+    def _scratch(self) -> Iterator[None]:
+        """OSError from the temporary files as a ScratchError naming the directory, not the input."""
+        try:
+            yield
+        except OSError as error:
+            where = self._directory or tempfile.gettempdir()
+            raise ScratchError(
+                f"cannot use the temporary directory {where} for the exact duplicate counts: "
+                f"{error.strerror or error}; free space there, or set TMPDIR to a writable directory"
+            ) from error
+
     def _flush(self) -> None:
+        with self._scratch():
+            self._flush_pending()
+
+    def _flush_pending(self) -> None:
         hashes, payloads = self._pending()
         self._filled = 0
         if self._directory is None:
@@ -114,10 +132,12 @@ class HashSpill:
         for partition in range(self.partitions):
             path = self._path(partition, "hash")
             if os.path.exists(path):
-                yield (
-                    np.fromfile(path, dtype=np.uint64),
-                    np.fromfile(self._path(partition, "payload"), dtype=np.uint64),
-                )
+                with self._scratch():
+                    loaded = (
+                        np.fromfile(path, dtype=np.uint64),
+                        np.fromfile(self._path(partition, "payload"), dtype=np.uint64),
+                    )
+                yield loaded
 
     def map_partitions(self, work: Callable[[np.ndarray, np.ndarray], Result], threads: int) -> list[Result]:
         """WORK(hashes, payloads) per partition, in payload order within each; results in partition order."""
