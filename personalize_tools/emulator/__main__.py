@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--server-error-rate", type=float, default=0.0, help="fraction answered HTTP 500/503")
     faults.add_argument("--fail-name-pattern", help="regex; resources whose name matches end CREATE FAILED")
+    faults.add_argument(
+        "--fail-operation",
+        action="append",
+        default=[],
+        metavar="OPERATION",
+        help="a Personalize operation whose next request fails with InvalidInputException (repeatable)",
+    )
     faults.add_argument("--latency-seconds", type=float, default=0.0, help="delay added to every request")
     faults.add_argument("--seed", type=int, help="random seed, for repeatable fault sequences")
     parser.add_argument("--log-requests", action="store_true", help="log every HTTP request to stderr")
@@ -107,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fail_name_pattern=args.fail_name_pattern,
                 latency_seconds=args.latency_seconds,
                 seed=args.seed,
+                fail_operations=tuple(args.fail_operation),
             ),
             state_file=args.state_file,
             s3_endpoint_url=args.s3_endpoint_url,

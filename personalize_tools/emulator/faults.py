@@ -1,4 +1,4 @@
-"""Fault injection: throttling, server errors, latency and resources that fail by name.
+"""Fault injection: throttling, server errors, latency, resources that fail by name, operations that fail.
 
 Callers of Personalize must survive ThrottlingException, 5xx answers and CREATE FAILED; these
 settings let tests and benchmarks provoke each on purpose. A seed makes the sequence repeatable.
@@ -16,9 +16,11 @@ from typing import Any
 
 from botocore.endpoint import DEFAULT_TIMEOUT as BOTOCORE_READ_TIMEOUT
 
+from personalize_tools.emulator import model
 from personalize_tools.emulator.errors import (
     EmulatorConfigError,
     InternalFailureError,
+    InvalidInputError,
     ServiceError,
     ServiceUnavailableError,
     ThrottlingError,
@@ -38,8 +40,22 @@ class Faults:
     fail_name_pattern: str | None = None  # re.search on a resource's name: it ends in CREATE FAILED
     latency_seconds: float = 0.0  # added before every Personalize request is handled
     seed: int | None = None
+    # Personalize operations whose next request fails (an in-place update: UpdateDataset, TagResource, ...)
+    fail_operations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        operations = self.fail_operations
+        if not isinstance(operations, list | tuple) or not all(isinstance(item, str) for item in operations):
+            raise EmulatorConfigError(
+                f"fail_operations={operations!r}: must be a list of Personalize operation names"
+            )
+        unknown = sorted(set(operations) - model.operation_names())
+        if unknown:
+            raise EmulatorConfigError(
+                f"fail_operations: {', '.join(map(repr, unknown))} is not a Personalize operation; use an "
+                "operation of botocore's model, e.g. UpdateDataset, UpdateRecommender, TagResource"
+            )
+        object.__setattr__(self, "fail_operations", tuple(operations))
         for name in ("throttle_rate", "server_error_rate"):
             rate = getattr(self, name)
             if not _is_number(rate) or not 0.0 <= rate <= 1.0:
@@ -83,7 +99,9 @@ class Faults:
             raise EmulatorConfigError(f"bad fault settings {dict(changes)}: {error}") from error
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["fail_operations"] = list(self.fail_operations)
+        return data
 
 
 def _is_number(value: Any) -> bool:
@@ -122,6 +140,17 @@ class FaultInjector:
                 return InternalFailureError("Injected server error: the emulator's server_error_rate is set")
             return ServiceUnavailableError("Injected outage: the emulator's server_error_rate is set")
         return None
+
+    def failed_operation(self, operation: str) -> ServiceError | None:
+        """InvalidInputException for the next request of an operation in `fail_operations`, which leaves
+        the list: failing once lets a rollback's call of the same operation go through."""
+        with self._lock:
+            listed = self._faults.fail_operations
+            if operation not in listed:
+                return None
+            remaining = tuple(item for item in listed if item != operation)
+            self._faults = dataclasses.replace(self._faults, fail_operations=remaining)
+        return InvalidInputError(f"Injected failure: {operation} is in the emulator's fail_operations.")
 
     def planned_failure(self, label: str, name: str) -> str | None:
         """The failureReason a resource created now will end with, or None when it should succeed."""

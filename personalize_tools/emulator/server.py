@@ -265,7 +265,7 @@ class EmulatorServer:
             faults = self._faults.faults
             if faults.latency_seconds:
                 time.sleep(faults.latency_seconds)
-            injected = self._faults.draw()
+            injected = self._faults.draw() or self._faults.failed_operation(operation)
             if injected is not None:
                 raise injected
             params = parse_json_object(raw_body)

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.personalize import domain
 from personalize_tools.emulator import EmulatorServer, Faults
+from personalize_tools.emulator.__main__ import main as emulator_main
 from personalize_tools.emulator.errors import EmulatorConfigError
 from tests.emulator.support import (
     active_dataset,
@@ -84,6 +85,32 @@ def test_fail_name_pattern_fails_matching_resources_only(
     personalize.delete_dataset_group(datasetGroupArn=doomed)  # a failed resource can be deleted
 
 
+def test_fail_operations_fails_the_next_request_of_each_listed_operation_once(
+    clean_emulator: EmulatorServer, personalize: Any
+) -> None:
+    """An in-place update (UpdateDataset, TagResource, ...) has no name to match at create time; this
+    fails its call once, non-retryable, so a rollback calling the same operation goes through."""
+    arn = active_group(personalize, "tagged")
+    status, _ = admin(clean_emulator.url, "POST", "faults", {"fail_operations": ["TagResource"]})
+    assert status == 200 and clean_emulator.faults.fail_operations == ("TagResource",)
+    personalize.list_dataset_groups()  # other operations are untouched
+    with pytest.raises(ClientError) as error:
+        personalize.tag_resource(resourceArn=arn, tags=[{"tagKey": "a", "tagValue": "b"}])
+    assert error.value.response["Error"]["Code"] == "InvalidInputException"
+    assert "fail_operations" in error.value.response["Error"]["Message"]
+    assert clean_emulator.calls()["calls"]["TagResource"] == 1  # a 400 is not retried
+    assert clean_emulator.faults.fail_operations == ()
+    personalize.tag_resource(resourceArn=arn, tags=[{"tagKey": "a", "tagValue": "b"}])
+    assert admin(clean_emulator.url, "GET", "faults")[1]["fail_operations"] == []
+
+
+def test_the_cli_takes_fail_operation_and_refuses_an_unknown_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        emulator_main(["--fail-operation", "UpdateDataset", "--fail-operation", "Nope"])
+    assert refused.value.code == 2
+    assert "fail_operations: 'Nope' is not a Personalize operation" in capsys.readouterr().err
+
+
 def test_faults_from_the_constructor_and_admin_endpoint(clean_emulator: EmulatorServer) -> None:
     status, faults = admin(
         clean_emulator.url, "POST", "faults", {"latency_seconds": 0.01, "fail_name_pattern": "x"}
@@ -99,9 +126,16 @@ def test_faults_from_the_constructor_and_admin_endpoint(clean_emulator: Emulator
 
 
 @pytest.mark.parametrize(
-    "settings",
-    [{"throttle_rate": -0.1}, {"throttle_rate": 0.6, "server_error_rate": 0.6}, {"fail_name_pattern": "("}],
+    ("settings", "named"),
+    [
+        ({"throttle_rate": -0.1}, "throttle_rate=-0.1"),
+        ({"throttle_rate": 0.6, "server_error_rate": 0.6}, "throttle_rate + server_error_rate"),
+        ({"fail_name_pattern": "("}, "'('"),
+        ({"fail_operations": "UpdateDataset"}, "fail_operations='UpdateDataset'"),
+        ({"fail_operations": ["UpdateDatasets"]}, "'UpdateDatasets' is not a Personalize operation"),
+    ],
 )
-def test_bad_fault_settings_are_refused(settings: dict[str, Any]) -> None:
-    with pytest.raises(EmulatorConfigError):
+def test_bad_fault_settings_are_refused(settings: dict[str, Any], named: str) -> None:
+    with pytest.raises(EmulatorConfigError) as refused:
         Faults(**settings)
+    assert named in str(refused.value)

@@ -1,5 +1,6 @@
 """Issue 13's lifecycle matrix: an update of each property that replaces or is refused, a failure at each
-resource during an update, and the local deployer killed at each step of a deploy and of a destroy.
+resource during an update, a failure in an in-place update, and the local deployer killed at each step of
+a deploy, of an update and of a destroy.
 
 Each row ends with the world checks (tests/localdeploy/world.py): one of each resource and all ACTIVE (no
 orphan, no duplicate), the kept dataset's record count, and a next deploy that works with nothing edited.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import multiprocessing
 import os
 import re
@@ -24,7 +26,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import kinds
+from lambda_handlers.personalize import contract, domain_rules, kinds
 from lambda_handlers.personalize.resources import RESOURCE_TYPES
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
@@ -32,9 +34,9 @@ from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import synthesize_config
 from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
 from personalize_tools.localdeploy.errors import DeployFailedError
-from personalize_tools.localdeploy.events import EventLog, StackEvent
+from personalize_tools.localdeploy.events import STACK_TYPE, EventLog, StackEvent
 from personalize_tools.localdeploy.state import StackState, StateStore
-from personalize_tools.sample_data import generate_interactions
+from personalize_tools.sample_data import generate_interactions, generate_users
 
 from .conftest import SESSION
 from .world import World, native_orphans, records
@@ -56,6 +58,15 @@ VOD_CHANGES: dict[str, Any] = {
     "data_source": {"s3_uri": f"s3://{BUCKET}/vod/"},
     "recommenders": [{"use_case": VOD, "wait_for_active": True}],
 }
+WIDER_USERS = "wider-users.avsc"  # the domain's Users schema and a nullable column, written by `assemblies`
+IN_PLACE: dict[str, Any] = {  # a Users dataset too, whose schema can move in place
+    **LIVE,
+    "name_prefix": "mxin",
+    "event_tracker": False,
+    "recommenders": [],
+    "users": {"data_source": {"s3_uri": f"s3://{BUCKET}/users/"}},
+}
+USERS = 100
 PINNED: dict[str, Any] = {  # the same, with the group's and the recommender's names pinned
     **LIVE,
     "name_prefix": "mxpin",
@@ -90,7 +101,14 @@ CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
     },
-    "killed": {"v0": {**LIVE, "name_prefix": "mxkill", "recommenders": []}},
+    "inplace": {
+        "v0": IN_PLACE,
+        "wider": {**IN_PLACE, "users": {**IN_PLACE["users"], "schema": WIDER_USERS}},
+    },
+    "killed": {
+        "v0": {**LIVE, "name_prefix": "mxkill", "recommenders": []},
+        "domain": {**LIVE, **VOD_CHANGES, "name_prefix": "mxkill", "recommenders": []},
+    },
 }
 
 
@@ -112,11 +130,14 @@ class Live:
 @pytest.fixture(scope="module")
 def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], StackArtifact]:
     folder = tmp_path_factory.mktemp("matrix")
+    wider = domain_rules.default_schema("ECOMMERCE", "USERS")
+    wider["fields"].append({"name": "AGE_BAND", "type": ["null", "string"], "categorical": True})
+    (folder / WIDER_USERS).write_text(json.dumps(wider))
     out = {}
     for environment, variants in CONFIGS.items():
         for variant, raw in variants.items():
             path = folder / f"{environment}-{variant}.yaml"
-            path.write_text(yaml.safe_dump(raw))
+            path.write_text(yaml.safe_dump(raw).replace(WIDER_USERS, str(folder / WIDER_USERS)))
             cdk_out = folder / f"cdk.out.{environment}.{variant}"
             out[(environment, variant)] = synthesize_config(load_file(path, environment), cdk_out)
     return out
@@ -131,6 +152,8 @@ def data(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> None
     for name, domain_name in (("ecommerce", "ECOMMERCE"), ("vod", "VIDEO_ON_DEMAND")):
         path = generate_interactions(folder / f"{name}.csv", domain=domain_name, rows=ROWS, seed=7)
         s3.put_object(Bucket=BUCKET, Key=f"{name}/interactions.csv", Body=path.read_bytes())
+    users = generate_users(folder / "users.csv", domain="ECOMMERCE", users=USERS)
+    s3.put_object(Bucket=BUCKET, Key="users/users.csv", Body=users.read_bytes())
 
 
 def _deployer(endpoints: Endpoints, state_dir: Path, events: Callable[[StackEvent], None]) -> LocalDeployer:
@@ -191,7 +214,7 @@ def pinned(
 @pytest.fixture
 def faults(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
     yield emulator
-    emulator.set_faults(fail_name_pattern=None)
+    emulator.set_faults(fail_name_pattern=None, fail_operations=())
 
 
 def _unchanged(stack: Live, emulator: EmulatorServer) -> None:
@@ -363,6 +386,117 @@ def test_a_failure_at_any_resource_during_an_update_rolls_back_to_the_old_world(
     assert live.deploy(assemblies[("live", "v0")]).status == "UPDATE_COMPLETE"  # no manual edit
 
 
+# --- a failure in an in-place update ---------------------------------------------------------------
+
+
+def _group_tags(stack: Live) -> dict[str, str]:
+    (group,) = stack.world.groups()
+    tags = stack.world.personalize.list_tags_for_resource(resourceArn=group)["tags"]
+    return {tag["tagKey"]: tag["tagValue"] for tag in tags}
+
+
+def _min_requests(stack: Live) -> int:
+    (arn,) = stack.world.recommenders()
+    described = stack.world.personalize.describe_recommender(recommenderArn=arn)["recommender"]
+    return int(described["recommenderConfig"]["minRecommendationRequestsPerSecond"])
+
+
+@pytest.mark.parametrize(
+    ("operation", "resource_type", "changed", "applied"),
+    [
+        pytest.param(
+            "UpdateRecommender",
+            contract.RECOMMENDER,
+            {"RecommenderConfig": {"minRecommendationRequestsPerSecond": "2"}},
+            lambda stack: _min_requests(stack) == 2,
+            id="UpdateRecommender",
+        ),
+        pytest.param(
+            "TagResource",
+            contract.DATASET_GROUP,
+            {"Tags": contract.tags({"team": "matrix"})},
+            lambda stack: _group_tags(stack).get("team") == "matrix",
+            id="TagResource",
+        ),
+    ],
+)
+def test_a_failure_in_an_in_place_update_rolls_back_and_the_next_deploy_applies_it(
+    operation: str,
+    resource_type: str,
+    changed: dict[str, Any],
+    applied: Callable[[Live], bool],
+    live: Live,
+    assemblies: dict[tuple[str, str], StackArtifact],
+    faults: EmulatorServer,
+) -> None:
+    """fail_name_pattern fails creates only; an update that changes a resource in place fails at its
+    call (the emulator's fail_operations): the stack rolls back with nothing replaced and the data kept,
+    and the same update deployed again applies."""
+    edited = _edited(assemblies[("live", "v0")], resource_type, **changed)
+    faults.set_faults(fail_operations=[operation])
+    with pytest.raises(DeployFailedError) as failed:
+        live.deploy(edited)
+    assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert f"Injected failure: {operation}" in str(failed.value)
+    assert faults.faults.fail_operations == ()  # failed once: the rollback's own calls went through
+    _unchanged(live, faults)
+    assert not applied(live)
+    assert live.events.for_status("DELETE_FAILED") == []
+
+    assert live.deploy(edited).status == "UPDATE_COMPLETE"  # the same update, nothing edited by hand
+    assert applied(live)
+    _unchanged(live, faults)
+    assert live.deploy(assemblies[("live", "v0")]).status == "UPDATE_COMPLETE"
+    assert not applied(live)
+
+
+def test_a_failed_update_dataset_to_a_wider_schema_rolls_back_with_the_data_on_the_old_schema(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    endpoints: Endpoints,
+    faults: EmulatorServer,
+    data: None,
+    tmp_path: Path,
+) -> None:
+    """A Users schema that gains a nullable column moves the dataset in place (UpdateDataset); when that
+    call fails, the rollback deletes the new schema and the dataset stays on the old one with its records;
+    the next deploy moves it."""
+    first, wider = assemblies[("inplace", "v0")], assemblies[("inplace", "wider")]
+    world = World(endpoints, IN_PLACE["name_prefix"])
+    deployer = _deployer(endpoints, tmp_path / "state", EventLog(stream=None))
+    state = deployer.deploy(first, environment="inplace")
+    start = world.whole(schema=2, dataset=2, tracker=0, recommender=0)
+    (users,) = [arn for arn in start["dataset"] if arn.endswith("/USERS")]
+    old_schema = world.personalize.describe_dataset(datasetArn=users)["dataset"]["schemaArn"]
+    assert records(faults, users) == USERS and records(faults, _interactions(state)) == ROWS
+
+    faults.set_faults(fail_operations=["UpdateDataset"])
+    with pytest.raises(DeployFailedError) as failed:
+        deployer.deploy(wider, environment="inplace")
+    assert failed.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
+    assert "Injected failure: UpdateDataset" in str(failed.value)
+    assert world.whole(schema=2, dataset=2, tracker=0, recommender=0) == start  # the new schema gone
+    assert world.personalize.describe_dataset(datasetArn=users)["dataset"]["schemaArn"] == old_schema
+    assert records(faults, users) == USERS and records(faults, _interactions(state)) == ROWS
+
+    moved = deployer.deploy(wider, environment="inplace")
+    assert moved.status == "UPDATE_COMPLETE"
+    now = world.whole(schema=2, dataset=2, tracker=0, recommender=0)
+    assert now["dataset"] == start["dataset"]  # moved in place: the same datasets
+    assert world.personalize.describe_dataset(datasetArn=users)["dataset"]["schemaArn"] != old_schema
+    assert records(faults, users) == USERS and records(faults, _interactions(state)) == ROWS
+    assert deployer.destroy(first.stack_name) is True
+    assert world.nothing_at_all()
+
+
+def _interactions(state: StackState) -> str:
+    (arn,) = [
+        record.physical_id
+        for record in state.resources.values()
+        if record.resource_type == contract.DATASET and str(record.physical_id).endswith("/INTERACTIONS")
+    ]
+    return str(arn)
+
+
 # --- the deployer killed at every step ------------------------------------------------------------
 
 
@@ -370,7 +504,7 @@ def test_a_failure_at_any_resource_during_an_update_rolls_back_to_the_old_world(
 class KillPoint:
     """An event of the deploy at which its process group gets SIGKILL."""
 
-    status: str  # CREATE_IN_PROGRESS (a deploy) or DELETE_IN_PROGRESS (a destroy)
+    status: str  # CREATE_IN_PROGRESS (a deploy), DELETE_IN_PROGRESS (a destroy, or an update's cleanup)
     logical_id: str
     reason_prefix: str  # "" for the step's start; "Personalize status" while Personalize works on it
 
@@ -386,35 +520,38 @@ class KillPoint:
             os.killpg(0, signal.SIGKILL)
 
 
-def kill_points(events: list[StackEvent], status: str) -> list[KillPoint]:
-    """Every step of a deploy or destroy as it ran: each resource's start, in the plan's order, and for
-    each Personalize resource with a status the moment Personalize works on it but it is not recorded."""
+def kill_points(events: list[StackEvent], *statuses: str) -> list[KillPoint]:
+    """Every step of a deploy, destroy or update as it ran: each resource's start, in the plan's order,
+    and for each Personalize resource with a status the moment Personalize works on it but it is not
+    recorded. An update's steps are its replacements (UPDATE_IN_PROGRESS) and its cleanup's deletes."""
     points: list[KillPoint] = []
     for event in events:
-        if event.status != status:
+        if event.status not in statuses or event.resource_type == STACK_TYPE:
             continue
-        point = KillPoint(status, event.logical_id, "Personalize status" if event.reason else "")
+        point = KillPoint(event.status, event.logical_id, "Personalize status" if event.reason else "")
         if event.reason.startswith(point.reason_prefix) and point not in points:
             points.append(point)
     return points
 
 
 def _run_and_die(
-    endpoints: Endpoints, state_dir: Path, artifact: StackArtifact, point: KillPoint
+    endpoints: Endpoints, state_dir: Path, artifact: StackArtifact, point: KillPoint, destroy: bool
 ) -> None:  # pragma: no cover - runs in the child process that kills itself
     os.setsid()  # its own process group: the kill takes its Lambda workers along
     deployer = _deployer(endpoints, state_dir, point)
-    if point.status == "DELETE_IN_PROGRESS":
+    if destroy:
         deployer.destroy(artifact.stack_name)
     else:
         deployer.deploy(artifact, environment="killed")
 
 
-def _killed_at(endpoints: Endpoints, state_dir: Path, artifact: StackArtifact, point: KillPoint) -> bool:
+def _killed_at(
+    endpoints: Endpoints, state_dir: Path, artifact: StackArtifact, point: KillPoint, destroy: bool = False
+) -> bool:
     """Deploy (or destroy) in a child process that gets SIGKILL at `point`; False when the run never
     reached it (an earlier killed run of the same record had already passed that step) and completed."""
     child = multiprocessing.get_context("fork").Process(
-        target=_run_and_die, args=(endpoints, state_dir, artifact, point)
+        target=_run_and_die, args=(endpoints, state_dir, artifact, point, destroy)
     )
     child.start()
     child.join(timeout=120)
@@ -472,13 +609,63 @@ def test_a_deployer_killed_at_every_step_of_a_deploy_converges_when_run_again(
     while deleting:
         _deployer(endpoints, state_dir, EventLog(stream=None)).deploy(artifact, environment="killed")
         killed = []
-        while deleting and _killed_at(endpoints, state_dir, artifact, deleting[0]):
+        while deleting and _killed_at(endpoints, state_dir, artifact, deleting[0], destroy=True):
             killed.append(deleting.pop(0))
         assert killed, f"{deleting[0]}: a fresh destroy never reached this step"
     _deployer(endpoints, state_dir, EventLog(stream=None)).destroy(artifact.stack_name)
     assert world.nothing_at_all()
     assert native_orphans(endpoints, artifact.stack_name, None) == []
     assert stranded == []  # a killed run's generated names are in its state before the create calls
+
+
+def test_a_deployer_killed_at_every_step_of_an_update_converges_when_run_again(
+    assemblies: dict[tuple[str, str], StackArtifact],
+    endpoints: Endpoints,
+    emulator: EmulatorServer,
+    data: None,
+    tmp_path: Path,
+) -> None:
+    """The Domain update replaces every resource, so it runs the most steps: each new resource's
+    replacement and, in cleanup, each old one's delete. Its steps come from a reference update; the kills
+    are chained as in the deploy row (a rerun that passes its step ends the chain: the world is checked,
+    the first config deployed back, which is the next-deploy check, and a fresh chain starts there)."""
+    first, update = assemblies[("killed", "v0")], assemblies[("killed", "domain")]
+    world = World(endpoints, CONFIGS["killed"]["v0"]["name_prefix"])
+    state_dir = tmp_path / "state"
+    _deployer(endpoints, state_dir, EventLog(stream=None)).deploy(first, environment="killed")
+    reference = EventLog(stream=None)
+    state = _deployer(endpoints, state_dir, reference).deploy(update, environment="killed")
+    points = kill_points(reference.events, "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+    replaced = {point.logical_id for point in points if point.status == "UPDATE_IN_PROGRESS"}
+    managed = {r.logical_id for r in state.resources.values() if r.resource_type in RESOURCE_TYPES}
+    assert managed <= replaced, points  # every Personalize resource replaced, each a step
+    assert {p.logical_id for p in points if p.status == "DELETE_IN_PROGRESS"} >= managed, points  # cleanup
+
+    pending, stranded = list(points), []
+    while pending:
+        back = _deployer(endpoints, state_dir, EventLog(stream=None)).deploy(first, environment="killed")
+        assert back.status == "UPDATE_COMPLETE"
+        world.whole(recommender=0)
+        assert records(emulator, _dataset_arn(back)) == ROWS
+        killed = []
+        while pending and _killed_at(endpoints, state_dir, update, pending[0]):
+            killed.append(pending.pop(0))
+        assert killed, f"{pending[0]}: a fresh update never reached this step"
+
+        state = _deployer(endpoints, state_dir, EventLog(stream=None)).deploy(update, environment="killed")
+        assert state.status == "UPDATE_COMPLETE", killed
+        world.whole(recommender=0)
+        dataset_arn = _dataset_arn(state)
+        assert len(world.jobs_of_this_dataset(dataset_arn)) == 1, killed  # no duplicate import
+        assert records(emulator, dataset_arn) == ROWS, killed
+        stranded += native_orphans(endpoints, update.stack_name, state)
+    back = _deployer(endpoints, state_dir, EventLog(stream=None)).deploy(first, environment="killed")
+    assert back.status == "UPDATE_COMPLETE"
+    world.whole(recommender=0)
+    assert records(emulator, _dataset_arn(back)) == ROWS
+    assert stranded == []
+    assert _deployer(endpoints, state_dir, EventLog(stream=None)).destroy(first.stack_name) is True
+    assert world.nothing_at_all()
 
 
 def _remove_stranded(endpoints: Endpoints, names: list[str]) -> None:
