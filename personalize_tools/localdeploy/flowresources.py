@@ -30,6 +30,7 @@ from personalize_tools.localdeploy.resources import (
     ResourceType,
     aws_call,
     error_code,
+    exists,
     ignore_missing,
 )
 from personalize_tools.localdeploy.state import ResourceRecord, StateStore
@@ -38,6 +39,7 @@ from personalize_tools.localdeploy.stepfunctions import DefinitionError, StateMa
 STATE_MACHINE_NAME_MAX = 80
 RULE_NAME_MAX = 64
 TOPIC_NAME_MAX = 256
+NO_SUCH_STATE_MACHINE = frozenset({"StateMachineDoesNotExist"})
 WAIT_CONDITION_MAX_TIMEOUT = domain_rules.WAIT_CONDITION_MAX_SECONDS  # AWS::CloudFormation::WaitCondition
 WAIT_CONDITION_POLL_SECONDS = 0.5
 HANDLE_URL_EXPIRY_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
@@ -121,19 +123,13 @@ class StepFunctionsStateMachine(ResourceType):
             or context.physical_name(operation.logical_id, max_length=STATE_MACHINE_NAME_MAX)
         )
         # a killed run's machine (created before its record) is updated to the template, not made again
-        existing = context.adopting(operation.logical_id, name) and self._exists(context, name)
+        existing = context.adopting(operation.logical_id, name) and exists(
+            f"DescribeStateMachine {name}",
+            context.client("stepfunctions").describe_state_machine,
+            NO_SUCH_STATE_MACHINE,
+            stateMachineArn=context.arn("states", f"stateMachine:{name}"),
+        )
         return self._put(context, operation.logical_id, name, properties, existing=existing)
-
-    @staticmethod
-    def _exists(context: DeployContext, name: str) -> bool:
-        arn = context.arn("states", f"stateMachine:{name}")
-        try:
-            context.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
-        except ClientError as error:
-            if error_code(error) == "StateMachineDoesNotExist":
-                return False
-            raise ResourceFailedError(f"DescribeStateMachine {name} failed: {error_code(error)}") from error
-        return True
 
     def update(self, context: DeployContext, operation: Operation) -> Outcome:
         assert operation.old is not None and operation.old.physical_id is not None
@@ -192,7 +188,7 @@ class StepFunctionsStateMachine(ResourceType):
         assert record.physical_id is not None
         ignore_missing(
             context.client("stepfunctions").delete_state_machine,
-            frozenset({"StateMachineDoesNotExist"}),
+            NO_SUCH_STATE_MACHINE,
             stateMachineArn=record.physical_id,
         )
         FlowStore(_state_root(context).root).forget_machine(record.physical_id)

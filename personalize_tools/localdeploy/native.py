@@ -25,6 +25,7 @@ from personalize_tools.localdeploy.resources import (
     ResourceType,
     aws_call,
     error_code,
+    exists,
     ignore_missing,
 )
 from personalize_tools.localdeploy.state import ResourceRecord
@@ -40,28 +41,6 @@ POLICY_NAME_MAX = 128
 
 def _document(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def _bucket_exists(s3: Any, name: str) -> bool:
-    """HeadBucket: whether a killed run's bucket was created (DeployContext.adopting)."""
-    try:
-        s3.head_bucket(Bucket=name)
-    except ClientError as error:
-        if error_code(error) in {"404", *NO_SUCH_BUCKET}:
-            return False
-        raise ResourceFailedError(f"HeadBucket {name} failed: {error_code(error)}: {error}") from error
-    return True
-
-
-def _role_exists(iam: Any, name: str) -> bool:
-    """GetRole: whether a killed run's role was created (DeployContext.adopting)."""
-    try:
-        iam.get_role(RoleName=name)
-    except ClientError as error:
-        if error_code(error) in NO_SUCH_ENTITY:
-            return False
-        raise ResourceFailedError(f"GetRole {name} failed: {error_code(error)}: {error}") from error
-    return True
 
 
 def _not_emulated(properties: Mapping[str, Any], handled: set[str]) -> str:
@@ -231,7 +210,10 @@ class S3Bucket(ResourceType):
             else {"CreateBucketConfiguration": {"LocationConstraint": context.stack.region}}
         )
         lock = {"ObjectLockEnabledForBucket": True} if properties.get("ObjectLockEnabled") else {}
-        if not (context.adopting(operation.logical_id, name) and _bucket_exists(s3, name)):
+        if not (
+            context.adopting(operation.logical_id, name)
+            and exists(f"HeadBucket {name}", s3.head_bucket, NO_SUCH_BUCKET | {"404"}, Bucket=name)
+        ):
             aws_call(f"CreateBucket {name}", s3.create_bucket, Bucket=name, **location, **lock)
         try:
             self._configure(context, operation.logical_id, name, properties, {})
@@ -394,7 +376,9 @@ class IamRole(ResourceType):
             optional["MaxSessionDuration"] = int(properties["MaxSessionDuration"])
         if properties.get("Tags"):
             optional["Tags"] = properties["Tags"]
-        if context.adopting(operation.logical_id, name) and _role_exists(iam, name):
+        if context.adopting(operation.logical_id, name) and exists(
+            f"GetRole {name}", iam.get_role, NO_SUCH_ENTITY, RoleName=name
+        ):
             # a killed run created it before its record: bring it to the template, as an update from nothing
             self._update_role_settings(iam, name, properties, {})
             self._sync_tags(iam, name, properties, {})

@@ -169,6 +169,20 @@ def aws_call(description: str, call: Callable[..., Any], /, *arguments: Any, **p
         raise ResourceFailedError(f"{description} failed: {error}") from error
 
 
+def exists(description: str, call: Callable[..., Any], missing: frozenset[str], /, **parameters: Any) -> bool:
+    """Whether a read finds the resource: MISSING codes mean absent, any other failure is aws_call's.
+
+    Used for a name an earlier, killed run may have created before its record (DeployContext.adopting)."""
+    try:
+        call(**parameters)
+    except ClientError as error:
+        if error_code(error) in missing:
+            return False
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise ResourceFailedError(f"{description} failed: {error_code(error)}: {message}") from error
+    return True
+
+
 def ignore_missing(call: Callable[..., Any], codes: frozenset[str], /, **parameters: Any) -> None:
     """A delete that finds nothing to delete has succeeded (as CloudFormation treats it)."""
     try:
