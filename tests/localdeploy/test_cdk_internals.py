@@ -24,7 +24,6 @@ from personalize_tools.localdeploy import cdk_internals as cdk
 from personalize_tools.localdeploy.assembly import CloudAssembly, StackArtifact
 from personalize_tools.localdeploy.cli import synthesize_config
 from personalize_tools.localdeploy.intrinsics import Resolver, StackContext
-from personalize_tools.sample_data import write_environment_samples
 
 FRAMEWORK_SOURCE = "aws-cdk-lib custom-resources/lib/provider-framework"
 CHANGED = "the pinned aws-cdk-lib changed"
@@ -52,10 +51,11 @@ def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> tuple[StackArtifact, EnvironmentConfig, Path]:
+def dev(
+    tmp_path_factory: pytest.TempPathFactory, sample_data: Path
+) -> tuple[StackArtifact, EnvironmentConfig, Path]:
     """The dev environment as the local deployer gets it (local files, so BucketDeployments too)."""
-    config = load_environment("dev", check_data=False)
-    write_environment_samples(config)
+    config = load_environment("dev")
     cdk_out = tmp_path_factory.mktemp("cdk-internals") / "cdk.out"
     return synthesize_config(config, cdk_out), config, cdk_out
 

@@ -30,7 +30,6 @@ from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import synthesize_config
 from personalize_tools.localdeploy.errors import DeployFailedError
-from personalize_tools.sample_data import write_environment_samples
 
 from .conftest import DeployerFactory
 
@@ -44,15 +43,6 @@ def emulator(moto_server: str, emulator_pace: Pace) -> Iterator[EmulatorServer]:
         pace=emulator_pace, s3_endpoint_url=moto_server, region=REGION, iam_endpoint_url=moto_server
     ) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def sample_interactions() -> Path:
-    config = load_environment("dev", check_data=False)
-    write_environment_samples(config)
-    path = config.local_data_path
-    assert path is not None
-    return path
 
 
 def _synthesize(name: str, folder: Path, sample: Path) -> StackArtifact:
@@ -69,7 +59,7 @@ def _synthesize(name: str, folder: Path, sample: Path) -> StackArtifact:
 
 @pytest.fixture(scope="module")
 def synthesized(
-    tmp_path_factory: pytest.TempPathFactory, sample_interactions: Path
+    tmp_path_factory: pytest.TempPathFactory, sample_data: Path
 ) -> Callable[[str], StackArtifact]:
     """Each example config synthesized once for the module (a deploy reads its artifact, never changes it)."""
     folder = tmp_path_factory.mktemp("iam-synth")
@@ -77,7 +67,7 @@ def synthesized(
 
     def synthesize(name: str) -> StackArtifact:
         if name not in cache:
-            cache[name] = _synthesize(name, folder, sample_interactions)
+            cache[name] = _synthesize(name, folder, sample_data)
         return cache[name]
 
     return synthesize
@@ -197,7 +187,7 @@ def test_a_missing_grant_fails_the_deploy_with_access_denied(
 
 def test_content_the_handler_role_may_not_read_is_someone_elses_and_blocks_the_group_by_name(
     tmp_path: Path,
-    sample_interactions: Path,
+    sample_data: Path,
     make_deployer: DeployerFactory,
     endpoints: Endpoints,
     emulator: EmulatorServer,
@@ -206,7 +196,7 @@ def test_content_the_handler_role_may_not_read_is_someone_elses_and_blocks_the_g
     prefix: the handler role may not list its tags (AccessDenied), so it is not this stack's. The
     destroy never deletes it and fails at the group naming it and what to do; once its owner deletes
     it, the next destroy completes."""
-    artifact = _synthesize("dev", tmp_path, sample_interactions)
+    artifact = _synthesize("dev", tmp_path, sample_data)
     deployer, events = make_deployer()
     emulator.reset()
     state = deployer.deploy(artifact, environment="dev")
