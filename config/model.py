@@ -32,6 +32,8 @@ from lambda_handlers.personalize.data_objects import is_data_path
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
+# A checkout has the app and its environments (config/*.yaml); an installed wheel carries config's code only.
+IN_CHECKOUT = (PROJECT_ROOT / "app.py").is_file()
 ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9.-]{0,31}")
 
 
@@ -743,6 +745,11 @@ def named_file(kind: str, name: str, directory: Path) -> Path:
     if path.is_symlink() and not path.exists():
         raise ConfigError(
             f"{_display(path)}: is a symbolic link to nothing (its target is missing, or a loop)"
+        )
+    if not path.is_file() and not IN_CHECKOUT and directory == CONFIG_DIR:
+        raise ConfigError(
+            f"unknown {kind} {name!r}: {kind}s are the config/NAME.yaml files of a personalize-domain-cdk "
+            f"checkout, and this installed copy ({PROJECT_ROOT}) has none"
         )
     if not path.is_file():
         available = sorted(candidate.name.removesuffix(".yaml") for candidate in directory.glob("*.yaml"))

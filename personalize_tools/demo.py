@@ -9,6 +9,9 @@ rehearses the event-driven import flow when the environment has an incoming loca
 file: imported, ACTIVE; uploads a broken one: rejected with a report, no job), and says how to look around.
 The services keep running afterwards; `make destroy` deletes the stack, `make demo-stop` stops them.
 Running it again is an update ("No changes" unless the config changed).
+
+It demonstrates this project's own app (app.py, config/, data/), so it runs from a checkout only, with
+`make demo` or `python -m personalize_tools.demo`: the wheel has no console script for it.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from config import ConfigError, load_environment
+from config.model import IN_CHECKOUT, PROJECT_ROOT
 from lambda_handlers.personalize.domain import ACTIVE
 from lambda_handlers.personalize.domain_rules import EVENT_TYPES, RECOMMENDATION_REQUESTS
-from personalize_tools.cli_common import add_version, program
+from personalize_tools.cli_common import add_version
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import (
     DEFAULT_CDK_OUT,
@@ -226,7 +230,7 @@ Next: `make demo` again updates the stack, `make destroy` deletes it, `make demo
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(
-        prog=program("personalize-demo", "personalize_tools.demo"), description=__doc__.splitlines()[0]
+        prog="python -m personalize_tools.demo", description=__doc__.splitlines()[0]
     )
     add_version(parser)
     parser.add_argument("--env", default="dev", help="environment to deploy (default dev)")
@@ -234,6 +238,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser.add_argument("--cdk-out", type=absolute_path, default=str(DEFAULT_CDK_OUT))
     parser.add_argument("--state-dir", type=absolute_path, default=str(DEFAULT_STATE_DIR))
     arguments = parser.parse_args(argv)
+    if not IN_CHECKOUT:
+        out.write(
+            f"error: the demo deploys this project's own app (app.py, config/, sample data), which this "
+            f"installed copy ({PROJECT_ROOT}) does not have: run `make demo` in a checkout of "
+            "personalize-domain-cdk; for your own CDK app, `personalize-local deploy` in its folder\n"
+        )
+        return 2
     try:
         ensure_sample_data(arguments.env, arguments.rows, out)
         state, services = deploy_environment(

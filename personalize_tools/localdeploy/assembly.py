@@ -82,8 +82,8 @@ class CloudAssembly:
         self.directory = directory
         if not (directory / "manifest.json").is_file():
             raise AssemblyError(
-                f"{directory} holds no cloud assembly (no manifest.json); synthesize first, "
-                "e.g. make synth ENV=dev"
+                f"{directory} holds no cloud assembly (no manifest.json); synthesize first "
+                "(`cdk synth`, or make synth ENV=dev in a checkout of this project)"
             )
         self._stacks: dict[str, StackArtifact] = {}
         self._read(directory)
@@ -116,6 +116,15 @@ class CloudAssembly:
                 region=region,
                 assets=assets,
             )
+
+    def only_stack(self) -> StackArtifact:
+        """The assembly's one stack, when no name was given."""
+        if len(self._stacks) != 1:
+            raise AssemblyError(
+                f"{self.directory} has {len(self._stacks)} stacks ({', '.join(self._stacks) or 'none'}); "
+                "name the one to deploy with --stack NAME"
+            )
+        return next(iter(self._stacks.values()))
 
     def stack(self, stack_name: str) -> StackArtifact:
         if stack_name not in self._stacks:

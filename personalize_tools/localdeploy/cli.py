@@ -1,10 +1,16 @@
 """`python -m personalize_tools.localdeploy`: deploy, destroy, status, and the local services.
 
-    deploy   --env dev [--cdk-out DIR] [--no-synth] [--state-dir DIR] [--query-interval S] [--parameter K=V]
+    deploy   [--env dev] [--stack NAME] [--cdk-out DIR] [--no-synth] [--state-dir DIR] [--query-interval S]
+             [--parameter K=V]
     destroy  (--env dev | --stack NAME) [--state-dir DIR]
     status   [--env dev | --stack NAME] [--state-dir DIR]
     services start|stop|status|env [--duration KIND=SECONDS] [--moto-port N] [--emulator-port N]
     run-events [--until-idle SECONDS] [--time-scale X] [--state-dir DIR]
+
+With --env, deploy synthesizes this project's config/ENV.yaml with app.py (a checkout only). Without it,
+in a folder with a cdk.json of its own (always, once installed from the wheel: it has no app.py or
+config/), deploy synthesizes that folder's CDK app as `cdk synth` does (cdkapp.py) and deploys its one
+stack or --stack NAME; elsewhere in a checkout, --env dev.
 
 Exit status: 0 done, 1 the deploy or destroy failed (and was rolled back where it could be), 2 the
 request could not be carried out (bad config, no cdk.out, services not running, ...).
@@ -21,9 +27,11 @@ from pathlib import Path
 from typing import TextIO
 
 from config import ConfigError, EnvironmentConfig, load_environment
+from config.model import IN_CHECKOUT
 from personalize_tools.cli_common import add_version, program
 from personalize_tools.emulator.lifecycle import parse_duration
 from personalize_tools.localdeploy.assembly import CloudAssembly, StackArtifact
+from personalize_tools.localdeploy.cdkapp import PROJECT_CONFIG, synthesize_folder
 from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
 from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError, ServicesError
 from personalize_tools.localdeploy.events import EventLog
@@ -37,6 +45,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # because the handler workers run in the project's folder.
 DEFAULT_CDK_OUT = Path("cdk.out")
 DEFAULT_STATE_DIR = Path(".personalize-local")
+DEFAULT_ENVIRONMENT = "dev"
+
+
+def default_environment(folder: Path) -> str | None:
+    """What deploy and destroy mean without --env or --stack: None for the folder's own CDK app."""
+    if (folder / PROJECT_CONFIG).is_file() and folder.resolve() != PROJECT_ROOT:
+        return None
+    return DEFAULT_ENVIRONMENT if IN_CHECKOUT else None
 
 
 def absolute_path(text: str) -> Path:
@@ -59,11 +75,12 @@ def _prepare_synthesis() -> None:
 
 def synthesize(environment: str, outdir: Path) -> str:
     """Synthesize config/ENV.yaml in-process, as `make synth` does; returns the stack's name."""
+    stack_name = load_environment(environment).stack_name  # outside a checkout: a ConfigError saying so
     _prepare_synthesis()
     import app  # noqa: PLC0415 - the CDK app loads the CDK (seconds) only when synthesizing
 
     app.create_app({"env": environment}, outdir=str(outdir)).synth()
-    return load_environment(environment).stack_name
+    return stack_name
 
 
 def synthesize_config(config: EnvironmentConfig, outdir: Path) -> StackArtifact:
@@ -96,9 +113,19 @@ def start_services(
 
 
 def _stack_to_deploy(
-    environment: str, cdk_out: Path, *, synth: bool, stack_name: str | None, out: TextIO
+    environment: str | None, cdk_out: Path, *, synth: bool, stack_name: str | None, out: TextIO
 ) -> StackArtifact:
-    """The stack artifact a deploy works from: synthesized now, or read from cdk.out as it is."""
+    """The stack artifact a deploy works from: synthesized now, or read from cdk.out as it is.
+
+    With an environment, this project's config/ENV.yaml; without one, the current folder's CDK app.
+    """
+    if environment is None:
+        if synth:
+            out.write(f"Synthesizing the CDK app of {Path.cwd()} ({PROJECT_CONFIG}) into {cdk_out} ...\n")
+            out.flush()
+            synthesize_folder(Path.cwd(), cdk_out)
+        assembly = CloudAssembly(cdk_out)
+        return assembly.only_stack() if stack_name is None else assembly.stack(stack_name)
     if synth:
         out.write(f"Synthesizing config/{environment}.yaml into {cdk_out} ...\n")
         out.flush()
@@ -109,7 +136,7 @@ def _stack_to_deploy(
 
 
 def deploy_environment(
-    environment: str,
+    environment: str | None,
     *,
     cdk_out: Path = DEFAULT_CDK_OUT,
     state_dir: Path = DEFAULT_STATE_DIR,
@@ -147,7 +174,7 @@ def _deploy(arguments: argparse.Namespace, out: TextIO) -> int:
         watch_service_status=not arguments.no_service_status,
     )
     deploy_environment(
-        arguments.env,
+        arguments.env or default_environment(Path.cwd()),
         cdk_out=arguments.cdk_out,
         state_dir=arguments.state_dir,
         synth=not arguments.no_synth,
@@ -162,13 +189,17 @@ def _find_state(manager: ServiceManager, arguments: argparse.Namespace) -> Stack
     return manager.store.find(stack_name=arguments.stack, environment=arguments.env)
 
 
+def _target(arguments: argparse.Namespace) -> str:
+    if arguments.stack:
+        return str(arguments.stack)
+    return f"environment {arguments.env}" if arguments.env else "your CDK app (no --stack given)"
+
+
 def _destroy(arguments: argparse.Namespace, out: TextIO) -> int:
     manager = ServiceManager(arguments.state_dir)
     state = _find_state(manager, arguments)
     if state is None:
-        out.write(
-            f"No local stack for {arguments.stack or 'environment ' + arguments.env}; nothing to destroy.\n"
-        )
+        out.write(f"No local stack for {_target(arguments)}; nothing to destroy.\n")
         return 0
     services = manager.running()
     if services is None or services.session != state.session:
@@ -319,7 +350,11 @@ def _add_deploy_command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], state_dir: argparse.ArgumentParser
 ) -> None:
     deploy = commands.add_parser("deploy", parents=[state_dir], help="synthesize and deploy an environment")
-    deploy.add_argument("--env", default="dev", help="environment name (config/ENV.yaml; default dev)")
+    deploy.add_argument(
+        "--env",
+        help="environment name (config/ENV.yaml of a checkout); default: the current folder's CDK app "
+        "if it has a cdk.json of its own, else dev",
+    )
     deploy.add_argument("--stack", help="stack to deploy from cdk.out (default: the environment's)")
     deploy.add_argument(
         "--cdk-out",
@@ -377,7 +412,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
             return _deploy(arguments, out)
         if arguments.command == "destroy":
             if arguments.env is None and arguments.stack is None:
-                arguments.env = "dev"
+                arguments.env = default_environment(Path.cwd())
             return _destroy(arguments, out)
         if arguments.command == "status":
             return _status(arguments, out)

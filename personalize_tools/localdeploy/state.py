@@ -128,5 +128,6 @@ class StateStore:
         matches = [state for state in self.all() if state.environment == environment]
         if len(matches) > 1:
             names = ", ".join(state.stack_name for state in matches)
-            raise StateError(f"environment {environment} has several local stacks ({names}); pass --stack")
+            owner = f"environment {environment}" if environment else "your CDK app"
+            raise StateError(f"{owner} has several local stacks ({names}); pass --stack NAME")
         return matches[0] if matches else None

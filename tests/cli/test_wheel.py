@@ -2,6 +2,8 @@
 
 The wheel carries Python modules only: the construct library, the handler asset package and the tools'
 code (their dependencies come with the extras); not stacks/, tests, benchmarks, sample data or locks.
+Its console scripts run without a checkout: `personalize-local deploy` deploys the user's own CDK app
+(its cdk.json) to the local services; what needs this project's app, config or data fails in one line.
 
 The wheel is built offline from a git copy of the working tree (`pip wheel git+file://...`, the build
 backend from this .venv), installed without dependencies into a new venv whose only other packages are
@@ -96,6 +98,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "site": site.resolve(),
         "wheel": wheel,
         "source": source,
+        "bin": venv / "bin",
+        "work": work,
     }
 
 
@@ -114,12 +118,16 @@ def _git_copy(target: Path) -> Path:
 
 
 def _run(*command: str, cwd: Path | None = None) -> str:
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    result = subprocess.run(
-        command, capture_output=True, text=True, check=False, cwd=cwd or Path.cwd(), env=environment
-    )
+    result = _call(*command, cwd=cwd)
     assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result.stdout
+
+
+def _call(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=cwd or Path.cwd(), env=environment
+    )
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
@@ -181,16 +189,93 @@ def test_the_wheel_holds_the_packages_python_modules_and_nothing_else(synthesize
     assert "constructs_lib/personalize_provider.py" in files
 
 
-def test_every_console_script_of_the_wheel_points_into_it(synthesized: dict[str, Any]) -> None:
-    wheel = zipfile.ZipFile(synthesized["wheel"])
+def _console_scripts(wheel_file: Path) -> dict[str, str]:
+    """Each console script of the wheel and the module it runs."""
+    wheel = zipfile.ZipFile(wheel_file)
     (entry_points,) = [name for name in wheel.namelist() if name.endswith(".dist-info/entry_points.txt")]
-    targets = [
-        line.split("=", 1)[1].strip().split(":", 1)[0]
-        for line in wheel.read(entry_points).decode().splitlines()
-        if "=" in line
-    ]
+    lines = wheel.read(entry_points).decode().splitlines()
+    pairs = (line.split("=", 1) for line in lines if "=" in line)
+    return {script.strip(): target.strip().split(":", 1)[0] for script, target in pairs}
+
+
+def test_every_console_script_of_the_wheel_points_into_it(synthesized: dict[str, Any]) -> None:
+    targets = _console_scripts(synthesized["wheel"]).values()
     assert targets
-    names = set(wheel.namelist())
+    names = set(zipfile.ZipFile(synthesized["wheel"]).namelist())
     for module in targets:
         path = module.replace(".", "/")
         assert f"{path}.py" in names or f"{path}/__init__.py" in names, module
+
+
+def test_every_console_script_of_the_wheel_answers_help_outside_a_checkout(
+    synthesized: dict[str, Any], tmp_path: Path
+) -> None:
+    scripts = set(_console_scripts(synthesized["wheel"]))
+    assert "personalize-local" in scripts
+    assert "personalize-demo" not in scripts, "the demo needs this project's app and data: checkout only"
+    for script in sorted(scripts):
+        shown = _call(str(synthesized["bin"] / script), "--help", cwd=tmp_path)
+        assert shown.returncode == 0, f"{script}: {shown.stderr}"
+        assert shown.stdout.startswith(f"usage: {script} "), script
+
+
+# What needs a checkout of this project, run from an installed wheel: one line, exit 2, never a traceback.
+CHECKOUT_ONLY = {
+    "deploy with no cdk.json": (["personalize-local", "deploy"], "has no cdk.json"),
+    "deploy with nothing synthesized": (["personalize-local", "deploy", "--no-synth"], "no manifest.json"),
+    "deploy of this project's environment": (["personalize-local", "deploy", "--env", "dev"], "checkout"),
+    "sample data of an environment": (["personalize-sample-data", "--env", "dev"], "checkout"),
+    "the demo": (["python", "-m", "personalize_tools.demo"], "make demo"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHECKOUT_ONLY))
+def test_what_needs_a_checkout_says_so_in_one_line(
+    synthesized: dict[str, Any], tmp_path: Path, case: str
+) -> None:
+    (program, *arguments), expected = CHECKOUT_ONLY[case]
+    finished = _call(str(synthesized["bin"] / program), *arguments, cwd=tmp_path)
+    assert finished.returncode == 2, finished.stdout + finished.stderr
+    errors = [line for line in (finished.stdout + finished.stderr).splitlines() if "error" in line]
+    assert len(errors) == 1, finished.stdout + finished.stderr
+    assert expected in errors[0]
+    assert "Traceback" not in finished.stdout + finished.stderr
+
+
+LOCAL_APP = textwrap.dedent(
+    """
+    import aws_cdk as cdk
+    from constructs_lib import DomainDatasetGroup
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "AcmeLocal")
+    prefix = app.node.try_get_context("acme:prefix")  # from cdk.json, as the CDK CLI passes it
+    DomainDatasetGroup(stack, "Group", domain_name="ECOMMERCE", name_prefix=prefix).add_interactions_dataset()
+    app.synth()
+    """
+)
+
+
+def test_personalize_local_deploys_the_users_own_app_from_its_cdk_json(synthesized: dict[str, Any]) -> None:
+    """The wheel's local deployer synthesizes the app of the folder it runs in, as `cdk synth` would."""
+    folder = synthesized["work"] / "acme-local"
+    folder.mkdir()
+    (folder / "app.py").write_text(LOCAL_APP)
+    python = synthesized["bin"] / "python"
+    cdk_json = {"app": f"{python} app.py", "context": {"acme:prefix": "acmelocal"}}
+    (folder / "cdk.json").write_text(json.dumps(cdk_json))
+    local = str(synthesized["bin"] / "personalize-local")
+    fast = ["--duration", "dataset_group=0.2", "--duration", "dataset=0.2"]
+    _run(local, "services", "start", *fast, cwd=folder)
+    try:
+        deployed = _run(local, "deploy", cwd=folder)
+        assert "Stack AcmeLocal: CREATE_COMPLETE" in deployed
+        assert (folder / "cdk.out" / "AcmeLocal.template.json").is_file(), "CDK_OUTDIR was not honoured"
+        status = _run(local, "status", cwd=folder)
+        assert "dataset group  acmelocal_group-" in status, "cdk.json's context did not reach the app"
+        assert "ACTIVE" in status
+        destroyed = _run(local, "destroy", cwd=folder)
+        assert "Destroyed AcmeLocal." in destroyed
+        assert "No local stacks." in _run(local, "status", cwd=folder)
+    finally:
+        _call(local, "services", "stop", cwd=folder)
