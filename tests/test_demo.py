@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, kinds
 from personalize_tools import record
 from personalize_tools.demo import DEMO_USER, close_the_loop
 from personalize_tools.emulator import EmulatorServer
@@ -47,11 +47,11 @@ def test_the_demo_records_events_and_shows_recommendations_before_and_after(
     recommender_arn = personalize.create_recommender(
         name="demo-rfy", datasetGroupArn=group_arn, recipeArn=recipe
     )["recommenderArn"]
-    assert settle(personalize, "recommender", recommender_arn)["status"] == domain.ACTIVE
+    assert settle(personalize, "recommender", recommender_arn)["status"] == kinds.ACTIVE
     outputs = {
         "TrackingId": tracker["trackingId"],
         "EcommRecommendedForYouRecommenderArn": recommender_arn,
-        "EcommRecommendedForYouRecommenderStatus": domain.ACTIVE,
+        "EcommRecommendedForYouRecommenderStatus": kinds.ACTIVE,
     }
 
     out = io.StringIO()

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import contract, kinds
+from . import contract
 
 # --- names, ARNs and enums ---------------------------------------------------------------------
 
@@ -57,26 +57,6 @@ def _tag_characters_allowed(text: str) -> bool:
 DOMAINS = contract.DOMAINS
 DATASET_TYPES = contract.DATASET_TYPES
 IMPORT_MODES = contract.IMPORT_MODES
-
-# --- statuses: named once in the resource-kind table (kinds.py), beside each kind's states; read here
-# as domain.ACTIVE etc. by the handlers, the emulator and the tools ------------------------------------
-
-CREATE_PENDING = kinds.CREATE_PENDING
-CREATE_IN_PROGRESS = kinds.CREATE_IN_PROGRESS
-ACTIVE = kinds.ACTIVE
-CREATE_FAILED = kinds.CREATE_FAILED
-DELETE_PENDING = kinds.DELETE_PENDING
-DELETE_IN_PROGRESS = kinds.DELETE_IN_PROGRESS
-UPDATE_PENDING = kinds.UPDATE_PENDING
-UPDATE_IN_PROGRESS = kinds.UPDATE_IN_PROGRESS
-UPDATE_FAILED = kinds.UPDATE_FAILED
-STOP_PENDING = kinds.STOP_PENDING
-STOP_IN_PROGRESS = kinds.STOP_IN_PROGRESS
-INACTIVE = kinds.INACTIVE
-START_PENDING = kinds.START_PENDING
-START_IN_PROGRESS = kinds.START_IN_PROGRESS
-IN_FLIGHT_CREATE_STATUSES = kinds.IN_FLIGHT_CREATE_STATUSES
-FAILED_STATUSES = kinds.FAILED_STATUSES
 
 REASON_INVALID_LOCATION = "Invalid Data location."
 AVRO_PRIMITIVES = frozenset({"float", "double", "int", "long", "string", "boolean", "null"})

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from . import clients, contract, domain
+from . import clients, contract, domain, kinds
 from .contract import RemovalPolicy, RequestType, ResourceType
 from .errors import (
     CustomResourceError,
@@ -59,9 +59,9 @@ UNREADABLE_OWNER = "unreadable: the handler role may not list its tags"
 LIMIT_EXCEEDED = "LimitExceededException"
 THROTTLING = "ThrottlingException"
 
-DELETING_STATUSES = frozenset({domain.DELETE_PENDING, domain.DELETE_IN_PROGRESS})
-UPDATING_STATUSES = frozenset({domain.UPDATE_PENDING, domain.UPDATE_IN_PROGRESS})
-BUSY_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES | DELETING_STATUSES
+DELETING_STATUSES = frozenset({kinds.DELETE_PENDING, kinds.DELETE_IN_PROGRESS})
+UPDATING_STATUSES = frozenset({kinds.UPDATE_PENDING, kinds.UPDATE_IN_PROGRESS})
+BUSY_STATUSES = kinds.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES | DELETING_STATUSES
 
 # AWS::CloudFormation::CustomResource's own properties (CloudFormation user guide, "Custom resource
 # request objects"): not the provider's, so not in the contract. Whether CloudFormation forwards
@@ -416,9 +416,9 @@ class PersonalizeResource(ABC):
         if not self.kind.has_status:
             return True
         status = description.get("status")
-        if status == domain.ACTIVE:
+        if status == kinds.ACTIVE:
             return True
-        if status in domain.FAILED_STATUSES:
+        if status in kinds.FAILED_STATUSES:
             reason = (
                 description.get("failureReason") or f"{status} (Personalize gives no failureReason for it)"
             )
@@ -445,7 +445,7 @@ class PersonalizeResource(ABC):
         """
         owner = self.event.owner
         if (
-            status != domain.CREATE_FAILED
+            status != kinds.CREATE_FAILED
             or self.kind.delete_method is None
             or not self.tagged
             or owner is None
@@ -691,7 +691,7 @@ class PersonalizeResource(ABC):
         left behind: it holds nothing and only blocks the name, so it is deleted and created again
         instead of being adopted and failing forever. A failure of this request is not a leftover."""
         status = existing.get("status")
-        if status not in DELETING_STATUSES | {domain.CREATE_FAILED} or not self.tagged:
+        if status not in DELETING_STATUSES | {kinds.CREATE_FAILED} or not self.tagged:
             return False
         owner, tag = self.event.owner, self.owner_tag(str(existing[self.kind.arn_member]))
         return owner is not None and owner.same_resource(tag) and not owner.this_request(tag)
@@ -729,7 +729,7 @@ class PersonalizeResource(ABC):
             owner = self.event.owner
             if owner is None or not owner.created(tag):
                 return "adopted-kept"
-        if self.kind.has_status and description.get("status") == domain.CREATE_FAILED:
+        if self.kind.has_status and description.get("status") == kinds.CREATE_FAILED:
             return None
         if self.has_removal_policy and self.props.removal_policy() == RETAIN:
             return "retained"

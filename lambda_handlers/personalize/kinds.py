@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 # The statuses, named once (note the space: "CREATE PENDING"): the rows' `statuses` are built from these
-# chains, and everything else (domain.py's names, the emulator, the handlers) reads them from here.
+# chains, and everything else (the handlers, the emulator, the tools, the tests) imports them from here.
 CREATE_CHAIN = ("CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE", "CREATE FAILED")
 DELETE_CHAIN = ("DELETE PENDING", "DELETE IN_PROGRESS")
 STOP_START_CHAIN = ("STOP PENDING", "STOP IN_PROGRESS", "INACTIVE", "START PENDING", "START IN_PROGRESS")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, kinds
 from lambda_handlers.personalize.kinds import DATASET, EVENT_TRACKER, SCHEMA
 from personalize_tools.emulator.errors import InvalidInputError, ResourceInUseError, ResourceNotFoundError
 from personalize_tools.emulator.records import EVENT_MEMBERS, property_problems, schema_has
@@ -45,7 +45,7 @@ class EventsService:
                     "CreateEventTracker returned (the stack's TrackingId output)."
                 )
             tracker = trackers[0]
-            if tracker.status != domain.ACTIVE:
+            if tracker.status != kinds.ACTIVE:
                 raise InvalidInputError(
                     f"Event tracker {tracker.arn} is {tracker.status}; events are accepted once it is ACTIVE."
                 )
@@ -134,7 +134,7 @@ class EventsService:
 
     @staticmethod
     def _require_active(dataset: Resource, error: type[InvalidInputError | ResourceInUseError]) -> None:
-        if dataset.status != domain.ACTIVE:
+        if dataset.status != kinds.ACTIVE:
             raise error(f"Dataset {dataset.arn} is {dataset.status}; records are accepted once it is ACTIVE.")
 
     def _record(self, dataset: Resource, added: ImportedData) -> None:

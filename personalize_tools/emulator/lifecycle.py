@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import kinds
 from personalize_tools.emulator.errors import EmulatorConfigError
 
 Clock = Callable[[], float]
@@ -25,12 +25,12 @@ Outcome = tuple[str, str | None]  # (status, failureReason)
 SETTLE = "(settle)"
 GONE = "(gone)"
 
-CREATE_CHAIN = (domain.CREATE_PENDING, domain.CREATE_IN_PROGRESS, SETTLE)
-DELETE_CHAIN = (domain.DELETE_PENDING, domain.DELETE_IN_PROGRESS, GONE)
-GROUP_DELETE_CHAIN = (domain.DELETE_PENDING, GONE)
-UPDATE_CHAIN = (domain.UPDATE_PENDING, domain.UPDATE_IN_PROGRESS, SETTLE)
-STOP_CHAIN = (domain.STOP_PENDING, domain.STOP_IN_PROGRESS, domain.INACTIVE)
-START_CHAIN = (domain.START_PENDING, domain.START_IN_PROGRESS, domain.ACTIVE)
+CREATE_CHAIN = (kinds.CREATE_PENDING, kinds.CREATE_IN_PROGRESS, SETTLE)
+DELETE_CHAIN = (kinds.DELETE_PENDING, kinds.DELETE_IN_PROGRESS, GONE)
+GROUP_DELETE_CHAIN = (kinds.DELETE_PENDING, GONE)
+UPDATE_CHAIN = (kinds.UPDATE_PENDING, kinds.UPDATE_IN_PROGRESS, SETTLE)
+STOP_CHAIN = (kinds.STOP_PENDING, kinds.STOP_IN_PROGRESS, kinds.INACTIVE)
+START_CHAIN = (kinds.START_PENDING, kinds.START_IN_PROGRESS, kinds.ACTIVE)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from lambda_handlers.personalize.kinds import DATASET, RECOMMENDER
 from personalize_tools.emulator import recommend
 from personalize_tools.emulator.errors import InvalidInputError, ResourceNotFoundError
@@ -92,10 +92,10 @@ class RuntimeService:
         if not found:
             raise ResourceNotFoundError(f"Recommender {arn} does not exist (never created, or deleted).")
         recommender = found[0]
-        if recommender.status != domain.ACTIVE:
+        if recommender.status != kinds.ACTIVE:
             raise ResourceNotFoundError(
                 f"Recommender {arn} is {recommender.status}; it serves recommendations only while ACTIVE"
-                + (" (StartRecommender starts it again)." if recommender.status == domain.INACTIVE else ".")
+                + (" (StartRecommender starts it again)." if recommender.status == kinds.INACTIVE else ".")
             )
         return recommender
 

@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from lambda_handlers.personalize.kinds import (
     DATASET,
     DATASET_GROUP,
@@ -278,27 +278,27 @@ class PersonalizeService:
 
     def _settle(self, resource: Resource, track: Track) -> Outcome | None:
         if track is resource.update:
-            return domain.ACTIVE, None
+            return kinds.ACTIVE, None
         if resource.planned_failure:
-            return domain.CREATE_FAILED, resource.planned_failure
+            return kinds.CREATE_FAILED, resource.planned_failure
         if resource.kind is IMPORT_JOB:
             return self._import_outcome(resource)
         if resource.kind is RECOMMENDER:
             return self._training_outcome(resource)
-        return domain.ACTIVE, None
+        return kinds.ACTIVE, None
 
     def _entered(self, resource: Resource, track: Track, status: str) -> None:
         if status == GONE:
             self._resources.pop(resource.arn, None)
         elif (
             resource.kind is IMPORT_JOB
-            and status == domain.CREATE_IN_PROGRESS
+            and status == kinds.CREATE_IN_PROGRESS
             and not resource.planned_failure
         ):
             self._reader(resource)
-        elif resource.kind is IMPORT_JOB and status == domain.ACTIVE:
+        elif resource.kind is IMPORT_JOB and status == kinds.ACTIVE:
             self._apply_import(resource)
-        elif track is resource.update and status == domain.ACTIVE:
+        elif track is resource.update and status == kinds.ACTIVE:
             resource.fields.update(resource.update_fields)
 
     def _request_region(self) -> str:
@@ -346,7 +346,7 @@ class PersonalizeService:
 
     @staticmethod
     def _require_active(resource: Resource, purpose: str) -> None:
-        if resource.status != domain.ACTIVE:
+        if resource.status != kinds.ACTIVE:
             raise ResourceInUseError(
                 f"{resource.kind.title} {resource.arn} is {resource.status}; it must be ACTIVE before "
                 f"{purpose}. Poll Describe until it is ACTIVE."
@@ -563,7 +563,7 @@ class PersonalizeService:
     @staticmethod
     def _training_status(recommender: Resource) -> str | None:
         """The in-flight create, or update (which retrains), status of a recommender; None when settled."""
-        if recommender.status in domain.IN_FLIGHT_CREATE_STATUSES:
+        if recommender.status in kinds.IN_FLIGHT_CREATE_STATUSES:
             return recommender.status
         if recommender.update is not None and recommender.update.busy:
             return f"update {recommender.update.status}"
@@ -589,7 +589,7 @@ class PersonalizeService:
                     f"only after a FULL import has become ACTIVE."
                 )
             in_flight = [
-                job for job in self._regional(IMPORT_JOB) if job.status in domain.IN_FLIGHT_CREATE_STATUSES
+                job for job in self._regional(IMPORT_JOB) if job.status in kinds.IN_FLIGHT_CREATE_STATUSES
             ]
             if len(in_flight) >= domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS:
                 raise LimitExceededError(domain_rules.REASON_IMPORT_LIMIT)
@@ -607,7 +607,7 @@ class PersonalizeService:
         running = [
             job.arn
             for job in self._of_kind(IMPORT_JOB, datasetArn=dataset.arn)
-            if job.status in domain.IN_FLIGHT_CREATE_STATUSES
+            if job.status in kinds.IN_FLIGHT_CREATE_STATUSES
         ]
         if running:
             raise ResourceInUseError(
@@ -652,16 +652,16 @@ class PersonalizeService:
         del self._readers[job.arn]
         error = future.exception()
         if error is not None:
-            return domain.CREATE_FAILED, f"The emulator could not read the data: {error}"
+            return kinds.CREATE_FAILED, f"The emulator could not read the data: {error}"
         result = future.result()
         if result.failure_reason or result.data is None:
-            return domain.CREATE_FAILED, result.failure_reason or domain_rules.REASON_S3_ACCESS
+            return kinds.CREATE_FAILED, result.failure_reason or domain_rules.REASON_S3_ACCESS
         dataset = self._resources.get(job.fields["datasetArn"])
         is_interactions = dataset is not None and dataset.fields["datasetType"] == "INTERACTIONS"
         if is_interactions and result.data.records < domain_rules.MIN_INTERACTIONS:
-            return domain.CREATE_FAILED, domain_rules.reason_too_few_records(result.data.records)
+            return kinds.CREATE_FAILED, domain_rules.reason_too_few_records(result.data.records)
         job.data = result.data
-        return domain.ACTIVE, None
+        return kinds.ACTIVE, None
 
     def _apply_import(self, job: Resource) -> None:
         """FULL replaces what the dataset holds; INCREMENTAL adds to it."""
@@ -742,11 +742,11 @@ class PersonalizeService:
         data = interactions[0].held() if interactions else ImportedData()
         shortfall = domain_rules.training_shortfall(recipe, data.records, data.event_types)
         if shortfall is not None:
-            return domain.CREATE_FAILED, shortfall
+            return kinds.CREATE_FAILED, shortfall
         items = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="ITEMS")
         if recipe.needs_items and not (items and items[0].held().records):
-            return domain.CREATE_FAILED, domain_rules.reason_needs_items(recipe.use_case)
-        return domain.ACTIVE, None
+            return kinds.CREATE_FAILED, domain_rules.reason_needs_items(recipe.use_case)
+        return kinds.ACTIVE, None
 
     def update_recommender(self, params: Params) -> dict[str, Any]:
         with self._session() as now:
@@ -763,10 +763,10 @@ class PersonalizeService:
             return {"recommenderArn": recommender.arn}
 
     def stop_recommender(self, params: Params) -> dict[str, Any]:
-        return self._switch_recommender(params["recommenderArn"], domain.ACTIVE, STOP_CHAIN)
+        return self._switch_recommender(params["recommenderArn"], kinds.ACTIVE, STOP_CHAIN)
 
     def start_recommender(self, params: Params) -> dict[str, Any]:
-        return self._switch_recommender(params["recommenderArn"], domain.INACTIVE, START_CHAIN)
+        return self._switch_recommender(params["recommenderArn"], kinds.INACTIVE, START_CHAIN)
 
     def _switch_recommender(self, arn: str, required: str, chain: tuple[str, ...]) -> dict[str, Any]:
         with self._session() as now:
@@ -784,7 +784,7 @@ class PersonalizeService:
 
     @staticmethod
     def _ensure_settled(resource: Resource, purpose: str) -> None:
-        if resource.status != domain.ACTIVE or resource.busy:
+        if resource.status != kinds.ACTIVE or resource.busy:
             state = resource.update.status if resource.update and resource.update.busy else resource.status
             raise ResourceInUseError(
                 f"{resource.kind.title} {resource.arn} is {state}; it must be ACTIVE with no update "

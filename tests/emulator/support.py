@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain, domain_rules, kinds
+from lambda_handlers.personalize import domain_rules, kinds
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/PersonalizeS3Access"
 INTERACTIONS_HEADER = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
@@ -79,7 +79,7 @@ def statuses_until_gone(personalize: Any, kind: str, arn: str, *, limit: int = 1
 def active_group(personalize: Any, name: str, domain_name: str | None = "ECOMMERCE") -> str:
     params = {"name": name, **({"domain": domain_name} if domain_name else {})}
     arn: str = personalize.create_dataset_group(**params)["datasetGroupArn"]
-    assert settle(personalize, "dataset_group", arn)["status"] == domain.ACTIVE
+    assert settle(personalize, "dataset_group", arn)["status"] == kinds.ACTIVE
     return arn
 
 
@@ -99,7 +99,7 @@ def active_dataset(
     arn: str = personalize.create_dataset(
         name=name, schemaArn=schema_arn["schemaArn"], datasetGroupArn=group_arn, datasetType=dataset_type
     )["datasetArn"]
-    assert settle(personalize, "dataset", arn)["status"] == domain.ACTIVE
+    assert settle(personalize, "dataset", arn)["status"] == kinds.ACTIVE
     return arn
 
 

@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer, Pace
 
 from .support import interactions_csv, raw_call, settle
@@ -231,7 +231,7 @@ def test_imports_read_as_the_passed_role_and_under_the_bucket_policy(
 ) -> None:
     role = _role(iam, _reads(s3_bucket))
     no_bucket_policy = _import(personalize, s3, s3_bucket, role)
-    assert no_bucket_policy["status"] == domain.CREATE_FAILED
+    assert no_bucket_policy["status"] == kinds.CREATE_FAILED
     assert no_bucket_policy["failureReason"] == domain_rules.REASON_S3_ACCESS
     assert (
         f"the policy of bucket {s3_bucket} does not allow personalize.amazonaws.com" in capfd.readouterr().err
@@ -240,7 +240,7 @@ def test_imports_read_as_the_passed_role_and_under_the_bucket_policy(
     _service_bucket_policy(s3, s3_bucket)
     unreadable = _role(iam, [_reads(s3_bucket)[1]])  # ListBucket only
     assert _import(personalize, s3, s3_bucket, unreadable)["failureReason"] == domain_rules.REASON_S3_ACCESS
-    assert _import(personalize, s3, s3_bucket, role)["status"] == domain.ACTIVE
+    assert _import(personalize, s3, s3_bucket, role)["status"] == kinds.ACTIVE
 
 
 def test_kms_encrypted_data_needs_decrypt_for_the_role(
@@ -261,7 +261,7 @@ def test_kms_encrypted_data_needs_decrypt_for_the_role(
     assert _import(personalize, s3, s3_bucket, reads_only)["failureReason"] == domain_rules.REASON_S3_ACCESS
     decrypt = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}
     with_decrypt = _role(iam, [*_reads(s3_bucket), decrypt])
-    assert _import(personalize, s3, s3_bucket, with_decrypt)["status"] == domain.ACTIVE
+    assert _import(personalize, s3, s3_bucket, with_decrypt)["status"] == kinds.ACTIVE
 
     # A key policy that admits neither the account nor the role: IAM alone cannot grant the key.
     closed = {
@@ -280,7 +280,7 @@ def test_kms_encrypted_data_needs_decrypt_for_the_role(
     own = {"Effect": "Allow", "Principal": {"AWS": reads_only}, "Action": "kms:Decrypt", "Resource": "*"}
     kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({**closed, "Statement": [own]}))
     assert (
-        _import(personalize, s3, s3_bucket, reads_only)["status"] == domain.ACTIVE
+        _import(personalize, s3, s3_bucket, reads_only)["status"] == kinds.ACTIVE
     )  # the key admits the role
 
 
@@ -343,4 +343,4 @@ def test_a_request_signed_for_another_region_is_authorized_against_that_regions_
     s3.put_bucket_policy(
         Bucket=s3_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     )
-    assert _import(in_west, s3, s3_bucket, role)["status"] == domain.ACTIVE
+    assert _import(in_west, s3, s3_bucket, role)["status"] == kinds.ACTIVE

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import ROLE_ARN, interactions_csv
 
@@ -33,7 +33,7 @@ def aws(emulator: EmulatorServer, *arguments: str) -> dict[str, Any]:
 
 def poll_until_settled(emulator: EmulatorServer, *describe: str, key: str) -> list[str]:
     seen: list[str] = []
-    while not seen or seen[-1] in domain.IN_FLIGHT_CREATE_STATUSES:
+    while not seen or seen[-1] in kinds.IN_FLIGHT_CREATE_STATUSES:
         assert len(seen) < 10, seen
         seen.append(aws(emulator, *describe)[key]["status"])
     return seen
@@ -97,11 +97,11 @@ def test_developer_guide_sequence_with_the_aws_cli(
         job_arn,
         key="datasetImportJob",
     )
-    assert seen == [domain.CREATE_PENDING, domain.CREATE_IN_PROGRESS, domain.ACTIVE]
+    assert seen == [kinds.CREATE_PENDING, kinds.CREATE_IN_PROGRESS, kinds.ACTIVE]
     listed = aws(clean_emulator, "list-dataset-import-jobs", "--dataset-arn", dataset_arn)[
         "datasetImportJobs"
     ]
-    assert [(job["jobName"], job["status"]) for job in listed] == [("cli-shop-import", domain.ACTIVE)]
+    assert [(job["jobName"], job["status"]) for job in listed] == [("cli-shop-import", kinds.ACTIVE)]
 
 
 def test_module_command_serves_until_terminated(aws_credentials: None) -> None:
@@ -128,7 +128,7 @@ def test_module_command_serves_until_terminated(aws_credentials: None) -> None:
         assert url.startswith("http://127.0.0.1:")
         client = boto3.client("personalize", endpoint_url=url, region_name="us-east-1")
         arn = client.create_dataset_group(name="from-cli", domain="VIDEO_ON_DEMAND")["datasetGroupArn"]
-        assert client.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]["status"] == domain.ACTIVE
+        assert client.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]["status"] == kinds.ACTIVE
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=10)

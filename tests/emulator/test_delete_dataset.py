@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, kinds
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import (
     active_dataset,
@@ -31,7 +31,7 @@ def test_dataset_delete_waits_for_training_not_for_an_active_recommender(
     users = active_dataset(personalize, group_arn, "shop-users", dataset_type="USERS")
     s3.put_object(Bucket=s3_bucket, Key="i.csv", Body=interactions_csv(1000))
     job = import_job(personalize, interactions, "shop-import", f"s3://{s3_bucket}/i.csv")
-    assert settle(personalize, "import_job", job)["status"] == domain.ACTIVE
+    assert settle(personalize, "import_job", job)["status"] == kinds.ACTIVE
     recipe = domain.RECIPES["aws-ecomm-recommended-for-you"].arn
     recommender = personalize.create_recommender(name="rfy", datasetGroupArn=group_arn, recipeArn=recipe)[
         "recommenderArn"
@@ -42,11 +42,11 @@ def test_dataset_delete_waits_for_training_not_for_an_active_recommender(
     assert error.value.response["Error"]["Code"] == "ResourceInUseException"
     assert f"{recommender} (CREATE PENDING)" in error.value.response["Error"]["Message"]
 
-    assert settle(personalize, "recommender", recommender)["status"] == domain.ACTIVE
+    assert settle(personalize, "recommender", recommender)["status"] == kinds.ACTIVE
     personalize.delete_dataset(datasetArn=users)
     assert statuses_until_gone(personalize, "dataset", users) == [
-        domain.DELETE_PENDING,
-        domain.DELETE_IN_PROGRESS,
+        kinds.DELETE_PENDING,
+        kinds.DELETE_IN_PROGRESS,
     ]
     personalize.delete_dataset(datasetArn=interactions)  # no tracker: the Interactions dataset too
     statuses_until_gone(personalize, "dataset", interactions)

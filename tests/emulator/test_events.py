@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from lambda_handlers.personalize.kinds import DATASET
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.emulator import state as emulator_state
@@ -41,7 +41,7 @@ def group(clean_emulator: EmulatorServer, personalize: Any) -> dict[str, str]:
             personalize, group_arn, f"shop-{dataset_type.lower()}", dataset_type=dataset_type
         )
     tracker = personalize.create_event_tracker(name="shop-tracker", datasetGroupArn=group_arn)
-    assert settle(personalize, "event_tracker", tracker["eventTrackerArn"])["status"] == domain.ACTIVE
+    assert settle(personalize, "event_tracker", tracker["eventTrackerArn"])["status"] == kinds.ACTIVE
     arns["tracker"] = tracker["eventTrackerArn"]
     arns["trackingId"] = tracker["trackingId"]
     return arns
@@ -91,7 +91,7 @@ def test_recorded_events_count_toward_training(
         return settle(personalize, "recommender", arn["recommenderArn"])
 
     too_early = train("too-early")
-    assert too_early["status"] == domain.CREATE_FAILED
+    assert too_early["status"] == kinds.CREATE_FAILED
     assert too_early["failureReason"] == domain_rules.reason_too_few_records(0)
     for batch in range(domain_rules.MIN_INTERACTIONS // 10):
         events.put_events(
@@ -104,7 +104,7 @@ def test_recorded_events_count_toward_training(
         dataset_state(clean_emulator, group["INTERACTIONS"])["recordedRecords"]
         == domain_rules.MIN_INTERACTIONS
     )
-    assert train("enough")["status"] == domain.ACTIVE
+    assert train("enough")["status"] == kinds.ACTIVE
 
 
 def test_anonymous_events_are_recorded_for_the_session(
@@ -154,7 +154,7 @@ def test_put_events_needs_an_active_tracker(
         events.put_events, trackingId=tracker["trackingId"], sessionId="s", eventList=[event()]
     )
     assert code == "InvalidInputException"
-    assert domain.CREATE_PENDING in message and "ACTIVE" in message
+    assert kinds.CREATE_PENDING in message and "ACTIVE" in message
 
 
 def test_custom_interaction_fields_go_through_properties(
@@ -295,7 +295,7 @@ def test_records_wait_for_their_dataset(
         events.put_users, datasetArn=users, users=[{"userId": "u", "properties": '{"membershipStatus": "x"}'}]
     )
     assert (code, status) == ("ResourceInUseException", 409)
-    assert domain.CREATE_PENDING in message
+    assert kinds.CREATE_PENDING in message
     tracker = personalize.create_event_tracker(name="early-tracker", datasetGroupArn=group_arn)
     settle(personalize, "event_tracker", tracker["eventTrackerArn"])
     _, _, message = error_of(
@@ -317,7 +317,7 @@ def test_a_full_import_replaces_bulk_data_but_keeps_recorded_events(
     )
     s3.put_object(Bucket=s3_bucket, Key="bulk.csv", Body=interactions_csv(1200))
     job = import_job(personalize, group["INTERACTIONS"], "bulk", f"s3://{s3_bucket}/bulk.csv")
-    assert settle(personalize, "import_job", job)["status"] == domain.ACTIVE
+    assert settle(personalize, "import_job", job)["status"] == kinds.ACTIVE
     state = dataset_state(clean_emulator, group["INTERACTIONS"])
     assert (state["records"], state["recordedRecords"]) == (1200, 2)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import kinds
 from personalize_tools.emulator import EmulatorServer, Faults
 from personalize_tools.emulator.__main__ import main as emulator_main
 from personalize_tools.emulator.errors import EmulatorConfigError
@@ -70,7 +70,7 @@ def test_fail_name_pattern_fails_matching_resources_only(
     clean_emulator.set_faults(fail_name_pattern=r"^boom")
     doomed = personalize.create_dataset_group(name="boom-group")["datasetGroupArn"]
     group = settle(personalize, "dataset_group", doomed)
-    assert group["status"] == domain.CREATE_FAILED
+    assert group["status"] == kinds.CREATE_FAILED
     assert "boom-group" in group["failureReason"]
     assert "fail_name_pattern" in group["failureReason"]
 
@@ -80,7 +80,7 @@ def test_fail_name_pattern_fails_matching_resources_only(
     job = settle(
         personalize, "import_job", import_job(personalize, dataset_arn, "boom-job", f"s3://{s3_bucket}/i.csv")
     )
-    assert job["status"] == domain.CREATE_FAILED
+    assert job["status"] == kinds.CREATE_FAILED
     assert "boom-job" in job["failureReason"]
     personalize.delete_dataset_group(datasetGroupArn=doomed)  # a failed resource can be deleted
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer, Pace
 from personalize_tools.emulator.imports import CHUNK_BYTES, read_import
 from tests.emulator.support import (
@@ -41,9 +41,9 @@ def test_full_import_counts_records_and_event_types(
     s3.put_object(Bucket=s3_bucket, Key="data/interactions.csv", Body=body)
     job_arn = import_job(personalize, interactions, "full", f"s3://{s3_bucket}/data/interactions.csv")
     assert statuses_until_settled(personalize, "import_job", job_arn) == [
-        domain.CREATE_PENDING,
-        domain.CREATE_IN_PROGRESS,
-        domain.ACTIVE,
+        kinds.CREATE_PENDING,
+        kinds.CREATE_IN_PROGRESS,
+        kinds.ACTIVE,
     ]
     job = personalize.describe_dataset_import_job(datasetImportJobArn=job_arn)["datasetImportJob"]
     assert (job["importMode"], job["roleArn"], job["datasetArn"]) == ("FULL", ROLE_ARN, interactions)
@@ -63,7 +63,7 @@ def test_folder_import_reads_every_object_under_the_prefix(
     s3.put_object(Bucket=s3_bucket, Key="batch/part-2.csv", Body=interactions_csv(600, seed=2))
     s3.put_object(Bucket=s3_bucket, Key="elsewhere.csv", Body=interactions_csv(5000, seed=3))
     job_arn = import_job(personalize, interactions, "folder", f"s3://{s3_bucket}/batch/")
-    assert settle(personalize, "import_job", job_arn)["status"] == domain.ACTIVE
+    assert settle(personalize, "import_job", job_arn)["status"] == kinds.ACTIVE
     assert dataset_state(clean_emulator, interactions)["records"] == 1300
 
 
@@ -78,7 +78,7 @@ def test_missing_columns_fail_with_the_documented_reason(
         "import_job",
         import_job(personalize, interactions, "short", f"s3://{s3_bucket}/short.csv"),
     )
-    assert job["status"] == domain.CREATE_FAILED
+    assert job["status"] == kinds.CREATE_FAILED
     assert job["failureReason"] == domain_rules.reason_missing_columns(["TIMESTAMP", "EVENT_TYPE"])
     assert "records" not in dataset_state(clean_emulator, interactions)
 
@@ -106,7 +106,7 @@ def test_unreadable_data_fails_with_the_s3_access_reason(
         personalize, interactions, "unreadable", location.format(bucket=s3_bucket), role=role
     )
     job = settle(personalize, "import_job", job_arn)
-    assert (job["status"], job["failureReason"]) == (domain.CREATE_FAILED, domain_rules.REASON_S3_ACCESS)
+    assert (job["status"], job["failureReason"]) == (kinds.CREATE_FAILED, domain_rules.REASON_S3_ACCESS)
 
 
 def test_empty_folder_is_an_invalid_location(
@@ -125,7 +125,7 @@ def test_too_few_interactions_fail(
     job = settle(
         personalize, "import_job", import_job(personalize, interactions, "few", f"s3://{s3_bucket}/few.csv")
     )
-    assert job["status"] == domain.CREATE_FAILED
+    assert job["status"] == kinds.CREATE_FAILED
     assert job["failureReason"] == domain_rules.reason_too_few_records(domain_rules.MIN_INTERACTIONS - 1)
 
 
@@ -141,7 +141,7 @@ def test_full_replaces_and_incremental_adds(
     ]
     for name, key, mode, expected in steps:
         job_arn = import_job(personalize, interactions, name, f"s3://{s3_bucket}/{key}", mode=mode)
-        assert settle(personalize, "import_job", job_arn)["status"] == domain.ACTIVE
+        assert settle(personalize, "import_job", job_arn)["status"] == kinds.ACTIVE
         assert dataset_state(clean_emulator, interactions)["records"] == expected
     summaries = personalize.list_dataset_import_jobs(datasetArn=interactions)["datasetImportJobs"]
     assert [(job["jobName"], job["importMode"]) for job in summaries] == [
@@ -163,7 +163,7 @@ def test_recommenders_need_enough_interactions_of_their_event_type(
             "import_job",
             import_job(personalize, dataset_arn, "views", f"s3://{s3_bucket}/views.csv"),
         )["status"]
-        == domain.ACTIVE
+        == kinds.ACTIVE
     )
     by_views = domain.RECIPES["aws-ecomm-popular-items-by-views"].arn
     by_purchases = domain.RECIPES["aws-ecomm-popular-items-by-purchases"].arn
@@ -171,10 +171,10 @@ def test_recommenders_need_enough_interactions_of_their_event_type(
     bad = personalize.create_recommender(
         name="by-purchases", datasetGroupArn=group_arn, recipeArn=by_purchases
     )
-    assert settle(personalize, "recommender", good["recommenderArn"])["status"] == domain.ACTIVE
+    assert settle(personalize, "recommender", good["recommenderArn"])["status"] == kinds.ACTIVE
     failed = settle(personalize, "recommender", bad["recommenderArn"])
     assert (failed["status"], failed["failureReason"]) == (
-        domain.CREATE_FAILED,
+        kinds.CREATE_FAILED,
         domain_rules.reason_too_few_interactions("Purchase"),
     )
 
@@ -227,4 +227,4 @@ def test_connection_errors_fail_with_the_s3_access_reason(unreachable_s3: Emulat
     )["datasetArn"]
     settle(client, "dataset", dataset_arn)
     job = settle(client, "import_job", import_job(client, dataset_arn, "offline", "s3://bucket/i.csv"))
-    assert (job["status"], job["failureReason"]) == (domain.CREATE_FAILED, domain_rules.REASON_S3_ACCESS)
+    assert (job["status"], job["failureReason"]) == (kinds.CREATE_FAILED, domain_rules.REASON_S3_ACCESS)

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer, ManualClock, Pace
 from tests.emulator.support import (
     active_dataset,
@@ -25,14 +25,14 @@ from tests.emulator.support import (
 )
 
 ACCOUNT_ARN = "arn:aws:personalize:us-east-1:123456789012:"
-CREATE_SEQUENCE = [domain.CREATE_PENDING, domain.CREATE_IN_PROGRESS, domain.ACTIVE]
+CREATE_SEQUENCE = [kinds.CREATE_PENDING, kinds.CREATE_IN_PROGRESS, kinds.ACTIVE]
 
 
 def test_stepwise_create_shows_every_status_once(clean_emulator: EmulatorServer, personalize: Any) -> None:
     arn = personalize.create_dataset_group(name="steps", domain="ECOMMERCE")["datasetGroupArn"]
     assert statuses_until_settled(personalize, "dataset_group", arn) == CREATE_SEQUENCE
     group = personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
-    assert group["status"] == domain.ACTIVE
+    assert group["status"] == kinds.ACTIVE
     assert "failureReason" not in group
     assert group["lastUpdatedDateTime"] >= group["creationDateTime"]
 
@@ -67,9 +67,9 @@ def test_deletes_walk_their_chains_then_describe_raises_not_found(
     dataset_arn = active_dataset(personalize, group_arn, "doomed-items", dataset_type="ITEMS")
     personalize.delete_dataset(datasetArn=dataset_arn)
     seen = statuses_until_gone(personalize, "dataset", dataset_arn)
-    assert seen == [domain.DELETE_PENDING, domain.DELETE_IN_PROGRESS]
+    assert seen == [kinds.DELETE_PENDING, kinds.DELETE_IN_PROGRESS]
     personalize.delete_dataset_group(datasetGroupArn=group_arn)
-    assert statuses_until_gone(personalize, "dataset_group", group_arn) == [domain.DELETE_PENDING]
+    assert statuses_until_gone(personalize, "dataset_group", group_arn) == [kinds.DELETE_PENDING]
     assert personalize.list_dataset_groups()["datasetGroups"] == []
 
 
@@ -99,12 +99,12 @@ def test_update_dataset_reports_latest_update_and_switches_schema(
     updates = []
     for _ in range(3):
         dataset = personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]
-        assert dataset["status"] == domain.ACTIVE
+        assert dataset["status"] == kinds.ACTIVE
         updates.append(dataset["latestDatasetUpdate"])
     assert [update["status"] for update in updates] == [
-        domain.UPDATE_PENDING,
-        domain.UPDATE_IN_PROGRESS,
-        domain.ACTIVE,
+        kinds.UPDATE_PENDING,
+        kinds.UPDATE_IN_PROGRESS,
+        kinds.ACTIVE,
     ]
     assert all(update["schemaArn"] == new_schema["schemaArn"] for update in updates)
     assert "failureReason" not in updates[-1]
@@ -119,7 +119,7 @@ def test_recommender_stop_start_and_update(
     dataset_arn = active_dataset(personalize, group_arn, "recs-interactions")
     s3.put_object(Bucket=s3_bucket, Key="i.csv", Body=interactions_csv(1000, event_types=("View",)))
     job = import_job(personalize, dataset_arn, "recs-import", f"s3://{s3_bucket}/i.csv")
-    assert settle(personalize, "import_job", job)["status"] == domain.ACTIVE
+    assert settle(personalize, "import_job", job)["status"] == kinds.ACTIVE
     recipe = domain.RECIPES["aws-ecomm-popular-items-by-views"].arn
     arn = personalize.create_recommender(name="popular", datasetGroupArn=group_arn, recipeArn=recipe)[
         "recommenderArn"
@@ -128,15 +128,15 @@ def test_recommender_stop_start_and_update(
 
     personalize.stop_recommender(recommenderArn=arn)
     assert statuses_until_settled(personalize, "recommender", arn) == [
-        domain.STOP_PENDING,
-        domain.STOP_IN_PROGRESS,
-        domain.INACTIVE,
+        kinds.STOP_PENDING,
+        kinds.STOP_IN_PROGRESS,
+        kinds.INACTIVE,
     ]
     personalize.start_recommender(recommenderArn=arn)
     assert statuses_until_settled(personalize, "recommender", arn) == [
-        domain.START_PENDING,
-        domain.START_IN_PROGRESS,
-        domain.ACTIVE,
+        kinds.START_PENDING,
+        kinds.START_IN_PROGRESS,
+        kinds.ACTIVE,
     ]
     personalize.update_recommender(
         recommenderArn=arn, recommenderConfig={"minRecommendationRequestsPerSecond": 2}
@@ -145,7 +145,7 @@ def test_recommender_stop_start_and_update(
     # RecommenderUpdateSummary: "CREATE PENDING > CREATE IN_PROGRESS > ACTIVE -or- CREATE FAILED"; the
     # recommender stays ACTIVE on its previous configuration until the update completes.
     assert [item["latestRecommenderUpdate"]["status"] for item in latest] == CREATE_SEQUENCE
-    assert [item["status"] for item in latest] == [domain.ACTIVE] * 3
+    assert [item["status"] for item in latest] == [kinds.ACTIVE] * 3
     assert [
         item.get("recommenderConfig", {}).get("minRecommendationRequestsPerSecond") for item in latest
     ] == [
@@ -173,18 +173,18 @@ def test_instant_pace_is_active_at_the_first_describe_even_for_imports(
 ) -> None:
     server, client = instant
     group_arn = client.create_dataset_group(name="quick", domain="ECOMMERCE")["datasetGroupArn"]
-    assert client.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"] == domain.ACTIVE
+    assert client.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"] == kinds.ACTIVE
     schema_arn = client.create_schema(
         name="quick", schema=domain_rules.default_schema_json("ECOMMERCE"), domain="ECOMMERCE"
     )
     dataset_arn = client.create_dataset(
         name="quick", schemaArn=schema_arn["schemaArn"], datasetGroupArn=group_arn, datasetType="INTERACTIONS"
     )["datasetArn"]
-    assert client.describe_dataset(datasetArn=dataset_arn)["dataset"]["status"] == domain.ACTIVE
+    assert client.describe_dataset(datasetArn=dataset_arn)["dataset"]["status"] == kinds.ACTIVE
     s3.put_object(Bucket=s3_bucket, Key="quick.csv", Body=interactions_csv(1234))
     job_arn = import_job(client, dataset_arn, "quick", f"s3://{s3_bucket}/quick.csv")
     job = client.describe_dataset_import_job(datasetImportJobArn=job_arn)["datasetImportJob"]
-    assert job["status"] == domain.ACTIVE
+    assert job["status"] == kinds.ACTIVE
     dataset_state = next(iter(server.state()["resources"]["dataset"]))
     assert dataset_state["records"] == 1234  # reading finished before the job turned ACTIVE
 
@@ -201,19 +201,19 @@ def test_paced_mode_follows_the_clock(moto_server: str) -> None:
             return described
 
         created = group()
-        assert created["status"] == domain.CREATE_PENDING
-        assert group()["status"] == domain.CREATE_PENDING  # Describe alone does not move a paced resource
+        assert created["status"] == kinds.CREATE_PENDING
+        assert group()["status"] == kinds.CREATE_PENDING  # Describe alone does not move a paced resource
         clock.advance(4.9)
-        assert group()["status"] == domain.CREATE_PENDING
+        assert group()["status"] == kinds.CREATE_PENDING
         clock.advance(0.1)
-        assert group()["status"] == domain.CREATE_IN_PROGRESS
+        assert group()["status"] == kinds.CREATE_IN_PROGRESS
         clock.advance(5)
         active = group()
-        assert active["status"] == domain.ACTIVE
+        assert active["status"] == kinds.ACTIVE
         assert active["lastUpdatedDateTime"].timestamp() == pytest.approx(
             created["creationDateTime"].timestamp() + 10
         )
         client.delete_dataset_group(datasetGroupArn=arn)
-        assert group()["status"] == domain.DELETE_PENDING
+        assert group()["status"] == kinds.DELETE_PENDING
         clock.advance(4)
         assert client.list_dataset_groups()["datasetGroups"] == []

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import kinds
 from personalize_tools.emulator import EmulatorServer, Pace
 from personalize_tools.emulator.errors import EmulatorConfigError
 from tests.emulator.support import (
@@ -35,22 +35,21 @@ def test_restart_keeps_resources(tmp_path: Path, moto_server: str, s3: Any, s3_b
         client.tag_resource(resourceArn=group_arn, tags=[{"tagKey": "owner", "tagValue": "ml"}])
         dataset_arn = active_dataset(client, group_arn, "durable-interactions")
         done = import_job(client, dataset_arn, "done", f"s3://{s3_bucket}/i.csv")
-        assert settle(client, "import_job", done)["status"] == domain.ACTIVE
+        assert settle(client, "import_job", done)["status"] == kinds.ACTIVE
         pending = import_job(client, dataset_arn, "pending", f"s3://{s3_bucket}/i.csv")
     assert json.loads(state_file.read_text())["version"] == 1
 
     with EmulatorServer(pace=Pace.step(), state_file=state_file, s3_endpoint_url=moto_server) as second:
         client = client_for(second)
         assert (
-            client.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"]
-            == domain.ACTIVE
+            client.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]["status"] == kinds.ACTIVE
         )
         assert client.list_tags_for_resource(resourceArn=group_arn)["tags"] == [
             {"tagKey": "owner", "tagValue": "ml"}
         ]
         assert resources(second.state(), "dataset")[dataset_arn]["records"] == 1000
         # The job left pending resumes: its reading starts again after the restart.
-        assert settle(client, "import_job", pending)["status"] == domain.ACTIVE
+        assert settle(client, "import_job", pending)["status"] == kinds.ACTIVE
         second.reset()
     assert json.loads(state_file.read_text())["resources"] == []
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import admin, raw_call
 
@@ -175,7 +175,7 @@ def test_admin_state_calls_reset_and_faults(clean_emulator: EmulatorServer, pers
     [group] = state["resources"]["dataset_group"]
     assert (group["datasetGroupArn"], group["status"], group["tags"]) == (
         arn,
-        domain.CREATE_IN_PROGRESS,
+        kinds.CREATE_IN_PROGRESS,
         {"team": "ml"},
     )
     status, calls = admin(url, "GET", "calls")

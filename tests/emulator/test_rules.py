@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer
 from tests.emulator.support import (
     ROLE_ARN,
@@ -44,7 +44,7 @@ def test_dataset_needs_an_active_group(clean_emulator: EmulatorServer, personali
         "datasetType": "INTERACTIONS",
     }
     message = fails_with("ResourceInUseException", personalize.create_dataset, **params)
-    assert domain.CREATE_PENDING in message
+    assert kinds.CREATE_PENDING in message
     settle(personalize, "dataset_group", group_arn)
     assert personalize.create_dataset(**params)["datasetArn"].endswith("dataset/young/INTERACTIONS")
 
@@ -205,7 +205,7 @@ def test_delete_dependencies(clean_emulator: EmulatorServer, personalize: Any) -
     assert dataset_arn in fails_with(
         "ResourceInUseException", personalize.delete_schema, schemaArn=schema_arn
     )
-    assert domain.CREATE_PENDING in fails_with(
+    assert kinds.CREATE_PENDING in fails_with(
         "ResourceInUseException", personalize.delete_event_tracker, eventTrackerArn=tracker_arn
     )
     settle(personalize, "event_tracker", tracker_arn)
@@ -214,12 +214,12 @@ def test_delete_dependencies(clean_emulator: EmulatorServer, personalize: Any) -
     )
 
     personalize.delete_event_tracker(eventTrackerArn=tracker_arn)
-    assert domain.DELETE_PENDING in fails_with(
+    assert kinds.DELETE_PENDING in fails_with(
         "ResourceInUseException", personalize.delete_event_tracker, eventTrackerArn=tracker_arn
     )
     assert statuses_until_gone(personalize, "event_tracker", tracker_arn) == [
-        domain.DELETE_PENDING,
-        domain.DELETE_IN_PROGRESS,
+        kinds.DELETE_PENDING,
+        kinds.DELETE_IN_PROGRESS,
     ]
     personalize.delete_dataset(datasetArn=dataset_arn)
     assert len(statuses_until_gone(personalize, "dataset", dataset_arn)) == 2
@@ -236,7 +236,7 @@ def test_dataset_with_running_import_cannot_be_deleted(
     s3.put_object(Bucket=s3_bucket, Key="items.csv", Body=b"ITEM_ID,PRICE,CATEGORY_L1\ni1,1.5,shoes\n")
     job_arn = import_job(personalize, dataset_arn, "busy-items", f"s3://{s3_bucket}/items.csv")
     assert job_arn in fails_with("ResourceInUseException", personalize.delete_dataset, datasetArn=dataset_arn)
-    assert settle(personalize, "import_job", job_arn)["status"] == domain.ACTIVE
+    assert settle(personalize, "import_job", job_arn)["status"] == kinds.ACTIVE
     personalize.delete_dataset(datasetArn=dataset_arn)
 
 
@@ -267,7 +267,7 @@ def test_incremental_import_needs_an_active_earlier_import(
         roleArn=ROLE_ARN,
         importMode="INCREMENTAL",
     )
-    assert settle(personalize, "import_job", full)["status"] == domain.ACTIVE
+    assert settle(personalize, "import_job", full)["status"] == kinds.ACTIVE
     assert import_job(personalize, dataset_arn, "delta", location, mode="INCREMENTAL").endswith("/delta")
 
 
@@ -294,7 +294,7 @@ def test_at_most_five_imports_pending_per_region(
         roleArn=ROLE_ARN,
     )
     assert message == domain_rules.REASON_IMPORT_LIMIT
-    assert settle(personalize, "import_job", jobs[0])["status"] == domain.ACTIVE
+    assert settle(personalize, "import_job", jobs[0])["status"] == kinds.ACTIVE
     assert import_job(personalize, dataset_arn, "job-5", location).endswith("/job-5")
 
 

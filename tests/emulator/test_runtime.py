@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer, recommend
 from tests.emulator.support import active_dataset, active_group, settle
 from tests.emulator.test_events import client, error_of, event
@@ -53,7 +53,7 @@ def shop(clean_emulator: EmulatorServer, personalize: Any) -> dict[str, Any]:
             datasetGroupArn=group_arn,
             recipeArn=domain.RECIPES[use_case].arn,
         )["recommenderArn"]
-        assert settle(personalize, "recommender", arn)["status"] == domain.ACTIVE
+        assert settle(personalize, "recommender", arn)["status"] == kinds.ACTIVE
         recommenders[use_case] = arn
     return {"group": group_arn, "recommenders": recommenders, "tracking_id": tracking_id, "events": events}
 
@@ -131,7 +131,7 @@ def test_unknown_and_stopped_recommenders(runtime: Any, personalize: Any, shop: 
     code, status, _ = error_of(runtime.get_recommendations, recommenderArn=arn + "-gone", userId="u")
     assert (code, status) == ("ResourceNotFoundException", 404)
     personalize.stop_recommender(recommenderArn=arn)
-    assert settle(personalize, "recommender", arn)["status"] == domain.INACTIVE
+    assert settle(personalize, "recommender", arn)["status"] == kinds.INACTIVE
     code, status, message = error_of(runtime.get_recommendations, recommenderArn=arn, userId="u")
     assert (code, status) == ("ResourceNotFoundException", 404)
     assert "INACTIVE" in message and "StartRecommender" in message
@@ -207,8 +207,8 @@ def test_only_more_like_x_needs_items(clean_emulator: EmulatorServer, personaliz
         described = settle(personalize, "recommender", arn)
         outcomes[use_case] = (described["status"], described.get("failureReason"))
     assert outcomes == {
-        "aws-vod-top-picks": (domain.ACTIVE, None),
-        "aws-vod-more-like-x": (domain.CREATE_FAILED, domain_rules.reason_needs_items("aws-vod-more-like-x")),
+        "aws-vod-top-picks": (kinds.ACTIVE, None),
+        "aws-vod-more-like-x": (kinds.CREATE_FAILED, domain_rules.reason_needs_items("aws-vod-more-like-x")),
     }
 
 

@@ -225,11 +225,11 @@ def test_six_uploads_at_once_queue_at_the_limit_and_all_become_active(
     assert flow.calls()["errors"]["CreateDatasetImportJob"] == {"LimitExceededException": 1}
     running = [state for state in states if state["outcome"] == contract.WAITING]
     for state in running:
-        assert settle_import_job(personalize, state["job"]["jobArn"]) == domain.ACTIVE
+        assert settle_import_job(personalize, state["job"]["jobArn"]) == kinds.ACTIVE
     retried = run_until_settled(queued)  # the Wait state's loop back to StartImport
     assert retried["notice"]["outcome"] == contract.ACTIVE
     jobs = personalize.list_dataset_import_jobs(datasetArn=dataset_arn)["datasetImportJobs"]
-    assert len(jobs) == 7 and {job["status"] for job in jobs} == {domain.ACTIVE}
+    assert len(jobs) == 7 and {job["status"] for job in jobs} == {kinds.ACTIVE}
 
 
 def test_an_object_deleted_before_its_import_is_reported_not_retried(

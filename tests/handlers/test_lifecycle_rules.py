@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain, entry
+from lambda_handlers.personalize import domain, entry, kinds
 from lambda_handlers.personalize.errors import NameConflictError, ResourceFailedError, WaitTimedOutError
 from personalize_tools.emulator import EmulatorServer
 
@@ -42,7 +42,7 @@ def test_a_delete_keeps_what_another_stack_created(
     drive(_another_stack(event("dataset_group_delete", physical_id=created.physical_id)))
 
     group = personalize.describe_dataset_group(datasetGroupArn=created.physical_id)["datasetGroup"]
-    assert group["status"] == domain.ACTIVE
+    assert group["status"] == kinds.ACTIVE
     assert "adopted-kept" in [line["decision"] for line in decisions(caplog.records)]
     assert "DeleteDatasetGroup" not in handlers.calls()["calls"]
 
@@ -72,7 +72,7 @@ def test_a_create_failed_group_of_this_request_is_deleted_and_reported(
             break
     assert personalize.list_dataset_groups()["datasetGroups"] == []
 
-    assert drive(event("dataset_group_create")).data["Status"] == domain.ACTIVE  # the name is free again
+    assert drive(event("dataset_group_create")).data["Status"] == kinds.ACTIVE  # the name is free again
 
 
 def test_a_failed_leftover_of_an_earlier_attempt_is_replaced_not_adopted(
@@ -84,7 +84,7 @@ def test_a_failed_leftover_of_an_earlier_attempt_is_replaced_not_adopted(
         personalize.describe_dataset_group(datasetGroupArn=first.physical_id)
     assert (
         personalize.describe_dataset_group(datasetGroupArn=first.physical_id)["datasetGroup"]["status"]
-        == domain.CREATE_FAILED
+        == kinds.CREATE_FAILED
     )
     handlers.set_faults(fail_name_pattern=None)
 
@@ -92,7 +92,7 @@ def test_a_failed_leftover_of_an_earlier_attempt_is_replaced_not_adopted(
     retry["RequestId"] = str(uuid.uuid4())  # the next deploy of the same stack
     outcome = drive(retry, max_polls=60)
 
-    assert outcome.physical_id == first.physical_id and outcome.data["Status"] == domain.ACTIVE
+    assert outcome.physical_id == first.physical_id and outcome.data["Status"] == kinds.ACTIVE
     assert handlers.calls()["calls"]["CreateDatasetGroup"] == 2
 
 
@@ -200,9 +200,7 @@ def test_a_keyed_group_an_earlier_stack_left_with_data_is_refused_with_what_to_d
         "before their solution (aws personalize list-campaigns --solution-arn SOLUTION_ARN; "
         f"aws personalize list-metric-attributions --dataset-group-arn {group_arn})."
     )
-    assert [group["status"] for group in personalize.list_dataset_groups()["datasetGroups"]] == [
-        domain.ACTIVE
-    ]
+    assert [group["status"] for group in personalize.list_dataset_groups()["datasetGroups"]] == [kinds.ACTIVE]
     assert len(personalize.list_datasets()["datasets"]) == 1  # nothing deleted
 
 
@@ -216,7 +214,7 @@ def test_a_keyed_group_an_earlier_stack_left_without_data_is_cleared_and_made_an
 
     outcome = drive(_another_stack(_keyed_group("2222")), max_polls=80)
 
-    assert outcome.physical_id == group_arn and outcome.data["Status"] == domain.ACTIVE
+    assert outcome.physical_id == group_arn and outcome.data["Status"] == kinds.ACTIVE
     group = personalize.describe_dataset_group(datasetGroupArn=group_arn)["datasetGroup"]
     assert group["kmsKeyArn"] == KEY_ARN.format("2222")
     assert personalize.list_datasets()["datasets"] == []

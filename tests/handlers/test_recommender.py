@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain_rules, kinds
 from lambda_handlers.personalize.errors import ResourceFailedError
 from personalize_tools.emulator import EmulatorServer
 
@@ -50,7 +50,7 @@ def test_non_waiting_create_reports_the_real_status_never_active(
 ) -> None:
     outcome = drive(event("recommender_create", properties={"WaitForActive": "false"}))
 
-    assert outcome.data["Status"] in domain.IN_FLIGHT_CREATE_STATUSES
+    assert outcome.data["Status"] in kinds.IN_FLIGHT_CREATE_STATUSES
 
 
 def test_the_same_create_delivered_twice_makes_one_recommender(

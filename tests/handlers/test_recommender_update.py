@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import kinds
 from personalize_tools.emulator import EmulatorServer
 
 from .support import drive, event, settle_import_job, start
@@ -44,7 +44,7 @@ def test_update_waits_for_the_latest_update_not_the_recommender_status(
     assert seen[0] == ("ACTIVE", False)
     assert seen[-1] == ("ACTIVE", True)
     latest = personalize.describe_recommender(recommenderArn=ARN)["recommender"]["latestRecommenderUpdate"]
-    assert latest["status"] == domain.ACTIVE
+    assert latest["status"] == kinds.ACTIVE
     assert latest["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 5
     assert handlers.calls()["calls"]["UpdateRecommender"] == 1
 
@@ -53,13 +53,13 @@ def test_update_refused_while_training_is_asked_again_and_waited_for(
     handlers: EmulatorServer, personalize: Any, imported: str
 ) -> None:
     created = drive(event("recommender_create", properties={"WaitForActive": "false"}))
-    assert created.data["Status"] in domain.IN_FLIGHT_CREATE_STATUSES  # still training
+    assert created.data["Status"] in kinds.IN_FLIGHT_CREATE_STATUSES  # still training
 
     outcome = drive(event("recommender_update"))
 
     assert outcome.physical_id == ARN
     assert handlers.calls()["errors"]["UpdateRecommender"]["ResourceInUseException"] >= 1
     described = personalize.describe_recommender(recommenderArn=ARN)["recommender"]
-    assert described["status"] == domain.ACTIVE
+    assert described["status"] == kinds.ACTIVE
     assert described["recommenderConfig"]["minRecommendationRequestsPerSecond"] == 5
-    assert described["latestRecommenderUpdate"]["status"] == domain.ACTIVE
+    assert described["latestRecommenderUpdate"]["status"] == kinds.ACTIVE

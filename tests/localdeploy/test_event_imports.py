@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain_rules, kinds
 from lambda_handlers.personalize.flow import contract
 from personalize_tools.demo import rehearse_incoming
 from personalize_tools.emulator import EmulatorServer, Pace
@@ -228,7 +228,7 @@ def test_a_good_upload_is_imported_and_a_bad_one_is_rejected_with_a_report_and_n
     good_notice = notice(good)
     assert good_notice["outcome"] == contract.ACTIVE
     job = uploads.job(good_notice["jobArn"])
-    assert job["status"] == domain.ACTIVE
+    assert job["status"] == kinds.ACTIVE
     assert job["dataSource"]["dataLocation"] == f"s3://{uploads.bucket}/{good_key}"
 
     (bad,) = uploads.executions(bad_key)
@@ -282,7 +282,7 @@ def test_six_uploads_at_once_run_at_most_five_imports_and_all_become_active(
     executions = [item for key in keys for item in uploads.executions(key)]
     assert len(executions) == 6 and all(item["status"] == "SUCCEEDED" for item in executions)
     for item in executions:
-        assert uploads.job(notice(item)["jobArn"])["status"] == domain.ACTIVE
+        assert uploads.job(notice(item)["jobArn"])["status"] == kinds.ACTIVE
     assert max(in_flight_seen) == domain_rules.MAX_IMPORT_JOBS_IN_PROGRESS  # the limit was reached ...
     queued = [item for item in executions if any(e["state"] == "WaitForImportSlot" for e in item["history"])]
     assert queued  # ... and an upload waited for a slot instead of failing
@@ -331,7 +331,7 @@ def test_a_twelve_hour_deploy_wait_is_a_wait_condition_signalled_when_the_import
         assert any(e.logical_id == logical_id and e.status == "CREATE_COMPLETE" for e in events.events)
     job_arn = str(state.outputs["InteractionsImportJobArn"])
     job = endpoints.client("personalize").describe_dataset_import_job(datasetImportJobArn=job_arn)
-    assert job["datasetImportJob"]["status"] == domain.ACTIVE
+    assert job["datasetImportJob"]["status"] == kinds.ACTIVE
 
 
 def test_the_demo_shows_a_good_upload_imported_and_a_broken_one_rejected(

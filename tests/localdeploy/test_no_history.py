@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain_rules, kinds
 from personalize_tools import record
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
@@ -98,7 +98,7 @@ def test_events_until_the_minimum_then_a_recommender(
     updated = deployer.deploy(assemblies["ready"], environment="fresh")
     assert updated.status == "UPDATE_COMPLETE"
     recommender_arn = updated.outputs["EcommPopularItemsByViewsRecommenderArn"]
-    assert updated.outputs["EcommPopularItemsByViewsRecommenderStatus"] == domain.ACTIVE
+    assert updated.outputs["EcommPopularItemsByViewsRecommenderStatus"] == kinds.ACTIVE
     runtime = endpoints.client("personalize-runtime")
     items = runtime.get_recommendations(recommenderArn=recommender_arn, userId="user-1", numResults=5)[
         "itemList"

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
@@ -232,7 +232,7 @@ def test_2_a_recreated_dataset_is_imported_again(
     dataset_arn = _dataset_arn(second)
     jobs = world.jobs(dataset_arn)
     # The old dataset's job (same dataset ARN string) and the new one: the new dataset was imported.
-    assert sorted(job["status"] for job in jobs) == [domain.ACTIVE, domain.ACTIVE]
+    assert sorted(job["status"] for job in jobs) == [kinds.ACTIVE, kinds.ACTIVE]
     assert len({job["jobName"] for job in jobs}) == 2
     created = world.personalize.describe_dataset(datasetArn=dataset_arn)["dataset"]["creationDateTime"]
     newest = max(jobs, key=lambda job: job["creationDateTime"])
@@ -259,7 +259,7 @@ def test_3_a_failed_import_is_not_adopted_once_the_file_is_fixed(
     put_data("fixed", "good")  # fix the file in place; change nothing else
     state = deployer.deploy(assemblies[("fixed", "v1")], environment="fixed")
     assert state.status == "CREATE_COMPLETE"
-    assert sorted(job["status"] for job in world.jobs(dataset_arn)) == [domain.ACTIVE, domain.CREATE_FAILED]
+    assert sorted(job["status"] for job in world.jobs(dataset_arn)) == [kinds.ACTIVE, kinds.CREATE_FAILED]
 
 
 FAILING_RESOURCES = {  # a name pattern for each resource kind that has a CREATE FAILED status
@@ -297,7 +297,7 @@ def test_3_4_a_failure_at_any_resource_rolls_back_everything_and_the_next_deploy
     faults.set_faults(fail_name_pattern=None)
     state = deployer.deploy(assemblies[("recfail", "v1")], environment="recfail")  # nothing edited
     assert state.status == "CREATE_COMPLETE"
-    assert list(world.recommenders().values()) == [domain.ACTIVE]
+    assert list(world.recommenders().values()) == [kinds.ACTIVE]
     assert world.active_imports_of_this_dataset(_dataset_arn(state)) == 1
     assert deployer.destroy(state.stack_name) is True
     assert world.nothing()
@@ -441,8 +441,8 @@ def test_updates_of_each_kind_and_failed_updates_end_in_a_whole_world(
     def whole() -> dict[str, set[str]]:
         arns = _arns(world)
         assert {kind: len(found) for kind, found in arns.items()} == dict.fromkeys(arns, 1), arns
-        assert set(world.groups().values()) | set(world.datasets().values()) == {domain.ACTIVE}
-        assert set(world.trackers().values()) | set(world.recommenders().values()) == {domain.ACTIVE}
+        assert set(world.groups().values()) | set(world.datasets().values()) == {kinds.ACTIVE}
+        assert set(world.trackers().values()) | set(world.recommenders().values()) == {kinds.ACTIVE}
         return arns
 
     first = deploy("v0")
@@ -470,7 +470,7 @@ def test_updates_of_each_kind_and_failed_updates_end_in_a_whole_world(
     imported = deploy("new-import")
     assert imported.status == "UPDATE_COMPLETE" and whole() == start
     jobs = world.jobs(dataset_arn)
-    assert sorted(job["status"] for job in jobs) == [domain.ACTIVE, domain.ACTIVE, domain.CREATE_FAILED]
+    assert sorted(job["status"] for job in jobs) == [kinds.ACTIVE, kinds.ACTIVE, kinds.CREATE_FAILED]
     newest = max(jobs, key=lambda job: job["creationDateTime"])
     described = personalize.describe_dataset_import_job(datasetImportJobArn=newest["datasetImportJobArn"])
     assert described["datasetImportJob"]["importMode"] == "INCREMENTAL"

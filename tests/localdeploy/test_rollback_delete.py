@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain
+from lambda_handlers.personalize import domain, kinds
 from personalize_tools.emulator import EmulatorServer, ManualClock, Pace
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
@@ -174,7 +174,7 @@ def test_a_timed_out_recommender_on_a_first_deploy_is_deleted_by_the_rollback(
     with running(clock):
         state = local.deploy(assemblies["v1"], environment="rbk")  # the full wait again
         assert state.status == "CREATE_COMPLETE"
-        assert list(world.recommenders().values()) == [domain.ACTIVE]
+        assert list(world.recommenders().values()) == [kinds.ACTIVE]
         assert local.destroy(state.stack_name) and world.nothing_at_all()
 
 
@@ -194,7 +194,7 @@ def test_a_timed_out_replacement_recommender_is_rolled_back_and_deleted_in_the_c
     assert "was still CREATE" in str(raised.value)
     assert events.for_status("DELETE_FAILED") == [] and events.for_status("UPDATE_FAILED")
     assert recommender_statuses(events)[-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]  # the cleanup
-    assert world.recommenders() == {old: domain.ACTIVE}  # the new one went in the cleanup
+    assert world.recommenders() == {old: kinds.ACTIVE}  # the new one went in the cleanup
     recorded = local.store.load(state.stack_name)
     assert recorded is not None and not recorded.retired
     assert old in [record.physical_id for record in recorded.resources.values()]
@@ -203,5 +203,5 @@ def test_a_timed_out_replacement_recommender_is_rolled_back_and_deleted_in_the_c
         state = local.deploy(assemblies["v2"], environment="rbk")  # the full wait again
         assert state.status == "UPDATE_COMPLETE"
         (new,) = world.recommenders()
-        assert new != old and world.recommenders()[new] == domain.ACTIVE
+        assert new != old and world.recommenders()[new] == kinds.ACTIVE
         assert local.destroy(state.stack_name) and world.nothing_at_all()

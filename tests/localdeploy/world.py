@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_handlers.personalize import domain, kinds
+from lambda_handlers.personalize import kinds
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.state import StackState
@@ -64,7 +64,7 @@ class World:
         return jobs
 
     def active_imports(self, dataset_arn: str) -> int:
-        return sum(job["status"] == domain.ACTIVE for job in self.jobs(dataset_arn))
+        return sum(job["status"] == kinds.ACTIVE for job in self.jobs(dataset_arn))
 
     def jobs_of_this_dataset(self, dataset_arn: str) -> list[dict[str, Any]]:
         """Jobs since the dataset was created: a deleted dataset's jobs stay listed under the same ARN
@@ -73,7 +73,7 @@ class World:
         return [job for job in self.jobs(dataset_arn) if job["creationDateTime"] >= created]
 
     def active_imports_of_this_dataset(self, dataset_arn: str) -> int:
-        return sum(job["status"] == domain.ACTIVE for job in self.jobs_of_this_dataset(dataset_arn))
+        return sum(job["status"] == kinds.ACTIVE for job in self.jobs_of_this_dataset(dataset_arn))
 
     def nothing(self) -> bool:
         return self.groups() == {}
@@ -98,7 +98,7 @@ class World:
         counts = {kind: len(arns) for kind, arns in found.items()}
         assert counts == {kind: expected.get(kind, 1) for kind in found}, found
         statuses = {status for arns in found.values() for status in arns.values()} - {"-"}
-        assert statuses <= {domain.ACTIVE}, found
+        assert statuses <= {kinds.ACTIVE}, found
         return found
 
 

@@ -163,7 +163,7 @@ def start_import(state: Mapping[str, Any], context: Any = None) -> State:
         **state,
         "outcome": contract.WAITING,
         "request": {**request, "importMode": mode},
-        "job": {"jobArn": arn, "status": domain.CREATE_PENDING, "pollSeconds": _poll_seconds(0.0)},
+        "job": {"jobArn": arn, "status": kinds.CREATE_PENDING, "pollSeconds": _poll_seconds(0.0)},
     }
 
 
@@ -260,7 +260,7 @@ def _import_mode(request: Mapping[str, Any]) -> str:
     for page in personalize.get_paginator(kinds.IMPORT_JOB.list_method).paginate(
         datasetArn=request["datasetArn"]
     ):
-        if any(job.get("status") == domain.ACTIVE for job in page.get(kinds.IMPORT_JOB.list_key, [])):
+        if any(job.get("status") == kinds.ACTIVE for job in page.get(kinds.IMPORT_JOB.list_key, [])):
             return mode
     return "FULL"
 
@@ -270,11 +270,11 @@ def _job_state(state: Mapping[str, Any], description: Mapping[str, Any]) -> Stat
     status = description.get("status")
     job = {"jobArn": arn, "status": status, "importMode": description.get("importMode")}
     location = (description.get("dataSource") or {}).get("dataLocation")
-    if status == domain.ACTIVE:
+    if status == kinds.ACTIVE:
         return _finished(
             contract.ACTIVE, {**state, "job": job}, f"{location} was imported ({arn})", job=description
         )
-    if status in domain.FAILED_STATUSES:
+    if status in kinds.FAILED_STATUSES:
         reason = str(description.get("failureReason") or f"{status} (Personalize gives no failureReason)")
         return _finished(
             contract.FAILED,

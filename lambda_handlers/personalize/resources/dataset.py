@@ -146,13 +146,13 @@ class Dataset(PersonalizeResource):
         latest = description.get("latestDatasetUpdate") or {}
         status = latest.get("status")
         if latest.get("schemaArn") == schema_arn:
-            if status in domain.FAILED_STATUSES:
+            if status in kinds.FAILED_STATUSES:
                 reason = latest.get("failureReason") or f"status {status} without a failureReason"
                 action = f"schema update to {schema_arn}"
                 raise ResourceFailedError(
                     self.kind.label, self.display_name(description), arn, reason, action=action
                 )
-            if status == domain.ACTIVE:
+            if status == kinds.ACTIVE:
                 return True
         elif status not in UPDATING_STATUSES:
             if description.get("schemaArn") == schema_arn:
@@ -173,7 +173,7 @@ class Dataset(PersonalizeResource):
         running = [
             job[kinds.IMPORT_JOB.arn_member]
             for job in self.paginate(kinds.IMPORT_JOB.list_method, kinds.IMPORT_JOB.list_key, datasetArn=arn)
-            if job.get("status") in domain.IN_FLIGHT_CREATE_STATUSES
+            if job.get("status") in kinds.IN_FLIGHT_CREATE_STATUSES
         ]
         if running:
             return f"import job(s) {', '.join(running)} still running"
@@ -192,10 +192,10 @@ class Dataset(PersonalizeResource):
         training = []
         for summary in self.paginate("list_recommenders", "recommenders", datasetGroupArn=group_arn):
             status = summary.get("status")
-            if status not in domain.IN_FLIGHT_CREATE_STATUSES:
+            if status not in kinds.IN_FLIGHT_CREATE_STATUSES:
                 described = self.personalize.describe_recommender(recommenderArn=summary["recommenderArn"])
                 latest = described["recommender"].get("latestRecommenderUpdate") or {}
-                if latest.get("status") not in domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES:
+                if latest.get("status") not in kinds.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES:
                     continue
                 status = f"update {latest.get('status')}"
             training.append(f"{summary['recommenderArn']} ({status})")
@@ -249,7 +249,7 @@ class Dataset(PersonalizeResource):
     def schema_in_use(description: Mapping[str, Any]) -> str | None:
         """The schema the dataset really has: after a rollback it may be wider than the template's."""
         latest = description.get("latestDatasetUpdate") or {}
-        if latest.get("status") == domain.ACTIVE and latest.get("schemaArn"):
+        if latest.get("status") == kinds.ACTIVE and latest.get("schemaArn"):
             return str(latest["schemaArn"])
         schema_arn = description.get("schemaArn")
         return str(schema_arn) if schema_arn else None

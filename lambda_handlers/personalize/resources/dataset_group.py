@@ -24,7 +24,7 @@ from ..framework import (
 # How to delete what an earlier attempt left in an empty group, in the order Personalize accepts: a dataset
 # only once no tracker uses it. Anything else in the group counts as data and is never cleared.
 CLEARABLE = {kinds.EVENT_TRACKER: 0, kinds.DATASET: 1}
-HOLDING_IMPORT_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | {domain.ACTIVE}
+HOLDING_IMPORT_STATUSES = kinds.IN_FLIGHT_CREATE_STATUSES | {kinds.ACTIVE}
 
 
 class DatasetGroup(PersonalizeResource):
@@ -150,7 +150,7 @@ class DatasetGroup(PersonalizeResource):
     def stale_attempt(self, existing: Mapping[str, Any]) -> bool:
         """An ACTIVE group an earlier stack of this name made with settings this template no longer
         asks for, holding no data: it only blocks the name, so it is cleared and made anew."""
-        if existing.get("status") != domain.ACTIVE or self.settings(existing) == self.wanted():
+        if existing.get("status") != kinds.ACTIVE or self.settings(existing) == self.wanted():
             return False
         tag = self.earlier_stack_tag(existing)
         return tag is not None and not self.data_evidence(str(existing[self.kind.arn_member]), tag)
@@ -160,7 +160,7 @@ class DatasetGroup(PersonalizeResource):
 
     def clear_leftover(self, arn: str, existing: Mapping[str, Any]) -> None:
         """An earlier attempt's empty group goes after its contents: event trackers first, then datasets."""
-        if existing.get("status") == domain.ACTIVE and self.clear_contents(arn):
+        if existing.get("status") == kinds.ACTIVE and self.clear_contents(arn):
             return
         super().clear_leftover(arn, existing)
 

@@ -144,7 +144,7 @@ class DatasetImportJob(PersonalizeResource):
             if existing is None:
                 break
             self.check_adoptable(arn, existing)
-            if existing.get("status") in domain.FAILED_STATUSES:
+            if existing.get("status") in kinds.FAILED_STATUSES:
                 self.log("failed-attempt-skipped", arn=arn, attempt=attempt)
                 continue
             self.log("adopted", arn=arn, status=existing.get("status"))
@@ -281,10 +281,10 @@ class DatasetImportJob(PersonalizeResource):
         description = self.describe(arn)
         status = (description or {}).get("status")
         self.log("wait-added", arn=arn, status=status)
-        if status == domain.ACTIVE:
+        if status == kinds.ACTIVE:
             location = ((description or {}).get("dataSource") or {}).get("dataLocation")
             self.signal_now(arn, outcome=flow_contract.ACTIVE, reason=f"{location} was imported ({arn})")
-        elif status in domain.FAILED_STATUSES:
+        elif status in kinds.FAILED_STATUSES:
             reason = (description or {}).get(
                 "failureReason"
             ) or f"{status} (Personalize gives no failureReason)"
@@ -334,7 +334,7 @@ class DatasetImportJob(PersonalizeResource):
             return
         dataset_arn = self.props.required("DatasetArn")
         jobs = self.paginate(kinds.IMPORT_JOB.list_method, kinds.IMPORT_JOB.list_key, datasetArn=dataset_arn)
-        if not any(job.get("status") == domain.ACTIVE for job in jobs):
+        if not any(job.get("status") == kinds.ACTIVE for job in jobs):
             raise IncrementalImportError(
                 f"dataset import job {self.name}: ImportMode INCREMENTAL adds to data imported earlier, "
                 f"but dataset {dataset_arn} has no ACTIVE import yet. Import with FULL first "

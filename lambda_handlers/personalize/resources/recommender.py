@@ -32,11 +32,11 @@ from ..framework import (
 )
 
 SWITCHING_STATUSES = frozenset(
-    {domain.STOP_PENDING, domain.STOP_IN_PROGRESS, domain.START_PENDING, domain.START_IN_PROGRESS}
+    {kinds.STOP_PENDING, kinds.STOP_IN_PROGRESS, kinds.START_PENDING, kinds.START_IN_PROGRESS}
 )
-TRAINING_STATUSES = domain.IN_FLIGHT_CREATE_STATUSES | {domain.ACTIVE}
+TRAINING_STATUSES = kinds.IN_FLIGHT_CREATE_STATUSES | {kinds.ACTIVE}
 # RecommenderUpdateSummary documents CREATE PENDING / CREATE IN_PROGRESS; UPDATE * is tolerated too.
-UPDATE_IN_FLIGHT = domain.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES
+UPDATE_IN_FLIGHT = kinds.IN_FLIGHT_CREATE_STATUSES | UPDATING_STATUSES
 
 
 def config_contains(actual: Any, wanted: Mapping[str, Any]) -> bool:
@@ -156,12 +156,12 @@ class Recommender(PersonalizeResource):
         latest = description.get("latestRecommenderUpdate") or {}
         config = self.recommender_config()
         mine = self.changes_config() and config_contains(latest.get("recommenderConfig"), config)
-        if mine and latest.get("status") in domain.FAILED_STATUSES:
+        if mine and latest.get("status") in kinds.FAILED_STATUSES:
             reason = latest.get("failureReason") or f"status {latest.get('status')} without a failureReason"
             raise self.failed(arn, description, reason, action="update")
         applied = config_contains(description.get("recommenderConfig"), config)
         if self.changes_config() and not mine and not applied:
-            if status == domain.ACTIVE and latest.get("status") not in UPDATE_IN_FLIGHT:
+            if status == kinds.ACTIVE and latest.get("status") not in UPDATE_IN_FLIGHT:
                 self.request_config_update(arn)  # refused earlier while the recommender was busy
             self.log("waiting", arn=arn, status=status, waiting_for="UpdateRecommender to be accepted")
             return False
@@ -170,9 +170,9 @@ class Recommender(PersonalizeResource):
                 self.log("waiting", arn=arn, update_status=latest.get("status"))
                 return False
             return super().settled(arn, description)
-        if status in domain.FAILED_STATUSES:
+        if status in kinds.FAILED_STATUSES:
             return super().settled(arn, description)  # raises with the failureReason
-        if status in TRAINING_STATUSES or status in SWITCHING_STATUSES or status == domain.INACTIVE:
+        if status in TRAINING_STATUSES or status in SWITCHING_STATUSES or status == kinds.INACTIVE:
             self.log("training-continues", arn=arn, status=status)
             return True
         return super().settled(arn, description)
