@@ -27,6 +27,7 @@ from config import ConfigError, load_environment
 from config.model import IN_CHECKOUT, PROJECT_ROOT
 from lambda_handlers.personalize.domain_rules import EVENT_TYPES, RECOMMENDATION_REQUESTS
 from lambda_handlers.personalize.kinds import ACTIVE
+from lambda_handlers.personalize.s3_location import S3Location
 from personalize_tools.cli_common import add_version
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import (
@@ -127,13 +128,15 @@ def close_the_loop(
 def _upload_and_run(runner: FlowRunner, s3: Any, uploads: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
     """Upload the files, run the flow until nothing runs; each key's latest execution record."""
     for uri, body in uploads.items():
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        location = S3Location.parse(uri, "upload")
+        s3.put_object(Bucket=location.bucket, Key=location.key, Body=body)
     runner.run_until_idle(DEMO_FLOW_TIMEOUT)
     finished: dict[str, dict[str, Any]] = {}
     for execution in runner.flows.executions():
         detail = (execution.get("input") or {}).get("detail", {})
-        uri = f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
+        uri = S3Location(
+            str(detail.get("bucket", {}).get("name")), str(detail.get("object", {}).get("key"))
+        ).uri()
         if uri in uploads:
             finished[uri] = execution
     return finished
