@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import contract, domain, domain_rules
 from lambda_handlers.personalize.csv_header import HEADER_BYTES, header_refusal, parse_header
 from lambda_handlers.personalize.data_objects import is_data_path
 
@@ -63,8 +63,8 @@ def check_local_data(
     `stamp_dir` remembers data that passed the full validation (one empty file per digest): give it a
     folder outside the synth output, such as the project's cache; None validates on every call.
     """
-    if domain_name not in domain.DOMAINS:
-        raise DataPreflightError(f"domain {domain_name!r} is not one of {', '.join(domain.DOMAINS)}")
+    if domain_name not in contract.DOMAINS:
+        raise DataPreflightError(f"domain {domain_name!r} is not one of {', '.join(contract.DOMAINS)}")
     if not datasets:
         return
     if not full:

@@ -34,8 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from lambda_handlers.personalize import contract, domain_rules
 from lambda_handlers.personalize import domain as domain_facts
-from lambda_handlers.personalize import domain_rules
 from personalize_tools.cli_common import add_version, program
 
 if TYPE_CHECKING:
@@ -229,8 +229,8 @@ def generate_items(path: str | Path, *, domain: str, items: int, seed: int = DEF
 
 
 def _write_records(path: str | Path, *, domain: str, dataset_type: str, count: int, seed: int) -> Path:
-    if domain not in domain_facts.DOMAINS:
-        raise SampleDataError(f"domain {domain!r} is not one of {', '.join(domain_facts.DOMAINS)}")
+    if domain not in contract.DOMAINS:
+        raise SampleDataError(f"domain {domain!r} is not one of {', '.join(contract.DOMAINS)}")
     if count < 1:
         raise SampleDataError(f"{dataset_type.lower()} must be at least 1, got {count}")
     columns = domain_facts.schema_field_names(domain_rules.default_schema(domain, dataset_type))
@@ -340,8 +340,8 @@ def _check_arguments(
     line_ending: str,
     defects: Collection[str],
 ) -> None:
-    if domain_name not in domain_facts.DOMAINS:
-        raise SampleDataError(f"domain {domain_name!r} is not one of {', '.join(domain_facts.DOMAINS)}")
+    if domain_name not in contract.DOMAINS:
+        raise SampleDataError(f"domain {domain_name!r} is not one of {', '.join(contract.DOMAINS)}")
     if rows < 1:
         raise SampleDataError(f"rows must be at least 1, got {rows}")
     for name, value in (("users", users), ("items", items)):
@@ -549,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(with --rows, default {DEFAULT_ENV_ROWS}, and --seed only)",
     )
     parser.add_argument("--kind", choices=KINDS, help="what to write (default interactions)")
-    parser.add_argument("--domain", choices=domain_facts.DOMAINS)
+    parser.add_argument("--domain", choices=contract.DOMAINS)
     parser.add_argument(
         "--rows", type=int, help="interactions; for users and items, the interactions their ids serve"
     )

@@ -16,7 +16,7 @@ import pytest
 
 from config import EnvironmentConfig
 from config import model as config_model
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import contract, domain, domain_rules
 from personalize_tools import sample_data
 from personalize_tools.sample_data import (
     DEFAULT_ENV_ROWS,
@@ -193,7 +193,7 @@ def read_strings(path: Path) -> pa.Table:
     )
 
 
-@pytest.mark.parametrize("domain_name", domain.DOMAINS)
+@pytest.mark.parametrize("domain_name", contract.DOMAINS)
 @pytest.mark.parametrize("dataset_type", ["USERS", "ITEMS"])
 def test_records_are_deterministic_and_have_the_default_schema_columns(
     tmp_path: Path, domain_name: str, dataset_type: str
@@ -249,7 +249,7 @@ def test_video_records_look_like_a_streaming_service(tmp_path: Path) -> None:
     assert 0 < models.count("") < 0.1 * len(models)
 
 
-@pytest.mark.parametrize("domain_name", domain.DOMAINS)
+@pytest.mark.parametrize("domain_name", contract.DOMAINS)
 def test_every_interaction_names_a_generated_user_and_item(tmp_path: Path, domain_name: str) -> None:
     rows = 3000
     interactions = read(generate_interactions(tmp_path / "i.csv", domain=domain_name, rows=rows, seed=9))
@@ -293,7 +293,7 @@ def environment(
     return EnvironmentConfig.model_validate({**fields, "name": "tmp"})
 
 
-@pytest.mark.parametrize("domain_name", domain.DOMAINS)
+@pytest.mark.parametrize("domain_name", contract.DOMAINS)
 def test_the_default_environment_sample_passes_every_use_case_of_its_domain(
     tmp_path: Path, domain_name: str
 ) -> None:

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import contract
-
 # --- names, ARNs and enums ---------------------------------------------------------------------
 
 NAME_MAX_LENGTH = 63
@@ -53,10 +51,6 @@ TAG_CATEGORIES = ("L", "Z", "N")
 def _tag_characters_allowed(text: str) -> bool:
     return all(char in TAG_SYMBOLS or unicodedata.category(char)[0] in TAG_CATEGORIES for char in text)
 
-
-DOMAINS = contract.DOMAINS
-DATASET_TYPES = contract.DATASET_TYPES
-IMPORT_MODES = contract.IMPORT_MODES
 
 REASON_INVALID_LOCATION = "Invalid Data location."
 AVRO_PRIMITIVES = frozenset({"float", "double", "int", "long", "string", "boolean", "null"})

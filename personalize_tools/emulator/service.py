@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from lambda_handlers.personalize import domain, domain_rules, kinds
+from lambda_handlers.personalize import contract, domain, domain_rules, kinds
 from lambda_handlers.personalize.kinds import (
     DATASET,
     DATASET_GROUP,
@@ -485,9 +485,9 @@ class PersonalizeService:
 
     def create_dataset(self, params: Params) -> dict[str, Any]:
         dataset_type = params["datasetType"].upper()
-        if dataset_type not in domain.DATASET_TYPES:
+        if dataset_type not in contract.DATASET_TYPES:
             raise InvalidInputError(
-                f"datasetType {params['datasetType']!r} is not one of {', '.join(domain.DATASET_TYPES)} "
+                f"datasetType {params['datasetType']!r} is not one of {', '.join(contract.DATASET_TYPES)} "
                 f"(case-insensitive)."
             )
         with self._session() as now:

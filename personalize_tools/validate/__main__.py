@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import contract, domain_rules
 from personalize_tools.cli_common import add_version, program
 from personalize_tools.validate import validate_environment, validate_path
 from personalize_tools.validate.environment import dataset_plan, plan_schema
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--env", metavar="NAME", help="take domain, schemas and use cases from config/NAME.yaml"
     )
-    source.add_argument("--domain", choices=domain.DOMAINS, help="check against this domain's rules")
+    source.add_argument("--domain", choices=contract.DOMAINS, help="check against this domain's rules")
     parser.add_argument(
         "--schema", metavar="FILE", help="Avro schema JSON (with --domain; default: the domain's)"
     )

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import contract, domain, domain_rules
 from lambda_handlers.personalize.csv_header import CsvHeader, bom_refusal
 from personalize_tools.validate import spill
 from personalize_tools.validate.columns import (
@@ -128,8 +128,8 @@ def validate(
 
 def dataset_fields(domain_name: str, schema_json: str, dataset_type: str) -> dict[str, FieldSpec]:
     """The schema's fields by name; SchemaError lists every problem the service would reject."""
-    if domain_name not in domain.DOMAINS:
-        raise UsageError(f"domain {domain_name!r} is not one of {', '.join(domain.DOMAINS)}")
+    if domain_name not in contract.DOMAINS:
+        raise UsageError(f"domain {domain_name!r} is not one of {', '.join(contract.DOMAINS)}")
     if dataset_type not in DATASET_TYPES:
         raise UsageError(
             f"dataset type {dataset_type!r} is not one of {', '.join(t.lower() for t in DATASET_TYPES)}"

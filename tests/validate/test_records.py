@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_handlers.personalize import domain, domain_rules
+from lambda_handlers.personalize import contract, domain, domain_rules
 from personalize_tools.sample_data import generate_items, generate_users
 from personalize_tools.validate import UsageError, engine, spill
 from personalize_tools.validate.rules import rules_for
@@ -39,7 +39,7 @@ def items(tmp_path: Path, *rows: str, header: str = VOD_ITEMS) -> Path:
     return write(tmp_path, rows_csv(*rows, header=header), name="items.csv")
 
 
-@pytest.mark.parametrize("domain_name", domain.DOMAINS)
+@pytest.mark.parametrize("domain_name", contract.DOMAINS)
 @pytest.mark.parametrize("dataset_type", ["USERS", "ITEMS"])
 def test_generated_records_pass_and_no_interactions_rule_applies(
     tmp_path: Path, domain_name: str, dataset_type: str

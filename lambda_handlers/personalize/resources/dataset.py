@@ -32,7 +32,7 @@ class Dataset(PersonalizeResource):
         self.dataset_type()
 
     def dataset_type(self) -> str:
-        return self.props.choice("DatasetType", domain.DATASET_TYPES)
+        return self.props.choice("DatasetType", contract.DATASET_TYPES)
 
     def expected_arn(self) -> str:
         """A dataset's ARN is its group's name and its type, so it is known before it exists."""

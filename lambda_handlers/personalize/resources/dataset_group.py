@@ -35,7 +35,7 @@ class DatasetGroup(PersonalizeResource):
 
     def validate(self) -> None:
         super().validate()
-        self.props.choice("Domain", domain.DOMAINS)
+        self.props.choice("Domain", contract.DOMAINS)
         role, key = self.props.get("RoleArn"), self.props.get("KmsKeyArn")
         owner = self.props.owner
         if role and not domain.ROLE_ARN_PATTERN.fullmatch(role):
@@ -47,7 +47,7 @@ class DatasetGroup(PersonalizeResource):
 
     def wanted(self) -> dict[str, str]:
         settings = {
-            "domain": self.props.choice("Domain", domain.DOMAINS),
+            "domain": self.props.choice("Domain", contract.DOMAINS),
             "roleArn": self.props.get("RoleArn"),
             "kmsKeyArn": self.props.get("KmsKeyArn"),
         }

@@ -103,7 +103,7 @@ class DatasetImportJob(PersonalizeResource):
             )
 
     def import_mode(self) -> str:
-        return self.props.choice("ImportMode", domain.IMPORT_MODES, default="FULL")
+        return self.props.choice("ImportMode", contract.IMPORT_MODES, default="FULL")
 
     def job_arn(self, job_name: str) -> str:
         dataset = ArnParts.parse(self.props.required("DatasetArn"))

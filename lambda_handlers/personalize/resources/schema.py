@@ -39,7 +39,7 @@ class Schema(PersonalizeResource):
             raise InvalidPropertyError(f"{self.props.owner}: property Schema: {error}") from error
 
     def schema_domain(self) -> str | None:
-        return self.props.choice("Domain", domain.DOMAINS) if self.props.get("Domain") else None
+        return self.props.choice("Domain", contract.DOMAINS) if self.props.get("Domain") else None
 
     def find_or_create(self) -> Placement:
         name, schema_domain = self.props.name(), self.schema_domain()
