@@ -40,11 +40,9 @@ LOGGER.setLevel(os.environ.get("LOG_LEVEL", "INFO"))  # Lambda's root logger sto
 CREATE: RequestType = "Create"
 UPDATE: RequestType = "Update"
 DELETE: RequestType = "Delete"
-REQUEST_TYPES = contract.REQUEST_TYPES
 ON_EVENT, IS_COMPLETE = "on_event", "is_complete"
 RETAIN: RemovalPolicy = "retain"
 DESTROY: RemovalPolicy = "destroy"
-REMOVAL_POLICIES = contract.REMOVAL_POLICIES
 
 NOT_FOUND = "ResourceNotFoundException"
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
@@ -210,9 +208,10 @@ class Properties:
 
     def check_removal_policy(self) -> None:
         value = self.get("RemovalPolicy")
-        if value is not None and value.lower() not in REMOVAL_POLICIES:
+        if value is not None and value.lower() not in contract.REMOVAL_POLICIES:
             raise InvalidPropertyError(
-                f"{self.owner}: property RemovalPolicy is {value!r}; allowed: {', '.join(REMOVAL_POLICIES)}"
+                f"{self.owner}: property RemovalPolicy is {value!r}; "
+                f"allowed: {', '.join(contract.REMOVAL_POLICIES)}"
             )
 
     def removal_policy(self) -> RemovalPolicy:
@@ -304,10 +303,13 @@ class ResourceEvent:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ResourceEvent:
-        request_type = next((known for known in REQUEST_TYPES if known == raw.get("RequestType")), None)
+        request_type = next(
+            (known for known in contract.REQUEST_TYPES if known == raw.get("RequestType")), None
+        )
         if request_type is None:
             raise InvalidEventError(
-                f"RequestType is {raw.get('RequestType')!r}; expected one of {', '.join(REQUEST_TYPES)}"
+                f"RequestType is {raw.get('RequestType')!r}; "
+                f"expected one of {', '.join(contract.REQUEST_TYPES)}"
             )
         resource_type = str(raw.get("ResourceType", ""))
         logical_id = str(raw.get("LogicalResourceId", ""))

@@ -19,7 +19,8 @@ import pytest
 
 from lambda_handlers.personalize import clients
 from lambda_handlers.personalize.errors import DataLocationError
-from lambda_handlers.personalize.resources.import_job import NO_DATA, execution_name
+from lambda_handlers.personalize.flow.contract import NO_DATA
+from lambda_handlers.personalize.resources.import_job import execution_name
 from personalize_tools.emulator import EmulatorServer
 
 from .support import (

@@ -53,7 +53,8 @@ DELETED: Final = "DELETED"  # the object (this version) was deleted before its i
 SUPERSEDED: Final = "SUPERSEDED"  # a newer version was uploaded before the import started: that one imports
 ERROR: Final = "ERROR"  # a step failed after its retries; notice.error and notice.cause say why
 # Not a flow state: what the import handler signals itself when the location holds no data (no job), a
-# success for the deploy's wait (WhenNoData: skip).
+# success for the deploy's wait (WhenNoData: skip); also that import's Status attribute (GetAtt), not a
+# Personalize status: its Message attribute says where the data is expected.
 NO_DATA: Final = "NO DATA"
 
 # Terminal outcomes and how the execution ends: Succeed, or Fail with this error name.

@@ -44,9 +44,6 @@ from ..s3_location import S3Location
 
 JOB_SUFFIX_LENGTH = 8
 MAX_ATTEMPTS = 20  # failed jobs of one import before the handler stops trying new names
-# Status (a GetAtt attribute) of an import whose location held no data: no job exists. Not a Personalize
-# status; the Message attribute says where the data is expected. Also the outcome its wait signal carries.
-NO_DATA = flow_contract.NO_DATA
 WAIT_PROPERTIES = ("WaitHandle", "WaitStateMachineArn")
 EXECUTION_EXISTS = "ExecutionAlreadyExists"
 # StartExecution `name` (botocore's stepfunctions model): 1 to 80 characters, none of white space, brackets,
@@ -190,14 +187,16 @@ class DatasetImportJob(PersonalizeResource):
         data_version replaces it, and the Delete CloudFormation then sends finds nothing to do."""
         self.log("no-data", arn=arn, location=self.props.required("DataLocation"), why=why)
         if self.waits_with_condition:
-            self.signal_now(arn, outcome=NO_DATA, reason=self.no_data_message())
-        return Placement(arn, {"status": NO_DATA, "jobName": arn.rsplit("/", 1)[1]})
+            self.signal_now(arn, outcome=flow_contract.NO_DATA, reason=self.no_data_message())
+        return Placement(arn, {"status": flow_contract.NO_DATA, "jobName": arn.rsplit("/", 1)[1]})
 
     def creation_progress(self) -> dict[str, Any]:
         """Done at once when on_event found no data (its Data says so) or handed the wait to the state
         machine; otherwise the base class's describe-and-wait."""
         started = self.event.started or {}
-        if started.get("Status") == NO_DATA or (self.waits_with_condition and self.event.physical_id):
+        if started.get("Status") == flow_contract.NO_DATA or (
+            self.waits_with_condition and self.event.physical_id
+        ):
             self.log("complete", arn=self.event.physical_id, status=started.get("Status"))
             return {"IsComplete": True, "Data": dict(started) or self.data(self.physical_arn(), None)}
         return super().creation_progress()
@@ -254,7 +253,7 @@ class DatasetImportJob(PersonalizeResource):
             outcome=outcome,
             reason=reason,
             unique_id=arn.rsplit("/", 1)[1],
-            job_arn=None if outcome == NO_DATA else arn,
+            job_arn=None if outcome == flow_contract.NO_DATA else arn,
         )
         signal.send(self.props.required("WaitHandle"), document)
         self.log("wait-signalled", status=document["Status"])
@@ -343,13 +342,13 @@ class DatasetImportJob(PersonalizeResource):
 
     def data(self, arn: str, description: Mapping[str, Any] | None) -> dict[str, str]:
         description = description or {}
-        if description.get("status") == NO_DATA:
+        if description.get("status") == flow_contract.NO_DATA:
             return {
                 "DatasetImportJobArn": arn,
                 "JobName": arn.rsplit("/", 1)[-1],
                 "ImportMode": self.import_mode(),
                 "DataLocation": self.props.required("DataLocation"),
-                "Status": NO_DATA,
+                "Status": flow_contract.NO_DATA,
                 "Message": self.no_data_message(),
             }
         data = {
