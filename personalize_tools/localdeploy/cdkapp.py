@@ -16,7 +16,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from personalize_tools.localdeploy.errors import AssemblyError
 
@@ -72,9 +72,12 @@ def app_command(folder: Path) -> tuple[str, dict[str, Any]]:
     return app, context
 
 
-def synthesize_folder(folder: Path, outdir: Path) -> None:
+def synthesize_folder(folder: Path, outdir: Path, out: TextIO | None = None) -> None:
     """Run the folder's app command into `outdir`; its output goes to the terminal, as with `cdk synth`."""
     app, context = app_command(folder)
+    if out is not None:
+        out.write(f"Synthesizing the CDK app of {folder} ({PROJECT_CONFIG}: {app}) into {outdir} ...\n")
+        out.flush()
     outdir.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, OUTDIR_ENV: str(outdir), CONTEXT_ENV: json.dumps(context)}
     try:

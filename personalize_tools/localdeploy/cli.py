@@ -73,9 +73,12 @@ def _prepare_synthesis() -> None:
         sys.path.insert(0, str(PROJECT_ROOT))
 
 
-def synthesize(environment: str, outdir: Path) -> str:
+def synthesize(environment: str, outdir: Path, out: TextIO | None = None) -> str:
     """Synthesize config/ENV.yaml in-process, as `make synth` does; returns the stack's name."""
     stack_name = load_environment(environment).stack_name  # outside a checkout: a ConfigError saying so
+    if out is not None:
+        out.write(f"Synthesizing config/{environment}.yaml into {outdir} ...\n")
+        out.flush()
     _prepare_synthesis()
     import app  # noqa: PLC0415 - the CDK app loads the CDK (seconds) only when synthesizing
 
@@ -121,15 +124,11 @@ def _stack_to_deploy(
     """
     if environment is None:
         if synth:
-            out.write(f"Synthesizing the CDK app of {Path.cwd()} ({PROJECT_CONFIG}) into {cdk_out} ...\n")
-            out.flush()
-            synthesize_folder(Path.cwd(), cdk_out)
+            synthesize_folder(Path.cwd(), cdk_out, out)
         assembly = CloudAssembly(cdk_out)
         return assembly.only_stack() if stack_name is None else assembly.stack(stack_name)
     if synth:
-        out.write(f"Synthesizing config/{environment}.yaml into {cdk_out} ...\n")
-        out.flush()
-        stack_name = synthesize(environment, cdk_out)
+        stack_name = synthesize(environment, cdk_out, out)
     elif stack_name is None:
         stack_name = load_environment(environment).stack_name
     return CloudAssembly(cdk_out).stack(stack_name)
