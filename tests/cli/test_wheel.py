@@ -219,6 +219,18 @@ def test_every_console_script_of_the_wheel_answers_help_outside_a_checkout(
         assert shown.stdout.startswith(f"usage: {script} "), script
 
 
+def test_the_data_tools_run_from_the_wheel_on_a_domain(synthesized: dict[str, Any], tmp_path: Path) -> None:
+    """--domain needs no config: sample data written and validated outside any checkout."""
+    bin_dir = synthesized["bin"]
+    written = _run(
+        str(bin_dir / "personalize-sample-data"), "--domain", "ECOMMERCE", "--rows", "1200", "--out", "i.csv",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert written.strip() == "wrote 1,200 ECOMMERCE interactions to i.csv"
+    report = _run(str(bin_dir / "validate-data"), "i.csv", "--domain", "ECOMMERCE", cwd=tmp_path)
+    assert "Result: VALID (0 errors" in report
+
+
 # What needs a checkout of this project, run from an installed wheel: one line, exit 2, never a traceback.
 CHECKOUT_ONLY = {
     "deploy with no cdk.json": (["personalize-local", "deploy"], "has no cdk.json"),
