@@ -27,6 +27,7 @@ from personalize_tools.validate.hashing import uint64_series
 FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
 TARGET_PARTITION_ITEMS = 1 << 21
 MAX_PARTITIONS = 4096
+_FEW_WANTED = 16  # see _members
 
 Result = TypeVar("Result")
 
@@ -187,8 +188,7 @@ def later_duplicates(
         return count, empty, empty
     repeats = ordered[1:][repeats_sorted]  # sorted, so distinct values are where a neighbour differs
     repeated = repeats[np.concatenate(([True], repeats[1:] != repeats[:-1]))]  # np.unique imports numpy.ma
-    slots = np.minimum(np.searchsorted(repeated, hashes), len(repeated) - 1)
-    involved = np.flatnonzero(repeated[slots] == hashes)
+    involved = np.flatnonzero(_members(hashes, repeated))
     group_hashes, group_payloads = hashes[involved], payloads[involved]
     order = np.lexsort((group_payloads, group_hashes))
     group_hashes, group_payloads = group_hashes[order], group_payloads[order]
@@ -198,6 +198,22 @@ def later_duplicates(
     later, originals = group_payloads[~first], original[~first]
     shown = np.argsort(later, kind="stable")[:limit]
     return count, later[shown], originals[shown]
+
+
+def _members(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Mask of VALUES found in WANTED (sorted, distinct).
+
+    A data file repeats few rows, so WANTED is short: a comparison per wanted value (0.1 ms per 330k
+    values each) beats a binary search of every value (1.8 ms, plus the gather that checks it).
+    """
+    if len(wanted) <= _FEW_WANTED:
+        found: np.ndarray = values == wanted[0]
+        for value in wanted[1:]:
+            found |= values == value
+        return found
+    slots = np.minimum(np.searchsorted(wanted, values), len(wanted) - 1)
+    matched: np.ndarray = wanted[slots] == values
+    return matched
 
 
 def qualified_count(hashes: np.ndarray, counts: np.ndarray, minimum: int) -> int:

@@ -52,6 +52,19 @@ def test_repeats_match_a_brute_force_search_across_partitions_and_flushes(seed: 
     assert later[:limit] == list(zip(expected_later, expected_earlier, strict=True))
 
 
+@pytest.mark.parametrize("repeated_values", [1, spill._FEW_WANTED, spill._FEW_WANTED + 1, 200])
+def test_repeats_found_by_comparison_and_by_binary_search_alike(repeated_values: int) -> None:
+    """Up to _FEW_WANTED repeated hashes are found by comparing each, more by a binary search."""
+    rng = np.random.default_rng(repeated_values)
+    hashes = rng.permutation(np.concatenate([np.arange(1, 5_001), np.arange(1, repeated_values + 1)]))
+    hashes = hashes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    payloads = np.arange(len(hashes), dtype=np.uint64)
+    count, later, earlier = spill.later_duplicates(hashes, payloads, 10_000)
+    expected_count, expected_later, expected_earlier = reference(hashes.tolist(), payloads.tolist(), 10_000)
+    assert count == expected_count == repeated_values
+    assert (later.tolist(), earlier.tolist()) == (expected_later, expected_earlier)
+
+
 def test_no_repeats_in_a_partition_of_distinct_hashes() -> None:
     hashes = np.array([5, 1, 9, 3], dtype=np.uint64)
     count, later, earlier = spill.later_duplicates(hashes, np.arange(4, dtype=np.uint64), 10)
