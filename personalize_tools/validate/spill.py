@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -83,6 +80,8 @@ class HashSpill:
         try:
             yield
         except OSError as error:
+            import tempfile  # noqa: PLC0415 - see _flush_pending
+
             where = self._directory or tempfile.gettempdir()
             raise ScratchError(
                 f"cannot use the temporary directory {where} for the exact duplicate counts: "
@@ -97,6 +96,10 @@ class HashSpill:
         hashes, payloads = self._pending()
         self._filled = 0
         if self._directory is None:
+            # tempfile and shutil (with random, bz2, lzma) and concurrent.futures (with logging) are
+            # not imported at start: polars loads them on its preload thread, off the critical path.
+            import tempfile  # noqa: PLC0415
+
             self._directory = tempfile.mkdtemp(prefix="validate-data-")
         if self.partitions == 1:
             self._append(0, hashes, payloads)
@@ -142,8 +145,10 @@ class HashSpill:
 
     def map_partitions(self, work: Callable[[np.ndarray, np.ndarray], Result], threads: int) -> list[Result]:
         """WORK(hashes, payloads) per partition, in payload order within each; results in partition order."""
-        if threads <= 1:
+        if threads <= 1 or self._directory is None:  # nothing spilled: one partition at most, in memory
             return [work(hashes, payloads) for hashes, payloads in self._partitions()]
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - see _flush_pending
+
         with ThreadPoolExecutor(max_workers=threads) as pool:
             # A bounded window of loaded partitions keeps memory at a few partitions, not all.
             results: list[Result] = []
@@ -159,6 +164,8 @@ class HashSpill:
         self._buffers = self._sorted = None
         self._filled = 0
         if self._directory is not None:
+            import shutil  # noqa: PLC0415 - see _flush_pending
+
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from personalize_tools.validate import spill
+from personalize_tools.validate import duplicates, spill
 from tests.validate.support import GOOD_ROW, rows_csv, write
 
 
@@ -116,3 +117,29 @@ def test_validating_a_folder_from_the_cli_does_not_import_the_config_package(tmp
     assert stdout.strip().splitlines()[-1] == "1 []"  # exit 1: one row is too few interactions
     assert "interactions.csv" in stdout
     assert ".hidden.csv" not in stdout
+
+
+def test_batches_submitted_while_polars_imports_are_held_then_hashed_in_order() -> None:
+    """The duplicate finder holds up to _EARLY batches while polars is still being imported, so parsing
+    and checking go on; held and later batches count exactly as if hashed at once, in their order."""
+    program = (
+        "import numpy as np, pyarrow as pa\n"
+        "from personalize_tools.validate import hashing\n"
+        "from personalize_tools.validate.duplicates import _EARLY, DuplicateFinder\n"
+        "batches = [pa.array([f'v{(batch * 3 + row) % 29}'.encode() for row in range(3)], pa.binary())\n"
+        "           for batch in range(_EARLY + 4)]\n"
+        "hashing.preload_polars()\n"
+        "finder = DuplicateFinder(1000, threads=2)\n"
+        "ready = []\n"
+        "for batch, column in enumerate(batches):\n"
+        "    finder.submit([column], np.arange(batch * 3, batch * 3 + 3, dtype=np.uint64), None)\n"
+        "    ready.append(hashing.polars_ready())\n"
+        "count, later, earlier = finder.result(1000)\n"
+        "finder.close()\n"
+        "print(json.dumps([ready[0], count, later.tolist(), earlier.tolist()]))\n"
+    )
+    ready, count, later, earlier = json.loads(run_python("import json\n" + program))
+    assert ready is False  # the first batch came while polars was importing (it takes 0.1 s or more)
+    rows = (duplicates._EARLY + 4) * 3
+    expected = reference([index % 29 for index in range(rows)], list(range(rows)), 1000)
+    assert (count, later, earlier) == expected
