@@ -25,7 +25,6 @@ FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
 TARGET_PARTITION_ITEMS = 1 << 21
 MAX_PARTITIONS = 4096
 _FEW_WANTED = 16  # see _members
-_PAIR = np.dtype((np.void, 16))  # a (hash, payload) pair of uint64 moved as one item
 
 Result = TypeVar("Result")
 
@@ -41,9 +40,8 @@ class HashSpill:
 
     The pending pairs and their partitioned copy live in buffers allocated once and reused by
     every flush: fresh arrays per batch and per flush cost a page fault per 4 KiB, which on a
-    10M-row run was a third of the duplicate check's CPU (docs/validate-data.md). A pair is kept
-    and written as one 16-byte item (hash, payload), so partitioning a flush gathers each pair
-    once: half the time of gathering hashes and payloads apart.
+    10M-row run was a third of the duplicate check's CPU (docs/validate-data.md). Hashes and
+    payloads are kept and written apart, so a partition is read back as two contiguous arrays.
     """
 
     def __init__(self, expected_items: int, *, flush_items: int | None = None) -> None:
@@ -51,30 +49,30 @@ class HashSpill:
         self._shift = np.uint64(64 - (self.partitions.bit_length() - 1))
         self._key_type = np.uint8 if self.partitions <= 256 else np.uint16  # radix sort passes
         self._flush_items = flush_items or FLUSH_ITEMS
-        self._pending_pairs: np.ndarray | None = None  # (flush_items, 2) uint64: hash, payload
-        self._sorted: np.ndarray | None = None  # the same pairs as 16-byte items, by partition
+        self._buffers: tuple[np.ndarray, np.ndarray] | None = None  # pending hashes, payloads
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # the same, by partition
         self._filled = 0
         self._directory: str | None = None
         self.items = 0
 
     def add(self, hashes: np.ndarray, payloads: np.ndarray) -> None:
-        if self._pending_pairs is None:
-            self._pending_pairs = np.empty((self._flush_items, 2), np.uint64)
-        pending = self._pending_pairs
+        if self._buffers is None:
+            self._buffers = (np.empty(self._flush_items, np.uint64), np.empty(self._flush_items, np.uint64))
+        pending_hashes, pending_payloads = self._buffers
         self.items += len(hashes)
         start = 0
         while start < len(hashes):
             taken = min(len(hashes) - start, self._flush_items - self._filled)
-            pending[self._filled : self._filled + taken, 0] = hashes[start : start + taken]
-            pending[self._filled : self._filled + taken, 1] = payloads[start : start + taken]
+            pending_hashes[self._filled : self._filled + taken] = hashes[start : start + taken]
+            pending_payloads[self._filled : self._filled + taken] = payloads[start : start + taken]
             self._filled += taken
             start += taken
             if self._filled == self._flush_items:
                 self._flush()
 
-    def _pending(self) -> np.ndarray:
-        assert self._pending_pairs is not None
-        return self._pending_pairs[: self._filled]
+    def _pending(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self._buffers is not None
+        return self._buffers[0][: self._filled], self._buffers[1][: self._filled]
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[None]:
@@ -95,7 +93,7 @@ class HashSpill:
             self._flush_pending()
 
     def _flush_pending(self) -> None:
-        pairs = self._pending()
+        hashes, payloads = self._pending()
         self._filled = 0
         if self._directory is None:
             # tempfile and shutil (with random, bz2, lzma) and concurrent.futures (with logging) are
@@ -104,42 +102,46 @@ class HashSpill:
 
             self._directory = tempfile.mkdtemp(prefix="validate-data-")
         if self.partitions == 1:
-            self._append(0, pairs)
+            self._append(0, hashes, payloads)
             return
-        keys = (pairs[:, 0] >> self._shift).astype(self._key_type)
+        keys = (hashes >> self._shift).astype(self._key_type)
         order = np.argsort(keys, kind="stable")  # a radix sort for 8- or 16-bit keys; keeps payload order
         if self._sorted is None:
-            self._sorted = np.empty(self._flush_items, _PAIR)
-        partitioned = np.take(pairs.view(_PAIR).reshape(-1), order, out=self._sorted[: len(order)])
+            self._sorted = (np.empty(self._flush_items, np.uint64), np.empty(self._flush_items, np.uint64))
+        sorted_hashes = np.take(hashes, order, out=self._sorted[0][: len(order)])
+        sorted_payloads = np.take(payloads, order, out=self._sorted[1][: len(order)])
         bounds = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=self.partitions))])
         for partition in range(self.partitions):
             low, high = int(bounds[partition]), int(bounds[partition + 1])
             if high > low:
-                self._append(partition, partitioned[low:high])
+                self._append(partition, sorted_hashes[low:high], sorted_payloads[low:high])
 
-    def _append(self, partition: int, pairs: np.ndarray) -> None:
-        with open(self._path(partition), "ab") as out:
-            pairs.tofile(out)
+    def _append(self, partition: int, hashes: np.ndarray, payloads: np.ndarray) -> None:
+        for suffix, values in (("hash", hashes), ("payload", payloads)):
+            with open(self._path(partition, suffix), "ab") as out:
+                values.tofile(out)
 
-    def _path(self, partition: int) -> str:
+    def _path(self, partition: int, suffix: str) -> str:
         assert self._directory is not None
-        return os.path.join(self._directory, f"{partition:04d}.pairs")
+        return os.path.join(self._directory, f"{partition:04d}.{suffix}")
 
     def _partitions(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if self._directory is None:
             if self._filled:
-                pending = self._pending()
-                yield pending[:, 0], pending[:, 1]
+                yield self._pending()
             return
         if self._filled:
             self._flush()
-        self._pending_pairs = self._sorted = None  # the partitions read back take their place
+        self._buffers = self._sorted = None  # the partitions read back take their place
         for partition in range(self.partitions):
-            path = self._path(partition)
+            path = self._path(partition, "hash")
             if os.path.exists(path):
                 with self._scratch():
-                    loaded = np.fromfile(path, dtype=np.uint64).reshape(-1, 2)
-                yield loaded[:, 0], loaded[:, 1]
+                    loaded = (
+                        np.fromfile(path, dtype=np.uint64),
+                        np.fromfile(self._path(partition, "payload"), dtype=np.uint64),
+                    )
+                yield loaded
 
     def map_partitions(self, work: Callable[[np.ndarray, np.ndarray], Result], threads: int) -> list[Result]:
         """WORK(hashes, payloads) per partition, in payload order within each; results in partition order."""
@@ -159,7 +161,7 @@ class HashSpill:
             return results
 
     def close(self) -> None:
-        self._pending_pairs = self._sorted = None
+        self._buffers = self._sorted = None
         self._filled = 0
         if self._directory is not None:
             import shutil  # noqa: PLC0415 - see _flush_pending
