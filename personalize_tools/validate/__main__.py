@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from lambda_handlers.personalize import contract, domain_rules
 from personalize_tools.cli_common import add_version, program
@@ -155,5 +157,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_VALID if report.valid else EXIT_INVALID
 
 
+def run() -> NoReturn:
+    """The command (console script and `python -m`): main(), then exit without finalizing the interpreter.
+
+    Finalizing unloads numpy, pyarrow and polars and frees every buffer one by one: wasted work once the
+    report is out (docs/validate-data.md, sixth pass). It is also where pyarrow can abort the process:
+    a read of the input still queued on pyarrow's IO thread asks for the GIL while the interpreter
+    finalizes ("terminate called without an active exception", apache/arrow#34314). The temporary
+    files are gone by then (validate() removes them before it returns).
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: let the interpreter report it as it always has
+        sys.exit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

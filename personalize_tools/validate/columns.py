@@ -28,7 +28,7 @@ _ARROW_TYPES = {
     "boolean": pa.bool_(),
 }
 _INTEGER_BOUNDS = domain.INTEGER_BOUNDS
-_ASCII_ZERO, _ASCII_NINE, _NEWLINE = 48, 57, 10
+_ASCII_ZERO, _ASCII_NINE, _NEWLINE, _FIRST_NON_ASCII = 48, 57, 10, 0x80
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,13 @@ def data(array: pa.Array) -> np.ndarray:
 
 
 def invalid_utf8(values: pa.Array) -> np.ndarray | None:
-    """Mask of values that are not UTF-8, or None when all are (one SIMD-validated cast)."""
+    """Mask of values that are not UTF-8, or None when all are.
+
+    ASCII bytes (all below 0x80, the common case for ids and event types) are UTF-8: one max over
+    the bytes, a fraction of the validating cast (one SIMD-validated cast) the rest need.
+    """
+    if _ascii(values):
+        return None
     try:
         values.cast(pa.string())
         return None
@@ -133,6 +139,11 @@ def invalid_utf8(values: pa.Array) -> np.ndarray | None:
         except UnicodeDecodeError:
             mask[index] = True
     return mask
+
+
+def _ascii(values: pa.Array) -> bool:
+    bytes_ = data(values)
+    return not len(bytes_) or int(bytes_.max()) < _FIRST_NON_ASCII
 
 
 def _empty_mask(raw: pa.Array) -> np.ndarray | None:

@@ -451,7 +451,12 @@ class _Run:
                 self._check_categorical(offend, column, keep)
         self._check_ids(offend, first_by_name, keep)
 
-        payloads = (np.uint64(file_index) << _FILE_SHIFT) | row_lines.astype(np.uint64)
+        # Line numbers are positive int64: for the first file they are their own payloads (no copy).
+        payloads = (
+            row_lines.view(np.uint64)
+            if file_index == 0
+            else (np.uint64(file_index) << _FILE_SHIFT) | row_lines.astype(np.uint64)
+        )
         if self.interactions:
             self._count_event_types(first_by_name.get(domain.EVENT_TYPE_FIELD), keep)
             self._count_users(first_by_name.get(domain.USER_ID_FIELD), keep)

@@ -35,6 +35,11 @@ def preload_polars() -> None:
         _preload.start()
 
 
+def polars_ready() -> bool:
+    """Whether hashing can start without waiting for polars' import (no preload: it imports on use)."""
+    return _preload is None or not _preload.is_alive()
+
+
 def _as_view(values: pa.Array) -> pa.Array:
     """Binary values in polars' own layout (binary view), so that handing them over copies nothing.
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -27,6 +24,7 @@ from personalize_tools.validate.hashing import uint64_series
 FLUSH_ITEMS = 1 << 20  # 16 MiB of pairs in memory before a spill
 TARGET_PARTITION_ITEMS = 1 << 21
 MAX_PARTITIONS = 4096
+_FEW_WANTED = 16  # see _members
 
 Result = TypeVar("Result")
 
@@ -82,6 +80,8 @@ class HashSpill:
         try:
             yield
         except OSError as error:
+            import tempfile  # noqa: PLC0415 - see _flush_pending
+
             where = self._directory or tempfile.gettempdir()
             raise ScratchError(
                 f"cannot use the temporary directory {where} for the exact duplicate counts: "
@@ -96,6 +96,10 @@ class HashSpill:
         hashes, payloads = self._pending()
         self._filled = 0
         if self._directory is None:
+            # tempfile and shutil (with random, bz2, lzma) and concurrent.futures (with logging) are
+            # not imported at start: polars loads them on its preload thread, off the critical path.
+            import tempfile  # noqa: PLC0415
+
             self._directory = tempfile.mkdtemp(prefix="validate-data-")
         if self.partitions == 1:
             self._append(0, hashes, payloads)
@@ -141,8 +145,10 @@ class HashSpill:
 
     def map_partitions(self, work: Callable[[np.ndarray, np.ndarray], Result], threads: int) -> list[Result]:
         """WORK(hashes, payloads) per partition, in payload order within each; results in partition order."""
-        if threads <= 1:
+        if threads <= 1 or self._directory is None:  # nothing spilled: one partition at most, in memory
             return [work(hashes, payloads) for hashes, payloads in self._partitions()]
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - see _flush_pending
+
         with ThreadPoolExecutor(max_workers=threads) as pool:
             # A bounded window of loaded partitions keeps memory at a few partitions, not all.
             results: list[Result] = []
@@ -158,6 +164,8 @@ class HashSpill:
         self._buffers = self._sorted = None
         self._filled = 0
         if self._directory is not None:
+            import shutil  # noqa: PLC0415 - see _flush_pending
+
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
 
@@ -187,8 +195,7 @@ def later_duplicates(
         return count, empty, empty
     repeats = ordered[1:][repeats_sorted]  # sorted, so distinct values are where a neighbour differs
     repeated = repeats[np.concatenate(([True], repeats[1:] != repeats[:-1]))]  # np.unique imports numpy.ma
-    slots = np.minimum(np.searchsorted(repeated, hashes), len(repeated) - 1)
-    involved = np.flatnonzero(repeated[slots] == hashes)
+    involved = np.flatnonzero(_members(hashes, repeated))
     group_hashes, group_payloads = hashes[involved], payloads[involved]
     order = np.lexsort((group_payloads, group_hashes))
     group_hashes, group_payloads = group_hashes[order], group_payloads[order]
@@ -198,6 +205,22 @@ def later_duplicates(
     later, originals = group_payloads[~first], original[~first]
     shown = np.argsort(later, kind="stable")[:limit]
     return count, later[shown], originals[shown]
+
+
+def _members(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Mask of VALUES found in WANTED (sorted, distinct).
+
+    A data file repeats few rows, so WANTED is short: a comparison per wanted value (0.1 ms per 330k
+    values each) beats a binary search of every value (1.8 ms, plus the gather that checks it).
+    """
+    if len(wanted) <= _FEW_WANTED:
+        found: np.ndarray = values == wanted[0]
+        for value in wanted[1:]:
+            found |= values == value
+        return found
+    slots = np.minimum(np.searchsorted(wanted, values), len(wanted) - 1)
+    matched: np.ndarray = wanted[slots] == values
+    return matched
 
 
 def qualified_count(hashes: np.ndarray, counts: np.ndarray, minimum: int) -> int:

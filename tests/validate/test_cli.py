@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from personalize_tools.validate.__main__ import EXIT_INVALID, EXIT_USAGE, main
 from personalize_tools.validate.rules import rules_for
 from tests.validate.support import GOOD_ROW, rows_csv, write
 
@@ -176,3 +179,28 @@ def test_dataset_type_selects_the_rules_and_the_default_schema(tmp_path: Path) -
     )
     assert schema.returncode == 2
     assert f"schema {users_schema} is not a valid ECOMMERCE Users schema" in schema.stderr
+
+
+def test_the_command_ends_without_finalizing_yet_flushes_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m` and the console script end with os._exit (run()): a report larger than a pipe's
+    buffer still arrives whole, with main()'s exit code, and a usage error still reaches stderr."""
+    bad_rows = [f"u{index},i{index},1700000000000,View" for index in range(3_000)]
+    path = write(tmp_path, rows_csv(GOOD_ROW, *bad_rows))
+    args = (str(path), "--domain", "ECOMMERCE", "--json", "--max-examples", "3000")
+    assert main(list(args)) == EXIT_INVALID
+    expected = capsys.readouterr().out
+    assert len(expected) > 1 << 16
+    script = Path(sys.executable).parent / "validate-data"
+    for command in ([sys.executable, "-m", "personalize_tools.validate"], [str(script)]):
+        result = subprocess.run(
+            [*command, *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120, check=False
+        )
+        assert (result.returncode, result.stdout, result.stderr) == (EXIT_INVALID, expected, "")
+        usage = subprocess.run(
+            [*command, str(tmp_path / "absent.csv"), "--domain", "ECOMMERCE"],
+            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120, check=False,
+        )  # fmt: skip
+        assert usage.returncode == EXIT_USAGE
+        assert usage.stdout == "" and "absent.csv" in usage.stderr

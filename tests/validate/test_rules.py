@@ -138,6 +138,17 @@ def test_invalid_utf8_is_reported_by_line_and_field(tmp_path: Path) -> None:
     ]
 
 
+def test_multibyte_utf8_passes_and_ascii_beside_it_needs_no_validation(tmp_path: Path) -> None:
+    """A column of ASCII bytes is UTF-8 without a validating cast; bytes from 0x80 up are validated."""
+    rows = ["u1,i1,1700000000,View", "u\u00e9,\u65e5\u672c,1700000001,View", "u3,i3,1700000002,Vi\u00e9w"]
+    assert check(write(tmp_path, rows_csv(*rows))).rule("utf8").status == "pass"
+    bad = rows_csv(*rows).encode() + b"u4,i4,1700000003,\xe9\n"  # Latin-1, not UTF-8
+    result = check(write(tmp_path, bad)).rule("utf8")
+    assert [(example.line, example.detail) for example in result.examples] == [
+        (5, "invalid UTF-8 in EVENT_TYPE: '\\xe9'")
+    ]
+
+
 def test_invalid_utf8_in_a_number_column_is_not_a_type_error(tmp_path: Path) -> None:
     report = check(write(tmp_path, rows_csv(GOOD_ROW).encode() + b"u2,i2,17\xff,View\n"))
     assert [example.line for example in report.rule("utf8").examples] == [3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from personalize_tools.validate import spill
+from personalize_tools.validate import duplicates, spill
 from tests.validate.support import GOOD_ROW, rows_csv, write
 
 
@@ -50,6 +51,19 @@ def test_repeats_match_a_brute_force_search_across_partitions_and_flushes(seed: 
     )
     assert count == expected_count
     assert later[:limit] == list(zip(expected_later, expected_earlier, strict=True))
+
+
+@pytest.mark.parametrize("repeated_values", [1, spill._FEW_WANTED, spill._FEW_WANTED + 1, 200])
+def test_repeats_found_by_comparison_and_by_binary_search_alike(repeated_values: int) -> None:
+    """Up to _FEW_WANTED repeated hashes are found by comparing each, more by a binary search."""
+    rng = np.random.default_rng(repeated_values)
+    hashes = rng.permutation(np.concatenate([np.arange(1, 5_001), np.arange(1, repeated_values + 1)]))
+    hashes = hashes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    payloads = np.arange(len(hashes), dtype=np.uint64)
+    count, later, earlier = spill.later_duplicates(hashes, payloads, 10_000)
+    expected_count, expected_later, expected_earlier = reference(hashes.tolist(), payloads.tolist(), 10_000)
+    assert count == expected_count == repeated_values
+    assert (later.tolist(), earlier.tolist()) == (expected_later, expected_earlier)
 
 
 def test_no_repeats_in_a_partition_of_distinct_hashes() -> None:
@@ -103,3 +117,29 @@ def test_validating_a_folder_from_the_cli_does_not_import_the_config_package(tmp
     assert stdout.strip().splitlines()[-1] == "1 []"  # exit 1: one row is too few interactions
     assert "interactions.csv" in stdout
     assert ".hidden.csv" not in stdout
+
+
+def test_batches_submitted_while_polars_imports_are_held_then_hashed_in_order() -> None:
+    """The duplicate finder holds up to _EARLY batches while polars is still being imported, so parsing
+    and checking go on; held and later batches count exactly as if hashed at once, in their order."""
+    program = (
+        "import numpy as np, pyarrow as pa\n"
+        "from personalize_tools.validate import hashing\n"
+        "from personalize_tools.validate.duplicates import _EARLY, DuplicateFinder\n"
+        "batches = [pa.array([f'v{(batch * 3 + row) % 29}'.encode() for row in range(3)], pa.binary())\n"
+        "           for batch in range(_EARLY + 4)]\n"
+        "hashing.preload_polars()\n"
+        "finder = DuplicateFinder(1000, threads=2)\n"
+        "ready = []\n"
+        "for batch, column in enumerate(batches):\n"
+        "    finder.submit([column], np.arange(batch * 3, batch * 3 + 3, dtype=np.uint64), None)\n"
+        "    ready.append(hashing.polars_ready())\n"
+        "count, later, earlier = finder.result(1000)\n"
+        "finder.close()\n"
+        "print(json.dumps([ready[0], count, later.tolist(), earlier.tolist()]))\n"
+    )
+    ready, count, later, earlier = json.loads(run_python("import json\n" + program))
+    assert ready is False  # the first batch came while polars was importing (it takes 0.1 s or more)
+    rows = (duplicates._EARLY + 4) * 3
+    expected = reference([index % 29 for index in range(rows)], list(range(rows)), 1000)
+    assert (count, later, earlier) == expected
