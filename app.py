@@ -78,7 +78,7 @@ def warm_template_validation() -> None:
 
     Why: CDK makes the engine, a process-wide singleton, when the first app synthesizes, by then with the
     construct tree and every loaded construct library on the Node.js heap; made first, while the heap is
-    small, the same engine costs about a CPU-second less (docs/pipeline.md, "Synthesis cost"). The engine
+    small, the same engine costs about a CPU-second less (docs/pipeline.md, "Cost of synthesis"). The engine
     and its rules are CDK's default, so templates and reports are unchanged. CDK_VALIDATION=false turns the
     validation off in CDK, and this with it.
     """
