@@ -101,7 +101,8 @@ def _data_preflight(configs: Sequence[EnvironmentConfig], *, full: bool) -> Iter
     Why: the check is Python (unseen data loads the validator and reads every file) while the body waits
     much of its time on jsii's Node.js process, so on two cores the check overlaps the construct tree.
     jsii is not thread-safe: everything that calls it (the construct library, imported here) stays on
-    this thread; the check's thread only reads files. Nothing synthesizes before the check has passed.
+    this thread; the check's thread reads the files and writes its stamp. Nothing synthesizes before the
+    check has passed.
     """
     import constructs_lib.preflight  # noqa: F401, PLC0415 - its import calls jsii: on this thread
 
