@@ -8,11 +8,14 @@ rollout pipeline of config/pipelines/NAME.yaml, which deploys each environment a
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import functools
 import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,13 +59,12 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
         from config.pipeline import load_rollout  # noqa: PLC0415 - only a pipeline app reads rollouts
 
         rollout = load_rollout(str(pipeline))
-        for environment in rollout.environments:
-            preflight_local_data(environment, full=data_check == "full")
-        add_pipeline(app, rollout)
+        with _data_preflight(rollout.environments, full=data_check == "full"):
+            add_pipeline(app, rollout)
     else:
         config = load_environment(str(app.node.try_get_context("env") or "dev"))
-        preflight_local_data(config, full=data_check == "full")
-        add_environment(app, config)
+        with _data_preflight([config], full=data_check == "full"):
+            add_environment(app, config)
     from cdk_nag import AwsSolutionsChecks  # noqa: PLC0415 - loaded after the validation engine (above)
 
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -76,7 +78,7 @@ def warm_template_validation() -> None:
 
     Why: CDK makes the engine, a process-wide singleton, when the first app synthesizes, by then with the
     construct tree and every loaded construct library on the Node.js heap; made first, while the heap is
-    small, the same engine costs about a CPU-second less (docs/pipeline.md, "Synthesis cost"). The engine
+    small, the same engine costs about a CPU-second less (docs/pipeline.md, "Cost of synthesis"). The engine
     and its rules are CDK's default, so templates and reports are unchanged. CDK_VALIDATION=false turns the
     validation off in CDK, and this with it.
     """
@@ -90,6 +92,30 @@ def warm_template_validation() -> None:
             performance_reporting=False,
             tree_metadata=False,
         ).synth()
+
+
+@contextlib.contextmanager
+def _data_preflight(configs: Sequence[EnvironmentConfig], *, full: bool) -> Iterator[None]:
+    """Checks the environments' data in a thread while the body builds the app; its error wins, on exit.
+
+    Why: the check is Python (unseen data loads the validator and reads every file) while the body waits
+    much of its time on jsii's Node.js process, so on two cores the check overlaps the construct tree.
+    jsii is not thread-safe: everything that calls it (the construct library, imported here) stays on
+    this thread; the check's thread reads the files and writes its stamp. Nothing synthesizes before the
+    check has passed.
+    """
+    import constructs_lib.preflight  # noqa: F401, PLC0415 - its import calls jsii: on this thread
+
+    def check() -> None:
+        for config in configs:
+            preflight_local_data(config, full=full)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-preflight") as pool:
+        checked = pool.submit(check)
+        try:
+            yield
+        finally:
+            checked.result()  # the preflight's ConfigError, raised before (and instead of) the body's error
 
 
 def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> None:

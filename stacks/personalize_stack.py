@@ -226,6 +226,10 @@ class PersonalizeStack(Stack):
         self.uploads[dataset_type] = upload
         if len(self.uploads) == 1:
             self._scope_bucket_deployment(upload)
+        else:
+            # Each BucketDeployment makes an AwsCliLayer, but only the first one's reaches the singleton
+            # function; the others would deploy as unused LayerVersions (aws/aws-cdk#32907).
+            upload.node.try_remove_child("AwsCliLayer")
 
     def _scope_bucket_deployment(self, upload: s3deploy.BucketDeployment) -> None:
         """The BucketDeployment function is one per stack (a singleton): scope it and acknowledge it once.

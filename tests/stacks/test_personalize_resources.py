@@ -224,6 +224,21 @@ def test_bucket_deployment_writes_only_under_the_import_prefix(template: dict[st
     assert json.dumps(denies[0]["NotResource"]).endswith('/imports/*"]]}')
 
 
+def test_the_uploads_deploy_one_aws_cli_layer_the_one_their_function_uses(template: dict[str, Any]) -> None:
+    """Each BucketDeployment makes a layer, but their function is one per stack (aws/aws-cdk#32907)."""
+    resources = template["Resources"]
+    assert sum(r["Type"] == "Custom::CDKBucketDeployment" for r in resources.values()) == 3
+    layers = [logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::Lambda::LayerVersion"]
+    used = [
+        layer["Ref"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        for layer in r["Properties"].get("Layers", [])
+    ]
+    assert len(layers) == 1
+    assert used == layers
+
+
 def test_pinned_names_are_granted_exactly_or_refused() -> None:
     stack = cdk.Stack(cdk.App(), "S")
     group = DomainDatasetGroup(stack, "G", domain_name="ECOMMERCE", name_prefix="pz-prod", name="legacy-shop")

@@ -1,7 +1,8 @@
 """The synth path's cost cuts (docs/pipeline.md, "Cost of synthesis") change nothing in the assembly.
 
-`create_app` starts CDK's template validation engine before any construct library loads, and imports the
-stacks and cdk-nag only for the kind of app the context asks for.
+`create_app` starts CDK's template validation engine before any construct library loads, imports the
+stacks and cdk-nag only for the kind of app the context asks for, and checks the data in a thread while
+the construct tree is built.
 """
 
 from __future__ import annotations
@@ -97,3 +98,42 @@ def test_cdk_validation_false_skips_the_warm_up(monkeypatch: pytest.MonkeyPatch)
         assert synthesized == [""]  # the throwaway app (the root's path is empty)
     finally:
         app_module.warm_template_validation.cache_clear()
+
+
+# The dev app built in a fresh process with data the validator has not seen (an empty stamp folder):
+# which threads called jsii, and which checked the data.
+THREADS = """
+import json, sys, threading
+from pathlib import Path
+from jsii._kernel.providers import process
+import app
+import constructs_lib.preflight as preflight
+
+jsii_threads, check_threads = set(), set()
+send = process._NodeProcess.send
+def recording_send(self, *args, **kwargs):
+    jsii_threads.add(threading.current_thread().name)
+    return send(self, *args, **kwargs)
+process._NodeProcess.send = recording_send
+check = preflight.check_local_data
+def recording_check(*args, **kwargs):
+    check_threads.add(threading.current_thread().name)
+    return check(*args, **kwargs)
+preflight.check_local_data = recording_check
+app.VALIDATED_STAMPS = Path(sys.argv[1])
+app.create_app({"env": "dev"})
+print(json.dumps({"jsii": sorted(jsii_threads), "check": sorted(check_threads)}))
+"""
+
+
+def test_the_data_check_runs_beside_the_construct_tree_and_only_the_main_thread_calls_jsii(
+    sample_data: Path, tmp_path: Path
+) -> None:
+    """jsii's client is not thread-safe: the preflight's thread reads files, nothing else."""
+    result = _run(THREADS, str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    threads = json.loads(result.stdout.strip().splitlines()[-1])
+    assert threads["jsii"] == ["MainThread"]
+    assert len(threads["check"]) == 1
+    assert threads["check"][0].startswith("data-preflight")
+    assert len(list(tmp_path.iterdir())) == 1  # the full validation ran and passed: one stamp
