@@ -13,7 +13,8 @@ Everything talks real boto3 over loopback HTTP, the same code path as in AWS.
       def emulator_pace() -> Pace:
           return Pace.instant()
 
-- `emulator` (module): a running `EmulatorServer` reading imports from `moto_server`.
+- `emulator` (module): a running `EmulatorServer` reading imports from `moto_server`; with IAM enforced
+  in a module marked `iam_enforced`.
   `clean_emulator` (function): the same server, reset (no resources, counts or faults) first.
 - `personalize` (module): a boto3 Personalize client for `emulator`, standard retry mode.
 """
@@ -46,20 +47,24 @@ DUMMY_AWS_ENVIRONMENT = {
 }
 
 
-# The longest modules (minutes each on 2 cores), longest first, collected ahead of the rest: `make test`
-# hands whole files to two xdist workers (--dist loadfile), and a long file handed out last would leave
-# the other worker idle at the end. A module missing here only runs in its usual place. Order measured
-# 2026-12-02, each module alone on one process (pytest --durations=0, setup + call + teardown summed):
-# matrix 153 s, event_imports 106 s, ownership 95 s, iam 79 s, rollback_delete 73 s, cdk_cli 40 s,
-# lifecycle 17 s.
+# The longest modules, longest first, collected ahead of the rest: `make test` hands whole files to three
+# xdist workers (--dist loadfile) in collection order (--no-loadscope-reorder: by default xdist reorders
+# files by their number of tests, which put these last), and a long file handed out last would leave the
+# other workers idle at the end. A module missing here only runs in its usual place. Order measured
+# 2026-12-02 in a whole run on two workers (load 8; wall per module, setup + call + teardown summed):
+# ownership 238 s, matrix 191 s, iam 180 s, event_imports 170 s, cdk_cli 94 s, lifecycle 57 s, flows 44 s,
+# stacks/test_app 37 s, rollback_delete 35 s, synth_path 35 s.
 LONGEST_MODULES = (
-    "tests/localdeploy/test_matrix.py",
-    "tests/localdeploy/test_event_imports.py",
     "tests/localdeploy/test_ownership.py",
+    "tests/localdeploy/test_matrix.py",
     "tests/localdeploy/test_iam.py",
-    "tests/localdeploy/test_rollback_delete.py",
+    "tests/localdeploy/test_event_imports.py",
     "tests/cli/test_cdk_cli.py",
     "tests/localdeploy/test_lifecycle.py",
+    "tests/localdeploy/test_flows.py",
+    "tests/stacks/test_app.py",
+    "tests/localdeploy/test_rollback_delete.py",
+    "tests/stacks/test_synth_path.py",
 )
 
 
@@ -128,8 +133,15 @@ def emulator_pace() -> Pace:
 
 
 @pytest.fixture(scope="module")
-def emulator(moto_server: str, emulator_pace: Pace) -> Iterator[EmulatorServer]:
-    with EmulatorServer(pace=emulator_pace, s3_endpoint_url=moto_server, region=REGION) as server:
+def emulator(
+    request: pytest.FixtureRequest, moto_server: str, emulator_pace: Pace
+) -> Iterator[EmulatorServer]:
+    """A module marked `pytestmark = pytest.mark.iam_enforced` gets the emulator with IAM enforced: it reads
+    identities and policies from the module's moto, so every call is authorized as its caller."""
+    iam = moto_server if request.node.get_closest_marker("iam_enforced") else None
+    with EmulatorServer(
+        pace=emulator_pace, s3_endpoint_url=moto_server, region=REGION, iam_endpoint_url=iam
+    ) as server:
         yield server
 
 

@@ -287,11 +287,28 @@ def test_a_file_that_turns_unreadable_stops_with_the_summary(
     assert "the header cannot be read as UTF-8 CSV" in err.getvalue()
 
 
+# `python -m personalize_tools.record` with SIGINT handled as from a terminal (Python's KeyboardInterrupt),
+# whatever the pytest worker passes on: a suite started in the background by a non-interactive shell
+# (`nohup make test &`, some CI runners) has SIGINT ignored, every child inherits that, and the child ran
+# on to its end (exit 0, not 130). A failure prints the worker's signal state.
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+    "runpy.run_module('personalize_tools.record', run_name='__main__', alter_sys=True)"
+)
+
+
+def _signal_state() -> list[str]:
+    status = Path("/proc/self/status")
+    lines = status.read_text().splitlines() if status.exists() else []
+    return [line for line in lines if line.startswith(("SigIgn", "SigBlk"))]
+
+
 def test_ctrl_c_prints_the_summary_and_no_traceback(
     clean_emulator: EmulatorServer, shop: dict[str, str], tmp_path: Path
 ) -> None:
     csv_file = write(tmp_path / "events.csv", "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE", interactions(50, 40))
-    command = [sys.executable, "-m", "personalize_tools.record", "events", str(csv_file)]
+    command = [sys.executable, "-c", AS_FROM_A_TERMINAL, "events", str(csv_file)]
     command += ["--tracking-id", shop["trackingId"], "--endpoint-url", clean_emulator.url, "--rate", "20"]
     process = subprocess.Popen(
         command,
@@ -305,7 +322,7 @@ def test_ctrl_c_prints_the_summary_and_no_traceback(
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == record.EXIT_INTERRUPTED
+    assert process.returncode == record.EXIT_INTERRUPTED, (process.returncode, _signal_state(), err[-300:])
     assert "Traceback" not in err
     assert "Stopped: interrupted; every line before" in out
     accepted = int(next(line for line in out.splitlines() if "accepted" in line).split()[-1].replace(",", ""))

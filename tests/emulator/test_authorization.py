@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -21,14 +20,12 @@ from .support import interactions_csv, raw_call, settle
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
+pytestmark = pytest.mark.iam_enforced  # the emulator authorizes every call against moto's IAM
 
 
 @pytest.fixture(scope="module")
-def emulator(moto_server: str) -> Iterator[EmulatorServer]:
-    with EmulatorServer(
-        pace=Pace.instant(), s3_endpoint_url=moto_server, region=REGION, iam_endpoint_url=moto_server
-    ) as server:
-        yield server
+def emulator_pace() -> Pace:
+    return Pace.instant()
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,8 @@ FLOW_TIMEOUT = 240.0
 IMPORT_SECONDS = 2.0  # an import job's run in the emulator: a few of the flow's polls
 OVERLAP_IMPORT_SECONDS = 30.0  # longer than six checks take on a busy machine: the six imports overlap
 IN_FLIGHT = {"CREATE PENDING", "CREATE IN_PROGRESS"}
+# each flow step's Personalize calls are authorized against its synthesized role
+pytestmark = pytest.mark.iam_enforced
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +56,6 @@ def overlapping_imports(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatc
     module's other tests wait for short imports only."""
     pace = dataclasses.replace(emulator.service.pace, import_job=OVERLAP_IMPORT_SECONDS)
     monkeypatch.setattr(emulator.service, "pace", pace)
-
-
-@pytest.fixture(scope="module")
-def emulator(moto_server: str, emulator_pace: Pace) -> Iterator[EmulatorServer]:
-    """IAM enforced: each flow step's Personalize calls are authorized against its synthesized role."""
-    with EmulatorServer(
-        pace=emulator_pace, s3_endpoint_url=moto_server, region=REGION, iam_endpoint_url=moto_server
-    ) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

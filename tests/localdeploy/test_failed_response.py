@@ -98,15 +98,30 @@ def test_a_failed_replacing_update_is_rolled_back_on_the_new_id_which_the_cleanu
     assert deployer.deploy(artifact(STACK, {"B": thing(journal, Version="2")})).status == "UPDATE_COMPLETE"
 
 
-def test_a_failed_in_place_update_is_rolled_back_without_a_delete(
-    make_deployer: DeployerFactory, journal: Path
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param({"FailOnComplete": "Update"}, id="is_complete fails"),
+        pytest.param({"FailOn": "Update"}, id="on_event fails"),
+        pytest.param({"BigData": "5000"}, id="response over 4096 bytes (no response)"),
+    ],
+)
+def test_a_failed_in_place_update_is_rolled_back_on_the_current_id_without_a_delete(
+    failure: dict[str, str], make_deployer: DeployerFactory, journal: Path
 ) -> None:
+    """However an in-place update fails, its id was and stays B:1: the rollback Update goes there with the
+    old properties (and the failed ones as OldResourceProperties), no Delete follows, nothing is retired."""
     deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
     deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
     with pytest.raises(DeployFailedError) as raised:
-        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", FailOnComplete="Update")}))
+        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", **failure)}))
     assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
     assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
+    rollback = calls(journal, "B")[2]
+    assert rollback["ResourceProperties"]["Size"] == "1" and rollback["OldResourceProperties"]["Size"] == "2"
+    state = deployer.store.load(STACK)
+    assert state is not None and state.resources["B"].physical_id == "B:1" and not state.retired
+    assert state.resources["B"].properties["Size"] == "1"
 
 
 def test_a_failed_replacing_update_whose_rollback_fails_too_keeps_the_new_id_recorded(
@@ -133,21 +148,6 @@ def test_a_failed_replacing_update_whose_rollback_fails_too_keeps_the_new_id_rec
     assert sorted(requests(journal, "B")[3:]) == [("Delete", "B:1"), ("Delete", "B:2")]
 
 
-def test_a_failed_on_event_on_update_keeps_the_current_id_and_gets_the_rollback_update(
-    make_deployer: DeployerFactory, journal: Path
-) -> None:
-    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
-    deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
-    with pytest.raises(DeployFailedError) as raised:
-        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", FailOn="Update")}))
-    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
-    assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
-    rollback = calls(journal, "B")[2]
-    assert rollback["ResourceProperties"]["Size"] == "1" and rollback["OldResourceProperties"]["Size"] == "2"
-    state = deployer.store.load(STACK)
-    assert state is not None and state.resources["B"].physical_id == "B:1" and not state.retired
-
-
 def test_a_create_response_over_4096_bytes_is_no_response_the_delete_gets_a_made_up_id(
     make_deployer: DeployerFactory, journal: Path
 ) -> None:
@@ -159,19 +159,6 @@ def test_a_create_response_over_4096_bytes_is_no_response_the_delete_gets_a_made
     assert failed.reason == "Response object is too long."
     (create, delete) = requests(journal, "B")
     assert create == ("Create", "") and delete[0] == "Delete" and delete[1].startswith(f"{STACK}-B-")
-
-
-def test_an_update_response_over_4096_bytes_is_no_response_the_rollback_goes_to_the_current_id(
-    make_deployer: DeployerFactory, journal: Path
-) -> None:
-    deployer, _ = make_deployer(handler_module=RECORDING_HANDLER)
-    deployer.deploy(artifact(STACK, {"B": thing(journal, Size="1")}))
-    with pytest.raises(DeployFailedError) as raised:
-        deployer.deploy(artifact(STACK, {"B": thing(journal, Size="2", BigData="5000")}))
-    assert raised.value.final_status == "UPDATE_ROLLBACK_COMPLETE"
-    assert requests(journal, "B") == [("Create", ""), ("Update", "B:1"), ("Update", "B:1")]
-    state = deployer.store.load(STACK)
-    assert state is not None and state.resources["B"].properties["Size"] == "1" and not state.retired
 
 
 def test_a_cancelled_wait_fails_with_the_id_on_event_answered_so_the_delete_reaches_it(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from config import load_environment, load_file
 from config.model import CONFIG_DIR, available_environments
 from lambda_handlers.personalize import authorization
-from personalize_tools.emulator import EmulatorServer, Pace
+from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import synthesize_config
@@ -34,15 +34,7 @@ from personalize_tools.localdeploy.errors import DeployFailedError
 from .conftest import DeployerFactory
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def emulator(moto_server: str, emulator_pace: Pace) -> Iterator[EmulatorServer]:
-    """The emulator with IAM enforced, reading identities and policies from this module's moto."""
-    with EmulatorServer(
-        pace=emulator_pace, s3_endpoint_url=moto_server, region=REGION, iam_endpoint_url=moto_server
-    ) as server:
-        yield server
+pytestmark = pytest.mark.iam_enforced  # the emulator reads identities and policies from this module's moto
 
 
 def _synthesize(name: str, folder: Path, sample: Path) -> StackArtifact:
@@ -186,8 +178,7 @@ def test_a_missing_grant_fails_the_deploy_with_access_denied(
 
 
 def test_content_the_handler_role_may_not_read_is_someone_elses_and_blocks_the_group_by_name(
-    tmp_path: Path,
-    sample_data: Path,
+    synthesized: Callable[[str], StackArtifact],
     make_deployer: DeployerFactory,
     endpoints: Endpoints,
     emulator: EmulatorServer,
@@ -196,10 +187,9 @@ def test_content_the_handler_role_may_not_read_is_someone_elses_and_blocks_the_g
     prefix: the handler role may not list its tags (AccessDenied), so it is not this stack's. The
     destroy never deletes it and fails at the group naming it and what to do; once its owner deletes
     it, the next destroy completes."""
-    artifact = _synthesize("dev", tmp_path, sample_data)
     deployer, events = make_deployer()
     emulator.reset()
-    state = deployer.deploy(artifact, environment="dev")
+    state = deployer.deploy(synthesized("dev"), environment="dev")
     admin = endpoints.client("personalize")  # the account's own credentials: not the handler role
     (group,) = [g["datasetGroupArn"] for g in admin.list_dataset_groups()["datasetGroups"]]
     outsider = admin.create_recommender(

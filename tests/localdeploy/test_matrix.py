@@ -678,11 +678,16 @@ def _remove_stranded(endpoints: Endpoints, names: list[str]) -> None:
                 s3.delete_object(Bucket=name, Key=item["Key"])
             s3.delete_bucket(Bucket=name)
             continue
-        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-            iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
-        iam.delete_role(RoleName=name)
+        _delete_role(iam, name)
+
+
+def _delete_role(iam: Any, name: str) -> None:
+    """A role and its policies, in the order IAM accepts (DeleteRole refuses a role that has any)."""
+    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
 
 
 def test_a_run_killed_between_a_native_create_and_its_record_leaves_a_name_the_next_run_adopts(
@@ -706,11 +711,7 @@ def test_a_run_killed_between_a_native_create_and_its_record_leaves_a_name_the_n
     }
     bucket, role = generated["AWS::S3::Bucket"], generated["AWS::IAM::Role"]
     iam = endpoints.client("iam")
-    for policy in iam.list_role_policies(RoleName=role.physical_id)["PolicyNames"]:
-        iam.delete_role_policy(RoleName=role.physical_id, PolicyName=policy)
-    for attached in iam.list_attached_role_policies(RoleName=role.physical_id)["AttachedPolicies"]:
-        iam.detach_role_policy(RoleName=role.physical_id, PolicyArn=attached["PolicyArn"])
-    iam.delete_role(RoleName=role.physical_id)  # killed after saving the name, before CreateRole
+    _delete_role(iam, str(role.physical_id))  # killed after saving the name, before CreateRole
     cut = store.load(artifact.stack_name)
     assert cut is not None
     for record in (bucket, role):
