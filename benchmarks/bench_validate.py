@@ -212,7 +212,9 @@ def _environment() -> str:
 
     return (
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, pyarrow {pyarrow.__version__}, "
-        f"polars {polars.__version__}, numpy {numpy.__version__}, pandas {pandas.__version__}"
+        f"polars {polars.__version__}, numpy {numpy.__version__}, pandas {pandas.__version__}, "
+        # The validator uses both cores: read its ratios from a quiet run (docs/validate-data.md).
+        f"load average {os.getloadavg()[0]:.1f} at the end"
     )
 
 
