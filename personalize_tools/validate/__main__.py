@@ -168,9 +168,10 @@ def run() -> NoReturn:
     """
     code = main()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe: let the interpreter report it as it always has
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: the descriptor was closed when Python started (`>&-`)
+                stream.flush()
+    except (OSError, ValueError):  # a closed pipe or file: let the interpreter report it as it always has
         sys.exit(code)
     os._exit(code)
 

@@ -70,7 +70,7 @@ class Progress:
         self.total = max(total_bytes, 1)
         self.done = 0
         self._shown = 0.0
-        self.enabled = sys.stderr.isatty()
+        self.enabled = sys.stderr is not None and sys.stderr.isatty()  # None: stderr closed (`2>&-`)
 
     def advance(self, count: int) -> None:
         self.done += count

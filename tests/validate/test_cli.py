@@ -204,3 +204,18 @@ def test_the_command_ends_without_finalizing_yet_flushes_everything(
         )  # fmt: skip
         assert usage.returncode == EXIT_USAGE
         assert usage.stdout == "" and "absent.csv" in usage.stderr
+
+
+@pytest.mark.parametrize("closed", ["1", "2", "1 2"], ids=["stdout", "stderr", "both"])
+def test_closed_output_streams_change_no_verdict(valid_csv: Path, tmp_path: Path, closed: str) -> None:
+    """`validate-data FILE >&-` (or `2>&-`): Python starts with that stream as None; the verdict is the
+    exit code all the same (0 valid, 1 invalid), with no AttributeError from the progress bar or the exit."""
+    invalid = write(tmp_path, rows_csv(GOOD_ROW, *[f"u{n},i{n},1700000000000,View" for n in range(30)]))
+    for path, expected in ((valid_csv, 0), (invalid, EXIT_INVALID)):
+        redirections = " ".join(f"{fd}>&-" for fd in closed.split())
+        result = subprocess.run(
+            ["bash", "-c", f'"$0" -m personalize_tools.validate "$1" --domain ECOMMERCE {redirections}',
+             sys.executable, str(path)],
+            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == expected, (path.name, result.stdout, result.stderr)
