@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import importlib
 import json
 import os
 import sys
@@ -60,11 +61,13 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
 
         rollout = load_rollout(str(pipeline))
         with _data_preflight(rollout.environments, full=data_check == "full"):
-            add_pipeline(app, rollout)
+            _import_construct_code("stacks.pipeline_stack")
+        add_pipeline(app, rollout)
     else:
         config = load_environment(str(app.node.try_get_context("env") or "dev"))
         with _data_preflight([config], full=data_check == "full"):
-            add_environment(app, config)
+            _import_construct_code("stacks.personalize_stack")
+        add_environment(app, config)
     from cdk_nag import AwsSolutionsChecks  # noqa: PLC0415 - loaded after the validation engine (above)
 
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -94,15 +97,23 @@ def warm_template_validation() -> None:
         ).synth()
 
 
+def _import_construct_code(stack_module: str) -> None:
+    """Import the stack module and cdk-nag (Python, jsii calls on this thread) while the data check runs."""
+    importlib.import_module(stack_module)
+    importlib.import_module("cdk_nag")
+
+
 @contextlib.contextmanager
 def _data_preflight(configs: Sequence[EnvironmentConfig], *, full: bool) -> Iterator[None]:
-    """Checks the environments' data in a thread while the body builds the app; its error wins, on exit.
+    """Checks the environments' data in a thread while the body imports code; its error wins, on exit.
 
-    Why: the check is Python (unseen data loads the validator and reads every file) while the body waits
-    much of its time on jsii's Node.js process, so on two cores the check overlaps the construct tree.
-    jsii is not thread-safe: everything that calls it (the construct library, imported here) stays on
-    this thread; the check's thread reads the files and writes its stamp. Nothing synthesizes before the
-    check has passed.
+    Why: the check is Python (unseen data loads the validator and reads every file) while importing the
+    stacks and cdk-nag waits part of its time on jsii's Node.js process. The body only imports: nothing is
+    built before the check has passed, because building the tree already copies assets (the data itself)
+    into the output folder. jsii is not thread-safe: everything that calls it (the construct library,
+    imported here) stays on this thread; the check's thread reads the files and writes its stamp.
+    A Ctrl-C (or any BaseException that is not an Exception) is raised as it is, without waiting for the
+    check's verdict.
     """
     import constructs_lib.preflight  # noqa: F401, PLC0415 - its import calls jsii: on this thread
 
@@ -110,12 +121,18 @@ def _data_preflight(configs: Sequence[EnvironmentConfig], *, full: bool) -> Iter
         for config in configs:
             preflight_local_data(config, full=full)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-preflight") as pool:
-        checked = pool.submit(check)
-        try:
-            yield
-        finally:
-            checked.result()  # the preflight's ConfigError, raised before (and instead of) the body's error
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-preflight")
+    checked = pool.submit(check)
+    try:
+        yield
+    except Exception:
+        checked.result()  # the preflight's ConfigError, raised before (and instead of) the body's error
+        raise
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    checked.result()
+    pool.shutdown()
 
 
 def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> None:

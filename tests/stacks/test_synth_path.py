@@ -2,7 +2,7 @@
 
 `create_app` starts CDK's template validation engine before any construct library loads, imports the
 stacks and cdk-nag only for the kind of app the context asks for, and checks the data in a thread while
-the construct tree is built.
+they are imported (nothing is built before the check has passed).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ print(json.dumps({"jsii": sorted(jsii_threads), "check": sorted(check_threads)})
 """
 
 
-def test_the_data_check_runs_beside_the_construct_tree_and_only_the_main_thread_calls_jsii(
+def test_the_data_check_runs_beside_the_imports_and_only_the_main_thread_calls_jsii(
     sample_data: Path, tmp_path: Path
 ) -> None:
     """jsii's client is not thread-safe: the preflight's thread reads files, nothing else."""
