@@ -60,7 +60,7 @@ def test_the_tuning_keeps_the_validation_engine_off_turbofan_and_the_assembly_by
     v8 = subprocess.run([str(NODE), "-p", "process.versions.v8"], capture_output=True, text=True, check=True)
     assert tuned.count("using TurboFan") == 0, (
         f"the tuning is not in effect with the pinned Node.js (V8 {v8.stdout.strip()}): check its flags "
-        f"and add the V8 major to CHECKED_V8_MAJORS in {NODE_FLAGS_PRELOAD.name} once they work"
+        f"and add the V8 major.minor to CHECKED_V8_VERSIONS in {NODE_FLAGS_PRELOAD.name} once they work"
     )
 
     def files(root: Path) -> dict[str, bytes]:
@@ -92,6 +92,8 @@ def _preload_calls(v8_version: str | None) -> list[str]:
 def test_a_v8_the_flags_were_not_checked_with_keeps_its_defaults_silently() -> None:
     assert _preload_calls("99.1.0") == []
     assert _preload_calls("10.2.154") == []
+    assert _preload_calls("12.9.202.28") == []  # Node.js 23's V8: the same major as 22's, never checked
+    assert _preload_calls("13.6.233.10") == ["--no-wasm-tier-up --no-wasm-dynamic-tiering"]  # Node.js 24
     assert _preload_calls(None) == ["--no-wasm-tier-up --no-wasm-dynamic-tiering"]
 
 
