@@ -70,7 +70,15 @@ LONGEST_MODULES = (
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest modules first (a stable sort: every module keeps its tests' order)."""
+    """Longest modules first (a stable sort: every module keeps its tests' order); `iam_enforced` only on
+    modules, since the module-scoped emulator reads it there and would ignore it on a test or a class."""
+    for item in items:
+        for node, _ in item.iter_markers_with_node("iam_enforced"):
+            if not isinstance(node, pytest.Module):
+                raise pytest.UsageError(
+                    f"{node.nodeid}: iam_enforced marks a module (pytestmark = pytest.mark.iam_enforced), "
+                    "not a test or a class: the module's emulator would run without IAM enforcement"
+                )
     rank = {path: index for index, path in enumerate(LONGEST_MODULES)}
     items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
 

@@ -96,6 +96,7 @@ def deployed(
     tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints, emulator: EmulatorServer
 ) -> Iterator[tuple[StackState, LocalDeployer]]:
     """A first deploy whose bucket_key location and incoming location are both empty."""
+    assert emulator.authorizer is not None  # the flow's steps run as their own roles: IAM must be enforced
     folder = tmp_path_factory.mktemp("event-imports")
     artifact = synthesize(
         folder, "evt", {"data_source": {"bucket_key": "imports/interactions/"}, "incoming": True}
