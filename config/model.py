@@ -29,11 +29,9 @@ from pydantic import (
 
 from lambda_handlers.personalize import authorization, contract, domain, domain_rules
 from lambda_handlers.personalize.data_objects import is_data_path
+from personalize_tools.cli_common import IN_CHECKOUT, PROJECT_ROOT
 
-CONFIG_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = CONFIG_DIR.parent
-# A checkout has the app and its environments (config/*.yaml); an installed wheel carries config's code only.
-IN_CHECKOUT = (PROJECT_ROOT / "app.py").is_file()
+CONFIG_DIR = PROJECT_ROOT / "config"
 ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9.-]{0,31}")
 
 

@@ -8,12 +8,16 @@ import tomllib
 from pathlib import Path
 
 DISTRIBUTION = "personalize-domain-cdk"
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+# The folder that holds the packages: a checkout's root, or site-packages for an installed wheel.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# A checkout has the app and its environments (config/*.yaml); an installed wheel carries the packages only.
+IN_CHECKOUT = (PROJECT_ROOT / "app.py").is_file()
+PYPROJECT = PROJECT_ROOT / "pyproject.toml"
 
 
 def version() -> str:
-    """The installed distribution's version, or the checkout's pyproject.toml when run with `python -m`."""
-    if PYPROJECT.is_file():
+    """The checkout's pyproject.toml version, or the installed distribution's."""
+    if IN_CHECKOUT:
         return str(tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"])
     from importlib import metadata  # noqa: PLC0415 - only an installed wheel needs it (15 ms of every start)
 

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from config import ConfigError, load_environment
-from config.model import IN_CHECKOUT, PROJECT_ROOT
 from lambda_handlers.personalize.domain_rules import EVENT_TYPES, RECOMMENDATION_REQUESTS
 from lambda_handlers.personalize.kinds import ACTIVE
 from lambda_handlers.personalize.s3_location import S3Location
-from personalize_tools.cli_common import add_version
+from personalize_tools.cli_common import IN_CHECKOUT, PROJECT_ROOT, add_version
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.cli import (
     DEFAULT_CDK_OUT,

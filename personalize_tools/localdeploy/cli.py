@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import TextIO
 
 from config import ConfigError, EnvironmentConfig, load_environment
-from config.model import IN_CHECKOUT
-from personalize_tools.cli_common import add_version, program
+from personalize_tools.cli_common import IN_CHECKOUT, PROJECT_ROOT, add_version, program
 from personalize_tools.emulator.lifecycle import parse_duration
 from personalize_tools.localdeploy.assembly import CloudAssembly, StackArtifact
-from personalize_tools.localdeploy.cdkapp import PROJECT_CONFIG, synthesize_folder
+from personalize_tools.localdeploy.cdkapp import PROJECT_CONFIG, project_settings, synthesize_folder
 from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
 from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError, ServicesError
 from personalize_tools.localdeploy.events import EventLog
@@ -40,7 +39,6 @@ from personalize_tools.localdeploy.services import DEMO_PACE, LocalServices, Ser
 from personalize_tools.localdeploy.state import StackState
 from personalize_tools.localdeploy.stepfunctions import TIME_SCALE_VARIABLE
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Relative to the folder the command runs in, like the CDK CLI's cdk.out; made absolute when parsed,
 # because the handler workers run in the project's folder.
 DEFAULT_CDK_OUT = Path("cdk.out")
@@ -116,28 +114,32 @@ def start_services(
 
 
 def _stack_to_deploy(
-    environment: str | None, cdk_out: Path, *, synth: bool, stack_name: str | None, out: TextIO
-) -> StackArtifact:
-    """The stack artifact a deploy works from: synthesized now, or read from cdk.out as it is.
+    environment: str | None, cdk_out: Path | None, *, synth: bool, stack_name: str | None, out: TextIO
+) -> tuple[StackArtifact, Path]:
+    """The stack artifact a deploy works from and its assembly folder: synthesized now, or read as it is.
 
-    With an environment, this project's config/ENV.yaml; without one, the current folder's CDK app.
+    With an environment, this project's config/ENV.yaml; without one, the current folder's CDK app, whose
+    assembly goes to cdk.json's `output` unless --cdk-out says otherwise (as with `cdk synth --output`).
     """
     if environment is None:
+        if cdk_out is None:
+            cdk_out = project_settings(Path.cwd()).output
         if synth:
-            synthesize_folder(Path.cwd(), cdk_out, out)
+            cdk_out = synthesize_folder(Path.cwd(), cdk_out, out)
         assembly = CloudAssembly(cdk_out)
-        return assembly.only_stack() if stack_name is None else assembly.stack(stack_name)
+        return (assembly.only_stack() if stack_name is None else assembly.stack(stack_name)), cdk_out
+    cdk_out = DEFAULT_CDK_OUT.resolve() if cdk_out is None else cdk_out
     if synth:
         stack_name = synthesize(environment, cdk_out, out)
     elif stack_name is None:
         stack_name = load_environment(environment).stack_name
-    return CloudAssembly(cdk_out).stack(stack_name)
+    return CloudAssembly(cdk_out).stack(stack_name), cdk_out
 
 
 def deploy_environment(
     environment: str | None,
     *,
-    cdk_out: Path = DEFAULT_CDK_OUT,
+    cdk_out: Path | None = None,
     state_dir: Path = DEFAULT_STATE_DIR,
     synth: bool = True,
     stack_name: str | None = None,
@@ -145,8 +147,14 @@ def deploy_environment(
     out: TextIO = sys.stdout,
 ) -> tuple[StackState, LocalServices]:
     """Synthesize (unless told not to), start the services if needed, deploy and print the stack's table."""
-    cdk_out, state_dir = cdk_out.resolve(), state_dir.resolve()
-    artifact = _stack_to_deploy(environment, cdk_out, synth=synth, stack_name=stack_name, out=out)
+    state_dir = state_dir.resolve()
+    artifact, cdk_out = _stack_to_deploy(
+        environment,
+        None if cdk_out is None else cdk_out.resolve(),
+        synth=synth,
+        stack_name=stack_name,
+        out=out,
+    )
     stack_name = artifact.stack_name
     manager = ServiceManager(state_dir)
     services = start_services(manager, out)
@@ -358,8 +366,8 @@ def _add_deploy_command(
     deploy.add_argument(
         "--cdk-out",
         type=absolute_path,
-        default=str(DEFAULT_CDK_OUT),
-        help="cloud assembly folder (default cdk.out in the current folder)",
+        help="cloud assembly folder (default cdk.out in the current folder; for your own app, its "
+        "cdk.json's output)",
     )
     deploy.add_argument("--no-synth", action="store_true", help="deploy cdk.out as it is")
     deploy.add_argument(

@@ -31,6 +31,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from lambda_handlers.personalize import kinds
+from personalize_tools.cli_common import PROJECT_ROOT
 from personalize_tools.localdeploy.assembly import StackArtifact
 from personalize_tools.localdeploy.assets import AssetStore
 from personalize_tools.localdeploy.cdk_internals import (
@@ -51,7 +52,6 @@ from personalize_tools.localdeploy.intrinsics import StackContext
 from personalize_tools.localdeploy.resources import DeployContext, Operation, Outcome, ResourceType
 from personalize_tools.localdeploy.state import ResourceRecord
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HANDLER_MODULE = "lambda_handlers.personalize.entry"
 DEFAULT_QUERY_INTERVAL = DEFAULT_WAITER.interval_seconds
 DEFAULT_TOTAL_TIMEOUT = DEFAULT_WAITER.total_timeout_seconds

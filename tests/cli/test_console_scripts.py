@@ -57,6 +57,7 @@ def test_local_deployer_paths_are_relative_to_the_current_folder(
     monkeypatch.chdir(tmp_path)
     defaults = build_parser().parse_args(["deploy"])
     assert defaults.state_dir == tmp_path.resolve() / ".personalize-local"
-    assert defaults.cdk_out == tmp_path.resolve() / "cdk.out"
+    assert defaults.cdk_out is None  # deploy decides: cdk.out here, or cdk.json's output (test_cdkapp.py)
+    assert build_parser().parse_args(["deploy", "--cdk-out", "o"]).cdk_out == tmp_path.resolve() / "o"
     given = build_parser().parse_args(["status", "--state-dir", "state/here"])
     assert given.state_dir == tmp_path.resolve() / "state" / "here"
