@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -117,17 +120,26 @@ def _git_copy(target: Path) -> Path:
     return target
 
 
-def _run(*command: str, cwd: Path | None = None) -> str:
-    result = _call(*command, cwd=cwd)
+def _run(*command: str, cwd: Path | None = None, extra: dict[str, str] | None = None) -> str:
+    result = _call(*command, cwd=cwd, extra=extra)
     assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
 
-def _call(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+def _call(
+    *command: str, cwd: Path | None = None, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | (extra or {})
     return subprocess.run(
         command, capture_output=True, text=True, check=False, cwd=cwd or Path.cwd(), env=environment
     )
+
+
+def _services_environment(folder: Path) -> dict[str, str]:
+    """The `export` lines `services start` wrote: what a user sources to reach the local services."""
+    lines = (folder / ".personalize-local" / "env.sh").read_text().splitlines()
+    pairs = (line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
+    return {name: value for name, value in pairs}
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
@@ -262,7 +274,9 @@ LOCAL_APP = textwrap.dedent(
     app = cdk.App()
     stack = cdk.Stack(app, "AcmeLocal")
     prefix = app.node.try_get_context("acme:prefix")  # from cdk.json, as the CDK CLI passes it
-    DomainDatasetGroup(stack, "Group", domain_name="ECOMMERCE", name_prefix=prefix).add_interactions_dataset()
+    group = DomainDatasetGroup(stack, "Group", domain_name="ECOMMERCE", name_prefix=prefix)
+    group.add_interactions_dataset()
+    group.add_event_tracker()
     app.synth()
     """
 )
@@ -277,7 +291,7 @@ def test_personalize_local_deploys_the_users_own_app_from_its_cdk_json(synthesiz
     cdk_json = {"app": f"{python} app.py", "context": {"acme:prefix": "acmelocal"}}
     (folder / "cdk.json").write_text(json.dumps(cdk_json))
     local = str(synthesized["bin"] / "personalize-local")
-    fast = ["--duration", "dataset_group=0.2", "--duration", "dataset=0.2"]
+    fast = [f"--duration={kind}=0.2" for kind in ("dataset_group", "dataset", "event_tracker")]
     _run(local, "services", "start", *fast, cwd=folder)
     try:
         deployed = _run(local, "deploy", cwd=folder)
@@ -286,8 +300,32 @@ def test_personalize_local_deploys_the_users_own_app_from_its_cdk_json(synthesiz
         status = _run(local, "status", cwd=folder)
         assert "dataset group  acmelocal_group-" in status, "cdk.json's context did not reach the app"
         assert "ACTIVE" in status
+        _record_events(synthesized["bin"], folder)
         destroyed = _run(local, "destroy", cwd=folder)
         assert "Destroyed AcmeLocal." in destroyed
         assert "No local stacks." in _run(local, "status", cwd=folder)
     finally:
         _call(local, "services", "stop", cwd=folder)
+
+
+def _record_events(bin_dir: Path, folder: Path) -> None:
+    """personalize-record from the wheel sends a CSV's events to the deployed tracker: nothing else needed."""
+    environment = _services_environment(folder)
+    personalize = boto3.client(
+        "personalize",
+        endpoint_url=environment["AWS_ENDPOINT_URL_PERSONALIZE"],
+        region_name=environment["AWS_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+    (tracker,) = personalize.list_event_trackers()["eventTrackers"]
+    described = personalize.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])
+    tracking_id = described["eventTracker"]["trackingId"]
+    events = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\nu2,i2,1700000001,Purchase\n"
+    (folder / "events.csv").write_text(events)
+    command = [str(bin_dir / "personalize-record"), "events", "events.csv", "--tracking-id", tracking_id]
+    recorded = _run(*command, "--quiet", cwd=folder, extra=environment)
+    assert re.search(r"accepted +2\b", recorded), recorded
+    with urllib.request.urlopen(f"{environment['AWS_ENDPOINT_URL_PERSONALIZE']}/_emulator/calls") as answer:
+        calls = json.load(answer)
+    assert calls["calls"]["PutEvents"] == 2, calls  # one call per user session
