@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -24,6 +25,12 @@ def pinned_cli_version() -> str:
     """The CDK CLI version package.json pins: the pipeline's own steps use the same one."""
     return str(json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"])
 
+
+# The Synth step runs `make test`: three pytest workers with their emulators, moto servers and in-process
+# synths peaked at 4.5 GB (PSS, summed over the process tree) on the development machine, more than
+# CodeBuild's default SMALL gives ("up to 4 GiB memory and 2 vCPUs"); MEDIUM gives up to 8 GiB and 4 vCPUs
+# (CodeBuild API reference, ProjectEnvironment.computeType).
+SYNTH_COMPUTE_TYPE = codebuild.ComputeType.MEDIUM
 
 # What the smoke-test step runs, and the lock file it installs first (boto3 and what boto3 needs).
 SMOKE_TEST_MODULE = "stacks.pipeline_runtime.smoke"
@@ -45,6 +52,9 @@ class PipelineStack(cdk.Stack):
             cross_account_keys=True,
             enable_key_rotation=True,
             cli_version=pinned_cli_version(),
+            synth_code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(compute_type=SYNTH_COMPUTE_TYPE)
+            ),
             synth=pipelines.ShellStep(
                 "Synth",
                 input=source,

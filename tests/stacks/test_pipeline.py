@@ -80,6 +80,17 @@ def test_synth_runs_make_test_before_synthesizing(outdir: Path) -> None:
     assert commands.index("make test") < commands.index("npx cdk synth --quiet -c pipeline=rollout.example")
 
 
+def test_synth_has_the_memory_make_test_needs(outdir: Path) -> None:
+    """make test's three workers need more than CodeBuild's default SMALL (4 GiB): Synth is MEDIUM."""
+    template = json.loads((outdir / "pz-rollout-example-pipeline.template.json").read_text())
+    (synth,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CodeBuild::Project" and "make test" in json.dumps(r["Properties"]["Source"])
+    ]
+    assert synth["Environment"]["ComputeType"] == "BUILD_GENERAL1_MEDIUM"
+
+
 def test_production_waits_for_approval_where_environments_ask(pipeline: dict[str, Any]) -> None:
     approvals = [
         a["Name"] for a in _actions(pipeline, "production") if a["ActionTypeId"]["Category"] == "Approval"
