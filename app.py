@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,18 +122,24 @@ def _data_preflight(configs: Sequence[EnvironmentConfig], *, full: bool) -> Iter
         for config in configs:
             preflight_local_data(config, full=full)
 
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-preflight")
-    checked = pool.submit(check)
+    checked: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            check()
+        except BaseException as error:  # handed to the main thread, which raises it
+            checked.set_exception(error)
+        else:
+            checked.set_result(None)
+
+    # A daemon thread (a pool's workers are joined at exit): a Ctrl-C ends the process without waiting for it.
+    threading.Thread(target=run, name="data-preflight", daemon=True).start()
     try:
         yield
     except Exception:
         checked.result()  # the preflight's ConfigError, raised before (and instead of) the body's error
         raise
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
     checked.result()
-    pool.shutdown()
 
 
 def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> None:
