@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # config imports this module on every synth: argparse and tomllib load only when used
+    import argparse
 
 DISTRIBUTION = "personalize-domain-cdk"
 # The folder that holds the packages: a checkout's root, or site-packages for an installed wheel.
@@ -18,6 +20,8 @@ PYPROJECT = PROJECT_ROOT / "pyproject.toml"
 def version() -> str:
     """The checkout's pyproject.toml version, or the installed distribution's."""
     if IN_CHECKOUT:
+        import tomllib  # noqa: PLC0415 - see TYPE_CHECKING above
+
         return str(tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"])
     from importlib import metadata  # noqa: PLC0415 - only an installed wheel needs it (15 ms of every start)
 
