@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,6 +48,7 @@ FAIL_SYNTH_ON_VALIDATION_ERRORS_CONTEXT = "@aws-cdk/core:failSynthOnValidationEr
 PROHIBITED_CONTEXT_KEYS = ("default-account", "default-region")  # prohibitContextKeys
 # writeContextToEnv: the most the environment may hold on Linux and macOS.
 ENVIRONMENT_SIZE_LIMIT = 131072
+WINDOWS_ENVIRONMENT_SIZE_LIMIT = 32760  # the same function's limit on Windows
 SHELL_SAFE = re.compile(r"^[A-Za-z0-9_+=:,.@/-]+$")  # quoteShellPart
 OTHERS_EXECUTE = 0o001  # checkFile tests `mode & fs.constants.X_OK` (1): the others' execute bit
 
@@ -195,7 +197,7 @@ def project_settings(folder: Path) -> ProjectSettings:
     """The folder's settings and context, read as Configuration.loadConfigFiles reads them."""
     user_file = USER_DEFAULTS.expanduser()
     user = _file_settings(user_file)
-    if user.get("build"):
+    if _truthy(user.get("build")):  # JavaScript truthiness, as the CLI tests it: [] and {} count
         raise AssemblyError(
             f"the `build` key cannot be in the user config ({user_file}), as for the CDK CLI; "
             f"put it in the project's {PROJECT_CONFIG}"
@@ -285,6 +287,11 @@ def synthesize_folder(folder: Path, outdir: Path, out: TextIO | None = None) -> 
         _run("build", project.build, folder, environment)
     app = project.app
     if isinstance(app, Path):
+        if not (app / "manifest.json").is_file():
+            raise AssemblyError(
+                f"{project.app_source}'s app names the folder {app}, which holds no cloud assembly "
+                "(no manifest.json): point app at your app's command, or at a folder `cdk synth` wrote"
+            )
         if out is not None:
             out.write(f"{PROJECT_CONFIG}'s app is a cloud assembly folder: deploying {app} as it is\n")
         return app
@@ -294,13 +301,14 @@ def synthesize_folder(folder: Path, outdir: Path, out: TextIO | None = None) -> 
         out.flush()
     outdir.mkdir(parents=True, exist_ok=True)
     environment[OUTDIR_ENV] = str(outdir)
-    context = json.dumps(project.context)
+    context = json.dumps(project.context, separators=(",", ":"), ensure_ascii=False)  # as JSON.stringify
     used = sum(len(key.encode()) + len(value.encode()) for key, value in environment.items())
-    if len(context.encode()) + len(CONTEXT_ENV) + used > ENVIRONMENT_SIZE_LIMIT:
+    limit = WINDOWS_ENVIRONMENT_SIZE_LIMIT if sys.platform == "win32" else ENVIRONMENT_SIZE_LIMIT
+    if len(context.encode()) + len(CONTEXT_ENV) + used > limit:
         raise AssemblyError(
-            f"the context ({len(context.encode()):,} bytes of JSON) does not fit in {CONTEXT_ENV} "
-            f"({ENVIRONMENT_SIZE_LIMIT:,} bytes with the environment); the CDK CLI would move the rest "
-            "into a file, which personalize-local does not: make the context smaller"
+            f"the context ({len(context.encode()):,} bytes of JSON) and the environment ({used:,} bytes) "
+            f"do not fit in {limit:,} bytes; the CDK CLI would move the context into a file, which "
+            "personalize-local does not: make the context or the environment smaller"
         )
     environment[CONTEXT_ENV] = context
     _run("app", command, folder, environment)

@@ -32,7 +32,12 @@ from personalize_tools.emulator.lifecycle import parse_duration
 from personalize_tools.localdeploy.assembly import CloudAssembly, StackArtifact
 from personalize_tools.localdeploy.cdkapp import PROJECT_CONFIG, project_settings, synthesize_folder
 from personalize_tools.localdeploy.engine import DeployOptions, LocalDeployer
-from personalize_tools.localdeploy.errors import DeployFailedError, LocalDeployError, ServicesError
+from personalize_tools.localdeploy.errors import (
+    AssemblyError,
+    DeployFailedError,
+    LocalDeployError,
+    ServicesError,
+)
 from personalize_tools.localdeploy.events import EventLog
 from personalize_tools.localdeploy.report import render
 from personalize_tools.localdeploy.services import DEMO_PACE, LocalServices, ServiceManager, env_script
@@ -122,8 +127,15 @@ def _stack_to_deploy(
     assembly goes to cdk.json's `output` unless --cdk-out says otherwise (as with `cdk synth --output`).
     """
     if environment is None:
+        settings = project_settings(Path.cwd())
+        if cdk_out is None and not synth:
+            try:
+                app: str | Path | None = settings.app  # an assembly folder as app: read as it is, as on synth
+            except AssemblyError:  # no app command: --no-synth reads the output folder all the same
+                app = None
+            cdk_out = app if isinstance(app, Path) else None
         if cdk_out is None:
-            cdk_out = project_settings(Path.cwd()).output
+            cdk_out = settings.output
         if synth:
             cdk_out = synthesize_folder(Path.cwd(), cdk_out, out)
         assembly = CloudAssembly(cdk_out)

@@ -242,6 +242,42 @@ def test_an_app_that_is_an_assembly_folder_is_deployed_as_it_is(app_folder: Path
     assert _seen(app_folder, "asm")["stacks"] == ["A", "B"], "the app ran again"
 
 
+def test_no_synth_reads_the_assembly_folder_app_names(app_folder: Path) -> None:
+    """--no-synth reads the folder a deploy with synth would deploy: cdk.json's app when it is an assembly."""
+    _cdk_json(app_folder, {"stacks": ["A", "B"]})
+    synthesize_folder(app_folder, app_folder / "asm")
+    _cdk_json(app_folder, {"stacks": ["C"]}, app="asm")
+    code, output = _deploy(app_folder, "--no-synth")
+    assert code == 2
+    assert _errors(output) == [
+        f"error: {app_folder / 'asm'} has 2 stacks (A, B); name the one to deploy with --stack NAME"
+    ]
+
+
+def test_an_assembly_folder_app_without_a_manifest_is_named(app_folder: Path) -> None:
+    (app_folder / "empty").mkdir()
+    _cdk_json(app_folder, {"stacks": ["A"]}, app="empty")
+    code, output = _deploy(app_folder)
+    assert code == 2
+    (error,) = _errors(output)
+    assert (
+        f"names the folder {app_folder / 'empty'}, which holds no cloud assembly (no manifest.json)" in error
+    )
+
+
+@pytest.mark.parametrize("build", [[], {}], ids=["list", "object"])
+def test_a_build_in_the_user_config_is_refused_with_javascripts_truthiness(
+    app_folder: Path, build: object
+) -> None:
+    """The CLI refuses any truthy `build` in ~/.cdk.json; in JavaScript [] and {} are truthy."""
+    (Path.home() / ".cdk.json").write_text(json.dumps({"build": build}))
+    _cdk_json(app_folder, {"stacks": ["A"]})
+    code, output = _deploy(app_folder)
+    assert code == 2
+    (error,) = _errors(output)
+    assert "cannot be in the user config" in error
+
+
 def test_the_build_command_runs_first_without_the_apps_environment(app_folder: Path) -> None:
     """The app here exists only once the build made it: build, then app, as in execProgram."""
     build = (
@@ -348,5 +384,6 @@ def test_a_context_too_big_for_the_environment_is_refused(app_folder: Path) -> N
     code, output = _deploy(app_folder)
     assert code == 2
     (error,) = _errors(output)
-    assert "does not fit in CDK_CONTEXT_JSON" in error
+    assert "do not fit in 131,072 bytes" in error
+    assert "make the context or the environment smaller" in error
     assert not (app_folder / "cdk.out" / "context-seen.json").exists()
