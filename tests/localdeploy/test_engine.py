@@ -7,7 +7,9 @@ CloudFormation and the CDK Provider framework send.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,40 @@ from .conftest import RECORDING_HANDLER, DeployerFactory, artifact, bucket_names
 
 STACK = "engine-test"
 TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:provider"
+
+
+@contextlib.contextmanager
+def recording_provider(
+    endpoints: Endpoints,
+    tmp_path: Path,
+    logical_id: str,
+    *,
+    total_timeout: float,
+    cancel: threading.Event | None = None,
+) -> Iterator[tuple[CustomResourceProvider, DeployContext]]:
+    """The recording handler behind a Provider (0.1 s query interval) for LOGICAL_ID, and a context to call
+    it in: for tests that drive one provider operation without a whole deploy."""
+    setup = ProviderSetup(
+        on_event=HandlerFunction(f"{RECORDING_HANDLER}.on_event", TOKEN),
+        is_complete=HandlerFunction(f"{RECORDING_HANDLER}.is_complete", TOKEN),
+        query_interval=0.1,
+        total_timeout=total_timeout,
+    )
+    runtime = LambdaRuntime(endpoints.handler_environment(), tmp_path / "handlers.log", max_workers=1)
+    context = DeployContext(
+        endpoints=endpoints,
+        stack=StackContext(STACK, "stack-id", endpoints.account, endpoints.region),
+        artifact=None,
+        events=EventLog(stream=None),
+        query_interval=0.05,
+        watch_service_status=False,
+        cancel=cancel or threading.Event(),
+        assets=AssetStore(tmp_path / "assets"),
+    )
+    try:
+        yield CustomResourceProvider({logical_id: setup}, runtime), context
+    finally:
+        runtime.close()
 
 
 def thing(journal: Path, **properties: Any) -> dict[str, Any]:
@@ -317,25 +353,8 @@ def test_unsupported_types_and_transforms_are_refused_by_name(make_deployer: Dep
 def test_is_complete_gives_up_after_the_providers_total_timeout(
     endpoints: Endpoints, tmp_path: Path, journal: Path
 ) -> None:
-    function = HandlerFunction(f"{RECORDING_HANDLER}.on_event", TOKEN)
-    waiter = HandlerFunction(f"{RECORDING_HANDLER}.is_complete", TOKEN)
-    setup = ProviderSetup(on_event=function, is_complete=waiter, query_interval=0.1, total_timeout=0.5)
-    runtime = LambdaRuntime(endpoints.handler_environment(), tmp_path / "handlers.log", max_workers=1)
-    context = DeployContext(
-        endpoints=endpoints,
-        stack=StackContext(STACK, "stack-id", endpoints.account, endpoints.region),
-        artifact=None,
-        events=EventLog(stream=None),
-        query_interval=0.05,
-        watch_service_status=False,
-        cancel=threading.Event(),
-        assets=AssetStore(tmp_path / "assets"),
-    )
-    provider = CustomResourceProvider({"Slow": setup}, runtime)
     properties = {"ServiceToken": TOKEN, "Journal": str(journal), "Polls": "1000"}
-    try:
-        with pytest.raises(ResourceFailedError, match=r"Operation timed out.*total timeout of 0\.5 s"):
-            provider.create(context, Operation("Slow", "Custom::PersonalizeThing", properties))
-    finally:
-        runtime.close()
+    timed_out = pytest.raises(ResourceFailedError, match=r"Operation timed out.*total timeout of 0\.5 s")
+    with recording_provider(endpoints, tmp_path, "Slow", total_timeout=0.5) as (provider, context), timed_out:
+        provider.create(context, Operation("Slow", "Custom::PersonalizeThing", properties))
     assert len(calls(journal, "Slow", "is_complete")) >= 2  # polled again and again, then gave up

@@ -15,21 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from personalize_tools.localdeploy.assets import AssetStore
 from personalize_tools.localdeploy.aws import Endpoints
 from personalize_tools.localdeploy.errors import DeployFailedError, FailedResponseError
-from personalize_tools.localdeploy.events import EventLog
-from personalize_tools.localdeploy.intrinsics import StackContext
-from personalize_tools.localdeploy.provider import (
-    CustomResourceProvider,
-    HandlerFunction,
-    LambdaRuntime,
-    ProviderSetup,
-)
-from personalize_tools.localdeploy.resources import DeployContext, Operation
+from personalize_tools.localdeploy.resources import Operation
 
 from .conftest import RECORDING_HANDLER, DeployerFactory, artifact
-from .test_engine import TOKEN, calls, thing
+from .test_engine import TOKEN, calls, recording_provider, thing
 
 STACK = "failed-response-test"
 
@@ -167,32 +158,14 @@ def test_a_cancelled_wait_fails_with_the_id_on_event_answered_so_the_delete_reac
     """A second Ctrl-C abandons is_complete's polls after on_event answered B:1: the failure carries B:1
     (as a failed is_complete does), so the rollback's Delete reaches what on_event created. Our choice:
     CloudFormation never gets a Ctrl-C, and a made-up id would leave the resource behind."""
-    setup = ProviderSetup(
-        on_event=HandlerFunction(f"{RECORDING_HANDLER}.on_event", TOKEN),
-        is_complete=HandlerFunction(f"{RECORDING_HANDLER}.is_complete", TOKEN),
-        query_interval=0.1,
-        total_timeout=30,
-    )
-    runtime = LambdaRuntime(endpoints.handler_environment(), tmp_path / "handlers.log", max_workers=1)
     cancel = threading.Event()
     cancel.set()
-    context = DeployContext(
-        endpoints=endpoints,
-        stack=StackContext(STACK, "stack-id", endpoints.account, endpoints.region),
-        artifact=None,
-        events=EventLog(stream=None),
-        query_interval=0.05,
-        watch_service_status=False,
-        cancel=cancel,
-        assets=AssetStore(tmp_path / "assets"),
-    )
-    provider = CustomResourceProvider({"B": setup}, runtime)
     properties = {"ServiceToken": TOKEN, "Journal": str(journal), "Polls": "1000"}
-    try:
-        with pytest.raises(FailedResponseError) as raised:
-            provider.create(context, Operation("B", "Custom::PersonalizeThing", properties))
-    finally:
-        runtime.close()
+    with (
+        recording_provider(endpoints, tmp_path, "B", total_timeout=30, cancel=cancel) as (provider, context),
+        pytest.raises(FailedResponseError) as raised,
+    ):
+        provider.create(context, Operation("B", "Custom::PersonalizeThing", properties))
     assert str(raised.value) == "Resource operation cancelled"
     assert raised.value.physical_id == "B:1"
     assert len(calls(journal, "B", "is_complete")) == 1
