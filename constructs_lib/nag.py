@@ -15,7 +15,14 @@ PACK = "AwsSolutions::"
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one finding (`AwsSolutions-S1`, `AwsSolutions-IAM5[Action::s3:List*]`, …) on a scope."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=PACK + rule_id, reason=reason))
+    acknowledge_each(scope, [rule_id], reason)
+
+
+def acknowledge_each(scope: IConstruct, rule_ids: Iterable[str], reason: str) -> None:
+    """Acknowledge several findings on a scope for one reason, in one call across jsii (none if no ids)."""
+    acknowledgments = [Acknowledgment(id=PACK + rule_id, reason=reason) for rule_id in rule_ids]
+    if acknowledgments:
+        Validations.of(scope).acknowledge(*acknowledgments)
 
 
 def _render(value: Any) -> str:
@@ -45,13 +52,15 @@ def acknowledge_wildcards(
         resolved = stack.resolve(policy.document.to_json()).get("Statement", [])
     else:
         resolved = [stack.resolve(statement.to_statement_json()) for statement in statements]
+    findings: list[str] = []
     for statement in resolved:
         actions = statement.get("Action", [])
         resources = statement.get("Resource", [])
         for action in [actions] if isinstance(actions, str) else actions:
             if "*" in action:
-                acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", reason)
+                findings.append(f"AwsSolutions-IAM5[Action::{action}]")
         for resource in resources if isinstance(resources, list) else [resources]:
             rendered = _render(resource)
             if "*" in rendered:
-                acknowledge(policy, f"AwsSolutions-IAM5[Resource::{rendered}]", reason)
+                findings.append(f"AwsSolutions-IAM5[Resource::{rendered}]")
+    acknowledge_each(policy, findings, reason)
