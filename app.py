@@ -9,7 +9,6 @@ rollout pipeline of config/pipelines/NAME.yaml, which deploys each environment a
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import functools
 import importlib
 import json
@@ -17,15 +16,14 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aws_cdk as cdk
 
-from config import ConfigError, EnvironmentConfig, load_environment
-
 if TYPE_CHECKING:
+    from config import EnvironmentConfig
     from config.pipeline import Rollout
     from stacks.github_oidc_stack import GitHubOidcStack
     from stacks.personalize_stack import PersonalizeStack
@@ -35,41 +33,35 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 # Digests of data that passed the full validation: unchanged data is not read again at the next synth.
 VALIDATED_STAMPS = PROJECT_ROOT / ".personalize-local" / "validated"
 DATA_CHECKS = ("full", "header")
+# The thread that prepares the app (config, data check, Python imports) while CDK's engine starts.
+PREPARE_THREAD = "synth-prepare"
+T = TypeVar("T")
 
 
 def create_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
     """Build the app for the environment named by the `env` context; raises ConfigError on bad config.
 
     The feature flags in cdk.json apply in-process too (tests, the local deployer), not only under the CLI.
+    Config, data check and the stack's Python modules are prepared in a thread while this one starts CDK's
+    template validation engine (`_while_warming`); the tree is built only after both are done.
     """
-    # Before any construct library loads: the constructs, the stacks and cdk-nag are imported below, only
-    # for the kind of app the context asks for.
-    warm_template_validation()
     flags = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(context={**flags, **(context or {})}, outdir=outdir)
+    environment = str(app.node.try_get_context("env") or "dev")
     pipeline = app.node.try_get_context("pipeline")
     data_check = str(app.node.try_get_context("data_check") or "full")
-    if data_check not in DATA_CHECKS:
-        raise ConfigError(f"-c data_check={data_check!r} is not one of {', '.join(DATA_CHECKS)}")
     github_repository = app.node.try_get_context("github_oidc")
     if github_repository:
-        config = load_environment(str(app.node.try_get_context("env") or "dev"), check_data=False)
-        add_github_oidc(
-            app, config, str(github_repository), app.node.try_get_context("github_oidc_provider_arn")
-        )
+        provider_arn = app.node.try_get_context("github_oidc_provider_arn")
+        config = _while_warming(_prepare_environment, environment, data_check, "stacks.github_oidc_stack")
+        add_github_oidc(app, config, str(github_repository), provider_arn)
     elif pipeline:
-        from config.pipeline import load_rollout  # noqa: PLC0415 - only a pipeline app reads rollouts
-
-        rollout = load_rollout(str(pipeline))
-        with _data_preflight(rollout.environments, full=data_check == "full"):
-            _import_construct_code("stacks.pipeline_stack")
+        rollout = _while_warming(_prepare_rollout, str(pipeline), data_check)
         add_pipeline(app, rollout)
     else:
-        config = load_environment(str(app.node.try_get_context("env") or "dev"))
-        with _data_preflight([config], full=data_check == "full"):
-            _import_construct_code("stacks.personalize_stack")
+        config = _while_warming(_prepare_environment, environment, data_check, "stacks.personalize_stack")
         add_environment(app, config)
-    from cdk_nag import AwsSolutionsChecks  # noqa: PLC0415 - loaded after the validation engine (above)
+    from cdk_nag import AwsSolutionsChecks  # noqa: PLC0415 - jsii loads it: on this thread, after the engine
 
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
@@ -98,48 +90,71 @@ def warm_template_validation() -> None:
         ).synth()
 
 
-def _import_construct_code(stack_module: str) -> None:
-    """Import the stack module and cdk-nag (Python, jsii calls on this thread) while the data check runs."""
-    importlib.import_module(stack_module)
-    importlib.import_module("cdk_nag")
+def _while_warming(prepare: Callable[..., T], *args: str) -> T:
+    """PREPARE(*ARGS) in a thread while this thread starts CDK's validation engine; PREPARE's result.
 
-
-@contextlib.contextmanager
-def _data_preflight(configs: Sequence[EnvironmentConfig], *, full: bool) -> Iterator[None]:
-    """Checks the environments' data in a thread while the body imports code; its error wins, on exit.
-
-    Why: the check is Python (unseen data loads the validator and reads every file) while importing the
-    stacks and cdk-nag waits part of its time on jsii's Node.js process. The body only imports: nothing is
-    built before the check has passed, because building the tree already copies assets (the data itself)
-    into the output folder. jsii is not thread-safe: everything that calls it (the construct library,
-    imported here) stays on this thread; the check's thread reads the files and writes its stamp.
-    A Ctrl-C (or any BaseException that is not an Exception) is raised as it is, without waiting for the
-    check's verdict.
+    Why: the engine's start (over a second) keeps jsii's Node.js process busy and Python idle, and PREPARE
+    is Python only: reading config, checking the data (unseen data loads the validator and reads every
+    file), importing the stack's modules. jsii is not thread-safe, so PREPARE must never call it: the stack
+    and construct modules call aws_cdk only when a construct is built, never at import, and cdk-nag (whose
+    import loads it into jsii) is imported afterwards on this thread; `tests/stacks/test_synth_path.py`
+    records which thread calls jsii. PREPARE's error (a ConfigError) wins over the engine's, and is raised
+    before anything is built, so a failed check leaves the output folder empty. A Ctrl-C (any
+    BaseException that is not an Exception) is raised as it is, without waiting for PREPARE: its thread is
+    a daemon.
     """
-    import constructs_lib.preflight  # noqa: F401, PLC0415 - its import calls jsii: on this thread
-
-    def check() -> None:
-        for config in configs:
-            preflight_local_data(config, full=full)
-
-    checked: concurrent.futures.Future[None] = concurrent.futures.Future()
+    prepared: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def run() -> None:
         try:
-            check()
-        except BaseException as error:  # handed to the main thread, which raises it
-            checked.set_exception(error)
-        else:
-            checked.set_result(None)
+            prepared.set_result(prepare(*args))
+        except BaseException as error:  # handed to this thread, which raises it
+            prepared.set_exception(error)
 
-    # A daemon thread (a pool's workers are joined at exit): a Ctrl-C ends the process without waiting for it.
-    threading.Thread(target=run, name="data-preflight", daemon=True).start()
+    threading.Thread(target=run, name=PREPARE_THREAD, daemon=True).start()
     try:
-        yield
+        warm_template_validation()
     except Exception:
-        checked.result()  # the preflight's ConfigError, raised before (and instead of) the body's error
+        prepared.result()  # the preparation's error, raised before (and instead of) the engine's
         raise
-    checked.result()
+    return prepared.result()
+
+
+def _full_check(data_check: str) -> bool:
+    """Whether `-c data_check=VALUE` asks for the full validation (`full`) or headers only (`header`)."""
+    from config import ConfigError  # noqa: PLC0415 - config loads in the preparing thread
+
+    if data_check not in DATA_CHECKS:
+        raise ConfigError(f"-c data_check={data_check!r} is not one of {', '.join(DATA_CHECKS)}")
+    return data_check == "full"
+
+
+def _prepare_environment(name: str, data_check: str, stack_module: str) -> EnvironmentConfig:
+    """config/NAME.yaml, its local data checked, and STACK_MODULE imported (no jsii: see _while_warming).
+
+    The GitHub OIDC stack uploads no data: its app reads the environment without checking data.
+    """
+    from config import load_environment  # noqa: PLC0415 - pydantic and the model load in this thread
+
+    full = _full_check(data_check)
+    checks_data = stack_module == "stacks.personalize_stack"
+    config = load_environment(name, check_data=checks_data)
+    importlib.import_module(stack_module)
+    if checks_data:
+        preflight_local_data(config, full=full)
+    return config
+
+
+def _prepare_rollout(name: str, data_check: str) -> Rollout:
+    """config/pipelines/NAME.yaml, every environment's local data checked, the pipeline stack imported."""
+    from config.pipeline import load_rollout  # noqa: PLC0415 - only a pipeline app reads rollouts
+
+    full = _full_check(data_check)
+    rollout = load_rollout(name)
+    importlib.import_module("stacks.pipeline_stack")
+    for config in rollout.environments:
+        preflight_local_data(config, full=full)
+    return rollout
 
 
 def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> None:
@@ -148,6 +163,7 @@ def preflight_local_data(config: EnvironmentConfig, *, full: bool = True) -> Non
     An hour-long import of a file with millisecond timestamps is the failure this saves. Data that passed
     unchanged is not read again (VALIDATED_STAMPS); `full=False` (`-c data_check=header`) reads headers only.
     """
+    from config import ConfigError  # noqa: PLC0415
     from constructs_lib.preflight import DataPreflightError, LocalDataset, check_local_data  # noqa: PLC0415
 
     use_cases = tuple(recommender.use_case for recommender in config.recommenders)
@@ -228,7 +244,11 @@ def add_pipeline(scope: cdk.App, rollout: Rollout) -> PipelineStack:
 def main() -> None:
     try:
         app = create_app()
-    except ConfigError as error:
+    except Exception as error:
+        from config import ConfigError  # noqa: PLC0415 - loaded by then, in create_app's preparing thread
+
+        if not isinstance(error, ConfigError):
+            raise
         sys.exit(f"config error: {error}")
     app.synth()
 

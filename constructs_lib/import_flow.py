@@ -31,7 +31,7 @@ from constructs_lib.nag import acknowledge_wildcards
 from constructs_lib.personalize_provider import (
     ASSET_EXCLUDES,
     HANDLER_ASSET,
-    HANDLER_RUNTIME,
+    handler_runtime,
     state_machine_logs,
 )
 from lambda_handlers.personalize import authorization as authz
@@ -48,8 +48,8 @@ LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-CHECK_TIMEOUT = Duration.minutes(5)  # the streaming row checks; the object's bytes read are bounded
-STEP_TIMEOUT = Duration.seconds(60)
+CHECK_TIMEOUT_SECONDS = 300  # the streaming row checks; the object's bytes read are bounded
+STEP_TIMEOUT_SECONDS = 60
 # Personalize operations each step calls; the policies grant these on the kinds the authorization table
 # gives them (tests check the steps call nothing else).
 STEP_OPERATIONS: dict[str, tuple[str, ...]] = {
@@ -376,12 +376,14 @@ class ImportFlow(Construct):
         return lambda_.Function(
             self,
             f"{name}Function",
-            runtime=HANDLER_RUNTIME,
+            runtime=handler_runtime(),
             architecture=lambda_.Architecture.ARM_64,
             code=code,
             handler=f"{STEP_MODULE}.{_snake(name)}",
             role=role,
-            timeout=CHECK_TIMEOUT if name == "CheckObject" else STEP_TIMEOUT,
+            timeout=Duration.seconds(
+                CHECK_TIMEOUT_SECONDS if name == "CheckObject" else STEP_TIMEOUT_SECONDS
+            ),
             # 1,769 MB is one full vCPU (Lambda developer guide, "Configure Lambda function memory"):
             # the row checks are CPU-bound Python.
             memory_size=1769 if name == "CheckObject" else 256,

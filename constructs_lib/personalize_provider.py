@@ -32,9 +32,12 @@ ASSET_EXCLUDES = [
     "personalize/domain_rules.py",
     "requirements.*",
 ]
-HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
-MAX_TOTAL_TIMEOUT = Duration.seconds(domain_rules.MAX_WAIT_SECONDS)
-SERVICE_TIMEOUT = Duration.seconds(domain_rules.SERVICE_TIMEOUT_SECONDS)
+
+
+def handler_runtime() -> lambda_.Runtime:
+    """The handlers' Lambda runtime. A function, like every aws_cdk value here: importing this module
+    calls no jsii, so `cdk synth` imports it in a thread while CDK's engine starts (app._while_warming)."""
+    return lambda_.Runtime.PYTHON_3_14
 
 
 def _handler_operations() -> tuple[str, ...]:
@@ -139,10 +142,10 @@ class PersonalizeProvider(Construct):
         total_timeout: Duration | None = None,
     ) -> None:
         query_interval = query_interval or Duration.seconds(30)
-        total_timeout = total_timeout or MAX_TOTAL_TIMEOUT
+        total_timeout = total_timeout or Duration.seconds(domain_rules.MAX_WAIT_SECONDS)
         total_seconds = total_timeout.to_seconds()
         where = f"{scope.node.path}/{construct_id}"
-        if total_seconds > MAX_TOTAL_TIMEOUT.to_seconds():
+        if total_seconds > domain_rules.MAX_WAIT_SECONDS:
             raise ValueError(
                 f"{where}: total_timeout is {total_seconds:g} s; at most {domain_rules.MAX_WAIT_SECONDS} s: "
                 f"CloudFormation waits {domain_rules.SERVICE_TIMEOUT_SECONDS} s for a custom resource, and "
@@ -175,7 +178,7 @@ class PersonalizeProvider(Construct):
             name: lambda_.Function(
                 self,
                 name,
-                runtime=HANDLER_RUNTIME,
+                runtime=handler_runtime(),
                 architecture=lambda_.Architecture.ARM_64,
                 code=code,
                 handler=f"personalize.entry.{entry}",
@@ -209,8 +212,10 @@ class PersonalizeProvider(Construct):
         )
         self._acknowledge_framework()
 
-    service_timeout = SERVICE_TIMEOUT
-    """Every Personalize custom resource's ServiceTimeout, set explicitly: CloudFormation's maximum."""
+    @property
+    def service_timeout(self) -> Duration:
+        """Every Personalize custom resource's ServiceTimeout, set explicitly: CloudFormation's maximum."""
+        return Duration.seconds(domain_rules.SERVICE_TIMEOUT_SECONDS)
 
     @property
     def service_token(self) -> str:

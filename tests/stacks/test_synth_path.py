@@ -1,8 +1,9 @@
 """The synth path's cost cuts (docs/pipeline.md, "Cost of synthesis") change nothing in the assembly.
 
-`create_app` starts CDK's template validation engine before any construct library loads, imports the
-stacks and cdk-nag only for the kind of app the context asks for, and checks the data in a thread while
-they are imported (nothing is built before the check has passed).
+`create_app` starts CDK's template validation engine before any construct library loads, and meanwhile,
+in a thread, reads the config, checks the data and imports the stack's modules (Python only); cdk-nag
+is imported afterwards, only the stacks the context asks for are, and nothing is built before the check
+has passed.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 
 import app as app_module
+from config import ConfigError
 
 PROJECT_ROOT = Path(app_module.__file__).resolve().parent
 # The app as it was built before the warm-up: CDK creates its validation engine during synthesis.
@@ -100,40 +104,95 @@ def test_cdk_validation_false_skips_the_warm_up(monkeypatch: pytest.MonkeyPatch)
         app_module.warm_template_validation.cache_clear()
 
 
-# The dev app built in a fresh process with data the validator has not seen (an empty stamp folder):
-# which threads called jsii, and which checked the data.
+# An app built in a fresh process, the dev data unseen by the validator (an empty stamp folder): which
+# threads called jsii, imported the stack modules, read config and checked the data.
 THREADS = """
-import json, sys, threading
+import importlib, json, sys, threading
 from pathlib import Path
 from jsii._kernel.providers import process
 import app
+import config.model
 import constructs_lib.preflight as preflight
 
-jsii_threads, check_threads = set(), set()
-send = process._NodeProcess.send
-def recording_send(self, *args, **kwargs):
-    jsii_threads.add(threading.current_thread().name)
-    return send(self, *args, **kwargs)
-process._NodeProcess.send = recording_send
-check = preflight.check_local_data
-def recording_check(*args, **kwargs):
-    check_threads.add(threading.current_thread().name)
-    return check(*args, **kwargs)
-preflight.check_local_data = recording_check
+threads = {"jsii": set(), "stacks": set(), "config": set(), "check": set()}
+def recording(kind, function):
+    def record(*args, **kwargs):
+        if kind != "stacks" or args[0].startswith("stacks."):
+            threads[kind].add(threading.current_thread().name)
+        return function(*args, **kwargs)
+    return record
+process._NodeProcess.send = recording("jsii", process._NodeProcess.send)
+importlib.import_module = recording("stacks", importlib.import_module)
+config.model.read_mapping = recording("config", config.model.read_mapping)
+preflight.check_local_data = recording("check", preflight.check_local_data)
 app.VALIDATED_STAMPS = Path(sys.argv[1])
-app.create_app({"env": "dev"})
-print(json.dumps({"jsii": sorted(jsii_threads), "check": sorted(check_threads)}))
+app.create_app(json.loads(sys.argv[2]))
+print(json.dumps({kind: sorted(names) for kind, names in threads.items()}))
 """
 
 
-def test_the_data_check_runs_beside_the_imports_and_only_the_main_thread_calls_jsii(
-    sample_data: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("context", "checks_data", "local_data"),
+    [
+        ({"env": "dev"}, True, True),
+        ({"pipeline": "rollout.example"}, True, False),  # its environments import from S3 only
+        ({"env": "dev", "github_oidc": "octo-org/octo-repo"}, False, False),
+    ],
+    ids=["environment", "pipeline", "github-oidc"],
+)
+def test_config_data_check_and_imports_run_beside_the_engine_and_only_the_main_thread_calls_jsii(
+    sample_data: Path, tmp_path: Path, context: dict[str, str], checks_data: bool, local_data: bool
 ) -> None:
-    """jsii's client is not thread-safe: the preflight's thread reads files, nothing else."""
-    result = _run(THREADS, str(tmp_path))
+    """jsii's client is not thread-safe: the preparing thread reads config and files and imports Python
+    modules; the stack and construct modules call no aws_cdk at import (app._while_warming)."""
+    result = _run(THREADS, str(tmp_path), json.dumps(context))
     assert result.returncode == 0, result.stderr[-2000:]
     threads = json.loads(result.stdout.strip().splitlines()[-1])
     assert threads["jsii"] == ["MainThread"]
-    assert len(threads["check"]) == 1
-    assert threads["check"][0].startswith("data-preflight")
-    assert len(list(tmp_path.iterdir())) == 1  # the full validation ran and passed: one stamp
+    assert threads["stacks"] == [app_module.PREPARE_THREAD]
+    assert threads["config"] == [app_module.PREPARE_THREAD]
+    assert threads["check"] == ([app_module.PREPARE_THREAD] if checks_data else [])
+    # The full validation of dev's local files ran and passed: its stamp.
+    assert bool(list(tmp_path.iterdir())) == local_data
+
+
+def test_while_warming_returns_what_the_preparation_returns_from_its_own_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app_module, "warm_template_validation", lambda: None)
+    assert app_module._while_warming(lambda name: (name, threading.current_thread().name), "dev") == (
+        "dev",
+        app_module.PREPARE_THREAD,
+    )
+
+
+def test_the_preparations_error_wins_over_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad config is what the user must fix first, even when CDK's engine failed to start as well."""
+
+    def engine_fails() -> None:
+        raise RuntimeError("the engine failed")
+
+    def bad_config(name: str) -> None:
+        raise ConfigError(f"config/{name}.yaml: bad")
+
+    monkeypatch.setattr(app_module, "warm_template_validation", engine_fails)
+    with pytest.raises(ConfigError, match=r"config/dev\.yaml: bad"):
+        app_module._while_warming(bad_config, "dev")
+    with pytest.raises(RuntimeError, match="the engine failed"):
+        app_module._while_warming(lambda name: None, "dev")
+
+
+def test_a_ctrl_c_during_the_engines_start_does_not_wait_for_the_preparation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    released = threading.Event()
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app_module, "warm_template_validation", interrupted)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        app_module._while_warming(lambda name: released.wait(30), "dev")
+    assert time.monotonic() - started < 5
+    released.set()
