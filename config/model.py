@@ -244,7 +244,6 @@ class ResourceNames(_Model):
     event_tracker: PersonalizeName | None = None
 
 
-MAX_RECOMMENDERS = domain_rules.MAX_RECOMMENDERS_PER_GROUP
 MANAGED_BY = "personalize-domain-cdk"
 # The tag keys the app sets itself, and who sets them: a user tag may use none of them, and they count
 # against Personalize's 50 tags per resource.
@@ -310,7 +309,9 @@ class EnvironmentConfig(_Model):
     )
     users: DatasetConfig | None = Field(default=None, description="An optional Users dataset.")
     items: DatasetConfig | None = Field(default=None, description="An optional Items dataset.")
-    recommenders: list[RecommenderConfig] = Field(default_factory=list, max_length=MAX_RECOMMENDERS)
+    recommenders: list[RecommenderConfig] = Field(
+        default_factory=list, max_length=domain_rules.MAX_RECOMMENDERS_PER_GROUP
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -432,9 +433,9 @@ class EnvironmentConfig(_Model):
             if owner is not None:
                 raise ValueError(
                     f"{where}: {name!r} lies in the namespace of the environment whose prefix is {owner!r} "
-                    f"(a name up to its first {authorization.SCOPE_DELIMITER!r} is an environment's prefix); "
-                    f"allowed: a name without {authorization.SCOPE_DELIMITER!r}, or one starting with "
-                    f"'{prefix}{authorization.SCOPE_DELIMITER}'"
+                    f"(a name up to its first {domain.SCOPE_DELIMITER!r} is an environment's prefix); "
+                    f"allowed: a name without {domain.SCOPE_DELIMITER!r}, or one starting with "
+                    f"'{prefix}{domain.SCOPE_DELIMITER}'"
                 )
         return self
 

@@ -21,7 +21,7 @@ from constructs import Construct
 from constructs_lib.naming import checked_name, derived_name
 from constructs_lib.personalize_provider import PersonalizeProvider
 from lambda_handlers.personalize import contract, domain, domain_rules
-from lambda_handlers.personalize.authorization import SCOPE_DELIMITER, SCOPE_TAG_KEY
+from lambda_handlers.personalize.authorization import SCOPE_TAG_KEY
 
 
 def _tags(tags: Mapping[str, str]) -> list[contract.Tag]:
@@ -89,10 +89,10 @@ class DomainDatasetGroup(Construct):
             raise ValueError(
                 f"{self.node.path}: encryption_key needs service_role: {domain.KMS_KEY_ROLE_RULE}"
             )
-        if SCOPE_DELIMITER in name_prefix or not name_prefix:
+        if domain.SCOPE_DELIMITER in name_prefix or not name_prefix:
             raise ValueError(
                 f"{self.node.path}: name prefix {name_prefix!r} must not be empty or contain "
-                f"{SCOPE_DELIMITER!r}: it ends every name's prefix, which the handler policy matches"
+                f"{domain.SCOPE_DELIMITER!r}: it ends every name's prefix, which the handler policy matches"
             )
         self.domain: contract.Domain = known_domain
         self.name_prefix = name_prefix

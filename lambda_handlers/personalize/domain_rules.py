@@ -67,7 +67,8 @@ def reason_missing_columns(columns: Sequence[str]) -> str:
 
 def reason_too_few_interactions(event_type: str) -> str:
     return (
-        f"Dataset has fewer than {MIN_INTERACTIONS} interactions after filtering by event type: {event_type}"
+        f"Dataset has fewer than {domain.MIN_INTERACTIONS} interactions after filtering by event type: "
+        f"{event_type}"
     )
 
 
@@ -75,8 +76,8 @@ def reason_too_few_interactions(event_type: str) -> str:
 
 
 def reason_too_few_records(found: int) -> str:
-    """An Interactions import, or a recommender's unfiltered data, below MIN_INTERACTIONS records."""
-    return f"Input data has {found} interaction records; at least {MIN_INTERACTIONS} are required."
+    """An Interactions import, or a recommender's unfiltered data, below domain.MIN_INTERACTIONS records."""
+    return f"Input data has {found} interaction records; at least {domain.MIN_INTERACTIONS} are required."
 
 
 def reason_needs_items(use_case: str) -> str:
@@ -85,14 +86,10 @@ def reason_needs_items(use_case: str) -> str:
 
 # --- data rules ---------------------------------------------------------------------------------
 
-# Per import job (INCREMENTAL: new records) and per recommender after filtering. An asset fact, because
-# the import flow's checks apply it too.
-MIN_INTERACTIONS = domain.MIN_INTERACTIONS
-
 # Developer guide, "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases", the data every use case needs:
 RULE_MIN_INTERACTIONS = (
-    f"At minimum {MIN_INTERACTIONS} item interactions records from users interacting with items in your "
-    "catalog. These interactions can be from bulk imports, or streamed events, or both."
+    f"At minimum {domain.MIN_INTERACTIONS} item interactions records from users interacting with items in "
+    "your catalog. These interactions can be from bulk imports, or streamed events, or both."
 )
 MIN_TRAINING_USERS = 25
 MIN_INTERACTIONS_PER_TRAINING_USER = 2
@@ -101,13 +98,13 @@ MIN_INTERACTIONS_PER_TRAINING_USER = 2
 def training_shortfall(recipe: DomainRecipe, records: int, event_counts: Mapping[str, int]) -> str | None:
     """Why a recommender of `recipe` would fail on this Interactions data (the failure reason), or None.
 
-    The one training-minimum rule the emulator applies and the validator predicts: MIN_INTERACTIONS of
+    The one training-minimum rule the emulator applies and the validator predicts: domain.MIN_INTERACTIONS of
     each event type the recipe reads, or of all records for a recipe that reads every event type.
     """
     for event_type in recipe.event_types:
-        if event_counts.get(event_type, 0) < MIN_INTERACTIONS:
+        if event_counts.get(event_type, 0) < domain.MIN_INTERACTIONS:
             return reason_too_few_interactions(event_type)
-    if not recipe.event_types and records < MIN_INTERACTIONS:
+    if not recipe.event_types and records < domain.MIN_INTERACTIONS:
         return reason_too_few_records(records)
     return None
 

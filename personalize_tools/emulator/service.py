@@ -658,7 +658,7 @@ class PersonalizeService:
             return kinds.CREATE_FAILED, result.failure_reason or domain_rules.REASON_S3_ACCESS
         dataset = self._resources.get(job.fields["datasetArn"])
         is_interactions = dataset is not None and dataset.fields["datasetType"] == "INTERACTIONS"
-        if is_interactions and result.data.records < domain_rules.MIN_INTERACTIONS:
+        if is_interactions and result.data.records < domain.MIN_INTERACTIONS:
             return kinds.CREATE_FAILED, domain_rules.reason_too_few_records(result.data.records)
         job.data = result.data
         return kinds.ACTIVE, None

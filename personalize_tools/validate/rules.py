@@ -165,7 +165,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "min_interactions",
         "error",
-        f"at least {domain_rules.MIN_INTERACTIONS} interactions",
+        f"at least {domain.MIN_INTERACTIONS} interactions",
         dataset_types=_INTERACTIONS,
     ),
     Rule(
