@@ -29,7 +29,8 @@ from typing import Any
 import boto3
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests import PROJECT_ROOT
+
 ACCOUNT = "111111111111"
 BUCKET = "acme-existing-data"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/acme-personalize-import"
