@@ -360,14 +360,13 @@ class EnvironmentConfig(_Model):
         seen: set[str] = set()
         for index, recommender in enumerate(self.recommenders):
             where = f"recommenders.{index}.use_case"
-            problem = domain_rules.use_case_problem(self.domain, recommender.use_case)
-            if problem is not None:
-                raise ValueError(f"{where}: {problem} (this environment's domain)")
-            recipe = domain.RECIPES[recommender.use_case]
-            if recipe.needs_items and self.items is None:
-                raise ValueError(
-                    f"{where}: {recommender.use_case!r} needs an Items dataset; add an `items:` section"
-                )
+            try:
+                recipe = domain_rules.recipe_for(self.domain, recommender.use_case)
+            except ValueError as problem:
+                raise ValueError(f"{where}: {problem} (this environment's domain)") from None
+            missing = domain_rules.missing_items(recipe, has_items=self.items is not None)
+            if missing is not None:
+                raise ValueError(f"{where}: {missing}; add an `items:` section")
             if recommender.use_case in seen:
                 raise ValueError(f"{where}: {recommender.use_case!r} is listed twice")
             seen.add(recommender.use_case)

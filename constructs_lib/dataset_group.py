@@ -179,12 +179,13 @@ class DomainDatasetGroup(Construct):
         completes once training has started, with the recommender's real status as its attribute;
         `wait_for_active=True` keeps the deployment waiting until ACTIVE instead.
         """
-        problem = domain_rules.use_case_problem(self.domain, use_case)
-        if problem is not None:
-            raise ValueError(f"{self.node.path}: {problem}")
-        recipe = domain.RECIPES[use_case]
-        if recipe.needs_items and "ITEMS" not in self.datasets:
-            raise ValueError(f"{self.node.path}: {use_case!r} needs an Items dataset; add one first")
+        try:
+            recipe = domain_rules.recipe_for(self.domain, use_case)
+        except ValueError as problem:
+            raise ValueError(f"{self.node.path}: {problem}") from None
+        missing = domain_rules.missing_items(recipe, has_items="ITEMS" in self.datasets)
+        if missing is not None:
+            raise ValueError(f"{self.node.path}: {missing}; add one first with add_dataset('ITEMS')")
         recommender = Recommender(
             self,
             use_case.removeprefix("aws-"),

@@ -81,7 +81,7 @@ def reason_too_few_records(found: int) -> str:
 
 
 def reason_needs_items(use_case: str) -> str:
-    return f"Recipe {use_case} needs an Items dataset with imported data in the dataset group."
+    return f"Recipe {_needs_items(use_case)} with imported data in the dataset group."
 
 
 # --- data rules ---------------------------------------------------------------------------------
@@ -405,14 +405,29 @@ def recipes_for(domain: str) -> list[DomainRecipe]:
     return [recipe for recipe in RECIPES.values() if recipe.domain == domain]
 
 
-def use_case_problem(domain: str, use_case: str) -> str | None:
-    """Why `use_case` is not a recommender use case of `domain` (the value and what is allowed), or None.
+def recipe_for(domain: str, use_case: str) -> DomainRecipe:
+    """The recipe of a recommender use case of `domain`; ValueError naming the value and what is allowed.
 
-    The one check config, constructs, the validator, the handler and the emulator make.
+    The one check config, the constructs, the validator and the emulator make; each prefixes the message
+    with where the value came from.
     """
     recipe = RECIPES.get(use_case)
     if recipe is not None and recipe.domain == domain:
-        return None
+        return recipe
     what = f"belongs to {recipe.domain}" if recipe else "is not a domain use case"
     allowed = ", ".join(recipe.use_case for recipe in recipes_for(domain))
-    return f"{use_case!r} {what}; allowed for {domain}: {allowed}"
+    raise ValueError(f"{use_case!r} {what}; allowed for {domain}: {allowed}")
+
+
+def _needs_items(use_case: str) -> str:
+    return f"{use_case!r} needs an Items dataset"
+
+
+def missing_items(recipe: DomainRecipe, *, has_items: bool) -> str | None:
+    """Why a recommender of `recipe` cannot be made in a group without an Items dataset, or None.
+
+    Which use cases need one is DomainRecipe.needs_items (developer guide, VIDEO_ON_DEMAND use cases: Items
+    are required for More like X, optional for Top picks for you). Config and the constructs add their own
+    advice; the emulator's training failure (reason_needs_items) says the same.
+    """
+    return _needs_items(recipe.use_case) if recipe.needs_items and not has_items else None

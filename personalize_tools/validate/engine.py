@@ -67,9 +67,9 @@ from personalize_tools.validate.rules import (
     DATASET_TYPES,
     RULES,
     RULES_BY_ID,
-    USE_CASE_PREFIX,
     Rule,
     rules_for,
+    use_case_rule,
 )
 from personalize_tools.validate.sources import InputFile, resolve
 
@@ -152,10 +152,10 @@ def use_case_recipes(
         )
     recipes: list[domain.DomainRecipe] = []
     for use_case in use_cases:
-        problem = domain_rules.use_case_problem(domain_name, use_case)
-        if problem is not None:
-            raise UsageError(f"use case {problem}")
-        recipe = domain.RECIPES[use_case]
+        try:
+            recipe = domain_rules.recipe_for(domain_name, use_case)
+        except ValueError as problem:
+            raise UsageError(f"use case {problem}") from None
         if recipe not in recipes:
             recipes.append(recipe)
     return recipes
@@ -222,7 +222,8 @@ class _Run:
         self.dataset_type = dataset_type
         self.interactions = dataset_type == "INTERACTIONS"
         self.recipes = recipes
-        self.rules = rules_for(dataset_type, [recipe.use_case for recipe in recipes])
+        self.rules = rules_for(dataset_type, recipes)
+        self.recipe_of_rule = {use_case_rule(recipe).id: recipe for recipe in recipes}
         self.fields = fields
         self.required = required
         # Interactions name a user and an item; a Users or Items record is named by its one id.
@@ -661,8 +662,8 @@ class _Run:
         skipped = self._skip_reason(rule)
         if skipped:
             return RuleResult(rule.id, "skip", 0, skipped)
-        if rule.id.startswith(USE_CASE_PREFIX):
-            return self._use_case_result(rule.id)
+        if rule.id in self.recipe_of_rule:
+            return self._use_case_result(rule.id, self.recipe_of_rule[rule.id])
         aggregate = {
             "event_types": self._event_types_result,
             "min_interactions": self._min_interactions_result,
@@ -734,9 +735,8 @@ class _Run:
         message = f"{seen}; an import needs at least {minimum} interactions"
         return RuleResult("min_interactions", "fail", minimum - self.rows, message)
 
-    def _use_case_result(self, rule_id: str) -> RuleResult:
+    def _use_case_result(self, rule_id: str, recipe: domain.DomainRecipe) -> RuleResult:
         """Personalize trains a recommender only on MIN_INTERACTIONS events of each type its recipe reads."""
-        recipe = domain.RECIPES[rule_id.removeprefix(USE_CASE_PREFIX)]
         minimum = domain.MIN_INTERACTIONS
         # (event type, events); a recipe that reads every event type counts all rows.
         counted: list[tuple[str | None, int]] = [
