@@ -244,7 +244,6 @@ class ResourceNames(_Model):
     event_tracker: PersonalizeName | None = None
 
 
-MAX_RECOMMENDERS = domain_rules.MAX_RECOMMENDERS_PER_GROUP
 MANAGED_BY = "personalize-domain-cdk"
 # The tag keys the app sets itself, and who sets them: a user tag may use none of them, and they count
 # against Personalize's 50 tags per resource.
@@ -310,7 +309,9 @@ class EnvironmentConfig(_Model):
     )
     users: DatasetConfig | None = Field(default=None, description="An optional Users dataset.")
     items: DatasetConfig | None = Field(default=None, description="An optional Items dataset.")
-    recommenders: list[RecommenderConfig] = Field(default_factory=list, max_length=MAX_RECOMMENDERS)
+    recommenders: list[RecommenderConfig] = Field(
+        default_factory=list, max_length=domain_rules.MAX_RECOMMENDERS_PER_GROUP
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -359,14 +360,13 @@ class EnvironmentConfig(_Model):
         seen: set[str] = set()
         for index, recommender in enumerate(self.recommenders):
             where = f"recommenders.{index}.use_case"
-            problem = domain_rules.use_case_problem(self.domain, recommender.use_case)
-            if problem is not None:
-                raise ValueError(f"{where}: {problem} (this environment's domain)")
-            recipe = domain.RECIPES[recommender.use_case]
-            if recipe.needs_items and self.items is None:
-                raise ValueError(
-                    f"{where}: {recommender.use_case!r} needs an Items dataset; add an `items:` section"
-                )
+            try:
+                recipe = domain_rules.recipe_for(self.domain, recommender.use_case)
+            except ValueError as problem:
+                raise ValueError(f"{where}: {problem} (this environment's domain)") from None
+            missing = domain_rules.missing_items(recipe, has_items=self.items is not None)
+            if missing is not None:
+                raise ValueError(f"{where}: {missing}; add an `items:` section")
             if recommender.use_case in seen:
                 raise ValueError(f"{where}: {recommender.use_case!r} is listed twice")
             seen.add(recommender.use_case)
@@ -432,9 +432,9 @@ class EnvironmentConfig(_Model):
             if owner is not None:
                 raise ValueError(
                     f"{where}: {name!r} lies in the namespace of the environment whose prefix is {owner!r} "
-                    f"(a name up to its first {authorization.SCOPE_DELIMITER!r} is an environment's prefix); "
-                    f"allowed: a name without {authorization.SCOPE_DELIMITER!r}, or one starting with "
-                    f"'{prefix}{authorization.SCOPE_DELIMITER}'"
+                    f"(a name up to its first {domain.SCOPE_DELIMITER!r} is an environment's prefix); "
+                    f"allowed: a name without {domain.SCOPE_DELIMITER!r}, or one starting with "
+                    f"'{prefix}{domain.SCOPE_DELIMITER}'"
                 )
         return self
 

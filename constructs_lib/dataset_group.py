@@ -21,7 +21,7 @@ from constructs import Construct
 from constructs_lib.naming import checked_name, derived_name
 from constructs_lib.personalize_provider import PersonalizeProvider
 from lambda_handlers.personalize import contract, domain, domain_rules
-from lambda_handlers.personalize.authorization import SCOPE_DELIMITER, SCOPE_TAG_KEY
+from lambda_handlers.personalize.authorization import SCOPE_TAG_KEY
 
 
 def _tags(tags: Mapping[str, str]) -> list[contract.Tag]:
@@ -89,10 +89,10 @@ class DomainDatasetGroup(Construct):
             raise ValueError(
                 f"{self.node.path}: encryption_key needs service_role: {domain.KMS_KEY_ROLE_RULE}"
             )
-        if SCOPE_DELIMITER in name_prefix or not name_prefix:
+        if domain.SCOPE_DELIMITER in name_prefix or not name_prefix:
             raise ValueError(
                 f"{self.node.path}: name prefix {name_prefix!r} must not be empty or contain "
-                f"{SCOPE_DELIMITER!r}: it ends every name's prefix, which the handler policy matches"
+                f"{domain.SCOPE_DELIMITER!r}: it ends every name's prefix, which the handler policy matches"
             )
         self.domain: contract.Domain = known_domain
         self.name_prefix = name_prefix
@@ -179,12 +179,13 @@ class DomainDatasetGroup(Construct):
         completes once training has started, with the recommender's real status as its attribute;
         `wait_for_active=True` keeps the deployment waiting until ACTIVE instead.
         """
-        problem = domain_rules.use_case_problem(self.domain, use_case)
-        if problem is not None:
-            raise ValueError(f"{self.node.path}: {problem}")
-        recipe = domain.RECIPES[use_case]
-        if recipe.needs_items and "ITEMS" not in self.datasets:
-            raise ValueError(f"{self.node.path}: {use_case!r} needs an Items dataset; add one first")
+        try:
+            recipe = domain_rules.recipe_for(self.domain, use_case)
+        except ValueError as problem:
+            raise ValueError(f"{self.node.path}: {problem}") from None
+        missing = domain_rules.missing_items(recipe, has_items="ITEMS" in self.datasets)
+        if missing is not None:
+            raise ValueError(f"{self.node.path}: {missing}; add one first with add_dataset('ITEMS')")
         recommender = Recommender(
             self,
             use_case.removeprefix("aws-"),

@@ -16,8 +16,7 @@ from typing import Any
 from aws_cdk import Stack, Token
 from constructs import Construct
 
-from lambda_handlers.personalize.authorization import SCOPE_DELIMITER
-from lambda_handlers.personalize.domain import NAME_MAX_LENGTH, name_problem
+from lambda_handlers.personalize.domain import NAME_MAX_LENGTH, SCOPE_DELIMITER, name_problem
 
 HASH_LENGTH = 8
 
@@ -37,7 +36,7 @@ def fingerprint(scope: Construct, *inputs: Any) -> str:
 
 def derived_name(scope: Construct, prefix: str, *inputs: Any) -> str:
     """`PREFIX_SLUG-HASH` within Personalize's 63-character limit; `_` ends the prefix
-    (authorization.SCOPE_DELIMITER), so the handler policy's `PREFIX_*` covers this environment only."""
+    (domain.SCOPE_DELIMITER), so the handler policy's `PREFIX_*` covers this environment only."""
     slug = re.sub(r"[^a-z0-9]+", "-", scope.node.id.lower()).strip("-") or "resource"
     room = NAME_MAX_LENGTH - len(prefix) - HASH_LENGTH - 2
     if room < 1:

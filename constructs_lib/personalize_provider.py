@@ -307,12 +307,12 @@ class PersonalizeProvider(Construct):
         if owner is not None:
             raise ValueError(
                 f"{where}: name {name!r} lies in the namespace of the environment with prefix {owner!r} "
-                f"(names up to the first {authz.SCOPE_DELIMITER!r} are an environment's prefix); "
-                f"allowed: a name without {authz.SCOPE_DELIMITER!r}, or one starting with "
-                f"{name_prefix}{authz.SCOPE_DELIMITER}"
+                f"(names up to the first {domain.SCOPE_DELIMITER!r} are an environment's prefix); "
+                f"allowed: a name without {domain.SCOPE_DELIMITER!r}, or one starting with "
+                f"{name_prefix}{domain.SCOPE_DELIMITER}"
             )
         self.allow_names(name_prefix)
-        if name.startswith(f"{name_prefix}{authz.SCOPE_DELIMITER}"):
+        if name.startswith(f"{name_prefix}{domain.SCOPE_DELIMITER}"):
             return  # already within PREFIX_*
         paths = PINNED_PATHS[kind]
         actions = sorted(

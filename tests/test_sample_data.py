@@ -29,8 +29,7 @@ from personalize_tools.sample_data import (
     write_environment_samples,
 )
 from personalize_tools.validate import validate_environment, validate_path
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from tests import PROJECT_ROOT
 
 
 def read(path: Path) -> pa.Table:

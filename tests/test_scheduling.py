@@ -5,20 +5,19 @@ of tests, and the longest modules, which have few, ran last)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from tests import PROJECT_ROOT
 
 from .conftest import LONGEST_MODULES
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def test_every_longest_module_is_a_test_module() -> None:
-    assert [name for name in LONGEST_MODULES if not (ROOT / name).is_file()] == []
+    assert [name for name in LONGEST_MODULES if not (PROJECT_ROOT / name).is_file()] == []
     assert len(set(LONGEST_MODULES)) == len(LONGEST_MODULES)
 
 
 def test_make_test_hands_out_whole_files_in_collection_order() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
     (recipe,) = re.findall(r"^test:.*\n\t(.*)$", makefile, flags=re.MULTILINE)
     options = recipe.split()
     assert "--no-loadscope-reorder" in options

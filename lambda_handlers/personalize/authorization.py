@@ -195,7 +195,6 @@ def list_actions(operations: list[str] | tuple[str, ...]) -> list[str]:
 
 
 # --- how this app scopes its own grants -----------------------------------------------------------
-SCOPE_DELIMITER = domain.SCOPE_DELIMITER  # defined in the asset: the import flow names jobs with it
 # Event-tracker ARNs end in random hex, not a name: the handler tags each tracker with its environment's
 # prefix under this key, and the policy matches the tag (aws:RequestTag on create, aws:ResourceTag after).
 SCOPE_TAG_KEY = "personalize-domain-cdk:scope"
@@ -203,12 +202,12 @@ SCOPE_TAG_KEY = "personalize-domain-cdk:scope"
 
 def scope_pattern(prefix: str) -> str:
     """The name pattern an environment's policy grants: every name its constructs derive matches it."""
-    return f"{prefix}{SCOPE_DELIMITER}*"
+    return f"{prefix}{domain.SCOPE_DELIMITER}*"
 
 
 def foreign_scope(name: str, prefix: str) -> str | None:
     """The other environment's prefix whose namespace a pinned name lies in; None when free or ours."""
-    owner, delimiter, _ = name.partition(SCOPE_DELIMITER)
+    owner, delimiter, _ = name.partition(domain.SCOPE_DELIMITER)
     if not delimiter or owner == prefix:
         return None
     return owner

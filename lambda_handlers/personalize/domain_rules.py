@@ -67,7 +67,8 @@ def reason_missing_columns(columns: Sequence[str]) -> str:
 
 def reason_too_few_interactions(event_type: str) -> str:
     return (
-        f"Dataset has fewer than {MIN_INTERACTIONS} interactions after filtering by event type: {event_type}"
+        f"Dataset has fewer than {domain.MIN_INTERACTIONS} interactions after filtering by event type: "
+        f"{event_type}"
     )
 
 
@@ -75,24 +76,20 @@ def reason_too_few_interactions(event_type: str) -> str:
 
 
 def reason_too_few_records(found: int) -> str:
-    """An Interactions import, or a recommender's unfiltered data, below MIN_INTERACTIONS records."""
-    return f"Input data has {found} interaction records; at least {MIN_INTERACTIONS} are required."
+    """An Interactions import, or a recommender's unfiltered data, below domain.MIN_INTERACTIONS records."""
+    return f"Input data has {found} interaction records; at least {domain.MIN_INTERACTIONS} are required."
 
 
 def reason_needs_items(use_case: str) -> str:
-    return f"Recipe {use_case} needs an Items dataset with imported data in the dataset group."
+    return f"Recipe {_needs_items(use_case)} with imported data in the dataset group."
 
 
 # --- data rules ---------------------------------------------------------------------------------
 
-# Per import job (INCREMENTAL: new records) and per recommender after filtering. An asset fact, because
-# the import flow's checks apply it too.
-MIN_INTERACTIONS = domain.MIN_INTERACTIONS
-
 # Developer guide, "ECOMMERCE use cases" / "VIDEO_ON_DEMAND use cases", the data every use case needs:
 RULE_MIN_INTERACTIONS = (
-    f"At minimum {MIN_INTERACTIONS} item interactions records from users interacting with items in your "
-    "catalog. These interactions can be from bulk imports, or streamed events, or both."
+    f"At minimum {domain.MIN_INTERACTIONS} item interactions records from users interacting with items in "
+    "your catalog. These interactions can be from bulk imports, or streamed events, or both."
 )
 MIN_TRAINING_USERS = 25
 MIN_INTERACTIONS_PER_TRAINING_USER = 2
@@ -101,13 +98,13 @@ MIN_INTERACTIONS_PER_TRAINING_USER = 2
 def training_shortfall(recipe: DomainRecipe, records: int, event_counts: Mapping[str, int]) -> str | None:
     """Why a recommender of `recipe` would fail on this Interactions data (the failure reason), or None.
 
-    The one training-minimum rule the emulator applies and the validator predicts: MIN_INTERACTIONS of
+    The one training-minimum rule the emulator applies and the validator predicts: domain.MIN_INTERACTIONS of
     each event type the recipe reads, or of all records for a recipe that reads every event type.
     """
     for event_type in recipe.event_types:
-        if event_counts.get(event_type, 0) < MIN_INTERACTIONS:
+        if event_counts.get(event_type, 0) < domain.MIN_INTERACTIONS:
             return reason_too_few_interactions(event_type)
-    if not recipe.event_types and records < MIN_INTERACTIONS:
+    if not recipe.event_types and records < domain.MIN_INTERACTIONS:
         return reason_too_few_records(records)
     return None
 
@@ -408,14 +405,29 @@ def recipes_for(domain: str) -> list[DomainRecipe]:
     return [recipe for recipe in RECIPES.values() if recipe.domain == domain]
 
 
-def use_case_problem(domain: str, use_case: str) -> str | None:
-    """Why `use_case` is not a recommender use case of `domain` (the value and what is allowed), or None.
+def recipe_for(domain: str, use_case: str) -> DomainRecipe:
+    """The recipe of a recommender use case of `domain`; ValueError naming the value and what is allowed.
 
-    The one check config, constructs, the validator, the handler and the emulator make.
+    The one check config, the constructs, the validator and the emulator make; each prefixes the message
+    with where the value came from.
     """
     recipe = RECIPES.get(use_case)
     if recipe is not None and recipe.domain == domain:
-        return None
+        return recipe
     what = f"belongs to {recipe.domain}" if recipe else "is not a domain use case"
     allowed = ", ".join(recipe.use_case for recipe in recipes_for(domain))
-    return f"{use_case!r} {what}; allowed for {domain}: {allowed}"
+    raise ValueError(f"{use_case!r} {what}; allowed for {domain}: {allowed}")
+
+
+def _needs_items(use_case: str) -> str:
+    return f"{use_case!r} needs an Items dataset"
+
+
+def missing_items(recipe: DomainRecipe, *, has_items: bool) -> str | None:
+    """Why a recommender of `recipe` cannot be made in a group without an Items dataset, or None.
+
+    Which use cases need one is DomainRecipe.needs_items (developer guide, VIDEO_ON_DEMAND use cases: Items
+    are required for More like X, optional for Top picks for you). Config and the constructs add their own
+    advice; the emulator's training failure (reason_needs_items) says the same.
+    """
+    return _needs_items(recipe.use_case) if recipe.needs_items and not has_items else None

@@ -658,7 +658,7 @@ class PersonalizeService:
             return kinds.CREATE_FAILED, result.failure_reason or domain_rules.REASON_S3_ACCESS
         dataset = self._resources.get(job.fields["datasetArn"])
         is_interactions = dataset is not None and dataset.fields["datasetType"] == "INTERACTIONS"
-        if is_interactions and result.data.records < domain_rules.MIN_INTERACTIONS:
+        if is_interactions and result.data.records < domain.MIN_INTERACTIONS:
             return kinds.CREATE_FAILED, domain_rules.reason_too_few_records(result.data.records)
         job.data = result.data
         return kinds.ACTIVE, None
@@ -716,11 +716,10 @@ class PersonalizeService:
                     f"recommenders need a Domain dataset group."
                 )
             recipe = domain.RECIPES_BY_ARN.get(params["recipeArn"])
-            problem = domain_rules.use_case_problem(
-                group_domain, recipe.use_case if recipe else params["recipeArn"]
-            )
-            if problem is not None:
-                raise InvalidInputError(f"Recipe {params['recipeArn']}: {problem}.")
+            try:
+                domain_rules.recipe_for(group_domain, recipe.use_case if recipe else params["recipeArn"])
+            except ValueError as problem:
+                raise InvalidInputError(f"Recipe {params['recipeArn']}: {problem}.") from None
             self._ensure_below(
                 len(self._of_kind(RECOMMENDER, datasetGroupArn=group.arn)),
                 domain_rules.MAX_RECOMMENDERS_PER_GROUP,
@@ -744,7 +743,7 @@ class PersonalizeService:
         if shortfall is not None:
             return kinds.CREATE_FAILED, shortfall
         items = self._of_kind(DATASET, datasetGroupArn=group_arn, datasetType="ITEMS")
-        if recipe.needs_items and not (items and items[0].held().records):
+        if domain_rules.missing_items(recipe, has_items=bool(items and items[0].held().records)):
             return kinds.CREATE_FAILED, domain_rules.reason_needs_items(recipe.use_case)
         return kinds.ACTIVE, None
 

@@ -40,7 +40,6 @@ STATE_MACHINE_NAME_MAX = 80
 RULE_NAME_MAX = 64
 TOPIC_NAME_MAX = 256
 NO_SUCH_STATE_MACHINE = frozenset({"StateMachineDoesNotExist"})
-WAIT_CONDITION_MAX_TIMEOUT = domain_rules.WAIT_CONDITION_MAX_SECONDS  # AWS::CloudFormation::WaitCondition
 WAIT_CONDITION_POLL_SECONDS = 0.5
 HANDLE_URL_EXPIRY_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 WAIT_CONDITION_BUCKET = "cloudformation-waitcondition-{region}"  # the bucket AWS's handle URLs name
@@ -551,10 +550,10 @@ class WaitCondition(ResourceType):
             raise ResourceFailedError(
                 f"{where}: Timeout (seconds) and Count must be integers: {error}"
             ) from error
-        if not 0 < timeout <= WAIT_CONDITION_MAX_TIMEOUT:
+        if not 0 < timeout <= domain_rules.WAIT_CONDITION_MAX_SECONDS:
             raise ResourceFailedError(
                 f"{where}: Timeout {timeout} is out of range; it must be 1 to "
-                f"{WAIT_CONDITION_MAX_TIMEOUT} seconds"
+                f"{domain_rules.WAIT_CONDITION_MAX_SECONDS} seconds"
             )
         handle = str(properties["Handle"])
         scale = time_scale()

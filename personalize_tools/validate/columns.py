@@ -16,10 +16,9 @@ import pyarrow.compute as pc
 
 from lambda_handlers.personalize import domain
 
-# What each Avro primitive accepts in CSV. The fast path (pyarrow casts) accepts the same values
-# on the inputs it is used for: integers only when every byte is a digit, so that neither a
-# sign nor pyarrow's hex ("0x1f") reaches the cast; floats only when finite.
-VALUE_PATTERNS = domain.VALUE_PATTERNS
+# What each Avro primitive accepts in CSV is domain.VALUE_PATTERNS. The fast path (pyarrow casts)
+# accepts the same values on the inputs it is used for: integers only when every byte is a digit, so
+# that neither a sign nor pyarrow's hex ("0x1f") reaches the cast; floats only when finite.
 _ARROW_TYPES = {
     "long": pa.int64(),
     "int": pa.int32(),
@@ -27,7 +26,6 @@ _ARROW_TYPES = {
     "double": pa.float64(),
     "boolean": pa.bool_(),
 }
-_INTEGER_BOUNDS = domain.INTEGER_BOUNDS
 _ASCII_ZERO, _ASCII_NINE, _NEWLINE, _FIRST_NON_ASCII = 48, 57, 10, 0x80
 
 
@@ -192,7 +190,7 @@ def _fast_parse(avro_type: str, raw: pa.Array) -> np.ndarray | None:
     if np.any(np.diff(offsets(raw)) == 0):
         return None  # empty values need the null rules
     try:
-        if avro_type in _INTEGER_BOUNDS:
+        if avro_type in domain.INTEGER_BOUNDS:
             digits = data(raw)
             if digits.min() < _ASCII_ZERO or digits.max() > _ASCII_NINE:
                 return None
@@ -211,7 +209,7 @@ def _diagnose(name: str, spec: FieldSpec, raw: pa.Array) -> Column:
     usable = ~empty if bad_utf8 is None else ~empty & ~bad_utf8
     cleaned = raw if bad_utf8 is None else pc.if_else(arrow_mask(bad_utf8), _constant(b"", pa.binary()), raw)
     text = cleaned.cast(pa.string())
-    matches = as_numpy(pc.match_substring_regex(text, VALUE_PATTERNS[spec.avro_type]))
+    matches = as_numpy(pc.match_substring_regex(text, domain.VALUE_PATTERNS[spec.avro_type]))
     parseable = matches & usable
     values = None
     if spec.avro_type in _ARROW_TYPES:
@@ -241,7 +239,7 @@ def _parse_where(text: pa.Array, parseable: np.ndarray, avro_type: str) -> tuple
     try:
         values = cast(parseable)
     except pa.ArrowInvalid:
-        low, high = _INTEGER_BOUNDS[avro_type]
+        low, high = domain.INTEGER_BOUNDS[avro_type]
         parseable = parseable.copy()
         for index in np.flatnonzero(parseable):
             if not low <= int(text[int(index)].as_py()) <= high:

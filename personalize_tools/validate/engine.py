@@ -67,9 +67,9 @@ from personalize_tools.validate.rules import (
     DATASET_TYPES,
     RULES,
     RULES_BY_ID,
-    USE_CASE_PREFIX,
     Rule,
     rules_for,
+    use_case_rule,
 )
 from personalize_tools.validate.sources import InputFile, resolve
 
@@ -81,12 +81,6 @@ MAX_EVENT_TYPES = 1000  # distinct event types counted by name; the rest are cou
 DEFAULT_MAX_EXAMPLES = 10
 MIN_ROW_BYTES = 8  # "u,i,1,V\n": sizes the spills' partitions for the most rows a file can hold
 
-# TIMESTAMP magnitudes. Epoch seconds reach 10**11 only in the year 5138, so a larger value is
-# milliseconds (10**11 ms is 1973); from 10**14 on it is microseconds or finer.
-EPOCH_2000 = domain.EPOCH_2000
-MILLISECONDS_FROM = domain.EPOCH_MILLISECONDS_FROM
-MICROSECONDS_FROM = domain.EPOCH_MICROSECONDS_FROM
-ISO_DATE_PATTERN = domain.ISO_DATE_PATTERN
 _FILE_SHIFT = np.uint64(44)  # spill payload: file index << 44 | line number
 
 
@@ -158,10 +152,10 @@ def use_case_recipes(
         )
     recipes: list[domain.DomainRecipe] = []
     for use_case in use_cases:
-        problem = domain_rules.use_case_problem(domain_name, use_case)
-        if problem is not None:
-            raise UsageError(f"use case {problem}")
-        recipe = domain.RECIPES[use_case]
+        try:
+            recipe = domain_rules.recipe_for(domain_name, use_case)
+        except ValueError as problem:
+            raise UsageError(f"use case {problem}") from None
         if recipe not in recipes:
             recipes.append(recipe)
     return recipes
@@ -228,7 +222,8 @@ class _Run:
         self.dataset_type = dataset_type
         self.interactions = dataset_type == "INTERACTIONS"
         self.recipes = recipes
-        self.rules = rules_for(dataset_type, [recipe.use_case for recipe in recipes])
+        self.rules = rules_for(dataset_type, recipes)
+        self.recipe_of_rule = {use_case_rule(recipe).id: recipe for recipe in recipes}
         self.fields = fields
         self.required = required
         # Interactions name a user and an item; a Users or Items record is named by its one id.
@@ -505,7 +500,7 @@ class _Run:
         if column.unparsed is not None:
             unparsed = _kept(column.unparsed, keep)
             if spec.name == self.timestamp_field and column.text is not None:
-                iso = unparsed & as_numpy(pc.match_substring_regex(column.text, ISO_DATE_PATTERN))
+                iso = unparsed & as_numpy(pc.match_substring_regex(column.text, domain.ISO_DATE_PATTERN))
                 offend(
                     "timestamp_iso",
                     iso,
@@ -545,7 +540,7 @@ class _Run:
         values = column.values
         assert values is not None
         fast_path = column.empty is None and column.unparsed is None and column.bad_utf8 is None
-        if fast_path and values.min() >= EPOCH_2000 and values.max() <= self.now:
+        if fast_path and values.min() >= domain.EPOCH_2000 and values.max() <= self.now:
             return  # the common case: every timestamp is plausible epoch seconds
         parsed = _kept(column.parsed(), keep)
         name = column.name
@@ -558,14 +553,18 @@ class _Run:
         def as_seconds(row: int) -> str:
             return f"{name}={int(values[row])} is {_utc(int(values[row]))}"
 
-        milliseconds = (values >= MILLISECONDS_FROM) & (values < MICROSECONDS_FROM)
+        milliseconds = (values >= domain.EPOCH_MILLISECONDS_FROM) & (values < domain.EPOCH_MICROSECONDS_FROM)
         offend("timestamp_milliseconds", parsed & milliseconds, as_unit(1000, "milliseconds"))
         offend(
             "timestamp_microseconds",
-            parsed & (values >= MICROSECONDS_FROM),
+            parsed & (values >= domain.EPOCH_MICROSECONDS_FROM),
             as_unit(1_000_000, "microseconds"),
         )
-        offend("timestamp_future", parsed & (values > self.now) & (values < MILLISECONDS_FROM), as_seconds)
+        offend(
+            "timestamp_future",
+            parsed & (values > self.now) & (values < domain.EPOCH_MILLISECONDS_FROM),
+            as_seconds,
+        )
         negative = parsed & (values < 0)
         offend(
             "value_types",
@@ -573,7 +572,7 @@ class _Run:
             lambda row: f"{name}={int(values[row])} is negative; Unix epoch seconds count from 1970-01-01",
             name,
         )
-        offend("timestamp_before_2000", parsed & (values >= 0) & (values < EPOCH_2000), as_seconds)
+        offend("timestamp_before_2000", parsed & (values >= 0) & (values < domain.EPOCH_2000), as_seconds)
 
     def _check_ids(self, offend: _Offender, by_name: dict[str, Column], keep: np.ndarray | None) -> None:
         for name in self.id_fields:
@@ -663,8 +662,8 @@ class _Run:
         skipped = self._skip_reason(rule)
         if skipped:
             return RuleResult(rule.id, "skip", 0, skipped)
-        if rule.id.startswith(USE_CASE_PREFIX):
-            return self._use_case_result(rule.id)
+        if rule.id in self.recipe_of_rule:
+            return self._use_case_result(rule.id, self.recipe_of_rule[rule.id])
         aggregate = {
             "event_types": self._event_types_result,
             "min_interactions": self._min_interactions_result,
@@ -712,12 +711,12 @@ class _Run:
             recipes = [
                 r.use_case for r in domain_rules.recipes_for(self.domain_name) if event_type in r.event_types
             ]
-            needed_by = f" ({', '.join(recipes)} need {domain_rules.MIN_INTERACTIONS})" if recipes else ""
+            needed_by = f" ({', '.join(recipes)} need {domain.MIN_INTERACTIONS})" if recipes else ""
             if seen == 0:
                 near = [name for name in counts if name.lower() == event_type.lower()]
                 hint = f"; found {', '.join(map(repr, near))}: event types are case-sensitive" if near else ""
                 problems.append(f"{event_type} absent{needed_by}{hint}")
-            elif seen < domain_rules.MIN_INTERACTIONS:
+            elif seen < domain.MIN_INTERACTIONS:
                 problems.append(f"only {seen:,} {event_type}{needed_by}")
         if problems:
             return RuleResult("event_types", "warn", len(problems), "; ".join(problems))
@@ -727,7 +726,7 @@ class _Run:
         return RuleResult("event_types", "pass", 0, seen_text)
 
     def _min_interactions_result(self) -> RuleResult:
-        minimum = domain_rules.MIN_INTERACTIONS
+        minimum = domain.MIN_INTERACTIONS
         if self.rows >= minimum:
             return RuleResult(
                 "min_interactions", "pass", 0, f"{self.rows:,} interactions (at least {minimum} needed)"
@@ -736,10 +735,9 @@ class _Run:
         message = f"{seen}; an import needs at least {minimum} interactions"
         return RuleResult("min_interactions", "fail", minimum - self.rows, message)
 
-    def _use_case_result(self, rule_id: str) -> RuleResult:
+    def _use_case_result(self, rule_id: str, recipe: domain.DomainRecipe) -> RuleResult:
         """Personalize trains a recommender only on MIN_INTERACTIONS events of each type its recipe reads."""
-        recipe = domain.RECIPES[rule_id.removeprefix(USE_CASE_PREFIX)]
-        minimum = domain_rules.MIN_INTERACTIONS
+        minimum = domain.MIN_INTERACTIONS
         # (event type, events); a recipe that reads every event type counts all rows.
         counted: list[tuple[str | None, int]] = [
             (event_type, self.event_counts.get(event_type, 0)) for event_type in recipe.event_types

@@ -165,7 +165,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "min_interactions",
         "error",
-        f"at least {domain_rules.MIN_INTERACTIONS} interactions",
+        f"at least {domain.MIN_INTERACTIONS} interactions",
         dataset_types=_INTERACTIONS,
     ),
     Rule(
@@ -197,15 +197,14 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 
 
-def use_case_rule(use_case: str) -> Rule:
+def use_case_rule(recipe: domain.DomainRecipe) -> Rule:
     """The per-recommender minimum: a rule whose id names the use case it guards."""
-    recipe = domain.RECIPES.get(use_case)
     return Rule(
-        f"{USE_CASE_PREFIX}{use_case}",
+        f"{USE_CASE_PREFIX}{recipe.use_case}",
         "error",
-        f"enough events for {use_case}",
+        f"enough events for {recipe.use_case}",
         dataset_types=_INTERACTIONS,
-        reads="event_type" if recipe is None or recipe.event_types else None,
+        reads="event_type" if recipe.event_types else None,
     )
 
 
@@ -213,13 +212,13 @@ def rule_by_id(rule_id: str) -> Rule:
     if rule_id in RULES_BY_ID:
         return RULES_BY_ID[rule_id]
     if rule_id.startswith(USE_CASE_PREFIX):
-        return use_case_rule(rule_id.removeprefix(USE_CASE_PREFIX))
+        return use_case_rule(domain.RECIPES[rule_id.removeprefix(USE_CASE_PREFIX)])
     raise KeyError(f"no rule {rule_id!r}")
 
 
-def rules_for(dataset_type: str, use_cases: Iterable[str] = ()) -> tuple[Rule, ...]:
+def rules_for(dataset_type: str, recipes: Iterable[domain.DomainRecipe] = ()) -> tuple[Rule, ...]:
     """The rules a dataset type is checked against, in report order; use-case rules come last."""
     return (
         *(rule for rule in RULES if dataset_type in rule.dataset_types),
-        *(use_case_rule(use_case) for use_case in use_cases),
+        *(use_case_rule(recipe) for recipe in recipes),
     )

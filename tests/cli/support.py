@@ -6,7 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests import PROJECT_ROOT
+
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 CLI_TIMEOUT_SECONDS = 300
 

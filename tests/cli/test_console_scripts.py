@@ -11,7 +11,7 @@ import pytest
 
 from personalize_tools.cli_common import version
 from personalize_tools.localdeploy.cli import build_parser
-from tests.cli.support import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 SCRIPTS = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 BIN = Path(sys.executable).parent

@@ -25,7 +25,8 @@ from config import available_environments
 from config.pipeline import available_pipelines
 from personalize_tools.emulator.server import ADMIN_PREFIX
 from personalize_tools.localdeploy.services import ServiceManager
-from tests.cli.support import PROJECT_ROOT, run_cdk
+from tests import PROJECT_ROOT
+from tests.cli.support import run_cdk
 
 DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 CONFIG_FILES = sorted((PROJECT_ROOT / "config").rglob("*.yaml"))

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.support import PROJECT_ROOT, offline_environment
+from tests import PROJECT_ROOT
+from tests.cli.support import offline_environment
 
 # The interpreter the project's .venv was made from: a Python without aws-cdk-lib installed.
 BARE_PYTHON = Path(sys.base_prefix) / "bin" / "python3"

@@ -22,7 +22,8 @@ from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests import PROJECT_ROOT
+
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
 SELF = canonicalize_name(PYPROJECT["name"])
 PIN = re.compile(

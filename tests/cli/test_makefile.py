@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.support import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 STAMP = ".venv/.installed"
 

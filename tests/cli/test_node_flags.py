@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from run_app import NODE_FLAGS_PRELOAD, NODE_TUNING_SWITCH, node_tuning_environment
-from tests.cli.support import NODE_BIN, PROJECT_ROOT, offline_environment
+from tests import PROJECT_ROOT
+from tests.cli.support import NODE_BIN, offline_environment
 
 NODE = NODE_BIN / "node"
 # A user's own preload: V8 prints one line per WebAssembly function it compiles, naming the compiler.

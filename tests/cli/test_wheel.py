@@ -9,6 +9,11 @@ The wheel is built offline from a git copy of the working tree (`pip wheel git+f
 backend from this .venv), installed without dependencies into a new venv whose only other packages are
 this .venv's (a .pth file: the tests have no index to install from), and a user's app outside the
 repository synthesizes with its own bucket and role, imported by name and ARN.
+
+The user's apps run as a user of their own: HOME is a folder of the test's (the CDK CLI, and so
+`personalize-local deploy`, reads ~/.cdk.json, the CLI's user config), and no CDK_* variable of the
+caller's reaches them (CDK_CONTEXT_JSON or CDK_OUTDIR would change their context or output). pip and git
+keep the caller's HOME: their configuration and cache (and the PIP_* variables) still apply.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from typing import Any
 import boto3
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests import PROJECT_ROOT
+
 ACCOUNT = "111111111111"
 BUCKET = "acme-existing-data"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/acme-personalize-import"
@@ -86,12 +92,15 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (site / "outer-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel))
 
+    home = work / "home"  # the user's HOME: a ~/.cdk.json of the developer's could change the apps' context
+    home.mkdir()
+    (home / ".cdk.json").write_text(json.dumps({"context": HOME_CONTEXT}))
     user = work / "acme-app"
     user.mkdir()
     (user / "app.py").write_text(USER_APP)
     (user / "good.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\n")
     (user / "bad.csv").write_text("USER_ID,ITEM,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\n")
-    output = _run(str(python), str(user / "app.py"), cwd=user)
+    output = _run(str(python), str(user / "app.py"), cwd=user, extra={"HOME": str(home)})
     assembly = user / "cdk.out"
     template = json.loads((assembly / "AcmeRecs.template.json").read_text())
     return {
@@ -103,6 +112,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "source": source,
         "bin": venv / "bin",
         "work": work,
+        "home": home,
     }
 
 
@@ -129,7 +139,9 @@ def _run(*command: str, cwd: Path | None = None, extra: dict[str, str] | None = 
 def _call(
     *command: str, cwd: Path | None = None, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | (extra or {})
+    environment = {
+        key: value for key, value in os.environ.items() if key != "PYTHONPATH" and not key.startswith("CDK_")
+    } | (extra or {})
     return subprocess.run(
         command, capture_output=True, text=True, check=False, cwd=cwd or Path.cwd(), env=environment
     )
@@ -266,13 +278,16 @@ def test_what_needs_a_checkout_says_so_in_one_line(
     assert expected in line
 
 
+# The test's ~/.cdk.json: the project's cdk.json sets acme:prefix too, and wins (loadConfigFiles).
+HOME_CONTEXT = {"acme:prefix": "fromhome", "acme:owner": "the test's HOME"}
 LOCAL_APP = textwrap.dedent(
     """
     import aws_cdk as cdk
     from constructs_lib import DomainDatasetGroup
 
     app = cdk.App()
-    stack = cdk.Stack(app, "AcmeLocal")
+    owner = app.node.try_get_context("acme:owner")  # only the user config (~/.cdk.json) sets it
+    stack = cdk.Stack(app, "AcmeLocal", description=f"owner: {owner}")
     prefix = app.node.try_get_context("acme:prefix")  # from cdk.json, as the CDK CLI passes it
     group = DomainDatasetGroup(stack, "Group", domain_name="ECOMMERCE", name_prefix=prefix)
     group.add_interactions_dataset()
@@ -291,21 +306,25 @@ def test_personalize_local_deploys_the_users_own_app_from_its_cdk_json(synthesiz
     cdk_json = {"app": f"{python} app.py", "context": {"acme:prefix": "acmelocal"}}
     (folder / "cdk.json").write_text(json.dumps(cdk_json))
     local = str(synthesized["bin"] / "personalize-local")
+    user = {"HOME": str(synthesized["home"])}
     fast = [f"--duration={kind}=0.2" for kind in ("dataset_group", "dataset", "event_tracker")]
-    _run(local, "services", "start", *fast, cwd=folder)
+    _run(local, "services", "start", *fast, cwd=folder, extra=user)
     try:
-        deployed = _run(local, "deploy", cwd=folder)
+        deployed = _run(local, "deploy", cwd=folder, extra=user)
         assert "Stack AcmeLocal: CREATE_COMPLETE" in deployed
-        assert (folder / "cdk.out" / "AcmeLocal.template.json").is_file(), "CDK_OUTDIR was not honoured"
-        status = _run(local, "status", cwd=folder)
+        template = folder / "cdk.out" / "AcmeLocal.template.json"
+        assert template.is_file(), "CDK_OUTDIR was not honoured"
+        # The user config read is the test's HOME's, whatever the developer's own ~/.cdk.json holds.
+        assert json.loads(template.read_text())["Description"] == f"owner: {HOME_CONTEXT['acme:owner']}"
+        status = _run(local, "status", cwd=folder, extra=user)
         assert "dataset group  acmelocal_group-" in status, "cdk.json's context did not reach the app"
         assert "ACTIVE" in status
         _record_events(synthesized["bin"], folder)
-        destroyed = _run(local, "destroy", cwd=folder)
+        destroyed = _run(local, "destroy", cwd=folder, extra=user)
         assert "Destroyed AcmeLocal." in destroyed
-        assert "No local stacks." in _run(local, "status", cwd=folder)
+        assert "No local stacks." in _run(local, "status", cwd=folder, extra=user)
     finally:
-        _call(local, "services", "stop", cwd=folder)
+        _call(local, "services", "stop", cwd=folder, extra=user)
 
 
 def _record_events(bin_dir: Path, folder: Path) -> None:

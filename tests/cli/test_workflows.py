@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from config.pipeline import load_rollout
-from tests.cli.support import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 ACTIONLINT = Path(sys.executable).parent / "actionlint"

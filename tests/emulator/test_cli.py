@@ -12,10 +12,10 @@ import boto3
 
 from lambda_handlers.personalize import domain_rules, kinds
 from personalize_tools.emulator import EmulatorServer
+from tests import PROJECT_ROOT
 from tests.emulator.support import ROLE_ARN, interactions_csv
 
 AWS_CLI = Path(sys.executable).with_name("aws")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def aws(emulator: EmulatorServer, *arguments: str) -> dict[str, Any]:

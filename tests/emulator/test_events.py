@@ -93,17 +93,14 @@ def test_recorded_events_count_toward_training(
     too_early = train("too-early")
     assert too_early["status"] == kinds.CREATE_FAILED
     assert too_early["failureReason"] == domain_rules.reason_too_few_records(0)
-    for batch in range(domain_rules.MIN_INTERACTIONS // 10):
+    for batch in range(domain.MIN_INTERACTIONS // 10):
         events.put_events(
             trackingId=group["trackingId"],
             userId=f"user-{batch % 40}",
             sessionId=f"session-{batch}",
             eventList=[event(f"item-{(batch + n) % 50}") for n in range(10)],
         )
-    assert (
-        dataset_state(clean_emulator, group["INTERACTIONS"])["recordedRecords"]
-        == domain_rules.MIN_INTERACTIONS
-    )
+    assert dataset_state(clean_emulator, group["INTERACTIONS"])["recordedRecords"] == domain.MIN_INTERACTIONS
     assert train("enough")["status"] == kinds.ACTIVE
 
 

@@ -20,10 +20,10 @@ from personalize_tools.emulator import EmulatorServer, model
 from personalize_tools.emulator.__main__ import main as emulator_main
 from personalize_tools.emulator.faults import MAX_LATENCY_SECONDS, MAX_SEED
 from personalize_tools.emulator.server import LISTEN_BACKLOG, MAX_REQUEST_BYTES
+from tests import PROJECT_ROOT
 from tests.emulator.support import admin, raw_call
 
 LIST_GROUPS = "AmazonPersonalize.ListDatasetGroups"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def request(

@@ -121,12 +121,12 @@ def test_empty_folder_is_an_invalid_location(
 def test_too_few_interactions_fail(
     clean_emulator: EmulatorServer, personalize: Any, interactions: str, s3: Any, s3_bucket: str
 ) -> None:
-    s3.put_object(Bucket=s3_bucket, Key="few.csv", Body=interactions_csv(domain_rules.MIN_INTERACTIONS - 1))
+    s3.put_object(Bucket=s3_bucket, Key="few.csv", Body=interactions_csv(domain.MIN_INTERACTIONS - 1))
     job = settle(
         personalize, "import_job", import_job(personalize, interactions, "few", f"s3://{s3_bucket}/few.csv")
     )
     assert job["status"] == kinds.CREATE_FAILED
-    assert job["failureReason"] == domain_rules.reason_too_few_records(domain_rules.MIN_INTERACTIONS - 1)
+    assert job["failureReason"] == domain_rules.reason_too_few_records(domain.MIN_INTERACTIONS - 1)
 
 
 def test_full_replaces_and_incremental_adds(

@@ -122,7 +122,7 @@ def _round_trip(value: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def interactions_csv(
-    rows: int = domain_rules.MIN_INTERACTIONS,
+    rows: int = domain.MIN_INTERACTIONS,
     *,
     header: Sequence[str] = INTERACTIONS_HEADER,
     newline: str = "\n",

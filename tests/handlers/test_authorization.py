@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import botocore.session
 
 from constructs_lib.personalize_provider import ASSET_EXCLUDES, HANDLER_OPERATIONS
 from lambda_handlers.personalize import authorization, kinds
 from lambda_handlers.personalize.resources import RESOURCE_TYPES
+from tests import PROJECT_ROOT
 
-HANDLERS = Path(__file__).resolve().parents[2] / "lambda_handlers" / "personalize"
+HANDLERS = PROJECT_ROOT / "lambda_handlers" / "personalize"
 
 
 def _snake(operation: str) -> str:

@@ -107,7 +107,7 @@ def test_a_good_upload_is_imported_and_reported_active(flow: EmulatorServer, s3:
 
     assert checked["outcome"] == contract.IMPORT
     assert checked["request"]["jobName"].startswith(f"{PREFIX}_incoming-interactions-")
-    assert checked["checks"]["rowsChecked"] == domain_rules.MIN_INTERACTIONS
+    assert checked["checks"]["rowsChecked"] == domain.MIN_INTERACTIONS
     assert not checked["checks"]["sampled"]
     notice = finished["notice"]
     assert (notice["outcome"], notice["versionId"]) == (contract.ACTIVE, detail["object"]["version-id"])
@@ -177,7 +177,6 @@ def test_a_short_interactions_file_is_rejected_before_a_job_with_the_quota_and_i
     assert [item["rule"] for item in report["findings"]] == ["min_interactions"]
     assert enough["outcome"] == contract.IMPORT and not enough["checks"]["findings"]
     assert "CreateDatasetImportJob" not in flow.calls()["calls"]
-    assert domain_rules.MIN_INTERACTIONS == domain.MIN_INTERACTIONS  # the tools read the asset's fact
 
 
 def test_a_header_that_misses_the_schema_is_rejected_before_reading_rows(

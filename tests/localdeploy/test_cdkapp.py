@@ -21,6 +21,7 @@ import pytest
 from personalize_tools.localdeploy.cdkapp import guess_executable, synthesize_folder
 from personalize_tools.localdeploy.cli import main
 from personalize_tools.localdeploy.errors import AssemblyError
+from tests import PROJECT_ROOT
 
 # Writes the context it was given, and an assembly with the stacks named in the context key "stacks".
 APP = textwrap.dedent(
@@ -53,7 +54,7 @@ CLI_CONTEXT = {
     "aws:cdk:bundling-stacks": ["**"],
     "@aws-cdk/core:failSynthOnValidationErrors": False,
 }
-CLI_BUNDLE = Path(__file__).resolve().parents[2] / "node_modules" / "aws-cdk" / "lib" / "index.js"
+CLI_BUNDLE = PROJECT_ROOT / "node_modules" / "aws-cdk" / "lib" / "index.js"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from config import load_file
-from lambda_handlers.personalize import domain_rules, kinds
+from lambda_handlers.personalize import domain, domain_rules, kinds
 from personalize_tools import record
 from personalize_tools.emulator import EmulatorServer
 from personalize_tools.localdeploy.assembly import StackArtifact
@@ -78,16 +78,16 @@ def test_events_until_the_minimum_then_a_recommender(
 
     events = endpoints.client("personalize-events")
     short = record.record_file(
-        _interactions(tmp_path / "first.csv", domain_rules.MIN_INTERACTIONS - 100),
+        _interactions(tmp_path / "first.csv", domain.MIN_INTERACTIONS - 100),
         "events",
         {"trackingId": tracking_id},
         events,
         rate=0,
     )
-    assert short.accepted == domain_rules.MIN_INTERACTIONS - 100
+    assert short.accepted == domain.MIN_INTERACTIONS - 100
     dataset_arn = created.outputs["InteractionsDatasetArn"]
     state = next(d for d in emulator.state()["resources"]["dataset"] if d["datasetArn"] == dataset_arn)
-    assert state["recordedRecords"] == domain_rules.MIN_INTERACTIONS - 100
+    assert state["recordedRecords"] == domain.MIN_INTERACTIONS - 100
     assert "records" not in state  # nothing was bulk-imported
 
     rest = record.record_file(

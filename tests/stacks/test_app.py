@@ -12,6 +12,7 @@ import pytest
 
 import app as app_module
 from config import available_environments
+from tests import PROJECT_ROOT
 from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
 
 ENVIRONMENTS = available_environments()
@@ -61,7 +62,7 @@ def test_bad_config_fails_synth_with_a_message_not_a_traceback(tmp_path: Path) -
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(app_module.__file__).parent,
+        cwd=PROJECT_ROOT,
         env={
             **os.environ,
             "CDK_CONTEXT_JSON": json.dumps({"env": "no-such-env"}),

@@ -17,8 +17,8 @@ import app as app_module
 from config import ConfigError, EnvironmentConfig
 from constructs_lib.preflight import DataPreflightError, LocalDataset, check_local_data
 from personalize_tools.sample_data import generate_interactions
+from tests import PROJECT_ROOT
 
-PROJECT_ROOT = Path(app_module.__file__).resolve().parent
 HEAVY = ("pyarrow", "polars", "numpy", "pandas")
 # Synthesizes an environment from a config folder with a stamp folder, then names the heavy modules loaded.
 SYNTH_SCRIPT = """

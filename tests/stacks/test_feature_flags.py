@@ -15,8 +15,8 @@ import aws_cdk
 import pytest
 
 import app as app_module
+from tests import PROJECT_ROOT
 
-PROJECT_ROOT = Path(app_module.__file__).resolve().parent
 # Our choice, each against the recommendation:
 OVERRIDES = {
     # aws-cdk-lib's FEATURE_FLAGS.md: "DO NOT ENABLE" for an app whose functions have run; the

@@ -17,6 +17,7 @@ from config.model import ProviderSettings
 from lambda_handlers.personalize import domain_rules
 from lambda_handlers.personalize.flow import contract
 from stacks.stage import PersonalizeStage
+from tests import PROJECT_ROOT
 from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
 
 FLOW: dict[str, Any] = {
@@ -286,7 +287,7 @@ def test_incoming_true_is_an_incremental_section() -> None:
 
 def test_the_flow_stack_passes_cdk_nag_and_cfn_lint(tmp_path: Path) -> None:
     config = EnvironmentConfig.model_validate(FLOW)
-    flags = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    flags = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(context=flags, outdir=str(tmp_path))
     PersonalizeStage(app, config=config, smoke_test_account="222222222222")
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

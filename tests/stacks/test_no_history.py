@@ -17,6 +17,7 @@ from config import ConfigError, EnvironmentConfig, load_environment
 from lambda_handlers.personalize import domain_rules
 from stacks.personalize_stack import NO_IMPORT_OUTPUT
 from stacks.stage import PersonalizeStage
+from tests import PROJECT_ROOT
 from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
 
 NO_HISTORY: dict[str, Any] = {
@@ -145,7 +146,7 @@ def test_a_no_history_stack_passes_cdk_nag_and_cfn_lint(tmp_path: Path) -> None:
             "recommenders": [{"use_case": "aws-ecomm-popular-items-by-views"}],
         }
     )
-    flags = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    flags = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(context=flags, outdir=str(tmp_path))
     PersonalizeStage(app, config=config, smoke_test_account="222222222222")
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -16,6 +16,7 @@ import app as app_module
 from config import ConfigError
 from config.pipeline import available_pipelines, load_rollout
 from stacks.pipeline_stack import pinned_cli_version
+from tests import PROJECT_ROOT
 from tests.stacks.nag_lint import assert_nag_clean, cfn_lint
 
 PIPELINE = "rollout.example"
@@ -214,9 +215,7 @@ def test_shipped_pipelines_load() -> None:
     ],
 )
 def test_bad_pipeline_config(tmp_path: Path, change: dict[str, Any], fragment: str) -> None:
-    raw = yaml.safe_load(
-        (Path(app_module.__file__).parent / "config/pipelines/rollout.example.yaml").read_text()
-    )
+    raw = yaml.safe_load((PROJECT_ROOT / "config/pipelines/rollout.example.yaml").read_text())
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**raw, **change}))
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
         load_rollout("bad", directory=tmp_path)
@@ -241,5 +240,5 @@ def test_smoke_tests_install_their_own_lock_and_run_the_pipeline_runtime(outdir:
             f"pip install --quiet --no-deps --require-hashes -r {SMOKE_TEST_LOCK}"
         ]
         assert spec["phases"]["build"]["commands"][0].startswith(f"python3 -m {SMOKE_TEST_MODULE} ")
-    assert (Path(app_module.__file__).parent / SMOKE_TEST_LOCK).is_file()
+    assert (PROJECT_ROOT / SMOKE_TEST_LOCK).is_file()
     assert importlib.util.find_spec(SMOKE_TEST_MODULE) is not None

@@ -11,7 +11,10 @@ from aws_cdk.assertions import Template
 
 from app import add_environment
 from config import EnvironmentConfig
+from constructs_lib import DomainDatasetGroup
 from lambda_handlers.personalize import domain, domain_rules
+from personalize_tools.validate.engine import use_case_recipes
+from personalize_tools.validate.errors import UsageError
 
 CONFIG: dict[str, Any] = {
     "name": "vod",
@@ -110,3 +113,55 @@ def test_outputs_name_each_recommender_and_its_status(resources: dict[str, Any])
 def test_recommender_config_is_checked_at_synth(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         EnvironmentConfig.model_validate({**CONFIG, **change})
+
+
+@pytest.mark.parametrize(
+    "use_case",
+    ["aws-ecomm-recommended-for-you", "aws-vod-nope"],
+    ids=["other-domain", "unknown"],
+)
+def test_config_construct_and_validator_refuse_a_use_case_with_the_one_rule_s_words(use_case: str) -> None:
+    """domain_rules.recipe_for is the one answer; each caller only says where the value came from."""
+    with pytest.raises(ValueError) as rule:
+        domain_rules.recipe_for("VIDEO_ON_DEMAND", use_case)
+    words = str(rule.value)
+    assert words.startswith(f"{use_case!r} ") and "allowed for VIDEO_ON_DEMAND: aws-vod-" in words
+
+    with pytest.raises(ValueError) as config:
+        EnvironmentConfig.model_validate({**CONFIG, "recommenders": [{"use_case": use_case}]})
+    assert f"recommenders.0.use_case: {words} (this environment's domain)" in str(config.value)
+
+    group = DomainDatasetGroup(cdk.Stack(cdk.App(), "S"), "G", domain_name="VIDEO_ON_DEMAND", name_prefix="t")
+    with pytest.raises(ValueError) as construct:
+        group.add_recommender(use_case)
+    assert str(construct.value) == f"S/G: {words}"
+
+    with pytest.raises(UsageError) as validator:
+        use_case_recipes("VIDEO_ON_DEMAND", "INTERACTIONS", [use_case])
+    assert str(validator.value) == f"use case {words}"
+
+
+def test_config_and_construct_refuse_more_like_x_without_items_with_the_one_rule_s_words() -> None:
+    """domain_rules.missing_items reads DomainRecipe.needs_items; each caller adds its own advice."""
+    more_like_x = domain_rules.recipe_for("VIDEO_ON_DEMAND", "aws-vod-more-like-x")
+    top_picks = domain_rules.recipe_for("VIDEO_ON_DEMAND", "aws-vod-top-picks")
+    assert domain_rules.missing_items(top_picks, has_items=False) is None
+    assert domain_rules.missing_items(more_like_x, has_items=True) is None
+    words = domain_rules.missing_items(more_like_x, has_items=False)
+    assert words == "'aws-vod-more-like-x' needs an Items dataset"
+
+    with pytest.raises(ValueError) as config:
+        EnvironmentConfig.model_validate(
+            {**CONFIG, "items": None, "recommenders": [{"use_case": "aws-vod-more-like-x"}]}
+        )
+    assert f"recommenders.0.use_case: {words}; add an `items:` section" in str(config.value)
+
+    group = DomainDatasetGroup(cdk.Stack(cdk.App(), "S"), "G", domain_name="VIDEO_ON_DEMAND", name_prefix="t")
+    group.add_interactions_dataset()
+    group.add_recommender("aws-vod-top-picks")
+    with pytest.raises(ValueError) as construct:
+        group.add_recommender("aws-vod-more-like-x")
+    assert str(construct.value) == f"S/G: {words}; add one first with add_dataset('ITEMS')"
+    group.add_dataset("ITEMS")
+    assert group.add_recommender("aws-vod-more-like-x").recipe == more_like_x
+    assert domain_rules.reason_needs_items("aws-vod-more-like-x").startswith(f"Recipe {words} ")

@@ -13,9 +13,8 @@ import pytest
 
 from personalize_tools.validate.__main__ import EXIT_INVALID, EXIT_USAGE, main
 from personalize_tools.validate.rules import rules_for
+from tests import PROJECT_ROOT
 from tests.validate.support import GOOD_ROW, rows_csv, write
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from personalize_tools.validate import duplicates, spill
+from tests import PROJECT_ROOT
 from tests.validate.support import GOOD_ROW, rows_csv, write
 
 
@@ -79,7 +80,7 @@ def run_python(program: str) -> str:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=PROJECT_ROOT,
     )
     return result.stdout
 

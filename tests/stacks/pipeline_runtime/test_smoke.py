@@ -21,7 +21,8 @@ import pytest
 from lambda_handlers.personalize import domain_rules
 from personalize_tools.emulator import EmulatorServer, Pace
 from stacks.pipeline_runtime import smoke
-from tests.cli.test_locks import PROJECT_ROOT, _pins
+from tests import PROJECT_ROOT
+from tests.cli.test_locks import _pins
 from tests.emulator.support import ROLE_ARN, interactions_csv
 
 SCHEMA = domain_rules.default_schema_json("ECOMMERCE")
