@@ -24,9 +24,6 @@ SOURCE_FOLDERS = (
     "benchmarks",
     "tests",
 )
-# Another branch owns this module this round; it derives the root from `app`, and should import it from
-# tests like the rest.
-ROOT_EXCEPTIONS = {"tests/stacks/test_synth_path.py"}
 OWN_ROOT = re.compile(
     r"__file__\)(?:\.resolve\(\))?\.(?:parents\[\d+\]|parent\.parent)|\bapp(?:_module)?\.__file__"
 )
@@ -93,10 +90,9 @@ def test_the_check_sees_an_alias() -> None:
 
 def test_tests_find_the_project_root_in_one_place() -> None:
     own = [
-        f"{relative}: {match.group(0)}"
+        f"{path.relative_to(PROJECT_ROOT).as_posix()}: {match.group(0)}"
         for path in sorted((PROJECT_ROOT / "tests").rglob("*.py"))
-        if (relative := path.relative_to(PROJECT_ROOT).as_posix()) not in ROOT_EXCEPTIONS
-        and path != PROJECT_ROOT / "tests" / "__init__.py"
+        if path != PROJECT_ROOT / "tests" / "__init__.py"
         for match in OWN_ROOT.finditer(path.read_text(encoding="utf-8"))
     ]
     assert own == []

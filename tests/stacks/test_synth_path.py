@@ -20,8 +20,8 @@ import pytest
 
 import app as app_module
 from config import ConfigError
+from tests import PROJECT_ROOT
 
-PROJECT_ROOT = Path(app_module.__file__).resolve().parent
 # The app as it was built before the warm-up: CDK creates its validation engine during synthesis.
 COLD_SYNTH = """
 import json, sys
