@@ -17,10 +17,11 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aws_cdk as cdk
+
+from run_app import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from config import EnvironmentConfig
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from stacks.personalize_stack import PersonalizeStack
     from stacks.pipeline_stack import PipelineStack
 
-PROJECT_ROOT = Path(__file__).resolve().parent
 # Digests of data that passed the full validation: unchanged data is not read again at the next synth.
 VALIDATED_STAMPS = PROJECT_ROOT / ".personalize-local" / "validated"
 DATA_CHECKS = ("full", "header")

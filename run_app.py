@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+# The checkout: app.py, stacks/, benchmarks/ and tests/ find it here (the wheel holds none of them).
 PROJECT_ROOT = Path(__file__).resolve().parent
 # Finding the package is enough (importing aws_cdk starts its Node.js runtime: seconds).
 HAS_CDK = "import importlib.util, sys; sys.exit(importlib.util.find_spec('aws_cdk') is None)"

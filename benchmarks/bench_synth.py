@@ -28,9 +28,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks._measure import Measurement, best_measurement, measure
-from run_app import NODE_TUNING_SWITCH, node_tuning_environment
+from run_app import NODE_TUNING_SWITCH, PROJECT_ROOT, node_tuning_environment
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
 CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 FLOOR_APP = """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,9 +15,8 @@ from constructs import Construct
 
 from config.pipeline import Rollout
 from constructs_lib.nag import acknowledge, acknowledge_wildcards
+from run_app import PROJECT_ROOT
 from stacks.stage import PersonalizeStage
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def pinned_cli_version() -> str:

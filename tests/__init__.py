@@ -1,5 +1,5 @@
 """The project's tests. PROJECT_ROOT is the checkout they test: the one place a test finds it."""
 
-from pathlib import Path
+from run_app import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT"]
