@@ -8,6 +8,7 @@ are used here (docs/validate-data.md has the numbers). Hashes are compared only 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from typing import TYPE_CHECKING
@@ -29,10 +30,19 @@ def preload_polars() -> None:
     """
     global _preload  # noqa: PLW0603 - one preload per process
     if _preload is None:
-        _preload = threading.Thread(
-            target=importlib.import_module, args=("polars",), name="validate-data-import", daemon=True
-        )
+        _preload = threading.Thread(target=_import_polars, name="validate-data-import", daemon=True)
         _preload.start()
+
+
+def _import_polars() -> None:
+    """The preload's import, quiet when it fails: the first use imports polars again and raises there.
+
+    A Ctrl-C can end the process while this daemon thread is still importing (synth checks unseen data
+    while CDK's engine starts); polars' import then fails in the interpreter's shutdown, and an error
+    printed from this thread would also turn the exit status 130 into 1.
+    """
+    with contextlib.suppress(BaseException):
+        importlib.import_module("polars")
 
 
 def polars_ready() -> bool:
