@@ -9,6 +9,8 @@ has passed.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -105,55 +107,63 @@ def test_cdk_validation_false_skips_the_warm_up(monkeypatch: pytest.MonkeyPatch)
 
 
 # An app built in a fresh process, the dev data unseen by the validator (an empty stamp folder): which
-# threads called jsii, imported the stack modules, read config and checked the data.
+# threads called jsii (with the stack of any call off the main thread), and which loaded the stack
+# modules, the construct library, the config model and the validator. Nothing of ours is imported before
+# create_app runs, so a module that called aws_cdk at import would call jsii from the preparing thread.
 THREADS = """
-import importlib, json, sys, threading
+import json, sys, threading, traceback
 from pathlib import Path
 from jsii._kernel.providers import process
-import app
-import config.model
-import constructs_lib.preflight as preflight
 
-threads = {"jsii": set(), "stacks": set(), "config": set(), "check": set()}
-def recording(kind, function):
-    def record(*args, **kwargs):
-        if kind != "stacks" or args[0].startswith("stacks."):
-            threads[kind].add(threading.current_thread().name)
-        return function(*args, **kwargs)
-    return record
-process._NodeProcess.send = recording("jsii", process._NodeProcess.send)
-importlib.import_module = recording("stacks", importlib.import_module)
-config.model.read_mapping = recording("config", config.model.read_mapping)
-preflight.check_local_data = recording("check", preflight.check_local_data)
+LOADED = {"stacks": "stacks.", "constructs": "constructs_lib", "config": "config.model",
+          "validator": "personalize_tools.validate.engine"}
+threads = {kind: set() for kind in ("jsii", *LOADED)}
+off_main = []
+class Recorder:  # asked first for every module not yet loaded; finds nothing, so the others load it
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        for kind, prefix in LOADED.items():
+            if name.startswith(prefix):
+                threads[kind].add(threading.current_thread().name)
+        return None
+sys.meta_path.insert(0, Recorder)
+send = process._NodeProcess.send
+def recording_send(self, *args, **kwargs):
+    threads["jsii"].add(threading.current_thread().name)
+    if threading.current_thread() is not threading.main_thread():
+        off_main.append("".join(traceback.format_stack(limit=15)))
+    return send(self, *args, **kwargs)
+process._NodeProcess.send = recording_send
+import app
 app.VALIDATED_STAMPS = Path(sys.argv[1])
 app.create_app(json.loads(sys.argv[2]))
-print(json.dumps({kind: sorted(names) for kind, names in threads.items()}))
+print(json.dumps({**{kind: sorted(names) for kind, names in threads.items()}, "off_main": off_main}))
 """
 
 
 @pytest.mark.parametrize(
-    ("context", "checks_data", "local_data"),
+    ("context", "loaded"),
     [
-        ({"env": "dev"}, True, True),
-        ({"pipeline": "rollout.example"}, True, False),  # its environments import from S3 only
-        ({"env": "dev", "github_oidc": "octo-org/octo-repo"}, False, False),
+        ({"env": "dev"}, {"stacks", "constructs", "config", "validator"}),
+        ({"pipeline": "rollout.example"}, {"stacks", "constructs", "config"}),  # its data is in S3 only
+        ({"env": "dev", "github_oidc": "octo-org/octo-repo"}, {"stacks", "config"}),  # IAM only, no data
     ],
     ids=["environment", "pipeline", "github-oidc"],
 )
 def test_config_data_check_and_imports_run_beside_the_engine_and_only_the_main_thread_calls_jsii(
-    sample_data: Path, tmp_path: Path, context: dict[str, str], checks_data: bool, local_data: bool
+    sample_data: Path, tmp_path: Path, context: dict[str, str], loaded: set[str]
 ) -> None:
     """jsii's client is not thread-safe: the preparing thread reads config and files and imports Python
     modules; the stack and construct modules call no aws_cdk at import (app._while_warming)."""
     result = _run(THREADS, str(tmp_path), json.dumps(context))
     assert result.returncode == 0, result.stderr[-2000:]
     threads = json.loads(result.stdout.strip().splitlines()[-1])
+    assert threads["off_main"] == []
     assert threads["jsii"] == ["MainThread"]
-    assert threads["stacks"] == [app_module.PREPARE_THREAD]
-    assert threads["config"] == [app_module.PREPARE_THREAD]
-    assert threads["check"] == ([app_module.PREPARE_THREAD] if checks_data else [])
-    # The full validation of dev's local files ran and passed: its stamp.
-    assert bool(list(tmp_path.iterdir())) == local_data
+    for kind in ("stacks", "constructs", "config", "validator"):
+        assert threads[kind] == ([app_module.PREPARE_THREAD] if kind in loaded else []), kind
+    # The validator loads for unseen local data only; its full check ran and passed: a stamp.
+    assert bool(list(tmp_path.iterdir())) == ("validator" in loaded)
 
 
 def test_while_warming_returns_what_the_preparation_returns_from_its_own_thread(
@@ -196,3 +206,40 @@ def test_a_ctrl_c_during_the_engines_start_does_not_wait_for_the_preparation(
         app_module._while_warming(lambda name: released.wait(30), "dev")
     assert time.monotonic() - started < 5
     released.set()
+
+
+# `cdk synth` of dev with unseen data, as run_app.py runs app.main(), with Python's Ctrl-C handling even
+# when the suite was started with SIGINT ignored; it says when create_app starts.
+INTERRUPTED = """
+import signal, sys
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import app
+app.VALIDATED_STAMPS = Path(sys.argv[1])
+print("building", flush=True)
+app.main()
+"""
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.6])
+def test_a_ctrl_c_while_the_app_is_prepared_ends_synth_as_a_ctrl_c_and_writes_nothing(
+    sample_data: Path, tmp_path: Path, delay: float
+) -> None:
+    """The preparing thread may be importing the validator: the process still ends by SIGINT at once."""
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED, str(tmp_path / "stamps")],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "dev"}), "CDK_OUTDIR": str(out)},
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "building"
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGINT, errors[-2000:]
+    assert "Exception in thread" not in errors
+    assert not out.exists() or not any(out.iterdir())
