@@ -211,8 +211,9 @@ def use_case_rule(recipe: domain.DomainRecipe) -> Rule:
 def rule_by_id(rule_id: str) -> Rule:
     if rule_id in RULES_BY_ID:
         return RULES_BY_ID[rule_id]
-    if rule_id.startswith(USE_CASE_PREFIX):
-        return use_case_rule(domain.RECIPES[rule_id.removeprefix(USE_CASE_PREFIX)])
+    recipe = domain.RECIPES.get(rule_id.removeprefix(USE_CASE_PREFIX))
+    if rule_id.startswith(USE_CASE_PREFIX) and recipe is not None:
+        return use_case_rule(recipe)
     raise KeyError(f"no rule {rule_id!r}")
 
 

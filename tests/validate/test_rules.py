@@ -6,6 +6,7 @@ Line numbers are 1-based physical lines; the header is line 1.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from lambda_handlers.personalize import domain_rules
 from personalize_tools.sample_data import generate_interactions
 from personalize_tools.validate import engine, spill, validate_path
-from personalize_tools.validate.rules import rules_for
+from personalize_tools.validate.rules import USE_CASE_PREFIX, rule_by_id, rules_for
 from tests.validate.support import GOOD_ROW, HEADER, check, rows_csv, write
 
 ENRICHED_SCHEMA = json.dumps(
@@ -343,3 +344,14 @@ def test_a_folder_is_validated_file_by_file_in_name_order(tmp_path: Path) -> Non
     write(tmp_path, rows_csv(GOOD_ROW), name="c.csv")
     duplicate = check(tmp_path).rule("duplicate_rows").examples[0]
     assert (duplicate.file, duplicate.line) == (str(tmp_path / "c.csv"), 2)
+
+
+@pytest.mark.parametrize("rule_id", ["no_such_rule", "use_case:aws-no-such-use-case"])
+def test_an_unknown_rule_id_is_refused_by_name(rule_id: str) -> None:
+    with pytest.raises(KeyError, match=re.escape(f"no rule {rule_id!r}")):
+        rule_by_id(rule_id)
+
+
+def test_a_use_case_rule_is_found_by_its_id() -> None:
+    rule_id = USE_CASE_PREFIX + "aws-ecomm-popular-items-by-views"
+    assert rule_by_id(rule_id).id == rule_id
