@@ -54,13 +54,21 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
     github_repository = app.node.try_get_context("github_oidc")
     if github_repository:
         provider_arn = app.node.try_get_context("github_oidc_provider_arn")
-        config = _while_warming(_prepare_environment, environment, data_check, "stacks.github_oidc_stack")
+        config = _while_warming(
+            functools.partial(
+                _prepare_environment, environment, data_check, "stacks.github_oidc_stack", False
+            )
+        )
         add_github_oidc(app, config, str(github_repository), provider_arn)
     elif pipeline:
-        rollout = _while_warming(_prepare_rollout, str(pipeline), data_check)
+        rollout = _while_warming(functools.partial(_prepare_rollout, str(pipeline), data_check))
         add_pipeline(app, rollout)
     else:
-        config = _while_warming(_prepare_environment, environment, data_check, "stacks.personalize_stack")
+        config = _while_warming(
+            functools.partial(
+                _prepare_environment, environment, data_check, "stacks.personalize_stack", uploads=True
+            )
+        )
         add_environment(app, config)
     from cdk_nag import AwsSolutionsChecks  # noqa: PLC0415 - jsii loads it: on this thread, after the engine
 
@@ -91,8 +99,8 @@ def warm_template_validation() -> None:
         ).synth()
 
 
-def _while_warming(prepare: Callable[..., T], *args: str) -> T:
-    """PREPARE(*ARGS) in a thread while this thread starts CDK's validation engine; PREPARE's result.
+def _while_warming(prepare: Callable[[], T]) -> T:
+    """PREPARE() in a thread while this thread starts CDK's validation engine; PREPARE's result.
 
     Why: the engine's start (over a second) keeps jsii's Node.js process busy and Python idle, and PREPARE
     is Python only: reading config, checking the data (unseen data loads the validator and reads every
@@ -108,7 +116,7 @@ def _while_warming(prepare: Callable[..., T], *args: str) -> T:
 
     def run() -> None:
         try:
-            prepared.set_result(prepare(*args))
+            prepared.set_result(prepare())
         except BaseException as error:  # handed to this thread, which raises it
             prepared.set_exception(error)
 
@@ -130,18 +138,15 @@ def _full_check(data_check: str) -> bool:
     return data_check == "full"
 
 
-def _prepare_environment(name: str, data_check: str, stack_module: str) -> EnvironmentConfig:
-    """config/NAME.yaml, its local data checked, and STACK_MODULE imported (no jsii: see _while_warming).
-
-    The GitHub OIDC stack uploads no data: its app reads the environment without checking data.
-    """
+def _prepare_environment(name: str, data_check: str, stack_module: str, uploads: bool) -> EnvironmentConfig:
+    """config/NAME.yaml, and STACK_MODULE imported (no jsii: see _while_warming); with UPLOADS (the stack
+    uploads the environment's data), its data checked. The GitHub OIDC stack uploads none."""
     from config import load_environment  # noqa: PLC0415 - pydantic and the model load in this thread
 
     full = _full_check(data_check)
-    checks_data = stack_module == "stacks.personalize_stack"
-    config = load_environment(name, check_data=checks_data)
+    config = load_environment(name, check_data=uploads)
     importlib.import_module(stack_module)
-    if checks_data:
+    if uploads:
         preflight_local_data(config, full=full)
     return config
 
@@ -251,7 +256,7 @@ def end_by_interrupt() -> NoReturn:
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    if hasattr(signal, "SIGKILL"):  # POSIX: by the signal itself, as Python ends an uncaught Ctrl-C
+    if os.name == "posix":  # by the signal itself, as Python ends an uncaught Ctrl-C
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     os._exit(130)

@@ -170,10 +170,7 @@ def test_while_warming_returns_what_the_preparation_returns_from_its_own_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(app_module, "warm_template_validation", lambda: None)
-    assert app_module._while_warming(lambda name: (name, threading.current_thread().name), "dev") == (
-        "dev",
-        app_module.PREPARE_THREAD,
-    )
+    assert app_module._while_warming(lambda: threading.current_thread().name) == app_module.PREPARE_THREAD
 
 
 def test_the_preparations_error_wins_over_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,14 +179,14 @@ def test_the_preparations_error_wins_over_the_engines(monkeypatch: pytest.Monkey
     def engine_fails() -> None:
         raise RuntimeError("the engine failed")
 
-    def bad_config(name: str) -> None:
-        raise ConfigError(f"config/{name}.yaml: bad")
+    def bad_config() -> None:
+        raise ConfigError("config/dev.yaml: bad")
 
     monkeypatch.setattr(app_module, "warm_template_validation", engine_fails)
     with pytest.raises(ConfigError, match=r"config/dev\.yaml: bad"):
-        app_module._while_warming(bad_config, "dev")
+        app_module._while_warming(bad_config)
     with pytest.raises(RuntimeError, match="the engine failed"):
-        app_module._while_warming(lambda name: None, "dev")
+        app_module._while_warming(lambda: None)
 
 
 def test_a_ctrl_c_during_the_engines_start_does_not_wait_for_the_preparation(
@@ -203,7 +200,7 @@ def test_a_ctrl_c_during_the_engines_start_does_not_wait_for_the_preparation(
     monkeypatch.setattr(app_module, "warm_template_validation", interrupted)
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        app_module._while_warming(lambda name: released.wait(30), "dev")
+        app_module._while_warming(lambda: released.wait(30))
     assert time.monotonic() - started < 5
     released.set()
 
