@@ -56,7 +56,7 @@ def create_app(context: dict[str, Any] | None = None, outdir: str | None = None)
         provider_arn = app.node.try_get_context("github_oidc_provider_arn")
         config = _while_warming(
             functools.partial(
-                _prepare_environment, environment, data_check, "stacks.github_oidc_stack", False
+                _prepare_environment, environment, data_check, "stacks.github_oidc_stack", uploads=False
             )
         )
         add_github_oidc(app, config, str(github_repository), provider_arn)
