@@ -13,12 +13,11 @@ import functools
 import importlib
 import json
 import os
-import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aws_cdk as cdk
 
@@ -247,26 +246,15 @@ def add_pipeline(scope: cdk.App, rollout: Rollout) -> PipelineStack:
     )
 
 
-def end_by_interrupt() -> NoReturn:
-    """End the process as an unhandled Ctrl-C ends it (killed by SIGINT: exit status 130 in a shell), now.
-
-    Why not Python's own exit: a Ctrl-C can arrive while create_app's preparing thread still imports (the
-    validator: numpy, pyarrow, polars); the interpreter's shutdown then runs beside that import, which
-    failed noisily and turned the exit status into 1. Nothing is lost: nothing was built or written yet.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if os.name == "posix":  # by the signal itself, as Python ends an uncaught Ctrl-C
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    os._exit(130)
-
-
 def main() -> None:
     try:
         app = create_app()
     except KeyboardInterrupt:
-        end_by_interrupt()
+        # Exit status 130, as a shell reports a Ctrl-C, and no traceback. Raised by hand: a Ctrl-C can
+        # arrive while create_app's preparing thread still imports, and the interpreter's shutdown beside
+        # that import turned Python's own exit status for an uncaught Ctrl-C into 1. The exit still runs
+        # jsii's clean-up (its Node.js processes and temporary folders).
+        raise SystemExit(130) from None
     except Exception as error:
         from config import ConfigError  # noqa: PLC0415 - loaded by then, in create_app's preparing thread
 

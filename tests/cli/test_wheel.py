@@ -117,12 +117,18 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _user_environment(home: Path) -> dict[str, str]:
-    """The user's apps run with HOME at HOME; jsii keeps the package cache it would read from the real one
+    """The user's apps run with HOME at HOME; jsii keeps the package cache it would use with the real one
     (unpacking aws-cdk-lib into a fresh cache costs some 4 s and 184 MB per session)."""
-    cache = os.environ.get("JSII_RUNTIME_PACKAGE_CACHE_ROOT") or str(
-        Path.home() / ".cache" / "aws" / "jsii" / "package-cache"
-    )
-    return {"HOME": str(home), "JSII_RUNTIME_PACKAGE_CACHE_ROOT": cache}
+    return {"HOME": str(home), "JSII_RUNTIME_PACKAGE_CACHE_ROOT": _jsii_package_cache()}
+
+
+def _jsii_package_cache() -> str:
+    """jsii's own choice for this user (its runtime's defaultCacheRoot; this test runs on Linux or macOS)."""
+    if configured := os.environ.get("JSII_RUNTIME_PACKAGE_CACHE_ROOT"):
+        return configured
+    if sys.platform == "darwin":
+        return str(Path.home() / "Library" / "Caches" / "com.amazonaws.jsii" / "package-cache")
+    return str(Path.home() / ".cache" / "aws" / "jsii" / "package-cache")
 
 
 def _git_copy(target: Path) -> Path:
