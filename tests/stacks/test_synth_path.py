@@ -211,8 +211,8 @@ def test_a_ctrl_c_during_the_engines_start_does_not_wait_for_the_preparation(
 
 
 # `cdk synth` of dev with unseen data, as run_app.py runs app.main(), with Python's Ctrl-C handling even
-# when the suite was started with SIGINT ignored; it says when create_app starts ("building") and when
-# the preparing thread starts to import polars, the validator's last and largest import ("polars").
+# when the suite was started with SIGINT ignored; it says when create_app starts the engine ("building")
+# and when the preparing thread starts to import polars, the validator's last and largest import.
 INTERRUPTED = """
 import signal, sys
 from pathlib import Path
@@ -228,7 +228,11 @@ class Announce:  # asked first for every module not yet loaded; finds nothing, s
 sys.meta_path.insert(0, Announce)
 import app
 app.VALIDATED_STAMPS = Path(sys.argv[1])
-print("building", flush=True)
+warm = app.warm_template_validation
+def announced():  # create_app has started: the engine's start is its first step on this thread
+    print("building", flush=True)
+    warm()
+app.warm_template_validation = announced
 app.main()
 """
 
