@@ -29,13 +29,20 @@ if (process.execArgv.includes('--preserve-symlinks')) v8.setFlagsFromString('--t
 
 
 def _synth(outdir: Path, trace: Path, *, tuning: bool) -> str:
-    """dev's synthesis as cdk.json runs it (`python3 run_app.py`, context and outdir from the CLI)."""
+    """dev's synthesis as cdk.json runs it (`python3 run_app.py`, context and outdir from the CLI).
+
+    It must leave its private TMPDIR empty: the exit handlers still run after app.main's gc.freeze(), and
+    jsii's stops its Node.js processes, which remove their folders.
+    """
+    scratch = outdir.with_name(f"{outdir.name}-tmp")
+    scratch.mkdir()
     environment = {
         **offline_environment(),
         "CDK_CONTEXT_JSON": json.dumps({"env": "dev"}),
         "CDK_OUTDIR": str(outdir),
         "NODE_OPTIONS": f'--require "{trace.as_posix()}"',
         NODE_TUNING_SWITCH: "on" if tuning else "off",
+        "TMPDIR": str(scratch),
     }
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "run_app.py")],
@@ -47,6 +54,7 @@ def _synth(outdir: Path, trace: Path, *, tuning: bool) -> str:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert [path.name for path in scratch.iterdir()] == []
     return result.stdout + result.stderr
 
 
