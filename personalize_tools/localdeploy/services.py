@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from personalize_tools.cli_common import PROJECT_ROOT
 from personalize_tools.localdeploy.aws import DEFAULT_ACCOUNT, DEFAULT_REGION, Endpoints
 from personalize_tools.localdeploy.errors import ServicesError
 from personalize_tools.localdeploy.state import StateStore
@@ -302,7 +303,7 @@ class ServiceManager:
                     stdout=out_stream,
                     stderr=log_stream,
                     env=dict(environment),
-                    cwd=Path(__file__).resolve().parents[2],
+                    cwd=PROJECT_ROOT,  # where the packages are, so `python -m` finds them
                     start_new_session=True,  # Ctrl-C in the terminal that started it does not stop it
                 )
             finally:
