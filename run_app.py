@@ -70,7 +70,7 @@ def main() -> None:
     sys.path.insert(0, str(PROJECT_ROOT))
     import app  # noqa: PLC0415 - after the interpreter is settled
 
-    app.main()
+    app.run_and_exit()
 
 
 if __name__ == "__main__":
