@@ -210,9 +210,10 @@ def test_a_ctrl_c_during_the_engines_start_does_not_wait_for_the_preparation(
     released.set()
 
 
-# `cdk synth` of dev with unseen data, as run_app.py runs app.main(), with Python's Ctrl-C handling even
-# when the suite was started with SIGINT ignored; it says when create_app starts the engine ("building")
-# and when the preparing thread starts to import polars, the validator's last and largest import.
+# `cdk synth` of dev with unseen data through app.main() (which run_app.py runs before its exit's
+# freeze), with Python's Ctrl-C handling even when the suite was started with SIGINT ignored; it says when
+# create_app starts the engine ("building") and when the preparing thread starts to import polars, the
+# validator's last and largest import.
 INTERRUPTED = """
 import signal, sys
 from pathlib import Path
