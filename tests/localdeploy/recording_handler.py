@@ -20,6 +20,7 @@ handler code behind the same properties).
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,23 @@ BARRIER_TIMEOUT_SECONDS = 20.0
 
 
 def _record(event: dict[str, Any], phase: str) -> list[dict[str, Any]]:
+    """Append this call to the journal; every entry so far.
+
+    Several worker processes record at once (a destroy deletes a resource and its replaced twin
+    concurrently). Each entry goes in one append-mode write, so entries never interleave; a reader can
+    still catch another worker's entry half-copied (the kernel copies a write page by page, and readers
+    do not wait for writers), so a last line without its newline is left out: it is not this call's.
+    """
     journal = Path(event["ResourceProperties"]["Journal"])
     entry = {"phase": phase, **{key: value for key, value in event.items() if key != "ResponseURL"}}
     entry["ResponseURL"] = event.get("ResponseURL")
-    with journal.open("a", encoding="utf-8") as stream:
-        stream.write(json.dumps(entry) + "\n")
-    return [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    descriptor = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, (json.dumps(entry) + "\n").encode("utf-8"))
+    finally:
+        os.close(descriptor)
+    text = journal.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]
 
 
 def _properties(event: dict[str, Any]) -> dict[str, Any]:
