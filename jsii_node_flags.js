@@ -12,9 +12,9 @@
 //   a collection on the external-memory pressure that growth reports (149 of a dev synth's 151 starts,
 //   by V8's `--trace-incremental-marking`). With concurrent marking, each of these collections is done
 //   so soon that the next growth starts another: 68 to 173 full collections in a dev synth's Node.js
-//   process in our runs, each a pause that grows with the heap. `--no-concurrent-marking` leaves 14 to 35: marking
-//   then advances in steps on the main thread and spans more growth. Parallel marking within the pauses
-//   is unchanged. (`--single-threaded-gc` would go further, but set at run time it crashes V8.)
+//   process in our runs, each a pause that grows with the heap. `--no-concurrent-marking` leaves 14 to
+//   35: marking then advances in steps on the main thread and spans more growth. Parallel marking within
+//   the pauses is unchanged. (`--single-threaded-gc` would go further, but set at run time it crashes V8.)
 // They are set here, at run time, because NODE_OPTIONS refuses these flags and jsii starts Node.js
 // itself; V8 applies them to WebAssembly compiled and collections started after this file runs, which is
 // before either happens.
