@@ -69,7 +69,6 @@ from personalize_tools.validate.rules import (
     RULES_BY_ID,
     Rule,
     rules_for,
-    use_case_rule,
 )
 from personalize_tools.validate.sources import InputFile, resolve
 
@@ -223,7 +222,6 @@ class _Run:
         self.interactions = dataset_type == "INTERACTIONS"
         self.recipes = recipes
         self.rules = rules_for(dataset_type, recipes)
-        self.recipe_of_rule = {use_case_rule(recipe).id: recipe for recipe in recipes}
         self.fields = fields
         self.required = required
         # Interactions name a user and an item; a Users or Items record is named by its one id.
@@ -662,8 +660,8 @@ class _Run:
         skipped = self._skip_reason(rule)
         if skipped:
             return RuleResult(rule.id, "skip", 0, skipped)
-        if rule.id in self.recipe_of_rule:
-            return self._use_case_result(rule.id, self.recipe_of_rule[rule.id])
+        if rule.recipe is not None:
+            return self._use_case_result(rule.id, rule.recipe)
         aggregate = {
             "event_types": self._event_types_result,
             "min_interactions": self._min_interactions_result,

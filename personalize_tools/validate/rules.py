@@ -37,6 +37,7 @@ class Rule:
     failure: str = ""  # what failing means; empty for rules whose message is computed
     dataset_types: frozenset[str] = _EVERY_TYPE
     reads: Reads | None = None
+    recipe: domain.DomainRecipe | None = None  # a use-case rule's: the recommender minimum it guards
 
 
 _TS = "{timestamp}"  # TIMESTAMP for Interactions, CREATION_TIMESTAMP for Items
@@ -205,6 +206,7 @@ def use_case_rule(recipe: domain.DomainRecipe) -> Rule:
         f"enough events for {recipe.use_case}",
         dataset_types=_INTERACTIONS,
         reads="event_type" if recipe.event_types else None,
+        recipe=recipe,
     )
 
 
